@@ -1,0 +1,96 @@
+"""Creating and changing clients (platform owner's configuration)."""
+
+import zoneinfo
+from typing import Any
+
+from django.db import transaction
+
+from tally.audit import services as audit
+from tally.errors import DomainError, Problem
+from tally.money import MoneyError, check_currency
+
+from .models import BillingContact, Client
+
+
+def _validate(
+    *,
+    code: str,
+    name: str,
+    currency: str,
+    time_zone: str,
+    payment_terms_days: int,
+    tax_rate_bp: int | None,
+) -> list[Problem]:
+    problems = []
+    if not name.strip():
+        problems.append(Problem("is required", field="name"))
+    if not code.strip():
+        problems.append(Problem("is required", field="code"))
+    try:
+        check_currency(currency)
+    except MoneyError as e:
+        problems.append(Problem(str(e), field="currency"))
+    try:
+        zoneinfo.ZoneInfo(time_zone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        problems.append(Problem(f"unknown time zone {time_zone!r}", field="time_zone"))
+    if not 0 <= payment_terms_days <= 365:
+        problems.append(Problem("must be between 0 and 365 days", field="payment_terms_days"))
+    if tax_rate_bp is not None and not 0 <= tax_rate_bp <= 10000:
+        problems.append(Problem("must be between 0 and 10000 basis points", field="tax_rate_bp"))
+    return problems
+
+
+@transaction.atomic
+def create_client(
+    *,
+    actor: Any,
+    name: str,
+    code: str,
+    currency: str,
+    payment_terms_days: int = 30,
+    time_zone: str = "UTC",
+    tax_rate_bp: int | None = None,
+    address: str = "",
+    billing_contacts: list[tuple[str, str]] | None = None,
+) -> Client:
+    problems = _validate(
+        code=code,
+        name=name,
+        currency=currency,
+        time_zone=time_zone,
+        payment_terms_days=payment_terms_days,
+        tax_rate_bp=tax_rate_bp,
+    )
+    if Client.objects.filter(code=code).exists():
+        problems.append(Problem(f"a client with code {code!r} exists", field="code"))
+    if problems:
+        raise DomainError("invalid_client", "the client was not created", problems)
+    client = Client.objects.create(
+        name=name.strip(),
+        code=code.strip(),
+        currency=currency.upper(),
+        payment_terms_days=payment_terms_days,
+        time_zone=time_zone,
+        tax_rate_bp=tax_rate_bp,
+        address=address,
+    )
+    BillingContact.objects.bulk_create(
+        BillingContact(client=client, name=n, email=e.lower()) for n, e in billing_contacts or []
+    )
+    audit.record(
+        actor=actor,
+        action="client.created",
+        obj=client,
+        client_id=client.pk,
+        after={
+            "name": client.name,
+            "code": client.code,
+            "currency": client.currency,
+            "payment_terms_days": payment_terms_days,
+            "time_zone": time_zone,
+            "tax_rate_bp": tax_rate_bp,
+            "billing_contacts": [e for _, e in billing_contacts or []],
+        },
+    )
+    return client

@@ -1,0 +1,99 @@
+"""Disputes a client opens on an invoice, and the conversation that settles them.
+
+Operators' internal notes are a separate app that points here; nothing here points back,
+so no query that starts from a dispute can reach them.
+"""
+
+from django.db import models
+from django.db.models import Q
+
+
+class DisputeStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    RESOLVED = "resolved", "Resolved"
+
+
+class Resolution(models.TextChoices):
+    CREDITED = "credited", "Credited"
+    UPHELD = "upheld", "Charge upheld"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+
+
+class Dispute(models.Model):
+    client = models.ForeignKey("clients.Client", on_delete=models.PROTECT, related_name="+")
+    invoice = models.ForeignKey(
+        "invoicing.Invoice", on_delete=models.PROTECT, related_name="disputes"
+    )
+    status = models.CharField(
+        max_length=10, choices=DisputeStatus.choices, default=DisputeStatus.OPEN
+    )
+    amount_minor = models.BigIntegerField(null=True, blank=True)  # what the client contests
+    reason = models.TextField()
+    opened_by = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="+")
+    opened_at = models.DateTimeField(auto_now_add=True)
+    resolution = models.CharField(max_length=10, choices=Resolution.choices, blank=True)
+    resolution_summary = models.TextField(blank=True)  # shown to the client
+    resolved_by = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    credit_note = models.OneToOneField(
+        "invoicing.CreditNote", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["invoice"], condition=Q(status="open"), name="one_open_dispute_per_invoice"
+            ),
+            models.CheckConstraint(
+                name="dispute_amount_positive",
+                condition=Q(amount_minor__isnull=True) | Q(amount_minor__gt=0),
+            ),
+            models.CheckConstraint(
+                name="dispute_resolved_has_resolution",
+                condition=(Q(status="open") & Q(resolution=""))
+                | (Q(status="resolved") & ~Q(resolution="") & Q(resolved_at__isnull=False)),
+            ),
+            models.CheckConstraint(
+                name="dispute_credited_has_credit_note",
+                condition=~Q(resolution="credited") | Q(credit_note__isnull=False),
+            ),
+        ]
+        indexes = [models.Index(fields=["client", "status"], name="dispute_client_status_idx")]
+
+
+class DisputeLine(models.Model):
+    """A line of the invoice that the dispute contests."""
+
+    client = models.ForeignKey("clients.Client", on_delete=models.PROTECT, related_name="+")
+    dispute = models.ForeignKey(Dispute, on_delete=models.CASCADE, related_name="lines")
+    line = models.ForeignKey("invoicing.InvoiceLine", on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["dispute", "line"], name="dispute_line_once")
+        ]
+
+
+class AuthorSide(models.TextChoices):
+    CLIENT = "client", "Client"
+    OPERATOR = "operator", "Operator"
+
+
+class DisputeMessage(models.Model):
+    """The client-visible conversation. Operators' private notes are not messages."""
+
+    client = models.ForeignKey("clients.Client", on_delete=models.PROTECT, related_name="+")
+    dispute = models.ForeignKey(Dispute, on_delete=models.CASCADE, related_name="messages")
+    author = models.ForeignKey("accounts.User", on_delete=models.PROTECT, related_name="+")
+    author_side = models.CharField(max_length=10, choices=AuthorSide.choices)
+    body = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.CheckConstraint(name="dispute_message_not_empty", condition=~Q(body=""))
+        ]
+        indexes = [models.Index(fields=["dispute", "created_at"], name="dispute_message_idx")]

@@ -1,0 +1,152 @@
+"""Invoices, their lines, and credit notes.
+
+Money columns are BIGINT minor units. The invoice keeps running totals of what has been
+allocated and credited so that the balance is one generated column the database itself
+refuses to take below zero.
+"""
+
+from django.db import models
+from django.db.models import F, Q
+
+
+class InvoiceStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    OPEN = "open", "Open"
+    PAID = "paid", "Paid"
+    VOID = "void", "Void"
+
+
+class Invoice(models.Model):
+    client = models.ForeignKey("clients.Client", on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(
+        max_length=10, choices=InvoiceStatus.choices, default=InvoiceStatus.DRAFT
+    )
+    # Gapless, assigned at issue; drafts have none.
+    number = models.PositiveBigIntegerField(null=True, blank=True, unique=True)
+    period_start = models.DateField()
+    period_end = models.DateField()  # inclusive
+    currency = models.CharField(max_length=3)
+    issue_date = models.DateField(null=True, blank=True)
+    due_date = models.DateField(null=True, blank=True)
+    tax_rate_bp = models.PositiveIntegerField(default=0)
+    subtotal_minor = models.BigIntegerField(default=0)
+    tax_minor = models.BigIntegerField(default=0)
+    total_minor = models.BigIntegerField(default=0)
+    allocated_minor = models.BigIntegerField(default=0)
+    credited_minor = models.BigIntegerField(default=0)
+    balance_minor = models.GeneratedField(
+        expression=F("total_minor") - F("allocated_minor") - F("credited_minor"),
+        output_field=models.BigIntegerField(),
+        db_persist=True,
+    )
+    void_reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    issued_at = models.DateTimeField(null=True, blank=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+    voided_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                name="invoice_total_non_negative", condition=Q(total_minor__gte=0)
+            ),
+            models.CheckConstraint(
+                name="invoice_allocated_non_negative", condition=Q(allocated_minor__gte=0)
+            ),
+            models.CheckConstraint(
+                name="invoice_credited_non_negative", condition=Q(credited_minor__gte=0)
+            ),
+            models.CheckConstraint(
+                name="invoice_never_overpaid",
+                condition=Q(total_minor__gte=F("allocated_minor") + F("credited_minor")),
+            ),
+            models.CheckConstraint(
+                name="invoice_number_iff_issued",
+                condition=(Q(status=InvoiceStatus.DRAFT) & Q(number__isnull=True))
+                | (Q(status__in=[InvoiceStatus.OPEN, InvoiceStatus.PAID]) & Q(number__isnull=False))
+                | Q(status=InvoiceStatus.VOID),
+            ),
+            models.CheckConstraint(
+                name="invoice_period_ordered", condition=Q(period_end__gte=F("period_start"))
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["client", "status", "issue_date"], name="invoice_client_status_idx"
+            ),
+            models.Index(fields=["status", "due_date"], name="invoice_status_due_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.display_number
+
+    @property
+    def display_number(self) -> str:
+        return format_invoice_number(self.number) if self.number else f"draft #{self.pk}"
+
+
+def format_invoice_number(number: int) -> str:
+    return f"INV-{number:06d}"
+
+
+class LineKind(models.TextChoices):
+    USAGE = "usage", "Usage"
+    ADJUSTMENT = "adjustment", "Adjustment"
+
+
+class InvoiceLine(models.Model):
+    client = models.ForeignKey("clients.Client", on_delete=models.PROTECT, related_name="+")
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
+    line_type = models.CharField(max_length=12, choices=LineKind.choices, default=LineKind.USAGE)
+    # The event kind a usage line bills (pick, label, …); empty for adjustments.
+    kind = models.CharField(max_length=32, blank=True)
+    description = models.CharField(max_length=300)
+    quantity = models.BigIntegerField()
+    unit_price_micros = models.BigIntegerField()
+    amount_minor = models.BigIntegerField()
+    event_count = models.BigIntegerField(default=0)
+    reason = models.TextField(blank=True)  # why an adjustment was made
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [
+            models.CheckConstraint(
+                name="adjustment_has_reason",
+                condition=~Q(line_type=LineKind.ADJUSTMENT) | ~Q(reason=""),
+            ),
+            models.CheckConstraint(
+                name="usage_amount_non_negative",
+                condition=~Q(line_type=LineKind.USAGE) | Q(amount_minor__gte=0, quantity__gte=0),
+            ),
+        ]
+        indexes = [models.Index(fields=["invoice", "position"], name="line_invoice_idx")]
+
+
+class CreditNote(models.Model):
+    client = models.ForeignKey("clients.Client", on_delete=models.PROTECT, related_name="+")
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="credit_notes")
+    number = models.PositiveBigIntegerField(unique=True)
+    amount_minor = models.BigIntegerField()
+    reason = models.TextField()  # shown to the client
+    created_by = models.ForeignKey(
+        "accounts.User", null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(name="credit_note_positive", condition=Q(amount_minor__gt=0)),
+            models.CheckConstraint(name="credit_note_has_reason", condition=~Q(reason="")),
+        ]
+
+    @property
+    def display_number(self) -> str:
+        return f"CN-{self.number:06d}"
+
+
+class NumberSequence(models.Model):
+    """Gapless counters (invoices, credit notes): the next number is taken under a row lock."""
+
+    name = models.CharField(max_length=32, primary_key=True)
+    last_value = models.PositiveBigIntegerField(default=0)

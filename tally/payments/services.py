@@ -1,0 +1,227 @@
+"""Recording payments and allocating them to invoices.
+
+Idempotent as Stripe promises it: the key is claimed by the insert of the payment itself
+(a unique constraint), in the same transaction as the allocation; a retry returns the
+first payment, and the same key with a different body is refused. Allocation locks each
+invoice row and re-reads its balance, and the database refuses any over-allocation.
+"""
+
+import hashlib
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from tally.audit import services as audit
+from tally.audit.services import canonical_json
+from tally.clients.models import Client
+from tally.errors import DomainError, NotFound, Problem
+from tally.invoicing.models import Invoice, InvoiceStatus
+from tally.invoicing.services import mark_paid_if_settled, snapshot
+
+from .models import Allocation, Payment, PaymentMethod
+
+
+@dataclass(frozen=True)
+class PaymentResult:
+    payment: Payment
+    replayed: bool  # True when this was a retry of an earlier request
+
+
+def _payment_snapshot(p: Payment) -> dict[str, Any]:
+    return {
+        "amount_minor": p.amount_minor,
+        "allocated_minor": p.allocated_minor,
+        "currency": p.currency,
+        "method": p.method,
+        "reference": p.reference,
+        "received_on": p.received_on,
+        "payer": p.payer,
+    }
+
+
+def _allocate(actor: Any, payment: Payment, invoice: Invoice, amount: int) -> Allocation:
+    before = snapshot(invoice)
+    allocation, created = Allocation.objects.get_or_create(
+        payment=payment,
+        invoice=invoice,
+        defaults={"client_id": payment.client_id, "amount_minor": amount},
+    )
+    if not created:
+        allocation.amount_minor += amount
+        allocation.save(update_fields=["amount_minor"])
+    invoice.allocated_minor += amount
+    invoice.save(update_fields=["allocated_minor"])
+    payment.allocated_minor += amount
+    payment.save(update_fields=["allocated_minor"])
+    mark_paid_if_settled(invoice)
+    audit.record(
+        actor=actor,
+        action="payment.allocated",
+        obj=invoice,
+        before=before,
+        after={**snapshot(invoice), "payment_id": payment.pk, "amount_minor": amount},
+    )
+    return allocation
+
+
+def _allocate_all(actor: Any, payment: Payment, allocations: list[tuple[int, int]] | None) -> None:
+    client_id = payment.client_id
+    if allocations is None:
+        # Oldest first: by due date, then number. Lock them in that order.
+        invoices = list(
+            Invoice.objects.select_for_update()
+            .filter(client_id=client_id, status=InvoiceStatus.OPEN)
+            .order_by("due_date", "number")
+        )
+        remaining = payment.unapplied_minor
+        for invoice in invoices:
+            if remaining == 0:
+                break
+            take = min(invoice.balance_minor, remaining)
+            if take > 0:
+                _allocate(actor, payment, invoice, take)
+                remaining -= take
+        return
+
+    problems = []
+    wanted: dict[int, int] = {}
+    for n, (invoice_id, amount) in enumerate(allocations, start=1):
+        if amount <= 0:
+            problems.append(Problem("must be positive", field="amount", row=n))
+        wanted[invoice_id] = wanted.get(invoice_id, 0) + amount
+    if sum(wanted.values()) > payment.unapplied_minor:
+        problems.append(
+            Problem(
+                f"allocations add up to more than the {payment.unapplied_minor} "
+                "minor units available",
+                field="allocations",
+            )
+        )
+    if problems:
+        raise DomainError("invalid_allocation", "nothing was allocated", problems)
+    locked = {
+        inv.pk: inv
+        for inv in Invoice.objects.select_for_update()
+        .filter(client_id=client_id, pk__in=wanted)
+        .order_by("pk")
+    }
+    for n, (invoice_id, amount) in enumerate(wanted.items(), start=1):
+        if invoice_id not in locked:
+            raise NotFound("invoice")
+        invoice = locked[invoice_id]
+        if invoice.status != InvoiceStatus.OPEN:
+            problems.append(
+                Problem(f"{invoice.display_number} is {invoice.status}", field="invoice", row=n)
+            )
+        elif amount > invoice.balance_minor:
+            problems.append(
+                Problem(
+                    f"{amount} is more than the balance of {invoice.display_number} "
+                    f"({invoice.balance_minor})",
+                    field="amount",
+                    row=n,
+                )
+            )
+    if problems:
+        raise DomainError("invalid_allocation", "nothing was allocated", problems)
+    for invoice_id, amount in wanted.items():
+        _allocate(actor, payment, locked[invoice_id], amount)
+
+
+def record_payment(
+    *,
+    actor: Any,
+    client: Client,
+    amount_minor: int,
+    currency: str,
+    received_on: date,
+    method: str,
+    idempotency_key: str,
+    reference: str = "",
+    payer: str = "",
+    allocations: list[tuple[int, int]] | None = None,
+    auto_allocate: bool = True,
+) -> PaymentResult:
+    """Record money received. `allocations` is [(invoice_id, amount_minor)], or None for
+    oldest-invoice-first when `auto_allocate`. What is not allocated stays as unapplied credit."""
+    problems = []
+    if amount_minor <= 0:
+        problems.append(Problem("must be positive", field="amount"))
+    if currency.upper() != client.currency:
+        problems.append(
+            Problem(
+                f"{currency.upper()} does not match the client's currency {client.currency}",
+                field="currency",
+            )
+        )
+    if method not in PaymentMethod.values:
+        problems.append(
+            Problem(
+                f"unknown method {method!r}; expected one of {', '.join(PaymentMethod.values)}",
+                field="method",
+            )
+        )
+    if not idempotency_key or len(idempotency_key) > 200:
+        problems.append(Problem("must be 1 to 200 characters", field="idempotency_key"))
+    if problems:
+        raise DomainError("invalid_payment", "the payment was not recorded", problems)
+
+    body = {
+        "amount_minor": amount_minor,
+        "currency": currency.upper(),
+        "received_on": received_on,
+        "method": method,
+        "reference": reference,
+        "payer": payer,
+        "allocations": allocations,
+        "auto_allocate": auto_allocate,
+    }
+    request_hash = hashlib.sha256(canonical_json(body).encode()).hexdigest()
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                payment = Payment.objects.create(
+                    client=client,
+                    amount_minor=amount_minor,
+                    currency=currency.upper(),
+                    received_on=received_on,
+                    method=method,
+                    reference=reference,
+                    payer=payer,
+                    idempotency_key=idempotency_key,
+                    request_hash=request_hash,
+                    recorded_by=actor if hasattr(actor, "_meta") else None,
+                )
+        except IntegrityError:
+            existing = Payment.objects.get(client=client, idempotency_key=idempotency_key)
+            if existing.request_hash != request_hash:
+                raise DomainError(
+                    "idempotency_key_reused",
+                    "this idempotency key was used for a different payment",
+                    [Problem("was used before with other details", field="idempotency_key")],
+                ) from None
+            return PaymentResult(existing, replayed=True)
+        payment.refresh_from_db()
+        audit.record(
+            actor=actor, action="payment.recorded", obj=payment, after=_payment_snapshot(payment)
+        )
+        if allocations is not None or auto_allocate:
+            _allocate_all(actor, payment, allocations)
+        payment.refresh_from_db()
+        return PaymentResult(payment, replayed=False)
+
+
+@transaction.atomic
+def apply_unapplied_credit(
+    *, actor: Any, client: Client, payment_id: int, allocations: list[tuple[int, int]] | None = None
+) -> Payment:
+    """Allocate what is left of an earlier payment (explicitly, or oldest invoice first)."""
+    try:
+        payment = Payment.objects.select_for_update().get(pk=payment_id, client=client)
+    except Payment.DoesNotExist:
+        raise NotFound("payment") from None
+    _allocate_all(actor, payment, allocations)
+    payment.refresh_from_db()
+    return payment

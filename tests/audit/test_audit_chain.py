@@ -1,0 +1,65 @@
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import DatabaseError, connection, transaction
+
+from tally.audit import guard
+from tally.audit.models import AuditEvent
+from tally.audit.queries import verify_chain
+from tests.factories import issued_invoice
+
+pytestmark = pytest.mark.django_db
+
+
+def test_every_state_change_is_audited(acme):
+    invoice = issued_invoice(acme, picks=3)
+    actions = list(AuditEvent.objects.order_by("id").values_list("action", flat=True))
+    assert actions[:2] == ["client.created", "rate_card.created"]
+    assert actions[-3:] == ["events.ingested", "invoice.generated", "invoice.issued"]
+    issued = AuditEvent.objects.get(action="invoice.issued")
+    assert issued.object_id == str(invoice.pk) and issued.client_id == acme.pk
+    assert '"status":"open"' in issued.data and '"status":"draft"' in issued.data
+
+
+def test_the_chain_verifies_when_untouched(acme):
+    issued_invoice(acme)
+    report = verify_chain()
+    assert report.ok and report.checked == AuditEvent.objects.count() > 3
+
+
+def test_the_database_refuses_to_edit_or_delete_audit_rows(acme):
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        AuditEvent.objects.filter(id=1).update(action="x")
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        AuditEvent.objects.filter(id=1).delete()
+
+
+def _tamper(sql, params):
+    guard.remove(connection)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def test_a_row_changed_behind_the_applications_back_is_named(acme):
+    issued_invoice(acme)
+    _tamper(
+        "UPDATE audit_auditevent SET data = %s WHERE id = %s", ['{"before":null,"after":{}}', 2]
+    )
+    report = verify_chain()
+    assert not report.ok and report.first_broken_id == 2
+    with pytest.raises(CommandError, match="broken at row 2"):
+        call_command("verify_audit")
+
+
+def test_a_deleted_row_is_named(acme):
+    issued_invoice(acme)
+    _tamper("DELETE FROM audit_auditevent WHERE id = %s", [3])
+    report = verify_chain()
+    assert not report.ok and report.first_broken_id == 3 and "missing" in report.problem
+
+
+def test_deleting_the_last_row_is_detected(acme):
+    issued_invoice(acme)
+    last = AuditEvent.objects.order_by("-id").values_list("id", flat=True).first()
+    _tamper("DELETE FROM audit_auditevent WHERE id = %s", [last])
+    report = verify_chain()
+    assert not report.ok and report.first_broken_id == last

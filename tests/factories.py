@@ -1,0 +1,106 @@
+"""Test data built through the same services the product uses."""
+
+from datetime import UTC, date, datetime, timedelta
+from itertools import count
+from typing import Any
+
+from tally.accounts.models import Role, User
+from tally.clients.models import Client
+from tally.clients.services import create_client
+from tally.invoicing.models import Invoice
+from tally.invoicing.services import generate_draft_invoice, issue_invoice
+from tally.operations.services import ingest_events
+from tally.rating.services import create_rate_card
+
+_seq = count(1)
+
+DEFAULT_PRICES = {"pick": "0.3500", "label": "0.0450", "stop": "12.5000", "storage_day": "0.8125"}
+
+
+def make_client(
+    code: str | None = None,
+    *,
+    currency: str = "USD",
+    terms: int = 30,
+    time_zone: str = "UTC",
+    tax_rate_bp: int | None = None,
+    prices: dict[str, str] | None = None,
+    rates_from: date = date(2026, 1, 1),
+) -> Client:
+    n = next(_seq)
+    code = code or f"client-{n}"
+    client = create_client(
+        actor=None,
+        name=f"{code.title()} Inc.",
+        code=code,
+        currency=currency,
+        payment_terms_days=terms,
+        time_zone=time_zone,
+        tax_rate_bp=tax_rate_bp,
+        address=f"{n} Harbor Way\nPort City",
+        billing_contacts=[("Accounts Payable", f"ap@{code}.example")],
+    )
+    create_rate_card(
+        actor=None,
+        client=client,
+        effective_from=rates_from,
+        prices=prices if prices is not None else DEFAULT_PRICES,
+    )
+    return client
+
+
+def make_user(
+    role: str = Role.OPERATOR,
+    client: Client | None = None,
+    email: str | None = None,
+    password: str = "correct-horse-battery",
+) -> User:
+    return User.objects.create_user(
+        email or f"user{next(_seq)}@tally.example", password, role=role, client=client
+    )
+
+
+def event_rows(
+    kind: str,
+    n: int,
+    *,
+    day: date = date(2026, 10, 5),
+    quantity: int = 1,
+    prefix: str | None = None,
+    **extra: Any,
+) -> list[dict[str, Any]]:
+    prefix = prefix or f"{kind}-{next(_seq)}"
+    start = datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
+    return [
+        {
+            "kind": kind,
+            "occurred_at": (start + timedelta(seconds=i)).isoformat(),
+            "quantity": quantity,
+            "reference": f"REF-{prefix}-{i}",
+            "external_id": f"{prefix}-{i}",
+            **extra,
+        }
+        for i in range(n)
+    ]
+
+
+def add_events(client: Client, kind: str, n: int, **kw: Any) -> None:
+    ingest_events(actor=None, client=client, rows=event_rows(kind, n, **kw))
+
+
+def issued_invoice(
+    client: Client,
+    *,
+    picks: int = 10,
+    labels: int = 0,
+    period: tuple[date, date] = (date(2026, 10, 1), date(2026, 10, 31)),
+    issue_date: date = date(2026, 11, 1),
+) -> Invoice:
+    if picks:
+        add_events(client, "pick", picks, day=period[0] + timedelta(days=2))
+    if labels:
+        add_events(client, "label", labels, day=period[0] + timedelta(days=3))
+    draft = generate_draft_invoice(
+        actor=None, client=client, period_start=period[0], period_end=period[1]
+    ).invoice
+    return issue_invoice(actor=None, client=client, invoice_id=draft.pk, issue_date=issue_date)

@@ -1,0 +1,93 @@
+from datetime import date
+
+import pytest
+
+from tally.errors import DomainError
+from tally.invoicing.models import InvoiceStatus
+from tally.payments.models import Allocation, Payment
+from tally.payments.services import apply_unapplied_credit, record_payment
+from tests.factories import issued_invoice
+
+pytestmark = pytest.mark.django_db
+
+
+def pay(client, amount, key, **kw):
+    return record_payment(
+        actor=None,
+        client=client,
+        amount_minor=amount,
+        currency=kw.pop("currency", "USD"),
+        received_on=date(2026, 11, 10),
+        method=kw.pop("method", "ach"),
+        idempotency_key=key,
+        reference="RX-1",
+        payer="Acme AP",
+        **kw,
+    )
+
+
+def test_oldest_invoice_first_partial_and_unapplied_credit(acme):
+    older = issued_invoice(acme, picks=10, issue_date=date(2026, 10, 1))  # 3.50
+    newer = issued_invoice(acme, picks=20, issue_date=date(2026, 11, 1))  # 7.00
+    result = pay(acme, 500, "k1")
+    older.refresh_from_db()
+    newer.refresh_from_db()
+    assert older.status == InvoiceStatus.PAID and older.balance_minor == 0
+    assert newer.status == InvoiceStatus.OPEN and newer.balance_minor == 550
+    assert result.payment.unapplied_minor == 0
+    over = pay(acme, 1000, "k2").payment
+    newer.refresh_from_db()
+    assert newer.status == InvoiceStatus.PAID
+    assert (over.allocated_minor, over.unapplied_minor) == (550, 450)
+
+
+def test_unapplied_credit_is_applied_to_a_later_invoice(acme):
+    payment = pay(acme, 1000, "advance").payment
+    assert payment.unapplied_minor == 1000
+    invoice = issued_invoice(acme, picks=10)
+    apply_unapplied_credit(actor=None, client=acme, payment_id=payment.pk)
+    invoice.refresh_from_db()
+    payment.refresh_from_db()
+    assert invoice.status == InvoiceStatus.PAID and payment.unapplied_minor == 650
+
+
+def test_explicit_allocation_is_checked_against_each_balance(acme):
+    a = issued_invoice(acme, picks=10)
+    b = issued_invoice(acme, picks=10)
+    with pytest.raises(DomainError) as err:
+        pay(acme, 1000, "k", allocations=[(a.pk, 100), (b.pk, 351)])
+    assert err.value.code == "invalid_allocation"
+    assert (err.value.problems[0].row, err.value.problems[0].field) == (2, "amount")
+    assert not Payment.objects.exists()
+    pay(acme, 1000, "k", allocations=[(b.pk, 200)])
+    b.refresh_from_db()
+    a.refresh_from_db()
+    assert (a.balance_minor, b.balance_minor) == (350, 150)
+
+
+def test_a_retry_with_the_same_key_gives_the_same_payment(acme):
+    issued_invoice(acme, picks=10)
+    first = pay(acme, 200, "retry-me")
+    second = pay(acme, 200, "retry-me")
+    assert second.replayed and second.payment.pk == first.payment.pk
+    assert Payment.objects.count() == 1 and Allocation.objects.count() == 1
+    with pytest.raises(DomainError) as err:
+        pay(acme, 300, "retry-me")
+    assert err.value.code == "idempotency_key_reused"
+
+
+def test_a_payment_in_another_currency_is_refused(acme):
+    with pytest.raises(DomainError) as err:
+        pay(acme, 100, "eur", currency="EUR")
+    assert err.value.problems[0].field == "currency"
+    assert "EUR does not match the client's currency USD" in str(err.value)
+    assert not Payment.objects.exists()
+
+
+def test_an_allocation_to_another_clients_invoice_is_not_found(acme, globex):
+    theirs = issued_invoice(globex, picks=10)
+    with pytest.raises(DomainError) as err:
+        pay(acme, 100, "x", allocations=[(theirs.pk, 100)])
+    assert err.value.code == "not_found"
+    theirs.refresh_from_db()
+    assert theirs.allocated_minor == 0

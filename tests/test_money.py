@@ -1,0 +1,62 @@
+from decimal import ROUND_HALF_UP, Decimal
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tally.money import (
+    MoneyError,
+    exponent,
+    format_money,
+    line_amount,
+    parse_amount,
+    parse_price,
+    tax_amount,
+)
+
+
+def test_exponents_follow_iso_4217():
+    assert (exponent("USD"), exponent("JPY"), exponent("BHD")) == (2, 0, 3)
+
+
+def test_line_amount_rounds_half_up_to_the_minor_unit():
+    # 3 labels at 0.045 = 0.135 → 0.14
+    assert line_amount(3, parse_price("0.045"), "USD") == 14
+    # 1 at 0.005 = half a cent → 1 cent
+    assert line_amount(1, parse_price("0.005"), "USD") == 1
+    assert line_amount(1, parse_price("0.004999"), "USD") == 0
+    # JPY has no minor unit: 7 × 12.5 = 87.5 → 88
+    assert line_amount(7, parse_price("12.5"), "JPY") == 88
+
+
+@given(st.integers(min_value=0, max_value=10**12), st.integers(min_value=0, max_value=10**9))
+def test_line_amount_matches_decimal_arithmetic(quantity, micros):
+    expected = (Decimal(quantity) * Decimal(micros) / Decimal(10**6) * 100).quantize(
+        Decimal(1), rounding=ROUND_HALF_UP
+    )
+    assert line_amount(quantity, micros, "USD") == int(expected)
+
+
+def test_tax_is_exact_in_basis_points():
+    assert tax_amount(10_000, 825) == 825
+    assert tax_amount(1, 5000) == 1  # half a cent rounds up
+
+
+def test_prices_refuse_more_than_six_decimals_rather_than_round():
+    assert parse_price("0.0450") == 45_000
+    with pytest.raises(MoneyError, match="six decimals"):
+        parse_price("0.0000001")
+    with pytest.raises(MoneyError, match="not a number"):
+        parse_price("abc")
+
+
+def test_amounts_refuse_fractions_of_the_minor_unit():
+    assert parse_amount("1,234.50", "USD") == 123_450
+    assert parse_amount("1000", "JPY") == 1000
+    with pytest.raises(MoneyError, match="more decimals than JPY"):
+        parse_amount("10.5", "JPY")
+
+
+def test_format_money_uses_the_locale_and_currency():
+    assert format_money(123_450, "USD") == "$1,234.50"
+    assert format_money(123_450, "EUR", "de_DE") == "1.234,50\xa0€"
