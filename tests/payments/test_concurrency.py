@@ -1,0 +1,91 @@
+"""Two payments racing for one invoice, on real PostgreSQL connections."""
+
+import threading
+from datetime import date
+
+import pytest
+from django.db import connection
+
+from tally.errors import DomainError
+from tally.invoicing.models import Invoice
+from tally.payments.models import Allocation, Payment
+from tally.payments.services import record_payment
+from tests.factories import issued_invoice, make_client
+
+pytestmark = [pytest.mark.postgres_only]
+
+
+def _race(n, work):
+    barrier = threading.Barrier(n)
+    outcomes: list = [None] * n
+
+    def run(i):
+        try:
+            barrier.wait()
+            outcomes[i] = work(i)
+        except Exception as e:  # noqa: BLE001 - the outcome is what the test inspects
+            outcomes[i] = e
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return outcomes
+
+
+def test_concurrent_payments_never_allocate_past_the_balance(tx_db):
+    client = make_client("race")
+    invoice = issued_invoice(client, picks=100)  # 35.00
+    explicit = [(invoice.pk, 3000)]
+
+    def pay(i):
+        return record_payment(
+            actor=None,
+            client=client,
+            amount_minor=3000,
+            currency="USD",
+            received_on=date(2026, 11, 20),
+            method="wire",
+            idempotency_key=f"p{i}",
+            allocations=explicit if i % 2 else None,
+        )
+
+    outcomes = _race(4, pay)
+    invoice.refresh_from_db()
+    assert invoice.allocated_minor == sum(
+        Allocation.objects.filter(invoice=invoice).values_list("amount_minor", flat=True)
+    )
+    # Whatever the order, the first payment takes 30.00 and an automatic one the last 5.00;
+    # an explicit 30.00 that comes later does not fit and is refused, not squeezed in.
+    assert invoice.allocated_minor == invoice.total_minor == 3500
+    refused = [o for o in outcomes if isinstance(o, DomainError)]
+    assert all(o.code == "invalid_allocation" for o in refused)
+    assert not [o for o in outcomes if isinstance(o, Exception) and not isinstance(o, DomainError)]
+    assert invoice.status == "paid" and invoice.balance_minor == 0
+    assert 1 <= len(refused) <= 2
+
+
+def test_the_same_key_sent_twice_at_once_records_one_payment(tx_db):
+    client = make_client("retry-race")
+    issued_invoice(client, picks=100)
+
+    def pay(i):
+        return record_payment(
+            actor=None,
+            client=client,
+            amount_minor=1000,
+            currency="USD",
+            received_on=date(2026, 11, 20),
+            method="ach",
+            idempotency_key="same",
+        )
+
+    outcomes = _race(4, pay)
+    assert Payment.objects.filter(client=client).count() == 1
+    payment = Payment.objects.get(client=client)
+    assert {o.payment.pk for o in outcomes} == {payment.pk}
+    assert sum(not o.replayed for o in outcomes) == 1
+    assert Invoice.objects.get(client=client).allocated_minor == 1000

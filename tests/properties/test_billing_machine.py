@@ -1,0 +1,284 @@
+"""Random sequences of billing operations; after every step the invariants of DESIGN.md hold.
+
+generate, issue, pay (partial, over, retried), credit, dispute, resolve, void — in any
+order, with amounts that are often wrong. Refused operations must leave nothing behind.
+"""
+
+from datetime import date, timedelta
+
+import pytest
+from django.db import transaction
+from django.db.models import Count, Sum
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+
+from tally.errors import DomainError
+from tally.invoicing.models import CreditNote, Invoice, InvoiceLine, InvoiceStatus
+from tally.invoicing.services import (
+    create_credit_note,
+    generate_draft_invoice,
+    issue_invoice,
+    void_invoice,
+)
+from tally.money import line_amount, tax_amount
+from tally.operations.models import Event
+from tally.operations.services import ingest_events
+from tally.payments.models import Allocation, Payment
+from tally.payments.services import record_payment
+from tests.factories import make_client, make_user
+
+PRICES = {"pick": "0.3333", "label": "0.0450", "stop": "12.5000", "storage_day": "0.8125"}
+KINDS = sorted(PRICES)
+
+
+class BillingMachine(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self._atomic = transaction.atomic()
+        self._atomic.__enter__()
+        self.events_sent = 0
+        self.month = 0
+        self.keys: dict[
+            str, tuple[int, object, int]
+        ] = {}  # key → (amount, allocations, payment id)
+
+    @initialize(tax=st.sampled_from([None, 0, 825, 2000]))
+    def setup(self, tax):
+        self.client = make_client("prop", tax_rate_bp=tax, prices=PRICES)
+        self.operator = make_user()
+
+    def teardown(self) -> None:
+        transaction.set_rollback(True)
+        self._atomic.__exit__(None, None, None)
+
+    # -- helpers -------------------------------------------------------------------------
+    def _invoices(self, *statuses):
+        return list(Invoice.objects.filter(client=self.client, status__in=statuses).order_by("pk"))
+
+    def _refused(self, fn, **kw):
+        """A refused operation writes nothing: compare a fingerprint before and after."""
+        before = self._fingerprint()
+        try:
+            fn(**kw)
+        except DomainError:
+            assert self._fingerprint() == before
+            return True
+        return False
+
+    def _fingerprint(self):
+        return (
+            list(
+                Invoice.objects.order_by("pk").values_list(
+                    "status", "allocated_minor", "credited_minor"
+                )
+            ),
+            Allocation.objects.count(),
+            CreditNote.objects.count(),
+            Payment.objects.count(),
+            Event.objects.filter(line__isnull=False).count(),
+        )
+
+    # -- rules ---------------------------------------------------------------------------
+    @rule(
+        counts=st.lists(st.integers(min_value=0, max_value=6), min_size=4, max_size=4),
+        quantity=st.integers(min_value=1, max_value=500),
+    )
+    def generate(self, counts, quantity):
+        start = date(2026, 1, 1) + timedelta(days=31 * (self.month % 10))
+        self.month += 1
+        rows = []
+        for kind, n in zip(KINDS, counts, strict=True):
+            for _ in range(n):
+                self.events_sent += 1
+                rows.append(
+                    {
+                        "kind": kind,
+                        "occurred_at": f"{start.isoformat()}T10:00:00Z",
+                        "quantity": quantity,
+                        "external_id": f"e{self.events_sent}",
+                    }
+                )
+        if rows:
+            ingest_events(actor=self.operator, client=self.client, rows=rows)
+            # Retried delivery of the same batch stores nothing new.
+            assert ingest_events(actor=self.operator, client=self.client, rows=rows).created == 0
+        generate_draft_invoice(
+            actor=self.operator,
+            client=self.client,
+            period_start=start,
+            period_end=start + timedelta(days=27),
+        )
+
+    @rule(data=st.data())
+    def issue(self, data):
+        drafts = self._invoices(InvoiceStatus.DRAFT)
+        if drafts:
+            inv = data.draw(st.sampled_from(drafts))
+            issue_invoice(
+                actor=self.operator,
+                client=self.client,
+                invoice_id=inv.pk,
+                issue_date=date(2026, 12, 1),
+            )
+
+    @rule(
+        amount=st.integers(min_value=1, max_value=200_000),
+        key=st.integers(min_value=0, max_value=8),
+        explicit=st.booleans(),
+        data=st.data(),
+    )
+    def pay(self, amount, key, explicit, data):
+        key_s = f"k{key}"
+        open_invoices = self._invoices(InvoiceStatus.OPEN)
+        allocations = None
+        if explicit and open_invoices:
+            inv = data.draw(st.sampled_from(open_invoices))
+            allocations = [
+                (
+                    inv.pk,
+                    data.draw(st.integers(min_value=1, max_value=max(1, inv.balance_minor + 5))),
+                )
+            ]
+        kw = dict(
+            actor=self.operator,
+            client=self.client,
+            amount_minor=amount,
+            currency="USD",
+            received_on=date(2026, 12, 5),
+            method="wire",
+            idempotency_key=key_s,
+            allocations=allocations,
+        )
+        if key_s in self.keys and self.keys[key_s][:2] != (amount, allocations):
+            # The same key with a different body is refused.
+            assert self._refused(record_payment, **kw)
+            return
+        try:
+            with transaction.atomic():
+                result = record_payment(**kw)
+        except DomainError as e:
+            assert e.code == "invalid_allocation"
+            return
+        if key_s in self.keys:
+            # A retry answers with the first payment, whatever happened since.
+            assert result.replayed and result.payment.pk == self.keys[key_s][2]
+        else:
+            assert not result.replayed
+            self.keys[key_s] = (amount, allocations, result.payment.pk)
+
+    @rule(data=st.data(), extra=st.integers(min_value=-3, max_value=3))
+    def credit(self, data, extra):
+        open_invoices = self._invoices(InvoiceStatus.OPEN)
+        if not open_invoices:
+            return
+        inv = data.draw(st.sampled_from(open_invoices))
+        amount = data.draw(st.integers(min_value=1, max_value=max(1, inv.balance_minor))) + max(
+            extra, 0
+        )
+        kw = dict(
+            actor=self.operator,
+            client=self.client,
+            invoice_id=inv.pk,
+            amount_minor=amount,
+            reason="Goodwill",
+        )
+        if amount > inv.balance_minor:
+            assert self._refused(create_credit_note, **kw)
+        else:
+            create_credit_note(**kw)
+
+    @rule(data=st.data())
+    def void(self, data):
+        candidates = self._invoices(InvoiceStatus.DRAFT, InvoiceStatus.OPEN)
+        if not candidates:
+            return
+        inv = data.draw(st.sampled_from(candidates))
+        kw = dict(actor=self.operator, client=self.client, invoice_id=inv.pk, reason="Re-rate")
+        if inv.allocated_minor or inv.credited_minor:
+            assert self._refused(void_invoice, **kw)
+        else:
+            with transaction.atomic():
+                try:
+                    void_invoice(**kw)
+                except DomainError as e:
+                    assert e.code == "invoice_disputed"
+
+    # -- invariants ----------------------------------------------------------------------
+    @invariant()
+    def money_adds_up_on_every_invoice(self):
+        if not hasattr(self, "client"):
+            return
+        allocs = dict(
+            Allocation.objects.values("invoice")
+            .annotate(s=Sum("amount_minor"))
+            .values_list("invoice", "s")
+        )
+        credits = dict(
+            CreditNote.objects.values("invoice")
+            .annotate(s=Sum("amount_minor"))
+            .values_list("invoice", "s")
+        )
+        for inv in Invoice.objects.filter(client=self.client):
+            lines = list(inv.lines.all())
+            subtotal = sum(ln.amount_minor for ln in lines)
+            for ln in lines:
+                assert ln.amount_minor == line_amount(ln.quantity, ln.unit_price_micros, "USD")
+            tax = tax_amount(subtotal, inv.tax_rate_bp) if subtotal > 0 else 0
+            assert inv.total_minor == subtotal + tax
+            assert inv.allocated_minor == allocs.get(inv.pk, 0)
+            assert inv.credited_minor == credits.get(inv.pk, 0)
+            assert (
+                inv.balance_minor == inv.total_minor - inv.allocated_minor - inv.credited_minor >= 0
+            )
+            if inv.status == InvoiceStatus.OPEN:
+                assert inv.balance_minor > 0
+            if inv.status == InvoiceStatus.PAID:
+                assert inv.balance_minor == 0
+            if inv.status == InvoiceStatus.DRAFT:
+                assert inv.allocated_minor == inv.credited_minor == 0
+
+    @invariant()
+    def payments_never_allocate_more_than_their_amount(self):
+        allocs = dict(
+            Allocation.objects.values("payment")
+            .annotate(s=Sum("amount_minor"))
+            .values_list("payment", "s")
+        )
+        for p in Payment.objects.all():
+            assert p.allocated_minor == allocs.get(p.pk, 0) <= p.amount_minor
+            assert p.unapplied_minor == p.amount_minor - p.allocated_minor
+
+    @invariant()
+    def every_billed_event_is_on_one_line_of_a_live_invoice(self):
+        assert not Event.objects.filter(line__invoice__status=InvoiceStatus.VOID).exists()
+        sums = {
+            row["line"]: (row["q"], row["n"])
+            for row in Event.objects.filter(line__isnull=False)
+            .values("line")
+            .annotate(q=Sum("quantity"), n=Count("id"))
+        }
+        for ln in InvoiceLine.objects.filter(line_type="usage").exclude(
+            invoice__status=InvoiceStatus.VOID
+        ):
+            assert sums.get(ln.pk) == (ln.quantity, ln.event_count)
+        assert Event.objects.count() == self.events_sent
+
+    @invariant()
+    def invoice_numbers_are_gapless_and_never_reused(self):
+        numbers = sorted(
+            Invoice.objects.exclude(number__isnull=True).values_list("number", flat=True)
+        )
+        if numbers:
+            assert numbers == list(range(numbers[0], numbers[0] + len(numbers)))
+
+
+@pytest.mark.django_db
+def test_billing_invariants_hold_under_random_operations():
+    BillingMachine.TestCase.settings = settings(
+        max_examples=25,
+        stateful_step_count=25,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    )
+    BillingMachine.TestCase().runTest()
