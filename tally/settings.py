@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "tally.disputes",
     "tally.internal_notes",
     "tally.audit",
+    "tally.portal",
     "tally.demo",
 ]
 
