@@ -1,0 +1,331 @@
+"""Disputes: a client contests an invoice, both sides talk, an operator settles it.
+
+Who may do what:
+
+- a client user opens disputes, posts messages and withdraws disputes, only for their own
+  client; anything of another client answers "not found", exactly as if it did not exist;
+- operators and platform owners do all of that on behalf of any client, and they alone
+  resolve a dispute (credited, charge upheld, withdrawn).
+
+A dispute may be opened on an issued invoice — open, or already paid (a client may find an
+error after paying) — never on a draft (clients never see drafts) or a void invoice. At most
+one dispute per invoice is open at a time; the database backs that with a conditional
+unique constraint, and a race on it ends in the same clean "dispute_already_open" refusal.
+
+Operators' internal notes are a separate app (`tally.internal_notes`); this module never
+imports it, so nothing that starts from a dispute can reach them.
+"""
+
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from tally.accounts.models import Role, User
+from tally.audit import services as audit
+from tally.clients.models import Client
+from tally.errors import DomainError, NotFound, Problem
+from tally.invoicing.models import InvoiceLine, InvoiceStatus
+from tally.invoicing.services import create_credit_note, lock_invoice
+
+from .models import (
+    AuthorSide,
+    Dispute,
+    DisputeLine,
+    DisputeMessage,
+    DisputeStatus,
+    Resolution,
+)
+
+MAX_TEXT = 10_000
+DISPUTABLE = (InvoiceStatus.OPEN, InvoiceStatus.PAID)
+WITHDRAWN_BY_CLIENT = "Withdrawn by the client."
+
+
+def _side(actor: Any, client: Client, what: str) -> str:
+    """The side the actor speaks for on this client's disputes, or a refusal.
+
+    A client user of another client gets NotFound(what): the same answer as a missing id.
+    """
+    if not isinstance(actor, User) or not actor.is_active:
+        raise DomainError("forbidden", "a signed-in, active user is required")
+    if actor.is_operator:
+        return AuthorSide.OPERATOR
+    if actor.role == Role.CLIENT_USER and actor.client_id == client.pk:
+        return AuthorSide.CLIENT
+    raise NotFound(what)
+
+
+def _text_problem(value: str | None, field: str) -> Problem | None:
+    text = (value or "").strip()
+    if not text:
+        return Problem("is required", field=field)
+    if len(text) > MAX_TEXT:
+        return Problem(f"must be at most {MAX_TEXT} characters", field=field)
+    return None
+
+
+def _lock_dispute(client: Client, dispute_id: int) -> Dispute:
+    try:
+        return Dispute.objects.select_for_update().get(pk=dispute_id, client=client)
+    except Dispute.DoesNotExist:
+        raise NotFound("dispute") from None
+
+
+def _snapshot(dispute: Dispute) -> dict[str, Any]:
+    return {
+        "status": dispute.status,
+        "resolution": dispute.resolution,
+        "resolution_summary": dispute.resolution_summary,
+        "credit_note_id": dispute.credit_note_id,
+        "resolved_by_id": dispute.resolved_by_id,
+        "resolved_at": dispute.resolved_at,
+    }
+
+
+def _refuse_if_resolved(dispute: Dispute) -> None:
+    if dispute.status != DisputeStatus.OPEN:
+        raise DomainError(
+            "dispute_resolved", f"the dispute was already resolved ({dispute.resolution})"
+        )
+
+
+@transaction.atomic
+def open_dispute(
+    *,
+    actor: User,
+    client: Client,
+    invoice_id: int,
+    reason: str,
+    amount_minor: int | None = None,
+    line_ids: list[int] | None = None,
+) -> Dispute:
+    """Contest an issued invoice, optionally only some of its lines and a given amount.
+
+    The reason also becomes the first message of the dispute's conversation.
+    """
+    side = _side(actor, client, "invoice")
+    # Locking the invoice serialises this with voiding, crediting and a second dispute.
+    invoice = lock_invoice(client, invoice_id)
+    if invoice.status == InvoiceStatus.DRAFT:
+        # Clients never see drafts; for them a draft does not exist.
+        if side == AuthorSide.CLIENT:
+            raise NotFound("invoice")
+        raise DomainError("invoice_not_issued", "a draft invoice cannot be disputed")
+    if invoice.status not in DISPUTABLE:
+        raise DomainError(
+            "invoice_not_disputable", f"a {invoice.status} invoice cannot be disputed"
+        )
+
+    wanted = list(dict.fromkeys(line_ids or []))
+    lines: list[InvoiceLine] = []
+    if wanted:
+        found = {
+            line.pk: line
+            for line in InvoiceLine.objects.filter(pk__in=wanted, invoice=invoice, client=client)
+        }
+        if len(found) != len(wanted):
+            raise NotFound("line")
+        lines = [found[pk] for pk in wanted]
+
+    problems = []
+    text_problem = _text_problem(reason, "reason")
+    if text_problem:
+        problems.append(text_problem)
+    if amount_minor is not None:
+        limit = invoice.total_minor
+        what = "the invoice total"
+        if lines:
+            limit = min(limit, sum(line.amount_minor for line in lines))
+            what = "the disputed lines' amounts"
+        if amount_minor <= 0:
+            problems.append(Problem("must be positive", field="amount"))
+        elif amount_minor > limit:
+            problems.append(
+                Problem(f"must be at most {max(limit, 0)} minor units ({what})", field="amount")
+            )
+    if problems:
+        raise DomainError("invalid_dispute", "the dispute was not opened", problems)
+
+    if _open_dispute_exists(invoice.pk):
+        raise _already_open()
+    try:
+        with transaction.atomic():
+            dispute = Dispute.objects.create(
+                client=client,
+                invoice=invoice,
+                amount_minor=amount_minor,
+                reason=reason.strip(),
+                opened_by=actor,
+            )
+    except IntegrityError:
+        # Only the one-open-dispute constraint is expected here; anything else is a bug.
+        if _open_dispute_exists(invoice.pk):
+            raise _already_open() from None
+        raise
+    DisputeLine.objects.bulk_create(
+        [DisputeLine(client=client, dispute=dispute, line=line) for line in lines]
+    )
+    message = DisputeMessage.objects.create(
+        client=client, dispute=dispute, author=actor, author_side=side, body=reason.strip()
+    )
+    audit.record(
+        actor=actor,
+        action="dispute.opened",
+        obj=dispute,
+        after={
+            "invoice_id": invoice.pk,
+            "invoice_status": invoice.status,
+            "amount_minor": amount_minor,
+            "line_ids": [line.pk for line in lines],
+            "reason": dispute.reason,
+            "side": side,
+            "message_id": message.pk,
+        },
+    )
+    return dispute
+
+
+def _open_dispute_exists(invoice_id: int) -> bool:
+    return Dispute.objects.filter(invoice_id=invoice_id, status=DisputeStatus.OPEN).exists()
+
+
+def _already_open() -> DomainError:
+    return DomainError(
+        "dispute_already_open",
+        "this invoice already has an open dispute; continue its conversation instead",
+    )
+
+
+@transaction.atomic
+def post_dispute_message(
+    *, actor: User, client: Client, dispute_id: int, body: str
+) -> DisputeMessage:
+    """Add a client-visible message to an open dispute's conversation."""
+    side = _side(actor, client, "dispute")
+    dispute = _lock_dispute(client, dispute_id)
+    _refuse_if_resolved(dispute)
+    problem = _text_problem(body, "body")
+    if problem:
+        raise DomainError("invalid_message", "the message was not posted", [problem])
+    message = DisputeMessage.objects.create(
+        client=client, dispute=dispute, author=actor, author_side=side, body=body.strip()
+    )
+    audit.record(
+        actor=actor,
+        action="dispute.message_posted",
+        obj=message,
+        after={"dispute_id": dispute.pk, "side": side, "body": message.body},
+    )
+    return message
+
+
+@transaction.atomic
+def resolve_dispute(
+    *,
+    actor: User,
+    client: Client,
+    dispute_id: int,
+    resolution: str,
+    summary: str,
+    credit_amount_minor: int | None = None,
+    credit_reason: str | None = None,
+) -> Dispute:
+    """Settle an open dispute (operators only) with a summary the client will read.
+
+    `credited` issues a credit note on the invoice — its reason is `credit_reason`, or the
+    summary — and links it to the dispute; the credit cannot exceed the invoice's balance.
+    """
+    side = _side(actor, client, "dispute")
+    dispute = _lock_dispute(client, dispute_id)
+    if side != AuthorSide.OPERATOR:
+        raise DomainError(
+            "forbidden", "only an operator resolves a dispute; a client may withdraw it"
+        )
+    _refuse_if_resolved(dispute)
+
+    problems = []
+    if resolution not in Resolution.values:
+        problems.append(
+            Problem(f"must be one of {', '.join(Resolution.values)}", field="resolution")
+        )
+    text_problem = _text_problem(summary, "summary")
+    if text_problem:
+        problems.append(text_problem)
+    if resolution == Resolution.CREDITED:
+        if credit_amount_minor is None:
+            problems.append(Problem("is required to credit", field="credit_amount"))
+        elif credit_amount_minor <= 0:
+            problems.append(Problem("must be positive", field="credit_amount"))
+        if credit_reason is not None and len(credit_reason.strip()) > MAX_TEXT:
+            problems.append(
+                Problem(f"must be at most {MAX_TEXT} characters", field="credit_reason")
+            )
+    elif credit_amount_minor is not None or credit_reason:
+        problems.append(Problem("only a credited resolution has a credit", field="credit_amount"))
+    if problems:
+        raise DomainError("invalid_resolution", "the dispute was not resolved", problems)
+
+    before = _snapshot(dispute)
+    if resolution == Resolution.CREDITED:
+        assert credit_amount_minor is not None
+        # Refusals (invoice not open, credit above the balance) roll everything back.
+        dispute.credit_note = create_credit_note(
+            actor=actor,
+            client=client,
+            invoice_id=dispute.invoice_id,
+            amount_minor=credit_amount_minor,
+            reason=(credit_reason or "").strip() or summary.strip(),
+        )
+    _close(dispute, actor, resolution, summary.strip())
+    audit.record(
+        actor=actor,
+        action="dispute.resolved",
+        obj=dispute,
+        before=before,
+        after={**_snapshot(dispute), "credit_amount_minor": credit_amount_minor},
+    )
+    return dispute
+
+
+@transaction.atomic
+def withdraw_dispute(*, actor: User, client: Client, dispute_id: int, summary: str = "") -> Dispute:
+    """The client takes its dispute back (an operator may record this on its behalf)."""
+    _side(actor, client, "dispute")
+    dispute = _lock_dispute(client, dispute_id)
+    _refuse_if_resolved(dispute)
+    text = summary.strip() or WITHDRAWN_BY_CLIENT
+    if len(text) > MAX_TEXT:
+        raise DomainError(
+            "invalid_resolution",
+            "the dispute was not withdrawn",
+            [Problem(f"must be at most {MAX_TEXT} characters", field="summary")],
+        )
+    before = _snapshot(dispute)
+    _close(dispute, actor, Resolution.WITHDRAWN, text)
+    audit.record(
+        actor=actor,
+        action="dispute.withdrawn",
+        obj=dispute,
+        before=before,
+        after=_snapshot(dispute),
+    )
+    return dispute
+
+
+def _close(dispute: Dispute, actor: User, resolution: str, summary: str) -> None:
+    dispute.status = DisputeStatus.RESOLVED
+    dispute.resolution = resolution
+    dispute.resolution_summary = summary
+    dispute.resolved_by = actor
+    dispute.resolved_at = timezone.now()
+    dispute.save(
+        update_fields=[
+            "status",
+            "resolution",
+            "resolution_summary",
+            "resolved_by",
+            "resolved_at",
+            "credit_note",
+        ]
+    )
