@@ -1,21 +1,49 @@
-"""Reminder schedules and sending.
+"""Reminder policies, schedules and sending.
 
 Sending is at most once per step: a run claims due steps with SELECT … FOR UPDATE SKIP
 LOCKED and commits them as `sending` before it talks to the mail server, so an
 overlapping run cannot claim them again. A step left in `sending` by a crash is marked
-`needs_review` for a person, never resent blindly.
+`needs_review` for a person, never resent blindly. SMTP cannot promise exactly once;
+at most once, with the uncertain cases visible, is what this module promises.
 """
 
-from datetime import timedelta
+import zoneinfo
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
 
-from tally.invoicing.models import Invoice
+from babel.dates import format_date
+from django.conf import settings
+from django.core.mail import EmailMessage, get_connection
+from django.core.mail.backends.base import BaseEmailBackend
+from django.db import transaction
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
 
-from .models import Reminder, ReminderPolicy, ReminderStatus, default_offsets
+from tally.audit import services as audit
+from tally.clients.models import Client
+from tally.clients.queries import billing_emails
+from tally.disputes.models import Dispute, DisputeStatus
+from tally.errors import DomainError, Problem
+from tally.invoicing.models import Invoice, InvoiceStatus
+from tally.money import format_money
+
+from .models import Reminder, ReminderAttempt, ReminderPolicy, ReminderStatus, default_offsets
+
+MIN_OFFSET_DAYS = -60
+MAX_OFFSET_DAYS = 365
+STALE_AFTER = timedelta(hours=1)
+CLAIM_BATCH = 200
+DEFAULT_SMTP_TIMEOUT = 30  # seconds; a hung mail server must not hang the run forever
+
+# ---------------------------------------------------------------------------------------
+# Policies
 
 
 def offsets_for(client_id: int) -> list[int]:
-    from tally.clients.models import Client
-
+    """The client's own policy, else the default policy, else the built-in steps."""
     policy_id = (
         Client.objects.filter(pk=client_id).values_list("reminder_policy_id", flat=True).first()
     )
@@ -25,6 +53,161 @@ def offsets_for(client_id: int) -> list[int]:
     if policy is None:
         policy = ReminderPolicy.objects.filter(is_default=True).first()
     return sorted(set(policy.offsets_days if policy else default_offsets()))
+
+
+def _policy_problems(
+    name: str, offsets_days: Any, *, exclude_pk: int | None = None
+) -> list[Problem]:
+    problems = []
+    if not name.strip():
+        problems.append(Problem("is required", field="name"))
+    elif len(name.strip()) > 100:
+        problems.append(Problem("must be at most 100 characters", field="name"))
+    elif ReminderPolicy.objects.filter(name=name.strip()).exclude(pk=exclude_pk or 0).exists():
+        problems.append(Problem(f"a policy named {name.strip()!r} exists", field="name"))
+    if not isinstance(offsets_days, list | tuple):
+        problems.append(Problem("must be a list of whole days", field="offsets_days"))
+        return problems
+    if not offsets_days:
+        problems.append(Problem("needs at least one step", field="offsets_days"))
+    seen: set[int] = set()
+    for i, offset in enumerate(offsets_days, start=1):
+        # bool is an int in Python; True is not "1 day".
+        if not isinstance(offset, int) or isinstance(offset, bool):
+            problems.append(
+                Problem(f"step {i}: {offset!r} is not a whole number of days", field="offsets_days")
+            )
+        elif not MIN_OFFSET_DAYS <= offset <= MAX_OFFSET_DAYS:
+            problems.append(
+                Problem(
+                    f"step {i}: {offset} is outside {MIN_OFFSET_DAYS}..{MAX_OFFSET_DAYS} days",
+                    field="offsets_days",
+                )
+            )
+        elif offset in seen:
+            problems.append(Problem(f"step {i}: {offset} appears twice", field="offsets_days"))
+        else:
+            seen.add(offset)
+    return problems
+
+
+def _policy_snapshot(policy: ReminderPolicy) -> dict[str, Any]:
+    return {
+        "name": policy.name,
+        "offsets_days": policy.offsets_days,
+        "is_default": policy.is_default,
+    }
+
+
+def _take_default_from_others(actor: Any, keep: ReminderPolicy | None) -> None:
+    """Only one policy can be the default (a partial unique index says so)."""
+    for other in ReminderPolicy.objects.select_for_update().filter(is_default=True):
+        if keep is not None and other.pk == keep.pk:
+            continue
+        before = _policy_snapshot(other)
+        other.is_default = False
+        other.save(update_fields=["is_default"])
+        audit.record(
+            actor=actor,
+            action="reminder_policy.updated",
+            obj=other,
+            before=before,
+            after=_policy_snapshot(other),
+        )
+
+
+@transaction.atomic
+def create_reminder_policy(
+    *, actor: Any, name: str, offsets_days: list[int], is_default: bool = False
+) -> ReminderPolicy:
+    """A named schedule of reminder steps, in days relative to the due date (-3 = 3 days before).
+
+    Applies to invoices issued from now on; schedules already made are not rewritten,
+    because the client has been shown them.
+    """
+    problems = _policy_problems(name, offsets_days)
+    if problems:
+        raise DomainError("invalid_reminder_policy", "the reminder policy was not saved", problems)
+    if is_default:
+        _take_default_from_others(actor, keep=None)
+    policy = ReminderPolicy.objects.create(
+        name=name.strip(), offsets_days=sorted(offsets_days), is_default=is_default
+    )
+    audit.record(
+        actor=actor, action="reminder_policy.created", obj=policy, after=_policy_snapshot(policy)
+    )
+    return policy
+
+
+@transaction.atomic
+def update_reminder_policy(
+    *,
+    actor: Any,
+    policy: ReminderPolicy,
+    name: str | None = None,
+    offsets_days: list[int] | None = None,
+    is_default: bool | None = None,
+) -> ReminderPolicy:
+    """Change a policy. Like creation, it shapes invoices issued from now on."""
+    policy = ReminderPolicy.objects.select_for_update().get(pk=policy.pk)
+    new_name = policy.name if name is None else name
+    new_offsets = policy.offsets_days if offsets_days is None else offsets_days
+    problems = _policy_problems(new_name, new_offsets, exclude_pk=policy.pk)
+    if is_default is False and policy.is_default:
+        problems.append(Problem("make another policy the default instead", field="is_default"))
+    if problems:
+        raise DomainError("invalid_reminder_policy", "the reminder policy was not saved", problems)
+    before = _policy_snapshot(policy)
+    if is_default and not policy.is_default:
+        _take_default_from_others(actor, keep=policy)
+        policy.is_default = True
+    policy.name = new_name.strip()
+    policy.offsets_days = sorted(new_offsets)
+    policy.save(update_fields=["name", "offsets_days", "is_default"])
+    audit.record(
+        actor=actor,
+        action="reminder_policy.updated",
+        obj=policy,
+        before=before,
+        after=_policy_snapshot(policy),
+    )
+    return policy
+
+
+@transaction.atomic
+def set_client_reminder_policy(
+    *, actor: Any, client: Client, policy: ReminderPolicy | None
+) -> Client:
+    """Give a client its own reminder policy (None: back to the default).
+
+    Used for invoices issued from now on; steps already scheduled stay as the client saw them.
+    """
+    client = Client.objects.select_for_update().get(pk=client.pk)
+    if policy is not None and not ReminderPolicy.objects.filter(pk=policy.pk).exists():
+        raise DomainError(
+            "invalid_reminder_policy",
+            "no such reminder policy",
+            [Problem("does not exist", field="policy")],
+        )
+    before = {"reminder_policy_id": client.reminder_policy_id}
+    client.reminder_policy = policy
+    client.save(update_fields=["reminder_policy"])
+    audit.record(
+        actor=actor,
+        action="client.reminder_policy_set",
+        obj=client,
+        client_id=client.pk,
+        before=before,
+        after={
+            "reminder_policy_id": policy.pk if policy else None,
+            "reminder_policy": policy.name if policy else None,
+        },
+    )
+    return client
+
+
+# ---------------------------------------------------------------------------------------
+# Schedules
 
 
 def schedule_reminders(invoice: Invoice) -> list[Reminder]:
@@ -50,3 +233,365 @@ def skip_pending_reminders(invoice: Invoice, why: str) -> int:
     return Reminder.objects.filter(invoice=invoice, status=ReminderStatus.SCHEDULED).update(
         status=ReminderStatus.SKIPPED, status_detail=why
     )
+
+
+# ---------------------------------------------------------------------------------------
+# Sending
+
+
+@dataclass
+class SendReport:
+    """What one run did. `paused` counts due steps held back by an open dispute."""
+
+    sent: int = 0
+    skipped: int = 0
+    failed: int = 0
+    needs_review: int = 0
+    paused: int = 0
+
+    def summary(self) -> str:
+        return (
+            f"reminders: {self.sent} sent, {self.skipped} skipped, {self.failed} failed, "
+            f"{self.needs_review} need review, {self.paused} paused while disputed"
+        )
+
+
+ConnectionFactory = Callable[[], BaseEmailBackend]
+
+
+def _default_connection() -> BaseEmailBackend:
+    if getattr(settings, "EMAIL_TIMEOUT", None) is None:
+        return get_connection(fail_silently=False, timeout=DEFAULT_SMTP_TIMEOUT)
+    return get_connection(fail_silently=False)
+
+
+class _Days:
+    """Each client's "today": its own calendar date, or one date given for everyone."""
+
+    def __init__(self, today: date | None) -> None:
+        self.fixed = today
+        self.now = timezone.now()
+        self._zones: dict[int, str] = {}
+
+    def for_zone(self, tz: str) -> date:
+        return self.fixed or self.now.astimezone(zoneinfo.ZoneInfo(tz)).date()
+
+    def due_filter(self) -> Q:
+        if self.fixed is not None:
+            return Q(scheduled_for__lte=self.fixed)
+        due = Q(pk__in=[])
+        zones = Client.objects.order_by().values_list("time_zone", flat=True).distinct()
+        for tz in zones:
+            due |= Q(
+                scheduled_for__lte=self.for_zone(tz),
+                client_id__in=Client.objects.filter(time_zone=tz).values("id"),
+            )
+        return due
+
+    def for_clients(self, client_ids: Iterable[int]) -> dict[int, date]:
+        client_ids = set(client_ids)
+        missing = client_ids - set(self._zones)
+        if missing:
+            self._zones.update(Client.objects.filter(pk__in=missing).values_list("id", "time_zone"))
+        return {cid: self.for_zone(self._zones[cid]) for cid in client_ids}
+
+
+def _open_dispute() -> Exists:
+    return Exists(
+        Dispute.objects.filter(invoice_id=OuterRef("invoice_id"), status=DisputeStatus.OPEN)
+    )
+
+
+def _step(r: Reminder) -> dict[str, Any]:
+    return {
+        "invoice_id": r.invoice_id,
+        "offset_days": r.offset_days,
+        "scheduled_for": r.scheduled_for,
+        "status": r.status,
+        "status_detail": r.status_detail,
+    }
+
+
+def _change(
+    actor: Any,
+    reminder: Reminder,
+    status: str,
+    detail: str = "",
+    *,
+    action: str | None = None,
+    extra: dict[str, Any] | None = None,
+    **fields: Any,
+) -> None:
+    """Move a step to a new status and audit it. Runs inside the caller's transaction."""
+    before = _step(reminder)
+    reminder.status = status
+    reminder.status_detail = detail[:300]
+    for name, value in fields.items():
+        setattr(reminder, name, value)
+    reminder.save(update_fields=["status", "status_detail", *fields])
+    audit.record(
+        actor=actor,
+        action=action or f"reminder.{status}",
+        obj=reminder,
+        before=before,
+        after={**_step(reminder), **(extra or {})},
+    )
+
+
+def _flag_stale(actor: Any, stale_after: timedelta, report: SendReport) -> None:
+    """A step still `sending` long after its claim: the run died mid-send. A person decides."""
+    cutoff = timezone.now() - stale_after
+    with transaction.atomic():
+        stale = list(
+            Reminder.objects.select_for_update(skip_locked=True)
+            .filter(status=ReminderStatus.SENDING, claimed_at__lt=cutoff)
+            .order_by("id")
+        )
+        for r in stale:
+            claimed = r.claimed_at.isoformat() if r.claimed_at else "an unknown time"
+            detail = (
+                f"claimed for sending at {claimed} and never finished: "
+                "the email may or may not have gone out"
+            )
+            ReminderAttempt.objects.create(
+                client_id=r.client_id,
+                reminder=r,
+                outcome=ReminderStatus.NEEDS_REVIEW,
+                recipients=[],
+                error=detail,
+            )
+            _change(actor, r, ReminderStatus.NEEDS_REVIEW, detail)
+            report.needs_review += 1
+
+
+def _skip_reason(invoice_status: str) -> str:
+    return {InvoiceStatus.PAID: "invoice paid", InvoiceStatus.VOID: "invoice voided"}.get(
+        InvoiceStatus(invoice_status), f"invoice {invoice_status}"
+    )
+
+
+def _claim(actor: Any, days: _Days, batch_size: int, report: SendReport) -> tuple[bool, list[int]]:
+    """Take a batch of due steps, in a short transaction committed before any mail is sent.
+
+    Invoices with an open dispute are left out here, so their steps stay `scheduled`
+    (paused) and are never claimed then released. Of several due steps of one invoice only
+    the latest is sent; the earlier ones are skipped as superseded. Returns whether any
+    due step was found, and the ids now `sending` that this run must deliver.
+    """
+    with transaction.atomic():
+        rows = list(
+            Reminder.objects.select_for_update(skip_locked=True)
+            .filter(days.due_filter(), status=ReminderStatus.SCHEDULED)
+            .filter(~_open_dispute())
+            .order_by("invoice_id", "offset_days")[:batch_size]
+        )
+        if not rows:
+            return False, []
+        invoice_ids = {r.invoice_id for r in rows}
+        invoice_status = dict(
+            Invoice.objects.filter(pk__in=invoice_ids).values_list("id", "status")
+        )
+        today_of = days.for_clients({r.client_id for r in rows})
+        # Every step of these invoices that is (or was) on its way, including those another
+        # run holds right now: a later one supersedes ours.
+        live: dict[int, list[tuple[int, date]]] = defaultdict(list)
+        for invoice_id, offset, when in Reminder.objects.filter(
+            invoice_id__in=invoice_ids,
+            status__in=[ReminderStatus.SCHEDULED, ReminderStatus.SENDING, ReminderStatus.SENT],
+        ).values_list("invoice_id", "offset_days", "scheduled_for"):
+            live[invoice_id].append((offset, when))
+        now = timezone.now()
+        claimed = []
+        for r in rows:
+            status = invoice_status[r.invoice_id]
+            today = today_of[r.client_id]
+            if status != InvoiceStatus.OPEN:
+                _change(actor, r, ReminderStatus.SKIPPED, _skip_reason(status))
+                report.skipped += 1
+            elif any(o > r.offset_days and w <= today for o, w in live[r.invoice_id]):
+                _change(actor, r, ReminderStatus.SKIPPED, "superseded by a later reminder")
+                report.skipped += 1
+            else:
+                _change(actor, r, ReminderStatus.SENDING, action="reminder.claimed", claimed_at=now)
+                claimed.append(r.pk)
+        return True, claimed
+
+
+def _days_phrase(due: date, today: date) -> str:
+    days = (today - due).days
+    if days > 0:
+        return f"{days} day{'s' if days != 1 else ''} overdue"
+    if days == 0:
+        return "due today"
+    return f"due in {-days} day{'s' if days != -1 else ''}"
+
+
+def compose_reminder(
+    *, invoice: Invoice, client: Client, recipients: list[str], today: date
+) -> EmailMessage:
+    """The reminder email: who is asking, for which invoice, how much, by when, how to pay."""
+    assert invoice.due_date is not None
+    operator = settings.TALLY_OPERATOR_NAME
+    amount = format_money(invoice.balance_minor, invoice.currency)
+    due = format_date(invoice.due_date, format="medium", locale="en_US")
+    when = _days_phrase(invoice.due_date, today)
+    number = invoice.display_number
+    if when == "due today":
+        subject = f"{operator}: invoice {number} for {amount} is due today ({due})"
+    elif when.startswith("due in"):
+        subject = f"{operator}: invoice {number} for {amount} is {when} ({due})"
+    else:
+        subject = f"{operator}: invoice {number} for {amount} is {when} (was due {due})"
+    body = "\n".join(
+        [
+            f"Hello {client.name},",
+            "",
+            f"This is a reminder from {operator} about invoice {number}.",
+            "",
+            f"  Invoice:     {number}",
+            f"  Amount due:  {amount}",
+            f"  Due date:    {due} ({when})",
+            "",
+            "How to pay:",
+            f"  {settings.TALLY_PAYMENT_INSTRUCTIONS}",
+            f"  Please quote {number} as the payment reference.",
+            "",
+            "The invoice, every charge on it and the events behind each charge are in the",
+            "client portal. If something looks wrong, open a dispute there: reminders pause",
+            "while a dispute is open. If you have already paid, thank you, and please",
+            "disregard this reminder.",
+            "",
+            operator,
+        ]
+    )
+    return EmailMessage(
+        subject=subject,
+        body=body,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=recipients,
+        headers={"X-Tally-Invoice": number},
+    )
+
+
+def _finish(
+    actor: Any,
+    reminder_id: int,
+    outcome: str,
+    *,
+    recipients: list[str],
+    error: str = "",
+) -> None:
+    """Record how an attempt ended, in its own transaction: the step and its attempt row.
+
+    If a slow send let another run flag the step `needs_review` meanwhile, the outcome we
+    now know replaces that flag (the audit trail keeps both).
+    """
+    with transaction.atomic():
+        r = Reminder.objects.select_for_update().get(pk=reminder_id)
+        ReminderAttempt.objects.create(
+            client_id=r.client_id,
+            reminder=r,
+            outcome=outcome,
+            recipients=recipients,
+            error=error,
+        )
+        fields: dict[str, Any] = (
+            {"sent_at": timezone.now()} if outcome == ReminderStatus.SENT else {}
+        )
+        _change(actor, r, outcome, error, extra={"recipients": recipients}, **fields)
+
+
+def _deliver(
+    actor: Any,
+    reminder_id: int,
+    days: _Days,
+    connection: BaseEmailBackend,
+    report: SendReport,
+) -> None:
+    r = Reminder.objects.select_related("invoice", "client").get(pk=reminder_id)
+    invoice, client = r.invoice, r.client
+    # Paid, voided or disputed in the moment since the claim: don't send after all.
+    if (
+        invoice.status != InvoiceStatus.OPEN
+        or Dispute.objects.filter(invoice_id=invoice.pk, status=DisputeStatus.OPEN).exists()
+    ):
+        with transaction.atomic():
+            r = Reminder.objects.select_for_update().get(pk=reminder_id)
+            if invoice.status == InvoiceStatus.OPEN:
+                # Back to waiting; counted below with the other paused steps.
+                _change(
+                    actor, r, ReminderStatus.SCHEDULED, action="reminder.paused", claimed_at=None
+                )
+            else:
+                _change(actor, r, ReminderStatus.SKIPPED, _skip_reason(invoice.status))
+                report.skipped += 1
+        return
+    recipients = billing_emails(client)
+    if not recipients:
+        _finish(actor, r.pk, ReminderStatus.FAILED, recipients=[], error="no billing contact")
+        report.failed += 1
+        return
+    message = compose_reminder(
+        invoice=invoice,
+        client=client,
+        recipients=recipients,
+        today=days.for_clients([client.pk])[client.pk],
+    )
+    try:
+        connection.open()
+        if connection.send_messages([message]) != 1:
+            raise RuntimeError("the mail backend accepted no message")
+    except Exception as e:  # noqa: BLE001 - any failure of the mail server is recorded
+        try:
+            connection.close()
+        except Exception:  # noqa: BLE001, S110 - the connection is being dropped anyway
+            pass
+        error = f"{type(e).__name__}: {e}"
+        _finish(actor, r.pk, ReminderStatus.FAILED, recipients=recipients, error=error)
+        report.failed += 1
+        return
+    _finish(actor, r.pk, ReminderStatus.SENT, recipients=recipients)
+    report.sent += 1
+
+
+def send_due_reminders(
+    *,
+    actor: Any = None,
+    today: date | None = None,
+    connection_factory: ConnectionFactory | None = None,
+    stale_after: timedelta = STALE_AFTER,
+    batch_size: int = CLAIM_BATCH,
+) -> SendReport:
+    """Send every reminder step that is due, at most once each. Safe to run twice at once.
+
+    "Due" means `scheduled_for` is on or before today *in the client's own time zone*, so a
+    client in Tokyo gets its reminder on its morning, not on UTC's. `today` fixes one date
+    for every client instead (the command's --today, tests, the demo's replay).
+
+    A step that fails (mail server error, no billing contact) is marked `failed` and not
+    retried: after an SMTP error nobody knows whether the mail went out, and a second copy
+    is worse than a visible failure. Each try leaves a ReminderAttempt row.
+    """
+    actor = actor if actor is not None else audit.SYSTEM
+    days = _Days(today)
+    report = SendReport()
+    _flag_stale(actor, stale_after, report)
+    connection = (connection_factory or _default_connection)()
+    try:
+        while True:
+            found, claimed = _claim(actor, days, batch_size, report)
+            if not found:
+                break
+            for reminder_id in claimed:
+                _deliver(actor, reminder_id, days, connection, report)
+    finally:
+        try:
+            connection.close()
+        except Exception:  # noqa: BLE001, S110 - nothing left to send on it
+            pass
+    report.paused += (
+        Reminder.objects.filter(days.due_filter(), status=ReminderStatus.SCHEDULED)
+        .filter(_open_dispute())
+        .count()
+    )
+    return report
