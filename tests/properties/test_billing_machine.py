@@ -13,6 +13,9 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
+from tally.accounts.models import Role
+from tally.disputes.models import Dispute, DisputeStatus
+from tally.disputes.services import open_dispute, resolve_dispute
 from tally.errors import DomainError
 from tally.invoicing.models import CreditNote, Invoice, InvoiceLine, InvoiceStatus
 from tally.invoicing.services import (
@@ -47,6 +50,7 @@ class BillingMachine(RuleBasedStateMachine):
     def setup(self, tax):
         self.client = make_client("prop", tax_rate_bp=tax, prices=PRICES)
         self.operator = make_user()
+        self.client_user = make_user(role=Role.CLIENT_USER, client=self.client)
 
     def teardown(self) -> None:
         transaction.set_rollback(True)
@@ -77,6 +81,7 @@ class BillingMachine(RuleBasedStateMachine):
             CreditNote.objects.count(),
             Payment.objects.count(),
             Event.objects.filter(line__isnull=False).count(),
+            list(Dispute.objects.order_by("pk").values_list("status", "credit_note")),
         )
 
     # -- rules ---------------------------------------------------------------------------
@@ -203,6 +208,56 @@ class BillingMachine(RuleBasedStateMachine):
                     void_invoice(**kw)
                 except DomainError as e:
                     assert e.code == "invoice_disputed"
+                    assert Dispute.objects.filter(invoice=inv, status=DisputeStatus.OPEN).exists()
+
+    @rule(data=st.data(), amount=st.integers(min_value=1, max_value=50_000))
+    def dispute(self, data, amount):
+        candidates = self._invoices(InvoiceStatus.OPEN, InvoiceStatus.PAID)
+        if not candidates:
+            return
+        inv = data.draw(st.sampled_from(candidates))
+        kw = dict(
+            actor=self.client_user,
+            client=self.client,
+            invoice_id=inv.pk,
+            amount_minor=amount,
+            reason="These picks look doubled",
+        )
+        already = Dispute.objects.filter(invoice=inv, status=DisputeStatus.OPEN).exists()
+        if already or amount > inv.total_minor:
+            assert self._refused(open_dispute, **kw)
+        else:
+            open_dispute(**kw)
+
+    @rule(
+        data=st.data(),
+        outcome=st.sampled_from(["credited", "upheld", "withdrawn"]),
+        share=st.integers(min_value=1, max_value=100),
+    )
+    def resolve(self, data, outcome, share):
+        disputes = list(
+            Dispute.objects.filter(client=self.client, status=DisputeStatus.OPEN).order_by("pk")
+        )
+        if not disputes:
+            return
+        d = data.draw(st.sampled_from(disputes))
+        inv = Invoice.objects.get(pk=d.invoice_id)
+        credit = max(1, inv.balance_minor * share // 100) if outcome == "credited" else None
+        kw = dict(
+            actor=self.operator,
+            client=self.client,
+            dispute_id=d.pk,
+            resolution=outcome,
+            summary="Settled",
+            credit_amount_minor=credit,
+        )
+        if outcome == "credited" and (
+            inv.status != InvoiceStatus.OPEN or credit > inv.balance_minor
+        ):
+            assert self._refused(resolve_dispute, **kw)
+        else:
+            resolve_dispute(**kw)
+            assert Dispute.objects.get(pk=d.pk).status == DisputeStatus.RESOLVED
 
     # -- invariants ----------------------------------------------------------------------
     @invariant()
@@ -263,6 +318,12 @@ class BillingMachine(RuleBasedStateMachine):
         ):
             assert sums.get(ln.pk) == (ln.quantity, ln.event_count)
         assert Event.objects.count() == self.events_sent
+
+    @invariant()
+    def a_credited_dispute_holds_its_credit_note_and_open_ones_have_none(self):
+        for d in Dispute.objects.all():
+            assert (d.resolution == "credited") == (d.credit_note_id is not None)
+            assert (d.status == DisputeStatus.OPEN) == (d.resolution == "")
 
     @invariant()
     def invoice_numbers_are_gapless_and_never_reused(self):
