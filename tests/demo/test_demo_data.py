@@ -1,0 +1,75 @@
+from datetime import date
+
+import pytest
+from django.core.management import call_command
+
+from tally.accounts.models import Role, User
+from tally.audit.queries import verify_chain
+from tally.clients.models import Client
+from tally.demo.builder import DEMO_PASSWORD, build
+from tally.disputes.models import Dispute, DisputeMessage
+from tally.internal_notes.models import InternalNote
+from tally.invoicing.models import CreditNote, Invoice, InvoiceLine
+from tally.operations.models import Event
+from tally.payments.models import Payment
+from tally.reminders.models import Reminder
+
+pytestmark = pytest.mark.django_db
+TODAY = date(2026, 11, 25)
+
+
+@pytest.fixture
+def demo(db):
+    return build(today=TODAY)
+
+
+def test_the_demo_has_invoices_in_every_state(demo):
+    invoices = Invoice.objects.all()
+    assert Client.objects.count() >= 6
+    assert {"draft", "open", "paid", "void"} <= set(invoices.values_list("status", flat=True))
+    assert invoices.filter(status="open", due_date__lt=TODAY).exists(), "overdue"
+    assert invoices.filter(status="open", allocated_minor__gt=0).exists(), "partially paid"
+    assert Dispute.objects.filter(status="open").exists(), "disputed"
+    assert Dispute.objects.filter(resolution="credited", credit_note__isnull=False).exists()
+    assert CreditNote.objects.exists()
+    assert InvoiceLine.objects.filter(line_type="adjustment").exists()
+
+
+def test_the_demo_has_months_of_all_four_kinds_for_every_client(demo):
+    for client in Client.objects.all():
+        kinds = set(Event.objects.filter(client=client).values_list("kind", flat=True))
+        assert {"pick", "label", "storage_day"} <= kinds
+        months = {
+            d.month for d in Event.objects.filter(client=client).dates("occurred_at", "month")
+        }
+        assert len(months) >= 6
+    assert Event.objects.filter(kind="stop").exists()
+
+
+def test_the_demo_has_payments_reminders_and_conversations(demo):
+    assert Payment.objects.values("method").distinct().count() >= 4
+    assert Payment.objects.filter(unapplied_minor__gt=0).exists()
+    statuses = set(Reminder.objects.values_list("status", flat=True))
+    assert {"sent", "scheduled", "skipped"} <= statuses
+    assert DisputeMessage.objects.filter(author_side="client").exists()
+    assert DisputeMessage.objects.filter(author_side="operator").exists()
+    assert InternalNote.objects.exists()
+    assert verify_chain().ok
+
+
+def test_the_demo_logins_work_with_the_printed_password(demo):
+    for client in Client.objects.all():
+        user = User.objects.get(role=Role.CLIENT_USER, client=client)
+        assert user.check_password(DEMO_PASSWORD)
+    assert User.objects.get(role=Role.OPERATOR).check_password(DEMO_PASSWORD)
+    assert User.objects.get(role=Role.PLATFORM_OWNER).check_password(DEMO_PASSWORD)
+    emails = {email for _, email, _ in demo}
+    assert emails == set(User.objects.values_list("email", flat=True))
+
+
+def test_demo_data_if_empty_leaves_an_existing_database_alone(demo, capsys):
+    before = Invoice.objects.count()
+    call_command("demo_data", "--if-empty")
+    assert Invoice.objects.count() == before
+    out = capsys.readouterr().out
+    assert "already has clients" in out and f"password for all: {DEMO_PASSWORD}" in out
