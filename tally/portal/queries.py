@@ -1,0 +1,784 @@
+"""Everything a client user sees, and the only way client-facing code reads data.
+
+Every function takes the client's id (from the signed-in user, never from the request),
+runs inside `client_scope` — so the database itself refuses other clients' rows and every
+table outside the allow-list — and returns plain read models built from explicit columns.
+Nothing here can reach internal notes, users or the audit trail.
+"""
+
+import base64
+import binascii
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from django.db.models import (
+    Case,
+    Exists,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce
+
+from tally.disputes.models import Dispute, DisputeLine, DisputeMessage, DisputeStatus
+from tally.errors import NotFound
+from tally.invoicing.models import (
+    CreditNote,
+    Invoice,
+    InvoiceLine,
+    InvoiceStatus,
+    format_invoice_number,
+)
+from tally.operations.models import Event
+from tally.payments.models import Allocation, Payment
+from tally.reminders.models import Reminder
+
+from .scope import client_scope
+
+# What the client sees as an invoice's status, most pressing first.
+STATUSES = ("disputed", "overdue", "partially_paid", "open", "paid", "void")
+STATUS_LABELS = {
+    "disputed": "Disputed",
+    "overdue": "Overdue",
+    "partially_paid": "Partially paid",
+    "open": "Open",
+    "paid": "Paid",
+    "void": "Void",
+}
+SORTS = ("issue_date", "due_date", "status", "amount")
+PAGE_SIZE = 25
+
+
+# -- read models -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ClientHeader:
+    id: int
+    name: str
+    code: str
+    currency: str
+    time_zone: str
+    address: str
+
+
+@dataclass(frozen=True)
+class StatCards:
+    currency: str
+    outstanding_minor: int
+    open_count: int
+    overdue_minor: int
+    overdue_count: int
+    paid_ytd_minor: int
+    disputed_count: int
+    unapplied_credit_minor: int
+
+
+@dataclass(frozen=True)
+class InvoiceRow:
+    id: int
+    number: str
+    issue_date: date
+    due_date: date
+    status: str
+    total_minor: int
+    balance_minor: int
+    currency: str
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS[self.status]
+
+
+@dataclass(frozen=True)
+class InvoiceFilters:
+    statuses: tuple[str, ...] = ()
+    issued_from: date | None = None
+    issued_to: date | None = None
+    due_from: date | None = None
+    due_to: date | None = None
+    amount_min_minor: int | None = None
+    amount_max_minor: int | None = None
+    search: str = ""
+    invoice_ids: tuple[int, ...] | None = None  # e.g. the invoices of an aging bucket
+
+
+@dataclass(frozen=True)
+class InvoicePage:
+    rows: list[InvoiceRow]
+    next_cursor: str | None
+    prev_cursor: str | None
+    sort: str
+    descending: bool
+
+
+@dataclass(frozen=True)
+class LineRow:
+    id: int
+    line_type: str
+    kind: str
+    description: str
+    quantity: int
+    unit_price_micros: int
+    amount_minor: int
+    event_count: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class AllocationRow:
+    payment_id: int
+    received_on: date
+    method: str
+    reference: str
+    payer: str
+    amount_minor: int
+
+
+@dataclass(frozen=True)
+class CreditNoteRow:
+    number: str
+    amount_minor: int
+    reason: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ReminderRow:
+    scheduled_for: date
+    offset_days: int
+    status: str  # scheduled, paused, sent, skipped, failed, …
+    sent_at: datetime | None
+    detail: str
+
+
+@dataclass(frozen=True)
+class MessageRow:
+    side: str
+    body: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class DisputeView:
+    id: int
+    status: str
+    amount_minor: int | None
+    reason: str
+    opened_at: datetime
+    resolution: str
+    resolution_summary: str
+    resolved_at: datetime | None
+    line_ids: list[int]
+    messages: list[MessageRow]
+
+
+@dataclass(frozen=True)
+class InvoiceDetail:
+    row: InvoiceRow
+    period_start: date
+    period_end: date
+    subtotal_minor: int
+    tax_minor: int
+    tax_rate_bp: int
+    allocated_minor: int
+    credited_minor: int
+    void_reason: str
+    lines: list[LineRow]
+    allocations: list[AllocationRow]
+    credit_notes: list[CreditNoteRow]
+    reminders: list[ReminderRow]
+    disputes: list[DisputeView]
+
+    @property
+    def open_dispute(self) -> DisputeView | None:
+        return next((d for d in self.disputes if d.status == DisputeStatus.OPEN), None)
+
+
+@dataclass(frozen=True)
+class EventRow:
+    id: int
+    occurred_at: datetime
+    kind: str
+    reference: str
+    quantity: int
+    details: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class EventPage:
+    line: LineRow
+    invoice_number: str
+    rows: list[EventRow]
+    next_cursor: str | None
+    prev_cursor: str | None
+
+
+@dataclass(frozen=True)
+class AgingBucket:
+    key: str
+    label: str
+    balance_minor: int
+    invoice_count: int
+    invoice_ids: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class AgingReport:
+    as_of: date
+    currency: str
+    buckets: list[AgingBucket]
+
+    @property
+    def total_minor(self) -> int:
+        return sum(b.balance_minor for b in self.buckets)
+
+    @property
+    def invoice_count(self) -> int:
+        return sum(b.invoice_count for b in self.buckets)
+
+
+# -- cursors -----------------------------------------------------------------------------
+def encode_cursor(values: list[Any]) -> str:
+    raw = json.dumps(values, separators=(",", ":"), default=str).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> list[Any] | None:
+    """A cursor is only a position; a malformed one starts from the beginning."""
+    if not cursor:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        values = json.loads(raw)
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        return None
+    return values if isinstance(values, list) else None
+
+
+# -- building blocks ---------------------------------------------------------------------
+def _status_expression(today: date) -> Case:
+    open_dispute = Exists(Dispute.objects.filter(invoice=OuterRef("pk"), status=DisputeStatus.OPEN))
+    return Case(
+        When(status=InvoiceStatus.VOID, then=Value(STATUSES.index("void"))),
+        When(open_dispute, then=Value(STATUSES.index("disputed"))),
+        When(status=InvoiceStatus.PAID, then=Value(STATUSES.index("paid"))),
+        When(due_date__lt=today, then=Value(STATUSES.index("overdue"))),
+        When(allocated_minor__gt=0, then=Value(STATUSES.index("partially_paid"))),
+        When(credited_minor__gt=0, then=Value(STATUSES.index("partially_paid"))),
+        default=Value(STATUSES.index("open")),
+        output_field=IntegerField(),
+    )
+
+
+def _invoices(client_id: int, today: date) -> QuerySet:
+    return (
+        Invoice.objects.filter(client_id=client_id)
+        .exclude(status=InvoiceStatus.DRAFT)
+        .annotate(status_rank=_status_expression(today))
+    )
+
+
+_ROW_COLUMNS = (
+    "id",
+    "number",
+    "issue_date",
+    "due_date",
+    "status_rank",
+    "total_minor",
+    "balance_minor",
+    "currency",
+)
+
+
+def _row(values: dict[str, Any]) -> InvoiceRow:
+    return InvoiceRow(
+        id=values["id"],
+        number=format_invoice_number(values["number"]),
+        issue_date=values["issue_date"],
+        due_date=values["due_date"],
+        status=STATUSES[values["status_rank"]],
+        total_minor=values["total_minor"],
+        balance_minor=values["balance_minor"],
+        currency=values["currency"],
+    )
+
+
+def _apply_filters(qs: QuerySet, client_id: int, f: InvoiceFilters) -> QuerySet:
+    if f.statuses:
+        qs = qs.filter(status_rank__in=[STATUSES.index(s) for s in f.statuses if s in STATUSES])
+    if f.issued_from:
+        qs = qs.filter(issue_date__gte=f.issued_from)
+    if f.issued_to:
+        qs = qs.filter(issue_date__lte=f.issued_to)
+    if f.due_from:
+        qs = qs.filter(due_date__gte=f.due_from)
+    if f.due_to:
+        qs = qs.filter(due_date__lte=f.due_to)
+    if f.amount_min_minor is not None:
+        qs = qs.filter(total_minor__gte=f.amount_min_minor)
+    if f.amount_max_minor is not None:
+        qs = qs.filter(total_minor__lte=f.amount_max_minor)
+    if f.invoice_ids is not None:
+        qs = qs.filter(pk__in=f.invoice_ids)
+    term = f.search.strip()
+    if term:
+        digits = term.upper().removeprefix("INV-").lstrip("0")
+        by_number = Q(number=int(digits)) if digits.isdigit() and len(digits) < 18 else Q(pk__in=[])
+        # A reference of the invoice's events: order number, tracking number, address, location.
+        lines = Event.objects.filter(
+            client_id=client_id,
+            reference__gte=term,
+            reference__lt=term + "\uffff",
+            line__isnull=False,
+        ).values("line_id")
+        by_reference = Q(pk__in=InvoiceLine.objects.filter(pk__in=lines).values("invoice_id"))
+        qs = qs.filter(by_number | by_reference)
+    return qs
+
+
+_SORT_FIELDS = {
+    "issue_date": "issue_date",
+    "due_date": "due_date",
+    "status": "status_rank",
+    "amount": "total_minor",
+}
+
+
+def _sort_value(row: dict[str, Any], sort: str) -> Any:
+    value = row[_SORT_FIELDS[sort]]
+    return value.isoformat() if isinstance(value, date) else value
+
+
+def _parse_sort_value(value: Any, sort: str) -> Any:
+    if sort in ("issue_date", "due_date"):
+        return date.fromisoformat(str(value))
+    return int(value)
+
+
+# -- the client's billing page -----------------------------------------------------------
+def client_header(client_id: int) -> ClientHeader:
+    from tally.clients.models import Client
+
+    with client_scope(client_id):
+        values = (
+            Client.objects.filter(pk=client_id)
+            .values("id", "name", "code", "currency", "time_zone", "address")
+            .first()
+        )
+    if values is None:
+        raise NotFound("client")
+    return ClientHeader(**values)
+
+
+def stat_cards(client_id: int, today: date) -> StatCards:
+    with client_scope(client_id):
+        currency = _currency(client_id)
+        totals = (
+            _invoices(client_id, today)
+            .filter(status=InvoiceStatus.OPEN)
+            .aggregate(
+                outstanding=Coalesce(Sum("balance_minor"), 0),
+                open_count=Coalesce(Sum(Value(1)), 0),
+                overdue=Coalesce(Sum("balance_minor", filter=Q(due_date__lt=today)), 0),
+                overdue_count=Coalesce(Sum(Value(1), filter=Q(due_date__lt=today)), 0),
+            )
+        )
+        paid = Payment.objects.filter(
+            client_id=client_id, received_on__gte=date(today.year, 1, 1), received_on__lte=today
+        ).aggregate(
+            paid=Coalesce(Sum("amount_minor"), 0), unapplied=Coalesce(Sum("unapplied_minor"), 0)
+        )
+        unapplied = Payment.objects.filter(client_id=client_id).aggregate(
+            u=Coalesce(Sum("unapplied_minor"), 0)
+        )
+        disputed = (
+            Dispute.objects.filter(client_id=client_id, status=DisputeStatus.OPEN)
+            .exclude(invoice__status=InvoiceStatus.VOID)
+            .values("invoice_id")
+            .distinct()
+            .count()
+        )
+    return StatCards(
+        currency=currency,
+        outstanding_minor=totals["outstanding"],
+        open_count=totals["open_count"],
+        overdue_minor=totals["overdue"],
+        overdue_count=totals["overdue_count"],
+        paid_ytd_minor=paid["paid"],
+        disputed_count=disputed,
+        unapplied_credit_minor=unapplied["u"],
+    )
+
+
+def _currency(client_id: int) -> str:
+    from tally.clients.models import Client
+
+    return Client.objects.filter(pk=client_id).values_list("currency", flat=True).get()
+
+
+def invoice_page(
+    client_id: int,
+    today: date,
+    filters: InvoiceFilters = InvoiceFilters(),
+    sort: str = "issue_date",
+    descending: bool = True,
+    cursor: str | None = None,
+    limit: int = PAGE_SIZE,
+) -> InvoicePage:
+    """One page of the invoice table, keyset-paginated on (sort key, id): page 200 costs
+    what page 1 costs."""
+    sort = sort if sort in SORTS else "issue_date"
+    key = _SORT_FIELDS[sort]
+    position = decode_cursor(cursor)
+    backwards = False
+    with client_scope(client_id):
+        qs = _apply_filters(_invoices(client_id, today), client_id, filters)
+        if position and len(position) == 3 and position[0] in ("after", "before"):
+            backwards = position[0] == "before"
+            try:
+                value, last_id = _parse_sort_value(position[1], sort), int(position[2])
+            except (TypeError, ValueError):
+                value, last_id = None, None
+            if value is not None:
+                forward_desc = descending != backwards
+                op = "lt" if forward_desc else "gt"
+                qs = qs.filter(
+                    Q(**{f"{key}__{op}": value}) | Q(**{key: value, f"id__{op}": last_id})
+                )
+        forward_desc = descending != backwards
+        order = [f"-{key}", "-id"] if forward_desc else [key, "id"]
+        values = list(qs.order_by(*order).values(*_ROW_COLUMNS)[: limit + 1])
+    has_more = len(values) > limit
+    values = values[:limit]
+    if backwards:
+        values.reverse()
+    rows = [_row(v) for v in values]
+    next_cursor = prev_cursor = None
+    if values:
+        first, last = values[0], values[-1]
+        if has_more or backwards:
+            next_cursor = encode_cursor(["after", _sort_value(last, sort), last["id"]])
+        if position is not None and (not backwards or has_more):
+            prev_cursor = encode_cursor(["before", _sort_value(first, sort), first["id"]])
+    return InvoicePage(rows, next_cursor, prev_cursor, sort, descending)
+
+
+def all_invoice_rows(
+    client_id: int,
+    today: date,
+    filters: InvoiceFilters = InvoiceFilters(),
+    sort: str = "issue_date",
+    descending: bool = True,
+    batch: int = 2000,
+) -> Iterator[InvoiceRow]:
+    """Every matching invoice (for the CSV download), read a keyset page at a time."""
+    cursor = None
+    while True:
+        page = invoice_page(client_id, today, filters, sort, descending, cursor, limit=batch)
+        yield from page.rows
+        if not page.next_cursor:
+            return
+        cursor = page.next_cursor
+
+
+# -- one invoice -------------------------------------------------------------------------
+def invoice_detail(client_id: int, invoice_id: int, today: date) -> InvoiceDetail:
+    with client_scope(client_id):
+        values = (
+            _invoices(client_id, today)
+            .filter(pk=invoice_id)
+            .values(
+                *_ROW_COLUMNS,
+                "period_start",
+                "period_end",
+                "subtotal_minor",
+                "tax_minor",
+                "tax_rate_bp",
+                "allocated_minor",
+                "credited_minor",
+                "void_reason",
+            )
+            .first()
+        )
+        if values is None:
+            raise NotFound("invoice")
+        lines = [
+            LineRow(**v)
+            for v in InvoiceLine.objects.filter(client_id=client_id, invoice_id=invoice_id)
+            .order_by("position", "id")
+            .values(
+                "id",
+                "line_type",
+                "kind",
+                "description",
+                "quantity",
+                "unit_price_micros",
+                "amount_minor",
+                "event_count",
+                "reason",
+            )
+        ]
+        allocations = [
+            AllocationRow(
+                payment_id=v["payment_id"],
+                received_on=v["payment__received_on"],
+                method=v["payment__method"],
+                reference=v["payment__reference"],
+                payer=v["payment__payer"],
+                amount_minor=v["amount_minor"],
+            )
+            for v in Allocation.objects.filter(client_id=client_id, invoice_id=invoice_id)
+            .order_by("payment__received_on", "id")
+            .values(
+                "payment_id",
+                "payment__received_on",
+                "payment__method",
+                "payment__reference",
+                "payment__payer",
+                "amount_minor",
+            )
+        ]
+        credit_notes = [
+            CreditNoteRow(
+                number=f"CN-{v['number']:06d}",
+                amount_minor=v["amount_minor"],
+                reason=v["reason"],
+                created_at=v["created_at"],
+            )
+            for v in CreditNote.objects.filter(client_id=client_id, invoice_id=invoice_id)
+            .order_by("created_at", "id")
+            .values("number", "amount_minor", "reason", "created_at")
+        ]
+        disputes = _disputes(client_id, invoice_id)
+        paused = any(d.status == DisputeStatus.OPEN for d in disputes)
+        reminders = [
+            ReminderRow(
+                scheduled_for=v["scheduled_for"],
+                offset_days=v["offset_days"],
+                status="paused" if paused and v["status"] == "scheduled" else v["status"],
+                sent_at=v["sent_at"],
+                detail=v["status_detail"] if v["status"] == "skipped" else "",
+            )
+            for v in Reminder.objects.filter(client_id=client_id, invoice_id=invoice_id)
+            .order_by("scheduled_for", "id")
+            .values("scheduled_for", "offset_days", "status", "sent_at", "status_detail")
+        ]
+    return InvoiceDetail(
+        row=_row(values),
+        period_start=values["period_start"],
+        period_end=values["period_end"],
+        subtotal_minor=values["subtotal_minor"],
+        tax_minor=values["tax_minor"],
+        tax_rate_bp=values["tax_rate_bp"],
+        allocated_minor=values["allocated_minor"],
+        credited_minor=values["credited_minor"],
+        void_reason=values["void_reason"],
+        lines=lines,
+        allocations=allocations,
+        credit_notes=credit_notes,
+        reminders=reminders,
+        disputes=disputes,
+    )
+
+
+def _disputes(client_id: int, invoice_id: int) -> list[DisputeView]:
+    disputes = list(
+        Dispute.objects.filter(client_id=client_id, invoice_id=invoice_id)
+        .order_by("opened_at", "id")
+        .values(
+            "id",
+            "status",
+            "amount_minor",
+            "reason",
+            "opened_at",
+            "resolution",
+            "resolution_summary",
+            "resolved_at",
+        )
+    )
+    ids = [d["id"] for d in disputes]
+    lines: dict[int, list[int]] = {i: [] for i in ids}
+    for dispute_id, line_id in DisputeLine.objects.filter(
+        client_id=client_id, dispute_id__in=ids
+    ).values_list("dispute_id", "line_id"):
+        lines[dispute_id].append(line_id)
+    messages: dict[int, list[MessageRow]] = {i: [] for i in ids}
+    for v in (
+        DisputeMessage.objects.filter(client_id=client_id, dispute_id__in=ids)
+        .order_by("created_at", "id")
+        .values("dispute_id", "author_side", "body", "created_at")
+    ):
+        messages[v["dispute_id"]].append(MessageRow(v["author_side"], v["body"], v["created_at"]))
+    return [DisputeView(**d, line_ids=lines[d["id"]], messages=messages[d["id"]]) for d in disputes]
+
+
+def invoice_id_for_number(client_id: int, number: int) -> int:
+    with client_scope(client_id):
+        found = (
+            Invoice.objects.filter(client_id=client_id, number=number)
+            .exclude(status=InvoiceStatus.DRAFT)
+            .values_list("id", flat=True)
+            .first()
+        )
+    if found is None:
+        raise NotFound("invoice")
+    return found
+
+
+# -- the events behind a line ------------------------------------------------------------
+def line_events(
+    client_id: int, line_id: int, cursor: str | None = None, limit: int = 50
+) -> EventPage:
+    """A line's events in time order, keyset-paginated on (occurred_at, id)."""
+    position = decode_cursor(cursor)
+    with client_scope(client_id):
+        line = (
+            InvoiceLine.objects.filter(client_id=client_id, pk=line_id)
+            .filter(
+                Exists(
+                    Invoice.objects.filter(pk=OuterRef("invoice_id")).exclude(
+                        status=InvoiceStatus.DRAFT
+                    )
+                )
+            )
+            .values(
+                "id",
+                "line_type",
+                "kind",
+                "description",
+                "quantity",
+                "unit_price_micros",
+                "amount_minor",
+                "event_count",
+                "reason",
+                "invoice__number",
+            )
+            .first()
+        )
+        if line is None:
+            raise NotFound("line")
+        qs = Event.objects.filter(client_id=client_id, line_id=line_id)
+        backwards = False
+        if position and len(position) == 3 and position[0] in ("after", "before"):
+            try:
+                at, last_id = datetime.fromisoformat(str(position[1])), int(position[2])
+                backwards = position[0] == "before"
+                op = "lt" if backwards else "gt"
+                qs = qs.filter(
+                    Q(**{f"occurred_at__{op}": at}) | Q(occurred_at=at, **{f"id__{op}": last_id})
+                )
+            except (TypeError, ValueError):
+                backwards = False
+        order = ["-occurred_at", "-id"] if backwards else ["occurred_at", "id"]
+        values = list(
+            qs.order_by(*order).values(
+                "id", "occurred_at", "kind", "reference", "quantity", "details"
+            )[: limit + 1]
+        )
+    has_more = len(values) > limit
+    values = values[:limit]
+    if backwards:
+        values.reverse()
+    rows = [EventRow(**v) for v in values]
+    next_cursor = prev_cursor = None
+    if rows:
+        if has_more or backwards:
+            next_cursor = encode_cursor(["after", rows[-1].occurred_at.isoformat(), rows[-1].id])
+        if position is not None and (not backwards or has_more):
+            prev_cursor = encode_cursor(["before", rows[0].occurred_at.isoformat(), rows[0].id])
+    line_row = LineRow(**{k: v for k, v in line.items() if k != "invoice__number"})  # type: ignore[arg-type]
+    return EventPage(
+        line_row,
+        format_invoice_number(line["invoice__number"] or 0),
+        rows,
+        next_cursor,
+        prev_cursor,
+    )
+
+
+def all_line_events(client_id: int, line_id: int, batch: int = 5000) -> Iterator[EventRow]:
+    """Every event of a line (for the streamed CSV), a keyset page at a time."""
+    cursor = None
+    while True:
+        page = line_events(client_id, line_id, cursor, limit=batch)
+        yield from page.rows
+        if not page.next_cursor:
+            return
+        cursor = page.next_cursor
+
+
+# -- accounts receivable aging -----------------------------------------------------------
+AGING_BUCKETS = (
+    ("current", "Current", None, 0),
+    ("1_30", "1–30 days", 1, 30),
+    ("31_60", "31–60 days", 31, 60),
+    ("61_90", "61–90 days", 61, 90),
+    ("over_90", "Over 90 days", 91, None),
+)
+
+
+def aging(client_id: int, as_of: date) -> AgingReport:
+    """Open balances by days past due, as they stood at the end of `as_of`: payments
+    received and credits issued after that day do not count yet."""
+    with client_scope(client_id):
+        currency = _currency(client_id)
+        paid = (
+            Allocation.objects.filter(invoice_id=OuterRef("pk"), payment__received_on__lte=as_of)
+            .values("invoice_id")
+            .annotate(s=Sum("amount_minor"))
+            .values("s")
+        )
+        credited = (
+            CreditNote.objects.filter(invoice_id=OuterRef("pk"), created_at__date__lte=as_of)
+            .values("invoice_id")
+            .annotate(s=Sum("amount_minor"))
+            .values("s")
+        )
+        rows = (
+            Invoice.objects.filter(client_id=client_id, issue_date__lte=as_of)
+            .exclude(status=InvoiceStatus.DRAFT)
+            .exclude(status=InvoiceStatus.VOID, voided_at__date__lte=as_of)
+            .annotate(
+                paid_asof=Coalesce(Subquery(paid), 0), credited_asof=Coalesce(Subquery(credited), 0)
+            )
+            .values_list("id", "due_date", "total_minor", "paid_asof", "credited_asof")
+        )
+        buckets = {key: AgingBucket(key, label, 0, 0, []) for key, label, _, _ in AGING_BUCKETS}
+        for invoice_id, due, total, paid_asof, credited_asof in rows:
+            balance = total - paid_asof - credited_asof
+            if balance <= 0:
+                continue
+            days = (as_of - due).days if due else 0
+            key = _bucket_for(days)
+            b = buckets[key]
+            b.invoice_ids.append(invoice_id)
+            buckets[key] = AgingBucket(
+                key, b.label, b.balance_minor + balance, b.invoice_count + 1, b.invoice_ids
+            )
+    return AgingReport(as_of, currency, list(buckets.values()))
+
+
+def _bucket_for(days_past_due: int) -> str:
+    for key, _, low, high in AGING_BUCKETS:
+        if (low is None or days_past_due >= low) and (high is None or days_past_due <= high):
+            return key
+    return "over_90"
+
+
+def aging_bucket_range(key: str, as_of: date) -> tuple[date | None, date | None]:
+    """The due-date range of a bucket as of a day, for linking a bucket to its invoices."""
+    for k, _, low, high in AGING_BUCKETS:
+        if k == key:
+            if low is None:  # current: not yet due
+                return as_of, None
+            return (as_of - timedelta(days=high) if high is not None else None), as_of - timedelta(
+                days=low
+            )
+    raise NotFound("aging bucket")

@@ -1,0 +1,220 @@
+from datetime import date, timedelta
+
+import pytest
+
+from tally.accounts.models import Role
+from tally.disputes.services import open_dispute, post_dispute_message
+from tally.errors import NotFound
+from tally.internal_notes.services import add_internal_note
+from tally.invoicing.services import create_credit_note, void_invoice
+from tally.payments.services import record_payment
+from tally.portal import queries
+from tally.portal.queries import InvoiceFilters
+from tests.factories import add_events, issued_invoice, make_user
+
+pytestmark = pytest.mark.django_db
+TODAY = date(2026, 12, 20)
+
+
+def pay(client, amount, key, invoice=None, received_on=date(2026, 12, 10)):
+    return record_payment(
+        actor=None,
+        client=client,
+        amount_minor=amount,
+        currency="USD",
+        received_on=received_on,
+        method="wire",
+        idempotency_key=key,
+        reference=f"W-{key}",
+        payer="AP",
+        allocations=[(invoice.pk, amount)] if invoice else None,
+    )
+
+
+@pytest.fixture
+def ledger(acme, globex, operator):
+    """Acme: one paid, one partly paid and overdue, one disputed, one void; Globex: one open."""
+    paid = issued_invoice(acme, picks=10, issue_date=date(2026, 9, 1))  # 3.50, due 10-01
+    partial = issued_invoice(acme, picks=20, issue_date=date(2026, 10, 1))  # 7.00, due 10-31
+    disputed = issued_invoice(acme, picks=30, labels=4, issue_date=date(2026, 11, 25))  # due 12-25
+    void = issued_invoice(acme, picks=5, issue_date=date(2026, 12, 1))
+    void_invoice(actor=operator, client=acme, invoice_id=void.pk, reason="Duplicate")
+    pay(acme, 350, "p1", paid, received_on=date(2026, 9, 20))
+    pay(acme, 200, "p2", partial)
+    user = make_user(role=Role.CLIENT_USER, client=acme)
+    dispute = open_dispute(
+        actor=user, client=acme, invoice_id=disputed.pk, reason="Too many picks", amount_minor=100
+    )
+    post_dispute_message(
+        actor=operator, client=acme, dispute_id=dispute.pk, body="Checking the WMS log."
+    )
+    add_internal_note(
+        actor=operator, dispute_id=dispute.pk, body="SECRET: picker P07 double-scanned"
+    )
+    theirs = issued_invoice(globex, picks=40, issue_date=date(2026, 11, 1))
+    return {
+        "paid": paid,
+        "partial": partial,
+        "disputed": disputed,
+        "void": void,
+        "theirs": theirs,
+        "acme": acme,
+        "globex": globex,
+    }
+
+
+def test_stat_cards_count_what_the_client_owes(ledger):
+    cards = queries.stat_cards(ledger["acme"].pk, TODAY)
+    disputed_total = ledger["disputed"].total_minor
+    assert cards.outstanding_minor == 500 + disputed_total
+    assert (cards.overdue_minor, cards.overdue_count) == (500, 1)
+    assert cards.paid_ytd_minor == 550
+    assert cards.disputed_count == 1
+    assert cards.currency == "USD"
+
+
+def test_the_table_shows_issued_invoices_with_client_facing_statuses(ledger):
+    rows = queries.invoice_page(ledger["acme"].pk, TODAY).rows
+    by_id = {r.id: r.status for r in rows}
+    assert by_id == {
+        ledger["paid"].pk: "paid",
+        ledger["partial"].pk: "overdue",
+        ledger["disputed"].pk: "disputed",
+        ledger["void"].pk: "void",
+    }
+    assert ledger["theirs"].pk not in by_id
+    status_filtered = queries.invoice_page(
+        ledger["acme"].pk, TODAY, InvoiceFilters(statuses=("overdue",))
+    ).rows
+    assert [r.id for r in status_filtered] == [ledger["partial"].pk]
+
+
+def test_filters_by_dates_amount_number_and_event_reference(ledger):
+    acme = ledger["acme"].pk
+    ids = lambda f: {r.id for r in queries.invoice_page(acme, TODAY, f).rows}  # noqa: E731
+    assert ids(InvoiceFilters(issued_from=date(2026, 10, 1), issued_to=date(2026, 11, 30))) == {
+        ledger["partial"].pk,
+        ledger["disputed"].pk,
+    }
+    assert ids(InvoiceFilters(due_to=date(2026, 10, 31))) == {
+        ledger["paid"].pk,
+        ledger["partial"].pk,
+    }
+    assert ids(InvoiceFilters(amount_min_minor=700, amount_max_minor=700)) == {ledger["partial"].pk}
+    number = ledger["disputed"].number
+    assert ids(InvoiceFilters(search=f"INV-{number:06d}")) == {ledger["disputed"].pk}
+    label_ref = ledger["disputed"].lines.get(kind="label").events.first().reference
+    assert ids(InvoiceFilters(search=label_ref)) == {ledger["disputed"].pk}
+    # Another client's reference finds nothing here.
+    their_ref = ledger["theirs"].lines.first().events.first().reference
+    assert ids(InvoiceFilters(search=their_ref)) == set()
+
+
+@pytest.mark.parametrize("sort", queries.SORTS)
+@pytest.mark.parametrize("descending", [True, False])
+def test_keyset_pages_walk_the_whole_table_both_ways(acme, sort, descending):
+    for i in range(9):
+        issued_invoice(
+            acme, picks=1 + (i * 7) % 5, issue_date=date(2026, 6, 1) + timedelta(days=(i * 5) % 20)
+        )
+    full = queries.invoice_page(acme.pk, TODAY, sort=sort, descending=descending, limit=100).rows
+    key = {
+        "issue_date": lambda r: r.issue_date,
+        "due_date": lambda r: r.due_date,
+        "status": lambda r: queries.STATUSES.index(r.status),
+        "amount": lambda r: r.total_minor,
+    }[sort]
+    assert [key(r) for r in full] == sorted((key(r) for r in full), reverse=descending)
+    pages, cursor = [], None
+    while True:
+        page = queries.invoice_page(
+            acme.pk, TODAY, sort=sort, descending=descending, cursor=cursor, limit=4
+        )
+        pages.append(page)
+        if not page.next_cursor:
+            break
+        cursor = page.next_cursor
+    assert [r.id for p in pages for r in p.rows] == [r.id for r in full]
+    assert pages[0].prev_cursor is None
+    # Walking back from the last page gives the earlier pages again.
+    back = queries.invoice_page(
+        acme.pk, TODAY, sort=sort, descending=descending, cursor=pages[-1].prev_cursor, limit=4
+    )
+    assert [r.id for r in back.rows] == [r.id for r in pages[-2].rows]
+
+
+def test_the_drilldown_has_lines_payments_credits_reminders_and_the_conversation(ledger, operator):
+    acme = ledger["acme"]
+    create_credit_note(
+        actor=operator,
+        client=acme,
+        invoice_id=ledger["partial"].pk,
+        amount_minor=50,
+        reason="Late pickup",
+    )
+    detail = queries.invoice_detail(acme.pk, ledger["partial"].pk, TODAY)
+    assert [(ln.kind, ln.quantity, ln.amount_minor) for ln in detail.lines] == [("pick", 20, 700)]
+    assert [(a.method, a.reference, a.amount_minor) for a in detail.allocations] == [
+        ("wire", "W-p2", 200)
+    ]
+    assert [(c.amount_minor, c.reason) for c in detail.credit_notes] == [(50, "Late pickup")]
+    assert detail.row.balance_minor == 450
+    disputed = queries.invoice_detail(acme.pk, ledger["disputed"].pk, TODAY)
+    assert {r.status for r in disputed.reminders} == {"paused"}
+    conversation = [(m.side, m.body) for m in disputed.open_dispute.messages]
+    assert conversation == [("client", "Too many picks"), ("operator", "Checking the WMS log.")]
+    assert "SECRET" not in repr(disputed)
+
+
+def test_another_clients_invoice_line_and_events_are_not_found(ledger):
+    globex = ledger["globex"].pk
+    with pytest.raises(NotFound):
+        queries.invoice_detail(globex, ledger["paid"].pk, TODAY)
+    line = ledger["paid"].lines.first()
+    with pytest.raises(NotFound):
+        queries.line_events(globex, line.pk)
+    with pytest.raises(NotFound):
+        queries.invoice_id_for_number(globex, ledger["paid"].number)
+
+
+def test_drafts_are_not_found_even_by_their_owner(acme, operator):
+    from tally.invoicing.services import generate_draft_invoice
+
+    add_events(acme, "pick", 3)
+    draft = generate_draft_invoice(
+        actor=operator, client=acme, period_start=date(2026, 10, 1), period_end=date(2026, 10, 31)
+    ).invoice
+    with pytest.raises(NotFound):
+        queries.invoice_detail(acme.pk, draft.pk, TODAY)
+    with pytest.raises(NotFound):
+        queries.line_events(acme.pk, draft.lines.first().pk)
+
+
+def test_line_events_page_in_time_order_both_ways(acme):
+    invoice = issued_invoice(acme, picks=23)
+    line = invoice.lines.get()
+    first = queries.line_events(acme.pk, line.pk, limit=10)
+    second = queries.line_events(acme.pk, line.pk, first.next_cursor, limit=10)
+    third = queries.line_events(acme.pk, line.pk, second.next_cursor, limit=10)
+    everything = first.rows + second.rows + third.rows
+    assert len(everything) == 23 and third.next_cursor is None
+    assert [e.occurred_at for e in everything] == sorted(e.occurred_at for e in everything)
+    assert len({e.id for e in everything}) == 23
+    back = queries.line_events(acme.pk, line.pk, third.prev_cursor, limit=10)
+    assert [e.id for e in back.rows] == [e.id for e in second.rows]
+    assert sum(1 for _ in queries.all_line_events(acme.pk, line.pk, batch=7)) == 23
+
+
+def test_aging_puts_open_balances_in_buckets_as_of_a_date(ledger):
+    acme = ledger["acme"].pk
+    report = queries.aging(acme, TODAY)
+    buckets = {b.key: (b.balance_minor, b.invoice_count) for b in report.buckets}
+    assert buckets["current"] == (ledger["disputed"].total_minor, 1)  # due 12-25
+    assert buckets["31_60"] == (500, 1)  # due 10-31: 50 days past due
+    assert report.total_minor == 500 + ledger["disputed"].total_minor
+    # As of 15 October the September invoice was paid, the October one not yet due,
+    # the November one not yet issued, and the 200 payment of 10 December not received.
+    earlier = {b.key: b.balance_minor for b in queries.aging(acme, date(2026, 10, 15)).buckets}
+    assert earlier == {"current": 700, "1_30": 0, "31_60": 0, "61_90": 0, "over_90": 0}
+    due_from, due_to = queries.aging_bucket_range("31_60", TODAY)
+    assert (due_from, due_to) == (TODAY - timedelta(days=60), TODAY - timedelta(days=31))
