@@ -93,3 +93,70 @@ def test_csv_without_required_columns_is_refused(acme):
     with pytest.raises(DomainError) as err:
         ingest_csv(actor=None, file="kind,quantity\npick,1\n")
     assert {p.field for p in err.value.problems} >= {"client", "occurred_at", "external_id"}
+
+
+def test_a_payload_keeps_the_fingerprint_it_had_when_first_stored(acme):
+    # Computed by the first implementation; a re-send must still match events stored then.
+    row = {
+        "kind": "label",
+        "occurred_at": "2026-10-05T14:30:00+02:00",
+        "quantity": "3",
+        "reference": " 1Z999AA10123456784 ",
+        "external_id": "e-1",
+        "details": {"carrier": "UPS", "weight_g": 1200, "note": "Zürich"},
+    }
+    ingest_events(actor=None, client=acme, rows=[row])
+    stored = Event.objects.get(client=acme, external_id="e-1")
+    assert stored.payload_hash == "2e8b3b80a74f3787212491202769fdc5"
+    assert stored.occurred_at.isoformat() == "2026-10-05T12:30:00+00:00"
+    assert stored.reference == "1Z999AA10123456784"
+    assert stored.quantity == 3
+
+
+def test_a_batch_mixing_new_events_and_re_sends_counts_each_and_audits_per_client(acme, globex):
+    from tally.audit.models import AuditEvent
+
+    old = event_rows("pick", 3, prefix="old")
+    ingest_events(actor=None, rows=[{**r, "client": "acme"} for r in old])
+    batch = [
+        *({**r, "client": "acme"} for r in old),
+        *({**r, "client": "acme"} for r in event_rows("label", 2, prefix="a")),
+        *({**r, "client": "globex"} for r in event_rows("label", 4, prefix="g")),
+    ]
+    batch.append(dict(batch[-1]))  # the same event twice in one batch
+    result = ingest_events(actor=None, rows=batch)
+    assert (result.received, result.created, result.duplicates) == (10, 6, 4)
+    audited = {
+        a.client_id: a.data
+        for a in AuditEvent.objects.filter(action="events.ingested").order_by("id")
+    }
+    assert '"events":2' in audited[acme.pk] and '"events":4' in audited[globex.pk]
+
+
+def test_every_conflict_in_a_batch_is_named_at_its_row(acme):
+    ingest_events(actor=None, client=acme, rows=event_rows("pick", 3, prefix="c"))
+    changed = event_rows("pick", 3, prefix="c", quantity=2)
+    twice = event_rows("stop", 1, prefix="t")
+    batch = [changed[2], *event_rows("pick", 1, prefix="n"), changed[0], twice[0]]
+    batch.append({**twice[0], "quantity": 7})
+    with pytest.raises(DomainError) as err:
+        ingest_events(actor=None, client=acme, rows=batch)
+    assert err.value.code == "conflicting_events"
+    assert [(p.row, p.field) for p in err.value.problems] == [
+        (5, "external_id"),
+        (1, "external_id"),
+        (3, "external_id"),
+    ]
+    assert "appears twice" in err.value.problems[0].message
+    assert "already received from 'api'" in err.value.problems[1].message
+    assert Event.objects.filter(client=acme).count() == 3
+
+
+def test_two_batches_in_one_transaction_are_both_stored(acme):
+    from django.db import transaction
+
+    with transaction.atomic():
+        ingest_events(actor=None, client=acme, rows=event_rows("pick", 3))
+        second = ingest_events(actor=None, client=acme, rows=event_rows("pick", 2))
+    assert second.created == 2
+    assert Event.objects.filter(client=acme).count() == 5
