@@ -1,12 +1,14 @@
 from django.contrib import admin
-from django.urls import path
-from django.views.generic import RedirectView
+from django.urls import include, path
+
+from tally.portal.views import home
 
 admin.site.site_header = "Tally — billing"
 admin.site.site_title = "Tally"
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    # Until the client portal lands, the start page is the operator's read-only admin.
-    path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("accounts/", include("tally.accounts.urls")),
+    path("", home, name="home"),
+    path("", include("tally.portal.urls")),
 ]

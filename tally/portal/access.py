@@ -1,0 +1,70 @@
+"""Who is the client: resolved once, from the signed-in user, never from the request."""
+
+import functools
+import zoneinfo
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from babel import Locale, UnknownLocaleError
+from django.contrib.auth.views import redirect_to_login
+from django.http import Http404, HttpRequest
+from django.http.response import HttpResponseBase
+from django.utils import timezone
+
+from tally.errors import NotFound
+
+from . import queries
+
+
+@dataclass(frozen=True)
+class Portal:
+    """The signed-in client user's view of the world, handed to every portal view."""
+
+    client: queries.ClientHeader
+    today: date
+    locale: str
+
+    @property
+    def client_id(self) -> int:
+        return self.client.id
+
+
+def _locale(request: HttpRequest) -> str:
+    header = request.headers.get("Accept-Language", "")
+    wanted = [
+        part.split(";")[0].strip().replace("-", "_") for part in header.split(",") if part.strip()
+    ]
+    try:
+        found = Locale.negotiate(
+            wanted, ["en_US", "en_GB", "de_DE", "fr_FR", "ja_JP", "en_CA", "fr_CA", "es_ES"]
+        )
+    except (UnknownLocaleError, ValueError):
+        found = None
+    return str(found) if found else "en_US"
+
+
+def client_portal(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
+    """Only client users; the client comes from their account. Anything not theirs is a 404."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        user = request.user
+        if not user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        client_id = getattr(user, "client_id", None)
+        if client_id is None:
+            raise Http404("the client portal is for client users")
+        header = queries.client_header(client_id)
+        tz = zoneinfo.ZoneInfo(header.time_zone)
+        portal = Portal(
+            client=header, today=timezone.now().astimezone(tz).date(), locale=_locale(request)
+        )
+        with timezone.override(tz):
+            try:
+                return view(request, portal, *args, **kwargs)
+            except NotFound as e:
+                raise Http404(e.message) from None
+
+    return wrapper

@@ -1,0 +1,144 @@
+"""The invoice table's filters, read from the URL so a link can be shared."""
+
+from datetime import date
+from decimal import Decimal
+
+from django import forms
+
+from tally.money import MoneyError, parse_amount
+
+from .queries import SORTS, STATUS_LABELS, InvoiceFilters
+
+SORT_LABELS = {
+    "issue_date": "Issue date",
+    "due_date": "Due date",
+    "status": "Status",
+    "amount": "Amount",
+}
+
+
+class InvoiceFilterForm(forms.Form):
+    status = forms.ChoiceField(required=False, choices=[("", "Any status"), *STATUS_LABELS.items()])
+    issued_from = forms.DateField(
+        required=False, label="Issued from", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    issued_to = forms.DateField(
+        required=False, label="Issued to", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    due_from = forms.DateField(
+        required=False, label="Due from", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    due_to = forms.DateField(
+        required=False, label="Due to", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    amount_min = forms.DecimalField(
+        required=False,
+        min_value=Decimal(0),
+        label="Amount from",
+        widget=forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"}),
+    )
+    amount_max = forms.DecimalField(
+        required=False,
+        min_value=Decimal(0),
+        label="Amount to",
+        widget=forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"}),
+    )
+    q = forms.CharField(
+        required=False,
+        max_length=200,
+        label="Invoice number or reference",
+        widget=forms.TextInput(
+            attrs={"type": "search", "placeholder": "INV-000123, order, tracking no."}
+        ),
+    )
+    sort = forms.ChoiceField(required=False, choices=list(SORT_LABELS.items()))
+    dir = forms.ChoiceField(required=False, choices=[("desc", "Descending"), ("asc", "Ascending")])
+    bucket = forms.CharField(required=False, widget=forms.HiddenInput)
+    as_of = forms.DateField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args: object, currency: str = "USD", **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.currency = currency
+
+    def clean(self) -> dict:
+        data = super().clean() or {}
+        for lo, hi in (
+            ("issued_from", "issued_to"),
+            ("due_from", "due_to"),
+            ("amount_min", "amount_max"),
+        ):
+            if data.get(lo) is not None and data.get(hi) is not None and data[lo] > data[hi]:
+                self.add_error(hi, "must not be before the start of the range")
+        return data
+
+    def _minor(self, value: Decimal | None, field: str) -> int | None:
+        if value is None:
+            return None
+        try:
+            return parse_amount(value, self.currency)
+        except MoneyError as e:
+            self.add_error(field, str(e))
+            return None
+
+    def filters(self, bucket_invoice_ids: list[int] | None = None) -> InvoiceFilters:
+        """The valid part of the filters; an invalid field is shown with its error and ignored."""
+        data = self.cleaned_data if self.is_bound and hasattr(self, "cleaned_data") else {}
+        ok = {k: v for k, v in data.items() if k not in self.errors}
+        return InvoiceFilters(
+            statuses=(ok["status"],) if ok.get("status") else (),
+            issued_from=ok.get("issued_from"),
+            issued_to=ok.get("issued_to"),
+            due_from=ok.get("due_from"),
+            due_to=ok.get("due_to"),
+            amount_min_minor=self._minor(ok.get("amount_min"), "amount_min"),
+            amount_max_minor=self._minor(ok.get("amount_max"), "amount_max"),
+            search=ok.get("q") or "",
+            invoice_ids=tuple(bucket_invoice_ids) if bucket_invoice_ids is not None else None,
+        )
+
+    @property
+    def sort_key(self) -> str:
+        value = self.cleaned_data.get("sort") if hasattr(self, "cleaned_data") else None
+        return value if value in SORTS else "issue_date"
+
+    @property
+    def is_descending(self) -> bool:
+        value = self.cleaned_data.get("dir") if hasattr(self, "cleaned_data") else None
+        return value != "asc"
+
+    @property
+    def as_of_date(self) -> date | None:
+        return self.cleaned_data.get("as_of") if hasattr(self, "cleaned_data") else None
+
+
+class DisputeForm(forms.Form):
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=10_000,
+        label="What is wrong with this invoice?",
+    )
+    amount = forms.DecimalField(
+        required=False,
+        min_value=Decimal("0.01"),
+        label="Amount you dispute (optional)",
+        widget=forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"}),
+    )
+    lines = forms.TypedMultipleChoiceField(
+        required=False,
+        coerce=int,
+        choices=[],
+        widget=forms.CheckboxSelectMultiple,
+        label="Lines you dispute (optional)",
+    )
+
+    def __init__(
+        self, *args: object, line_choices: list[tuple[int, str]] | None = None, **kwargs: object
+    ) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.fields["lines"].choices = line_choices or []  # type: ignore[attr-defined]
+
+
+class MessageForm(forms.Form):
+    body = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}), max_length=10_000, label="Your message"
+    )

@@ -1,0 +1,475 @@
+"""The invoice as a PDF: what the client downloads, prints, forwards and files.
+
+Drawn with fpdf2 (pure Python) in the PDF core font Helvetica, encoded as Windows-1252:
+that encoding has the euro, pound and yen signs besides Latin-1, every PDF reader has the
+font, and there is no font file to ship. Text outside Windows-1252 never raises: an amount
+whose currency symbol the encoding lacks prints with its ISO code instead ("INR 1,234.50"),
+and other characters are simplified (compatibility form, then without accents) or shown
+as "?".
+
+Everything printed comes from the portal's read models (`ClientHeader`, `InvoiceDetail`),
+so the PDF can show nothing the client could not already see in the portal.
+"""
+
+import unicodedata
+from collections.abc import Sequence
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_date
+from babel.numbers import format_currency, format_decimal, format_percent
+from django.conf import settings
+from fpdf import FPDF, FontFace
+from fpdf.enums import TableBordersLayout, TableCellFillMode, XPos, YPos
+
+from tally.money import format_money, price_to_decimal, to_decimal
+from tally.payments.models import PaymentMethod
+
+from .queries import STATUS_LABELS, ClientHeader, InvoiceDetail
+
+ENCODING = "windows-1252"
+FONT = "Helvetica"
+
+# Colours (RGB).
+INK = (33, 37, 41)
+MUTED = (108, 117, 125)
+ACCENT = (21, 76, 97)
+RULE = (206, 212, 218)
+ZEBRA = (245, 247, 249)
+WHITE = (255, 255, 255)
+STATUS_COLOURS = {
+    "paid": (25, 118, 70),
+    "void": (176, 42, 55),
+    "overdue": (176, 42, 55),
+    "disputed": (179, 104, 0),
+    "partially_paid": ACCENT,
+    "open": ACCENT,
+}
+WATERMARKS = {"paid": ("PAID", (214, 236, 222)), "void": ("VOID", (244, 214, 217))}
+
+MARGIN = 18.0  # mm
+FOOTER_SPACE = 20.0  # mm kept free at the bottom of every page
+
+
+# -- text the core font can show ---------------------------------------------------------
+def _encodable(text: str) -> bool:
+    try:
+        text.encode(ENCODING)
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _char(ch: str) -> str:
+    if _encodable(ch):
+        return ch
+    compat = unicodedata.normalize("NFKC", ch)
+    if _encodable(compat):
+        return compat
+    bare = "".join(
+        c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c)
+    )
+    if bare and _encodable(bare):
+        return bare
+    return "?"
+
+
+def safe_text(text: str) -> str:
+    """`text` as the core font can print it: unchanged when it can, never an error."""
+    if _encodable(text):
+        return text
+    return "".join(_char(ch) for ch in text)
+
+
+class _Formats:
+    """Money, numbers and dates for one invoice, in the viewer's locale."""
+
+    def __init__(self, currency: str, locale: str) -> None:
+        try:
+            Locale.parse(locale)
+        except (UnknownLocaleError, ValueError, TypeError):
+            locale = "en_US"
+        self.currency = currency
+        self.locale = locale
+
+    def money(self, minor: int) -> str:
+        text = format_money(minor, self.currency, self.locale)
+        printable = "".join(_char(ch) if not _encodable(ch) else ch for ch in text)
+        if "?" in printable and "?" not in text:
+            # The symbol (₹, ₩, ₺, …) is not in the font: say the ISO code instead.
+            printable = safe_text(
+                format_currency(
+                    to_decimal(minor, self.currency),
+                    self.currency,
+                    format="¤¤\xa0#,##0.00",
+                    locale=self.locale,
+                    currency_digits=True,
+                )
+            )
+        return printable
+
+    def price(self, micros: int) -> str:
+        return safe_text(
+            format_decimal(price_to_decimal(micros), format="#,##0.0000##", locale=self.locale)
+        )
+
+    def quantity(self, quantity: int) -> str:
+        return safe_text(format_decimal(quantity, locale=self.locale))
+
+    def rate(self, basis_points: int) -> str:
+        return safe_text(
+            format_percent(Decimal(basis_points) / 10_000, format="#,##0.###%", locale=self.locale)
+        )
+
+    def date(self, day: date | None) -> str:
+        return safe_text(format_date(day, "medium", locale=self.locale)) if day else "—"
+
+
+# -- the document ------------------------------------------------------------------------
+class _InvoicePDF(FPDF):
+    def __init__(self, operator: str, number: str, status: str) -> None:
+        super().__init__(orientation="portrait", unit="mm", format="letter")
+        self.core_fonts_encoding = ENCODING
+        self.operator = operator
+        self.number = number
+        self.status = status
+        self.set_margins(MARGIN, MARGIN, MARGIN)
+        self.set_auto_page_break(auto=True, margin=FOOTER_SPACE)
+        self.set_title(f"Invoice {number}")
+        self.set_author(operator)
+        self.set_subject(f"{operator} invoice {number}")
+        self.set_creator("Tally")
+
+    # fpdf2 calls these on every new page.
+    def header(self) -> None:
+        self._watermark()
+        if self.page_no() > 1:
+            self._font(8.5, "B", ACCENT)
+            self.cell(0, 5, self.operator, new_x=XPos.LMARGIN, new_y=YPos.TOP)
+            self._font(8.5, "", MUTED)
+            self.cell(0, 5, f"Invoice {self.number} (continued)", align="R")
+            self.ln(7)
+            self._rule(self.get_y(), RULE, 0.3)
+            self.ln(5)
+
+    def footer(self) -> None:
+        self.set_y(-14)
+        self._rule(self.get_y() - 1.5, RULE, 0.3)
+        self._font(8, "", MUTED)
+        self.cell(0, 5, f"{self.operator}  ·  Invoice {self.number}", new_x=XPos.LMARGIN)
+        self.cell(0, 5, f"Page {self.page_no()} of {{nb}}", align="R")
+
+    def _watermark(self) -> None:
+        mark = WATERMARKS.get(self.status)
+        if mark is None:
+            return
+        text, colour = mark
+        x, y = self.w / 2, self.h / 2
+        with self.local_context():
+            self._font(120, "B", colour)
+            width = self.get_string_width(text)
+            with self.rotation(35, x=x, y=y):
+                self.text(x - width / 2, y + 15, text)
+
+    # small helpers
+    def _font(self, size: float, style: str = "", colour: tuple[int, int, int] = INK) -> None:
+        self.set_font(FONT, style, size)
+        self.set_text_color(*colour)
+
+    def _rule(self, y: float, colour: tuple[int, int, int], width: float) -> None:
+        self.set_draw_color(*colour)
+        self.set_line_width(width)
+        self.line(self.l_margin, y, self.w - self.r_margin, y)
+
+    def section_title(self, title: str) -> None:
+        if self.will_page_break(22):
+            self.add_page()
+        self.ln(4)
+        self._font(10.5, "B", ACCENT)
+        self.cell(0, 6, title.upper(), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.ln(1)
+
+
+def _table(
+    pdf: _InvoicePDF,
+    headings: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    widths: Sequence[float],
+    align: Sequence[str],
+    width: float | None = None,
+) -> None:
+    pdf._font(9, "", INK)
+    pdf.set_draw_color(*RULE)
+    pdf.set_line_width(0.2)
+    heading_style = FontFace(emphasis="BOLD", color=WHITE, fill_color=ACCENT, size_pt=8.5)
+    with pdf.table(
+        col_widths=tuple(widths),
+        text_align=tuple(align),
+        borders_layout=TableBordersLayout.HORIZONTAL_LINES,
+        cell_fill_color=ZEBRA,
+        cell_fill_mode=TableCellFillMode.EVEN_ROWS,
+        headings_style=heading_style,
+        line_height=pdf.font_size * 1.45,
+        padding=(1.4, 2.0),
+        width=width,
+        align="LEFT",
+        repeat_headings=1,
+    ) as table:
+        table.row([safe_text(h) for h in headings])
+        for values in rows:
+            table.row([safe_text(v) for v in values])
+
+
+def render_invoice_pdf(client: ClientHeader, detail: InvoiceDetail, locale: str = "en_US") -> bytes:
+    """The invoice as a PDF document (bytes), paginated, with page numbers."""
+    row = detail.row
+    fmt = _Formats(row.currency, locale)
+    operator = safe_text(settings.TALLY_OPERATOR_NAME)
+    pdf = _InvoicePDF(operator, safe_text(row.number), row.status)
+    pdf.add_page()
+    content_width = pdf.w - pdf.l_margin - pdf.r_margin
+
+    _letterhead(pdf, row.number, content_width)
+    _parties(pdf, client, detail, fmt, content_width)
+    _status_notice(pdf, detail, fmt)
+    _lines(pdf, detail, fmt)
+    _totals(pdf, detail, fmt, content_width)
+    if detail.allocations:
+        pdf.section_title("Payments received")
+        _table(
+            pdf,
+            ["Date", "Method", "Reference", "Payer", "Applied"],
+            [
+                [
+                    fmt.date(a.received_on),
+                    _method_label(a.method),
+                    a.reference or "—",
+                    a.payer or "—",
+                    fmt.money(a.amount_minor),
+                ]
+                for a in detail.allocations
+            ],
+            widths=(17, 17, 26, 22, 18),
+            align=("LEFT", "LEFT", "LEFT", "LEFT", "RIGHT"),
+        )
+    if detail.credit_notes:
+        pdf.section_title("Credit notes")
+        _table(
+            pdf,
+            ["Credit note", "Date", "Reason", "Amount"],
+            [
+                [n.number, fmt.date(n.created_at.date()), n.reason, fmt.money(n.amount_minor)]
+                for n in detail.credit_notes
+            ],
+            widths=(16, 15, 51, 18),
+            align=("LEFT", "LEFT", "LEFT", "RIGHT"),
+        )
+    if row.status != "void":
+        _instructions(pdf, row.number, content_width)
+    return bytes(pdf.output())
+
+
+def _method_label(method: str) -> str:
+    return str(PaymentMethod(method).label) if method in PaymentMethod.values else method
+
+
+def _letterhead(pdf: _InvoicePDF, number: str, width: float) -> None:
+    top = pdf.get_y()
+    pdf._font(20, "B", ACCENT)
+    pdf.multi_cell(width * 0.6, 9, pdf.operator, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    left_bottom = pdf.get_y()
+    pdf.set_xy(pdf.l_margin, top)
+    pdf._font(24, "B", INK)
+    pdf.cell(0, 10, "INVOICE", align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf._font(11, "", MUTED)
+    pdf.cell(0, 6, safe_text(number), align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.set_y(max(left_bottom, pdf.get_y()) + 3)
+    pdf._rule(pdf.get_y(), ACCENT, 0.8)
+    pdf.ln(6)
+
+
+def _parties(
+    pdf: _InvoicePDF, client: ClientHeader, detail: InvoiceDetail, fmt: _Formats, width: float
+) -> None:
+    row = detail.row
+    top = pdf.get_y()
+    left_width = width * 0.5
+    pdf._font(8, "B", MUTED)
+    pdf.cell(left_width, 5, "BILL TO", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf._font(11.5, "B", INK)
+    pdf.multi_cell(left_width, 6, safe_text(client.name), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf._font(10, "", INK)
+    for line in (ln.strip() for ln in client.address.splitlines()):
+        if line:
+            pdf.multi_cell(left_width, 5, safe_text(line), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf._font(8.5, "", MUTED)
+    pdf.cell(left_width, 6, safe_text(f"Account {client.code}"), new_x=XPos.LMARGIN)
+    left_bottom = pdf.get_y() + 6
+
+    facts: list[tuple[str, str]] = [
+        ("Invoice number", row.number),
+        ("Issue date", fmt.date(row.issue_date)),
+        ("Due date", fmt.date(row.due_date)),
+        ("Service period", f"{fmt.date(detail.period_start)} – {fmt.date(detail.period_end)}"),
+        ("Currency", row.currency),
+    ]
+    label_x = pdf.l_margin + width * 0.52
+    label_w = width * 0.2
+    value_w = width - (label_x - pdf.l_margin) - label_w
+    pdf.set_y(top)
+    for label, value in facts:
+        pdf.set_x(label_x)
+        pdf._font(8.5, "", MUTED)
+        pdf.cell(label_w, 5.5, label)
+        pdf._font(9.5, "B" if label == "Invoice number" else "", INK)
+        pdf.cell(value_w, 5.5, safe_text(value), align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.set_x(label_x)
+    pdf._font(8.5, "", MUTED)
+    pdf.cell(label_w, 7, "Status")
+    _badge(pdf, STATUS_LABELS[row.status].upper(), STATUS_COLOURS[row.status], label_x + width * 0.48)
+    pdf.set_y(max(left_bottom, pdf.get_y() + 8))
+
+
+def _badge(pdf: _InvoicePDF, text: str, colour: tuple[int, int, int], right: float) -> None:
+    pdf._font(8, "B", WHITE)
+    w = pdf.get_string_width(text) + 5
+    y = pdf.get_y() + 1
+    pdf.set_fill_color(*colour)
+    pdf.rect(right - w, y, w, 5, style="F", round_corners=True, corner_radius=1.2)
+    pdf.set_xy(right - w, y)
+    pdf.cell(w, 5, text, align="C")
+
+
+def _status_notice(pdf: _InvoicePDF, detail: InvoiceDetail, fmt: _Formats) -> None:
+    row = detail.row
+    if row.status == "void":
+        reason = f": {detail.void_reason}" if detail.void_reason else "."
+        text = f"This invoice has been voided{reason} Nothing is owed on it."
+    elif row.status == "paid":
+        text = "Paid in full. Thank you."
+    elif row.status == "overdue":
+        text = (
+            f"Overdue: {fmt.money(row.balance_minor)} was due on {fmt.date(row.due_date)}. "
+            "Please arrange payment as soon as possible."
+        )
+    elif row.status == "disputed":
+        text = "Under dispute: reminders are paused while we review the charges you questioned."
+    else:
+        return
+    colour = STATUS_COLOURS[row.status]
+    pdf.set_draw_color(*colour)
+    pdf.set_line_width(0.4)
+    pdf._font(9.5, "B", colour)
+    pdf.multi_cell(
+        0, 6, safe_text(text), border=1, padding=(1.5, 3), new_x=XPos.LMARGIN, new_y=YPos.NEXT
+    )
+    pdf.ln(2)
+
+
+def _lines(pdf: _InvoicePDF, detail: InvoiceDetail, fmt: _Formats) -> None:
+    pdf.section_title("Charges")
+    rows = []
+    for line in detail.lines:
+        if line.line_type == "adjustment":
+            description = line.description + (f"\nReason: {line.reason}" if line.reason else "")
+            rows.append([description, fmt.quantity(line.quantity), "—", fmt.money(line.amount_minor)])
+        else:
+            rows.append(
+                [
+                    line.description,
+                    fmt.quantity(line.quantity),
+                    fmt.price(line.unit_price_micros),
+                    fmt.money(line.amount_minor),
+                ]
+            )
+    if not rows:
+        rows.append(["No charges on this invoice.", "", "", ""])
+    _table(
+        pdf,
+        ["Description", "Quantity", f"Unit price ({detail.row.currency})", "Amount"],
+        rows,
+        widths=(50, 14, 17, 19),
+        align=("LEFT", "RIGHT", "RIGHT", "RIGHT"),
+    )
+
+
+def _totals(pdf: _InvoicePDF, detail: InvoiceDetail, fmt: _Formats, width: float) -> None:
+    row = detail.row
+    entries: list[tuple[str, str, str]] = [("Subtotal", fmt.money(detail.subtotal_minor), "")]
+    if detail.tax_rate_bp or detail.tax_minor:
+        entries.append((f"Tax ({fmt.rate(detail.tax_rate_bp)})", fmt.money(detail.tax_minor), ""))
+    entries.append(("Total", fmt.money(row.total_minor), "total"))
+    if detail.allocated_minor:
+        entries.append(("Payments received", fmt.money(-detail.allocated_minor), ""))
+    if detail.credited_minor:
+        entries.append(("Credits", fmt.money(-detail.credited_minor), ""))
+    box_w = width * 0.45
+    x = pdf.l_margin + width - box_w
+    with pdf.unbreakable() as doc:
+        doc.ln(3)
+        for label, value, kind in entries:
+            if kind == "total":
+                _h_rule(doc, x, box_w)
+            doc.set_x(x)
+            doc.set_font(FONT, "B" if kind else "", 10)
+            doc.set_text_color(*INK)
+            doc.cell(box_w * 0.55, 6.5, safe_text(label), padding=(0, 2))
+            doc.cell(box_w * 0.45, 6.5, value, align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        doc.ln(1.5)
+        doc.set_x(x)
+        doc.set_fill_color(*ACCENT)
+        doc.set_text_color(*WHITE)
+        doc.set_font(FONT, "B", 11.5)
+        doc.cell(box_w * 0.55, 9, "Balance due", fill=True, padding=(0, 2))
+        doc.cell(
+            box_w * 0.45,
+            9,
+            fmt.money(row.balance_minor),
+            align="R",
+            fill=True,
+            padding=(0, 2),
+            new_x=XPos.LMARGIN,
+            new_y=YPos.NEXT,
+        )
+        if row.status not in ("paid", "void") and row.balance_minor > 0:
+            doc.set_x(x)
+            doc.set_font(FONT, "", 8.5)
+            doc.set_text_color(*MUTED)
+            doc.cell(box_w, 6, f"Due by {fmt.date(row.due_date)}", align="R")
+            doc.ln(6)
+
+
+def _h_rule(pdf: Any, x: float, width: float) -> None:
+    pdf.set_draw_color(*INK)
+    pdf.set_line_width(0.3)
+    y = pdf.get_y() + 0.5
+    pdf.line(x, y, x + width, y)
+    pdf.set_y(y + 0.8)
+
+
+def _instructions(pdf: _InvoicePDF, number: str, width: float) -> None:
+    text = safe_text(settings.TALLY_PAYMENT_INSTRUCTIONS)
+    reference = safe_text(f"Please quote invoice {number} with your payment.")
+    with pdf.unbreakable() as doc:
+        doc.ln(6)
+        if doc.will_page_break(28):
+            doc.add_page()
+        top = doc.get_y()
+        doc.set_x(doc.l_margin + 4)
+        doc.set_font(FONT, "B", 10.5)
+        doc.set_text_color(*ACCENT)
+        doc.cell(0, 7, "HOW TO PAY", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        doc.set_font(FONT, "", 9.5)
+        doc.set_text_color(*INK)
+        doc.set_x(doc.l_margin + 4)
+        doc.multi_cell(width - 8, 5, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        doc.set_font(FONT, "", 8.5)
+        doc.set_text_color(*MUTED)
+        doc.set_x(doc.l_margin + 4)
+        doc.multi_cell(width - 8, 5, reference, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        bottom = doc.get_y() + 3
+        doc.set_fill_color(*ACCENT)
+        doc.rect(doc.l_margin, top, 1.2, bottom - top, style="F")
+        doc.set_y(bottom)

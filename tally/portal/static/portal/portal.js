@@ -1,0 +1,31 @@
+// Progressive enhancement for the portal. Without JavaScript every expand control is a
+// plain form button or link that loads the page with the section opened; with it, the
+// section loads in place through htmx and the control's aria-expanded follows.
+document.addEventListener("click", (event) => {
+  const control = event.target.closest("[data-expand]");
+  if (!control || !window.htmx) return;
+  event.preventDefault();
+  const region = document.getElementById(control.getAttribute("aria-controls"));
+  if (!region) return;
+  const cell = region.querySelector("td") || region;
+  if (control.getAttribute("aria-expanded") === "true") {
+    control.setAttribute("aria-expanded", "false");
+    region.hidden = true;
+    return;
+  }
+  control.setAttribute("aria-busy", "true");
+  htmx.ajax("GET", control.dataset.expand, { target: cell, swap: "innerHTML" }).then(() => {
+    region.hidden = false;
+    control.setAttribute("aria-expanded", "true");
+    control.removeAttribute("aria-busy");
+  });
+});
+
+// Space and Enter on link-styled buttons (role="button") act like a button.
+document.addEventListener("keydown", (event) => {
+  const control = event.target.closest('a[role="button"][data-expand]');
+  if (control && event.key === " ") {
+    event.preventDefault();
+    control.click();
+  }
+});

@@ -1,0 +1,256 @@
+"""The client portal's pages. Thin: read through `queries`, write through the services."""
+
+import re
+from datetime import date
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.middleware import HtmxDetails
+
+from tally.disputes.services import open_dispute, post_dispute_message
+from tally.errors import DomainError
+from tally.money import MoneyError, parse_amount
+
+from . import queries
+from .access import Portal, client_portal
+from .forms import DisputeForm, InvoiceFilterForm, MessageForm
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+
+
+NUMBER = re.compile(r"^INV-(\d{1,18})$")
+
+
+def invoice_id_from_number(portal: Portal, number: str) -> int:
+    match = NUMBER.match(number)
+    if not match:
+        raise Http404("no such invoice")
+    return queries.invoice_id_for_number(portal.client_id, int(match.group(1)))
+
+
+@require_GET
+def home(request: HtmxHttpRequest) -> HttpResponseBase:
+    if not request.user.is_authenticated:
+        return redirect("accounts:login")
+    if getattr(request.user, "client_id", None) is None:
+        return redirect("admin:index")
+    return billing(request)
+
+
+def _table_state(
+    request: HtmxHttpRequest, portal: Portal
+) -> tuple[InvoiceFilterForm, queries.InvoicePage]:
+    form = InvoiceFilterForm(request.GET or None, currency=portal.client.currency)
+    bucket_ids = None
+    if form.is_bound:
+        form.is_valid()
+        bucket = form.cleaned_data.get("bucket")
+        if bucket:
+            as_of = form.as_of_date or portal.today
+            report = queries.aging(portal.client_id, as_of)
+            bucket_ids = next((b.invoice_ids for b in report.buckets if b.key == bucket), [])
+    filters = form.filters(bucket_ids)
+    page = queries.invoice_page(
+        portal.client_id,
+        portal.today,
+        filters,
+        sort=form.sort_key,
+        descending=form.is_descending,
+        cursor=request.GET.get("cursor"),
+    )
+    return form, page
+
+
+@vary_on_headers("HX-Request", "HX-Target")
+@client_portal
+def billing(request: HtmxHttpRequest, portal: Portal) -> HttpResponse:
+    form, page = _table_state(request, portal)
+    context = {
+        "portal": portal,
+        "form": form,
+        "page": page,
+        "sort_columns": _sort_columns(request, form),
+    }
+    if request.htmx and request.htmx.target == "invoice-table":
+        return render(request, "portal/_invoice_table.html", context)
+    context["cards"] = queries.stat_cards(portal.client_id, portal.today)
+    open_number = request.GET.get("open")
+    if open_number:
+        try:
+            context["open_detail"] = _detail_context(
+                portal, invoice_id_from_number(portal, open_number)
+            )
+        except Http404:
+            context["open_detail"] = None
+    return render(request, "portal/billing.html", context)
+
+
+def _sort_columns(request: HtmxHttpRequest, form: InvoiceFilterForm) -> dict[str, dict[str, str]]:
+    """For each sortable column: its aria-sort state and the link that sorts by it."""
+    columns = {}
+    for key in queries.SORTS:
+        active = form.sort_key == key
+        next_dir = "asc" if active and form.is_descending else "desc"
+        params = request.GET.copy()
+        params["sort"], params["dir"] = key, next_dir
+        params.pop("cursor", None)
+        params.pop("open", None)
+        columns[key] = {
+            "aria": ("descending" if form.is_descending else "ascending") if active else "none",
+            "query": params.urlencode(),
+            "arrow": ("▼" if form.is_descending else "▲") if active else "",
+        }
+    return columns
+
+
+def _detail_context(portal: Portal, invoice_id: int) -> dict[str, object]:
+    detail = queries.invoice_detail(portal.client_id, invoice_id, portal.today)
+    line_choices = [(ln.id, ln.description) for ln in detail.lines]
+    return {
+        "detail": detail,
+        "dispute_form": DisputeForm(line_choices=line_choices),
+        "message_form": MessageForm(),
+        "disputable": detail.row.status != "void" and detail.open_dispute is None,
+    }
+
+
+@require_GET
+@vary_on_headers("HX-Request")
+@client_portal
+def invoice(request: HtmxHttpRequest, portal: Portal, number: str) -> HttpResponse:
+    """The invoice's permanent page, or (for htmx) its drilldown inside the table."""
+    context = {"portal": portal, **_detail_context(portal, invoice_id_from_number(portal, number))}
+    if request.htmx:
+        return render(request, "portal/_invoice_detail.html", context)
+    return render(request, "portal/invoice.html", context)
+
+
+@require_GET
+@vary_on_headers("HX-Request")
+@client_portal
+def line_events(
+    request: HtmxHttpRequest, portal: Portal, number: str, line_id: int
+) -> HttpResponse:
+    invoice_id = invoice_id_from_number(portal, number)
+    page = queries.line_events(portal.client_id, line_id, request.GET.get("cursor"))
+    detail_line_ids = {
+        ln.id for ln in queries.invoice_detail(portal.client_id, invoice_id, portal.today).lines
+    }
+    if line_id not in detail_line_ids:
+        raise Http404("no such line on this invoice")
+    context = {"portal": portal, "page": page, "number": number}
+    if request.htmx:
+        return render(request, "portal/_line_events.html", context)
+    return render(request, "portal/line_events.html", context)
+
+
+@require_POST
+@client_portal
+def dispute_invoice(request: HtmxHttpRequest, portal: Portal, number: str) -> HttpResponse:
+    invoice_id = invoice_id_from_number(portal, number)
+    detail = queries.invoice_detail(portal.client_id, invoice_id, portal.today)
+    form = DisputeForm(request.POST, line_choices=[(ln.id, ln.description) for ln in detail.lines])
+    if form.is_valid():
+        try:
+            amount = form.cleaned_data["amount"]
+            amount_minor = (
+                parse_amount(amount, portal.client.currency) if amount is not None else None
+            )
+            open_dispute(
+                actor=request.user,  # type: ignore[arg-type]  # signed in: client_portal checked
+                client=_client(portal),
+                invoice_id=invoice_id,
+                reason=form.cleaned_data["reason"],
+                amount_minor=amount_minor,
+                line_ids=form.cleaned_data["lines"] or None,
+            )
+        except (DomainError, MoneyError) as e:
+            _form_errors(form, e)
+        else:
+            messages.success(
+                request, f"Dispute opened on {number}. We'll answer in the conversation below."
+            )
+            return _back_to_invoice(request, portal, number)
+    context = {"portal": portal, **_detail_context(portal, invoice_id), "dispute_form": form}
+    template = "portal/_invoice_detail.html" if request.htmx else "portal/invoice.html"
+    return render(request, template, context, status=422)
+
+
+@require_POST
+@client_portal
+def post_message(
+    request: HtmxHttpRequest, portal: Portal, number: str, dispute_id: int
+) -> HttpResponse:
+    invoice_id = invoice_id_from_number(portal, number)
+    detail_context = _detail_context(portal, invoice_id)
+    detail = detail_context["detail"]
+    assert isinstance(detail, queries.InvoiceDetail)
+    if dispute_id not in {d.id for d in detail.disputes}:
+        raise Http404("no such dispute")
+    form = MessageForm(request.POST)
+    if form.is_valid():
+        try:
+            post_dispute_message(
+                actor=request.user,  # type: ignore[arg-type]  # signed in: client_portal checked
+                client=_client(portal),
+                dispute_id=dispute_id,
+                body=form.cleaned_data["body"],
+            )
+        except DomainError as e:
+            _form_errors(form, e)
+        else:
+            return _back_to_invoice(request, portal, number)
+    context = {"portal": portal, **detail_context, "message_form": form}
+    template = "portal/_invoice_detail.html" if request.htmx else "portal/invoice.html"
+    return render(request, template, context, status=422)
+
+
+def _client(portal: Portal):  # noqa: ANN202 - the services take the model; ownership is re-checked there
+    from tally.clients.models import Client
+
+    return Client.objects.get(pk=portal.client_id)
+
+
+def _form_errors(form, error: Exception) -> None:  # noqa: ANN001
+    if isinstance(error, DomainError) and error.problems:
+        for problem in error.problems:
+            field = problem.field if problem.field in form.fields else None
+            form.add_error(field, problem.message)
+    else:
+        form.add_error(None, error.message if isinstance(error, DomainError) else str(error))
+
+
+def _back_to_invoice(request: HtmxHttpRequest, portal: Portal, number: str) -> HttpResponse:
+    if request.htmx:
+        invoice_id = invoice_id_from_number(portal, number)
+        return render(
+            request,
+            "portal/_invoice_detail.html",
+            {"portal": portal, **_detail_context(portal, invoice_id)},
+        )
+    return redirect(reverse("portal:invoice", args=[number]))
+
+
+@require_GET
+@client_portal
+def aging(request: HtmxHttpRequest, portal: Portal) -> HttpResponse:
+    as_of = portal.today
+    error = ""
+    if request.GET.get("as_of"):
+        try:
+            as_of = date.fromisoformat(request.GET["as_of"])
+        except ValueError:
+            error = "Enter the date as YYYY-MM-DD."
+    report = queries.aging(portal.client_id, as_of)
+    return render(
+        request,
+        "portal/aging.html",
+        {"portal": portal, "report": report, "error": error, "is_today": as_of == portal.today},
+    )

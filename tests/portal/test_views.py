@@ -1,0 +1,191 @@
+"""The portal's pages through Django's test client: what a client user gets, and what not."""
+
+import csv
+import io
+from datetime import date
+
+import pytest
+from django.test import Client as HttpClient
+from django.urls import reverse
+
+from tally.accounts.models import Role
+from tally.disputes.models import Dispute, DisputeMessage
+from tally.disputes.services import open_dispute
+from tally.internal_notes.services import add_internal_note
+from tests.factories import issued_invoice, make_user
+
+pytestmark = pytest.mark.django_db
+
+
+def number(invoice):
+    return f"INV-{invoice.number:06d}"
+
+
+@pytest.fixture
+def setup(acme, globex, operator):
+    ours = issued_invoice(acme, picks=12, labels=3, issue_date=date(2026, 11, 1))
+    theirs = issued_invoice(globex, picks=7, issue_date=date(2026, 11, 1))
+    user = make_user(role=Role.CLIENT_USER, client=acme, email="ap@acme.example")
+    browser = HttpClient()
+    browser.force_login(user)
+    return {
+        "ours": ours,
+        "theirs": theirs,
+        "user": user,
+        "browser": browser,
+        "acme": acme,
+        "operator": operator,
+    }
+
+
+def test_the_billing_page_shows_cards_and_the_clients_invoices_only(setup):
+    response = setup["browser"].get("/")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert number(setup["ours"]) in html and number(setup["theirs"]) not in html
+    assert "Total outstanding" in html and "$4.34" in html  # 12 × 0.35 + 3 × 0.045 = 4.335 → 4.34
+    assert 'aria-sort="descending"' in html
+    assert response.headers["Cache-Control"] == "private, no-store"
+
+
+def test_every_url_of_another_clients_invoice_is_a_404(setup):
+    theirs = number(setup["theirs"])
+    line = setup["theirs"].lines.first().pk
+    urls = [
+        reverse("portal:invoice", args=[theirs]),
+        reverse("portal:invoice_pdf", args=[theirs]),
+        reverse("portal:line_events", args=[theirs, line]),
+        reverse("portal:line_events_csv", args=[theirs, line]),
+        reverse("portal:line_events", args=[number(setup["ours"]), line]),
+    ]
+    for url in urls:
+        assert setup["browser"].get(url).status_code == 404, url
+    response = setup["browser"].post(
+        reverse("portal:dispute", args=[theirs]), {"reason": "not mine"}
+    )
+    assert response.status_code == 404
+    assert not Dispute.objects.exists()
+
+
+def test_without_javascript_the_open_parameter_expands_a_row(setup):
+    html = setup["browser"].get("/", {"open": number(setup["ours"])}).content.decode()
+    assert 'aria-expanded="true"' in html and "Line items" in html and "Balance due" in html
+
+
+def test_htmx_gets_the_table_alone_and_the_drilldown_alone(setup):
+    table = setup["browser"].get(
+        "/", {"status": "open"}, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="invoice-table"
+    )
+    assert "<table" in table.content.decode() and "Total outstanding" not in table.content.decode()
+    assert "HX-Request" in table.headers["Vary"]
+    detail = setup["browser"].get(
+        reverse("portal:invoice", args=[number(setup["ours"])]), HTTP_HX_REQUEST="true"
+    )
+    body = detail.content.decode()
+    assert "Line items" in body and "<html" not in body
+
+
+def test_filters_with_bad_input_show_the_error_and_keep_the_rest(setup):
+    html = (
+        setup["browser"].get("/", {"issued_from": "not-a-date", "status": "open"}).content.decode()
+    )
+    assert "Enter a valid date" in html
+    assert number(setup["ours"]) in html
+
+
+def test_a_client_opens_a_dispute_and_posts_a_message_but_never_sees_internal_notes(setup):
+    ours = number(setup["ours"])
+    line = setup["ours"].lines.get(kind="label")
+    response = setup["browser"].post(
+        reverse("portal:dispute", args=[ours]),
+        {"reason": "Labels double-counted", "amount": "0.14", "lines": [line.pk]},
+    )
+    assert response.status_code == 302
+    dispute = Dispute.objects.get()
+    assert (dispute.amount_minor, list(dispute.lines.values_list("line_id", flat=True))) == (
+        14,
+        [line.pk],
+    )
+    add_internal_note(
+        actor=setup["operator"], dispute_id=dispute.pk, body="INTERNAL: client is right, credit it"
+    )
+    setup["browser"].post(reverse("portal:message", args=[ours, dispute.pk]), {"body": "Any news?"})
+    assert DisputeMessage.objects.filter(dispute=dispute, author_side="client").count() == 2
+    page = setup["browser"].get(reverse("portal:invoice", args=[ours])).content.decode()
+    assert "Any news?" in page and "Labels double-counted" in page
+    assert "INTERNAL" not in page
+    assert "Paused while disputed" in page
+
+
+def test_an_invalid_dispute_shows_errors_and_writes_nothing(setup):
+    ours = number(setup["ours"])
+    response = setup["browser"].post(
+        reverse("portal:dispute", args=[ours]), {"reason": "", "amount": "999999"}
+    )
+    assert response.status_code == 422
+    assert "This field is required" in response.content.decode()
+    assert not Dispute.objects.exists()
+    response = setup["browser"].post(
+        reverse("portal:dispute", args=[ours]), {"reason": "too much", "amount": "999"}
+    )
+    assert response.status_code == 422 and not Dispute.objects.exists()
+
+
+def test_state_changes_need_post_and_pages_need_get(setup):
+    ours = number(setup["ours"])
+    assert setup["browser"].get(reverse("portal:dispute", args=[ours])).status_code == 405
+    assert setup["browser"].post(reverse("portal:invoice", args=[ours])).status_code == 405
+
+
+def test_csv_of_invoices_and_of_a_lines_events(setup):
+    rows = list(
+        csv.reader(
+            io.StringIO(b"".join(setup["browser"].get("/invoices.csv").streaming_content).decode())
+        )
+    )
+    assert rows[0][:3] == ["number", "issue_date", "due_date"]
+    assert [r[0] for r in rows[1:]] == [number(setup["ours"])]
+    line = setup["ours"].lines.get(kind="pick")
+    response = setup["browser"].get(
+        reverse("portal:line_events_csv", args=[number(setup["ours"]), line.pk])
+    )
+    events = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert events[0] == ["occurred_at", "kind", "reference", "quantity", "details"]
+    assert len(events) == 13 and {r[1] for r in events[1:]} == {"pick"}
+
+
+def test_aging_page_and_csv(setup):
+    html = setup["browser"].get(reverse("portal:aging"), {"as_of": "2026-12-15"}).content.decode()
+    assert "1–30 days" in html and "$4.34" in html
+    response = setup["browser"].get(reverse("portal:aging_csv"), {"as_of": "2026-12-15"})
+    rows = list(csv.reader(io.StringIO(response.content.decode())))
+    assert rows[2] == ["2026-12-15", "1–30 days", "1", "4.34", "USD"]
+    assert rows[-1][1:3] == ["Total", "1"]
+
+
+def test_operators_and_strangers_do_not_get_the_portal(setup):
+    anonymous = HttpClient()
+    assert anonymous.get("/").status_code == 302
+    assert anonymous.get(reverse("portal:aging"))["Location"].startswith("/accounts/login/")
+    ops = HttpClient()
+    ops.force_login(setup["operator"])
+    assert ops.get("/")["Location"] == "/admin/"
+    assert ops.get(reverse("portal:aging")).status_code == 404
+
+
+def test_security_headers_are_set(setup):
+    response = setup["browser"].get("/")
+    assert "default-src 'self'" in response.headers["Content-Security-Policy"]
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_a_dispute_opened_elsewhere_shows_up_with_its_conversation(setup):
+    open_dispute(
+        actor=setup["user"],
+        client=setup["acme"],
+        invoice_id=setup["ours"].pk,
+        reason="Opened by API",
+    )
+    html = setup["browser"].get("/", {"status": "disputed"}).content.decode()
+    assert number(setup["ours"]) in html
