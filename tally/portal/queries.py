@@ -37,7 +37,7 @@ from tally.invoicing.models import (
     InvoiceStatus,
     format_invoice_number,
 )
-from tally.operations.models import Event
+from tally.operations.models import Event, EventKind
 from tally.payments.models import Allocation, Payment
 from tally.reminders.models import Reminder
 
@@ -53,6 +53,7 @@ STATUS_LABELS = {
     "paid": "Paid",
     "void": "Void",
 }
+KIND_LABELS = {kind.value: str(kind.label) for kind in EventKind}
 SORTS = ("issue_date", "due_date", "status", "amount")
 PAGE_SIZE = 25
 

@@ -165,7 +165,7 @@ def dispute_invoice(request: HtmxHttpRequest, portal: Portal, number: str) -> Ht
             )
             open_dispute(
                 actor=request.user,  # type: ignore[arg-type]  # signed in: client_portal checked
-                client=_client(portal),
+                client=_client(request),
                 invoice_id=invoice_id,
                 reason=form.cleaned_data["reason"],
                 amount_minor=amount_minor,
@@ -199,7 +199,7 @@ def post_message(
         try:
             post_dispute_message(
                 actor=request.user,  # type: ignore[arg-type]  # signed in: client_portal checked
-                client=_client(portal),
+                client=_client(request),
                 dispute_id=dispute_id,
                 body=form.cleaned_data["body"],
             )
@@ -212,10 +212,9 @@ def post_message(
     return render(request, template, context, status=422)
 
 
-def _client(portal: Portal):  # noqa: ANN202 - the services take the model; ownership is re-checked there
-    from tally.clients.models import Client
-
-    return Client.objects.get(pk=portal.client_id)
+def _client(request: HtmxHttpRequest):  # noqa: ANN202
+    """The signed-in user's own client, for the services (which check ownership again)."""
+    return request.user.client  # type: ignore[union-attr]
 
 
 def _form_errors(form, error: Exception) -> None:  # noqa: ANN001

@@ -3,7 +3,7 @@
 from django import template
 
 from tally.money import format_money, price_to_decimal
-from tally.operations.models import EventKind
+from tally.portal.queries import KIND_LABELS
 
 register = template.Library()
 
@@ -37,8 +37,4 @@ def query_with(context: template.Context, **changes: object) -> str:
 @register.filter
 def kind_label(kind: str) -> str:
     """pick → Pick, storage_day → Storage day."""
-    return (
-        str(EventKind(kind).label)
-        if kind in EventKind.values
-        else kind.replace("_", " ").capitalize()
-    )
+    return KIND_LABELS.get(kind) or kind.replace("_", " ").capitalize()
