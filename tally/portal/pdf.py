@@ -15,17 +15,16 @@ import unicodedata
 from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from zoneinfo import ZoneInfo
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date
 from babel.numbers import format_currency, format_decimal, format_percent
 from django.conf import settings
 from fpdf import FPDF, FontFace
-from fpdf.enums import TableBordersLayout, TableCellFillMode, XPos, YPos
+from fpdf.enums import TableBordersLayout, XPos, YPos
 
 from tally.money import format_money, price_to_decimal, to_decimal
-from tally.payments.models import PaymentMethod
 
 from .queries import STATUS_LABELS, ClientHeader, InvoiceDetail
 
@@ -47,7 +46,7 @@ STATUS_COLOURS = {
     "partially_paid": ACCENT,
     "open": ACCENT,
 }
-WATERMARKS = {"paid": ("PAID", (214, 236, 222)), "void": ("VOID", (244, 214, 217))}
+WATERMARKS = {"paid": ("PAID", STATUS_COLOURS["paid"]), "void": ("VOID", STATUS_COLOURS["void"])}
 
 MARGIN = 18.0  # mm
 FOOTER_SPACE = 20.0  # mm kept free at the bottom of every page
@@ -62,15 +61,20 @@ def _encodable(text: str) -> bool:
     return True
 
 
+# Letters that have no accent-free decomposition of their own.
+_PLAIN = str.maketrans("ŁłĐđĦħıŧŦ", "LlDdHhitT")
+
+
 def _char(ch: str) -> str:
     if _encodable(ch):
         return ch
+    plain = ch.translate(_PLAIN)
+    if plain != ch:
+        return plain
     compat = unicodedata.normalize("NFKC", ch)
     if _encodable(compat):
         return compat
-    bare = "".join(
-        c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c)
-    )
+    bare = "".join(c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c))
     if bare and _encodable(bare):
         return bare
     return "?"
@@ -87,6 +91,7 @@ class _Formats:
     """Money, numbers and dates for one invoice, in the viewer's locale."""
 
     def __init__(self, currency: str, locale: str) -> None:
+        locale = (locale or "").replace("-", "_")
         try:
             Locale.parse(locale)
         except (UnknownLocaleError, ValueError, TypeError):
@@ -96,7 +101,7 @@ class _Formats:
 
     def money(self, minor: int) -> str:
         text = format_money(minor, self.currency, self.locale)
-        printable = "".join(_char(ch) if not _encodable(ch) else ch for ch in text)
+        printable = "".join(_char(ch) for ch in text)
         if "?" in printable and "?" not in text:
             # The symbol (₹, ₩, ₺, …) is not in the font: say the ISO code instead.
             printable = safe_text(
@@ -144,7 +149,6 @@ class _InvoicePDF(FPDF):
 
     # fpdf2 calls these on every new page.
     def header(self) -> None:
-        self._watermark()
         if self.page_no() > 1:
             self._font(8.5, "B", ACCENT)
             self.cell(0, 5, self.operator, new_x=XPos.LMARGIN, new_y=YPos.TOP)
@@ -155,6 +159,7 @@ class _InvoicePDF(FPDF):
             self.ln(5)
 
     def footer(self) -> None:
+        self._watermark()
         self.set_y(-14)
         self._rule(self.get_y() - 1.5, RULE, 0.3)
         self._font(8, "", MUTED)
@@ -167,7 +172,8 @@ class _InvoicePDF(FPDF):
             return
         text, colour = mark
         x, y = self.w / 2, self.h / 2
-        with self.local_context():
+        # Drawn last on each page, translucent, so that table fills cannot hide it.
+        with self.local_context(fill_opacity=0.13):
             self._font(120, "B", colour)
             width = self.get_string_width(text)
             with self.rotation(35, x=x, y=y):
@@ -208,18 +214,17 @@ def _table(
         col_widths=tuple(widths),
         text_align=tuple(align),
         borders_layout=TableBordersLayout.HORIZONTAL_LINES,
-        cell_fill_color=ZEBRA,
-        cell_fill_mode=TableCellFillMode.EVEN_ROWS,
         headings_style=heading_style,
-        line_height=pdf.font_size * 1.45,
-        padding=(1.4, 2.0),
+        line_height=pdf.font_size * 1.3,
+        padding=(1.3, 2.0),
         width=width,
         align="LEFT",
         repeat_headings=1,
     ) as table:
         table.row([safe_text(h) for h in headings])
-        for values in rows:
-            table.row([safe_text(v) for v in values])
+        for i, values in enumerate(rows):
+            style = FontFace(color=INK, fill_color=ZEBRA if i % 2 else WHITE)
+            table.row([safe_text(v) for v in values], style=style)
 
 
 def render_invoice_pdf(client: ClientHeader, detail: InvoiceDetail, locale: str = "en_US") -> bytes:
@@ -255,24 +260,42 @@ def render_invoice_pdf(client: ClientHeader, detail: InvoiceDetail, locale: str 
             align=("LEFT", "LEFT", "LEFT", "LEFT", "RIGHT"),
         )
     if detail.credit_notes:
+        zone = ZoneInfo(client.time_zone)
         pdf.section_title("Credit notes")
         _table(
             pdf,
             ["Credit note", "Date", "Reason", "Amount"],
             [
-                [n.number, fmt.date(n.created_at.date()), n.reason, fmt.money(n.amount_minor)]
+                [
+                    n.number,
+                    fmt.date(n.created_at.astimezone(zone).date()),
+                    n.reason,
+                    fmt.money(n.amount_minor),
+                ]
                 for n in detail.credit_notes
             ],
             widths=(16, 15, 51, 18),
             align=("LEFT", "LEFT", "LEFT", "RIGHT"),
         )
-    if row.status != "void":
+    if row.status not in ("paid", "void"):
         _instructions(pdf, row.number, content_width)
     return bytes(pdf.output())
 
 
+# Payment methods as the client reads them. Kept here rather than imported from
+# tally.payments.models: client-facing portal code reads only through portal.queries.
+_METHOD_LABELS = {
+    "ach": "ACH",
+    "wire": "Wire transfer",
+    "card": "Card",
+    "check": "Check",
+    "sepa": "SEPA transfer",
+    "other": "Other",
+}
+
+
 def _method_label(method: str) -> str:
-    return str(PaymentMethod(method).label) if method in PaymentMethod.values else method
+    return _METHOD_LABELS.get(method, method.replace("_", " ").capitalize())
 
 
 def _letterhead(pdf: _InvoicePDF, number: str, width: float) -> None:
@@ -328,7 +351,9 @@ def _parties(
     pdf.set_x(label_x)
     pdf._font(8.5, "", MUTED)
     pdf.cell(label_w, 7, "Status")
-    _badge(pdf, STATUS_LABELS[row.status].upper(), STATUS_COLOURS[row.status], label_x + width * 0.48)
+    _badge(
+        pdf, STATUS_LABELS[row.status].upper(), STATUS_COLOURS[row.status], label_x + width * 0.48
+    )
     pdf.set_y(max(left_bottom, pdf.get_y() + 8))
 
 
@@ -345,8 +370,12 @@ def _badge(pdf: _InvoicePDF, text: str, colour: tuple[int, int, int], right: flo
 def _status_notice(pdf: _InvoicePDF, detail: InvoiceDetail, fmt: _Formats) -> None:
     row = detail.row
     if row.status == "void":
-        reason = f": {detail.void_reason}" if detail.void_reason else "."
-        text = f"This invoice has been voided{reason} Nothing is owed on it."
+        reason = detail.void_reason.strip()
+        if reason and reason[-1] not in ".!?":
+            reason += "."
+        text = (
+            f"This invoice has been voided{': ' + reason if reason else '.'} Nothing is owed on it."
+        )
     elif row.status == "paid":
         text = "Paid in full. Thank you."
     elif row.status == "overdue":
@@ -363,7 +392,7 @@ def _status_notice(pdf: _InvoicePDF, detail: InvoiceDetail, fmt: _Formats) -> No
     pdf.set_line_width(0.4)
     pdf._font(9.5, "B", colour)
     pdf.multi_cell(
-        0, 6, safe_text(text), border=1, padding=(1.5, 3), new_x=XPos.LMARGIN, new_y=YPos.NEXT
+        0, 6, safe_text(text), border=1, padding=(2, 3), new_x=XPos.LMARGIN, new_y=YPos.NEXT
     )
     pdf.ln(2)
 
@@ -374,7 +403,9 @@ def _lines(pdf: _InvoicePDF, detail: InvoiceDetail, fmt: _Formats) -> None:
     for line in detail.lines:
         if line.line_type == "adjustment":
             description = line.description + (f"\nReason: {line.reason}" if line.reason else "")
-            rows.append([description, fmt.quantity(line.quantity), "—", fmt.money(line.amount_minor)])
+            rows.append(
+                [description, fmt.quantity(line.quantity), "—", fmt.money(line.amount_minor)]
+            )
         else:
             rows.append(
                 [
@@ -407,41 +438,44 @@ def _totals(pdf: _InvoicePDF, detail: InvoiceDetail, fmt: _Formats, width: float
         entries.append(("Credits", fmt.money(-detail.credited_minor), ""))
     box_w = width * 0.45
     x = pdf.l_margin + width - box_w
-    with pdf.unbreakable() as doc:
-        doc.ln(3)
-        for label, value, kind in entries:
-            if kind == "total":
-                _h_rule(doc, x, box_w)
-            doc.set_x(x)
-            doc.set_font(FONT, "B" if kind else "", 10)
-            doc.set_text_color(*INK)
-            doc.cell(box_w * 0.55, 6.5, safe_text(label), padding=(0, 2))
-            doc.cell(box_w * 0.45, 6.5, value, align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-        doc.ln(1.5)
-        doc.set_x(x)
-        doc.set_fill_color(*ACCENT)
-        doc.set_text_color(*WHITE)
-        doc.set_font(FONT, "B", 11.5)
-        doc.cell(box_w * 0.55, 9, "Balance due", fill=True, padding=(0, 2))
-        doc.cell(
-            box_w * 0.45,
-            9,
-            fmt.money(row.balance_minor),
-            align="R",
-            fill=True,
-            padding=(0, 2),
-            new_x=XPos.LMARGIN,
-            new_y=YPos.NEXT,
-        )
-        if row.status not in ("paid", "void") and row.balance_minor > 0:
-            doc.set_x(x)
-            doc.set_font(FONT, "", 8.5)
-            doc.set_text_color(*MUTED)
-            doc.cell(box_w, 6, f"Due by {fmt.date(row.due_date)}", align="R")
-            doc.ln(6)
+    owing = row.status not in ("paid", "void") and row.balance_minor > 0
+    _keep_together(pdf, 3 + 6.5 * len(entries) + 1.3 + 1.5 + 9 + (6 if owing else 0))
+    pdf.ln(3)
+    for label, value, kind in entries:
+        if kind == "total":
+            _h_rule(pdf, x, box_w)
+        pdf.set_x(x)
+        pdf._font(10, "B" if kind else "", INK)
+        pdf.cell(box_w * 0.55, 6.5, safe_text(label))
+        pdf.cell(box_w * 0.45, 6.5, value, align="R", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.ln(1.5)
+    pdf.set_x(x)
+    pdf.set_fill_color(*ACCENT)
+    pdf._font(11.5, "B", WHITE)
+    pdf.cell(box_w * 0.55, 9, "Balance due", fill=True)
+    pdf.cell(
+        box_w * 0.45,
+        9,
+        fmt.money(0 if row.status == "void" else row.balance_minor),
+        align="R",
+        fill=True,
+        new_x=XPos.LMARGIN,
+        new_y=YPos.NEXT,
+    )
+    if owing:
+        pdf.set_x(x)
+        pdf._font(8.5, "", MUTED)
+        pdf.cell(box_w, 6, f"Due by {fmt.date(row.due_date)}", align="R")
+        pdf.ln(6)
 
 
-def _h_rule(pdf: Any, x: float, width: float) -> None:
+def _keep_together(pdf: _InvoicePDF, height: float) -> None:
+    """Start a new page unless a block of `height` mm fits on this one."""
+    if pdf.will_page_break(height):
+        pdf.add_page()
+
+
+def _h_rule(pdf: _InvoicePDF, x: float, width: float) -> None:
     pdf.set_draw_color(*INK)
     pdf.set_line_width(0.3)
     y = pdf.get_y() + 0.5
@@ -449,27 +483,31 @@ def _h_rule(pdf: Any, x: float, width: float) -> None:
     pdf.set_y(y + 0.8)
 
 
+def _line_count(pdf: _InvoicePDF, text: str, width: float) -> int:
+    lines = pdf.multi_cell(width, 5, text, dry_run=True, output="LINES")
+    return len(lines) if isinstance(lines, list) else 1
+
+
 def _instructions(pdf: _InvoicePDF, number: str, width: float) -> None:
     text = safe_text(settings.TALLY_PAYMENT_INSTRUCTIONS)
     reference = safe_text(f"Please quote invoice {number} with your payment.")
-    with pdf.unbreakable() as doc:
-        doc.ln(6)
-        if doc.will_page_break(28):
-            doc.add_page()
-        top = doc.get_y()
-        doc.set_x(doc.l_margin + 4)
-        doc.set_font(FONT, "B", 10.5)
-        doc.set_text_color(*ACCENT)
-        doc.cell(0, 7, "HOW TO PAY", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-        doc.set_font(FONT, "", 9.5)
-        doc.set_text_color(*INK)
-        doc.set_x(doc.l_margin + 4)
-        doc.multi_cell(width - 8, 5, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-        doc.set_font(FONT, "", 8.5)
-        doc.set_text_color(*MUTED)
-        doc.set_x(doc.l_margin + 4)
-        doc.multi_cell(width - 8, 5, reference, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-        bottom = doc.get_y() + 3
-        doc.set_fill_color(*ACCENT)
-        doc.rect(doc.l_margin, top, 1.2, bottom - top, style="F")
-        doc.set_y(bottom)
+    pdf._font(9.5)
+    text_lines = _line_count(pdf, text, width - 8)
+    pdf._font(8.5)
+    reference_lines = _line_count(pdf, reference, width - 8)
+    _keep_together(pdf, 6 + 7 + 5 * (text_lines + reference_lines) + 3)
+    pdf.ln(6)
+    top = pdf.get_y()
+    pdf.set_x(pdf.l_margin + 4)
+    pdf._font(10.5, "B", ACCENT)
+    pdf.cell(0, 7, "HOW TO PAY", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf._font(9.5, "", INK)
+    pdf.set_x(pdf.l_margin + 4)
+    pdf.multi_cell(width - 8, 5, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf._font(8.5, "", MUTED)
+    pdf.set_x(pdf.l_margin + 4)
+    pdf.multi_cell(width - 8, 5, reference, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    bottom = pdf.get_y() + 3
+    pdf.set_fill_color(*ACCENT)
+    pdf.rect(pdf.l_margin, top, 1.2, bottom - top, style="F")
+    pdf.set_y(bottom)

@@ -1,0 +1,347 @@
+import dataclasses
+import io
+import shutil
+import subprocess
+from datetime import date
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.test import Client as WebClient
+from django.urls import reverse
+from pypdf import PdfReader
+
+from tally.accounts.models import Role
+from tally.clients.services import create_client
+from tally.invoicing.services import (
+    add_adjustment,
+    create_credit_note,
+    generate_draft_invoice,
+    issue_invoice,
+    void_invoice,
+)
+from tally.money import format_money
+from tally.payments.services import record_payment
+from tally.portal import queries
+from tally.portal.pdf import render_invoice_pdf, safe_text
+from tally.rating.services import create_rate_card
+from tests.factories import DEFAULT_PRICES, add_events, issued_invoice, make_client, make_user
+
+pytestmark = pytest.mark.django_db
+TODAY = date(2026, 11, 20)
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+def pdf_text(pdf: bytes) -> tuple[int, list[str], str]:
+    """Page count, each page's text, and all the text with whitespace made single spaces."""
+    assert pdf.startswith(b"%PDF-")
+    reader = PdfReader(io.BytesIO(pdf))
+    pages = [page.extract_text() for page in reader.pages]
+    return len(reader.pages), pages, squash("\n".join(pages))
+
+
+def squash(text: str) -> str:
+    return " ".join(text.replace("\xa0", " ").replace("\u202f", " ").split())
+
+
+def number_of(invoice) -> str:
+    return f"INV-{invoice.number:06d}"
+
+
+def render(client, invoice, locale: str = "en_US") -> bytes:
+    header = queries.client_header(client.pk)
+    detail = queries.invoice_detail(client.pk, invoice.pk, TODAY)
+    return render_invoice_pdf(header, detail, locale)
+
+
+def pay(client, invoice, amount: int, key: str) -> None:
+    record_payment(
+        actor=None,
+        client=client,
+        amount_minor=amount,
+        currency=client.currency,
+        received_on=date(2026, 11, 12),
+        method="wire",
+        idempotency_key=key,
+        reference=f"FED-{key}",
+        payer="Harbor Treasury",
+        allocations=[(invoice.pk, amount)],
+    )
+
+
+def save_artifact(name: str, pdf: bytes) -> None:
+    """Keep the PDF (and a PNG of each page when poppler is installed) for a person to look at."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / name
+    path.write_bytes(pdf)
+    for old in ARTIFACTS.glob(f"{path.stem}-[0-9]*.png"):
+        old.unlink()
+    if shutil.which("pdftoppm"):
+        subprocess.run(  # noqa: S603 (fixed arguments)
+            ["pdftoppm", "-png", "-r", "80", str(path), str(path.with_suffix(""))],  # noqa: S607
+            check=False,
+            timeout=60,
+        )
+
+
+@pytest.fixture
+def billed():
+    """A taxed USD invoice with two lines, a payment and a credit note."""
+    client = make_client("harbor", tax_rate_bp=825)
+    invoice = issued_invoice(client, picks=1200, labels=800)  # 420.00 + 36.00, tax 37.62
+    pay(client, invoice, 20000, "pay-1")
+    create_credit_note(
+        actor=None,
+        client=client,
+        invoice_id=invoice.pk,
+        amount_minor=1500,
+        reason="Forty labels were voided at the carrier before pickup",
+    )
+    return client, invoice
+
+
+def test_the_invoice_pdf_shows_everything_the_client_needs_to_pay_it(billed):
+    client, invoice = billed
+    pdf = render(client, invoice)
+    save_artifact("invoice.pdf", pdf)
+    pages, _, text = pdf_text(pdf)
+
+    assert pages == 1
+    assert settings.TALLY_OPERATOR_NAME in text
+    assert "INVOICE" in text
+    assert number_of(invoice) in text
+    assert "Harbor Inc." in text
+    for line in client.address.splitlines():
+        assert line in text
+    assert "Issue date Nov 1, 2026" in text
+    assert "Due date Dec 1, 2026" in text
+    assert "Service period Oct 1, 2026 – Oct 31, 2026" in text
+    assert "Picks at 0.3500 USD 1,200 0.3500 $420.00" in text
+    assert "Shipping labels at 0.0450 USD 800 0.0450 $36.00" in text
+    assert "Subtotal $456.00" in text
+    assert "Tax (8.25%) $37.62" in text
+    assert "Total $493.62" in text
+    assert "Nov 12, 2026 Wire transfer FED-pay-1 Harbor Treasury $200.00" in text
+    assert "Payments received -$200.00" in text
+    assert "CN-" in text
+    assert "Forty labels were voided at the carrier before pickup" in text
+    assert "Credits -$15.00" in text
+    assert "Balance due $278.62" in text
+    assert squash(settings.TALLY_PAYMENT_INSTRUCTIONS) in text
+    assert "Page 1 of 1" in text
+
+
+def test_the_balance_printed_is_what_the_portal_says_is_owed(billed):
+    client, invoice = billed
+    detail = queries.invoice_detail(client.pk, invoice.pk, TODAY)
+    _, _, text = pdf_text(render(client, invoice))
+    assert detail.row.balance_minor == 493_62 - 200_00 - 15_00
+    assert f"Balance due {format_money(detail.row.balance_minor, 'USD')}" in text
+
+
+@pytest.mark.parametrize(
+    ("currency", "prices", "total"),
+    [
+        ("USD", DEFAULT_PRICES, "$420.00"),
+        ("EUR", DEFAULT_PRICES, "€420.00"),
+        ("GBP", DEFAULT_PRICES, "£420.00"),
+        ("CAD", DEFAULT_PRICES, "CA$420.00"),
+        ("JPY", {**DEFAULT_PRICES, "pick": "35"}, "¥42,000"),
+    ],
+)
+def test_every_demo_currency_prints_with_its_symbol_and_exponent(currency, prices, total):
+    client = make_client(f"c-{currency.lower()}", currency=currency, prices=prices)
+    invoice = issued_invoice(client, picks=1200)
+    _, _, text = pdf_text(render(client, invoice))
+    assert f"Total {total}" in text
+    assert f"Balance due {total}" in text
+
+
+def test_a_euro_invoice_in_a_german_locale_puts_the_sign_after_the_amount():
+    client = make_client("berlin", currency="EUR", tax_rate_bp=1900)
+    invoice = issued_invoice(client, picks=1200)  # 420.00 + 19% = 499.80
+    pdf = render(client, invoice, locale="de_DE")
+    save_artifact("invoice-eur-de.pdf", pdf)
+    _, _, text = pdf_text(pdf)
+    assert "420,00 €" in text
+    assert "Steuer" not in text  # labels stay English; numbers and dates follow the locale
+    assert "Tax (19%) 79,80 €" in text
+    assert "Total 499,80 €" in text
+    assert "01.11.2026" in text
+
+
+def test_a_yen_invoice_has_no_decimals_and_rounds_each_line_half_up():
+    client = make_client("tokyo", currency="JPY", prices={**DEFAULT_PRICES, "label": "4.5"})
+    invoice = issued_invoice(client, picks=0, labels=3)  # 3 × 4.5 = 13.5 → 14
+    _, _, text = pdf_text(render(client, invoice))
+    assert "Shipping labels at 4.5000 JPY 3 4.5000 ¥14" in text
+    assert "Total ¥14" in text
+    assert "¥14.00" not in text
+
+
+def test_a_symbol_the_font_lacks_prints_as_the_iso_code():
+    client = make_client("mumbai", currency="INR")
+    invoice = issued_invoice(client, picks=1200)
+    _, _, text = pdf_text(render(client, invoice))
+    assert "Total INR 420.00" in text
+    assert "₹" not in text
+
+
+def test_names_outside_the_font_never_break_the_pdf(billed):
+    client, invoice = billed
+    header = dataclasses.replace(
+        queries.client_header(client.pk),
+        name="Łódź Spedycja 東京",
+        address="ul. Piotrkowska 1\n90-001 Łódź\nΕλλάδα",
+    )
+    detail = queries.invoice_detail(client.pk, invoice.pk, TODAY)
+    _, _, text = pdf_text(render_invoice_pdf(header, detail))
+    assert "Lódz Spedycja ??" in text
+    assert "90-001 Lódz" in text
+    assert safe_text("Müller — €5 ₹5") == "Müller — €5 ?5"
+
+
+def test_a_long_invoice_paginates_with_every_line_and_page_numbers():
+    client = make_client("bulk")
+    add_events(client, "pick", 10, day=date(2026, 10, 3))
+    draft = generate_draft_invoice(
+        actor=None, client=client, period_start=date(2026, 10, 1), period_end=date(2026, 10, 31)
+    ).invoice
+    for i in range(1, 121):
+        add_adjustment(
+            actor=None,
+            client=client,
+            invoice_id=draft.pk,
+            description=f"Dock appointment {i:03d}",
+            amount_minor=1000 + i,
+            reason=f"Booked dock slot {i:03d}",
+        )
+    invoice = issue_invoice(actor=None, client=client, invoice_id=draft.pk, issue_date=TODAY)
+    pdf = render(client, invoice)
+    save_artifact("invoice-long.pdf", pdf)
+    pages, page_texts, text = pdf_text(pdf)
+
+    assert pages > 1
+    for i in range(1, 121):
+        assert f"Dock appointment {i:03d}" in text
+        assert f"Reason: Booked dock slot {i:03d} 1 — {format_money(1000 + i, 'USD')}" in text
+    for n, page in enumerate(page_texts, start=1):
+        assert f"Page {n} of {pages}" in squash(page)
+        assert number_of(invoice) in page
+    assert "Description" in page_texts[1]  # the table's headings repeat on the next page
+    assert f"Balance due {format_money(invoice.total_minor, 'USD')}" in squash(page_texts[-1])
+    assert squash(settings.TALLY_PAYMENT_INSTRUCTIONS) in text
+
+
+def test_a_paid_invoice_says_so():
+    client = make_client("settled")
+    invoice = issued_invoice(client, picks=10)
+    pay(client, invoice, 350, "full")
+    pdf = render(client, invoice)
+    save_artifact("invoice-paid.pdf", pdf)
+    _, _, text = pdf_text(pdf)
+    assert "PAID" in text
+    assert "Paid in full" in text
+    assert "Balance due $0.00" in text
+    assert "HOW TO PAY" not in text
+
+
+def test_a_void_invoice_says_why_and_asks_for_nothing(operator):
+    client = make_client("voided")
+    invoice = issued_invoice(client, picks=10)
+    void_invoice(actor=operator, client=client, invoice_id=invoice.pk, reason="Billed twice")
+    pdf = render(client, invoice)
+    save_artifact("invoice-void.pdf", pdf)
+    _, _, text = pdf_text(pdf)
+    assert "VOID" in text
+    assert "This invoice has been voided: Billed twice. Nothing is owed on it." in text
+    assert "Balance due $0.00" in text
+    assert "HOW TO PAY" not in text
+
+
+def test_an_overdue_invoice_says_when_it_was_due():
+    client = make_client("late")
+    invoice = issued_invoice(client, picks=10)  # due Dec 1, 2026
+    header = queries.client_header(client.pk)
+    detail = queries.invoice_detail(client.pk, invoice.pk, date(2026, 12, 15))
+    _, _, text = pdf_text(render_invoice_pdf(header, detail))
+    assert "OVERDUE" in text
+    assert "Overdue: $3.50 was due on Dec 1, 2026" in text
+
+
+def test_a_client_without_an_address_still_gets_an_invoice():
+    client = create_client(
+        actor=None,
+        name="Bare Co",
+        code="bare",
+        currency="USD",
+        payment_terms_days=15,
+        time_zone="UTC",
+        tax_rate_bp=None,
+        address="",
+        billing_contacts=[("AP", "ap@bare.example")],
+    )
+    create_rate_card(
+        actor=None, client=client, effective_from=date(2026, 1, 1), prices=DEFAULT_PRICES
+    )
+    invoice = issued_invoice(client, picks=10)
+    _, _, text = pdf_text(render(client, invoice))
+    assert "Bare Co" in text
+    assert "Tax" not in text
+
+
+# -- through the portal ------------------------------------------------------------------
+def test_a_client_user_downloads_their_invoice_pdf(acme):
+    invoice = issued_invoice(acme, picks=10)
+    pay(acme, invoice, 100, "acme-1")
+    url = reverse("portal:invoice_pdf", args=[number_of(invoice)])
+    web = WebClient()
+    web.force_login(make_user(role=Role.CLIENT_USER, client=acme))
+
+    response = web.get(url)
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/pdf"
+    assert f'filename="{number_of(invoice)}.pdf"' in response["Content-Disposition"]
+    _, _, text = pdf_text(response.content)
+    assert settings.TALLY_OPERATOR_NAME in text
+    assert number_of(invoice) in text
+    assert "Acme Inc." in text
+    assert "Total $3.50" in text
+    assert "FED-acme-1" in text
+    assert "Balance due $2.50" in text
+
+
+def test_another_clients_user_gets_404_for_the_same_pdf(acme, globex):
+    invoice = issued_invoice(acme, picks=10)
+    url = reverse("portal:invoice_pdf", args=[number_of(invoice)])
+    web = WebClient()
+    web.force_login(make_user(role=Role.CLIENT_USER, client=globex))
+
+    assert web.get(url).status_code == 404
+
+
+def test_a_draft_has_no_pdf(acme):
+    add_events(acme, "pick", 5, day=date(2026, 10, 3))
+    draft = generate_draft_invoice(
+        actor=None, client=acme, period_start=date(2026, 10, 1), period_end=date(2026, 10, 31)
+    ).invoice
+    web = WebClient()
+    web.force_login(make_user(role=Role.CLIENT_USER, client=acme))
+    # A draft has no number; the next number it might get must not reveal it either.
+    assert web.get(reverse("portal:invoice_pdf", args=["INV-000001"])).status_code == 404
+    assert draft.number is None
+
+
+def test_signed_out_visitors_are_sent_to_log_in(acme):
+    invoice = issued_invoice(acme, picks=10)
+    response = WebClient().get(reverse("portal:invoice_pdf", args=[number_of(invoice)]))
+    assert response.status_code == 302
+
+
+def test_every_payment_method_has_a_printed_label():
+    from tally.payments.models import PaymentMethod
+    from tally.portal.pdf import _method_label
+
+    for method in PaymentMethod:
+        assert _method_label(method.value) == method.label
