@@ -141,7 +141,8 @@ def invoice_pdf(request: HtmxHttpRequest, portal: Portal, number: str) -> HttpRe
 
     detail = queries.invoice_detail(portal.client_id, invoice_id, portal.today)
     response = HttpResponse(
-        render_invoice_pdf(portal.client, detail), content_type="application/pdf"
+        render_invoice_pdf(portal.client, detail, locale=portal.locale),
+        content_type="application/pdf",
     )
     response["Content-Disposition"] = f'attachment; filename="{number}.pdf"'
     return response
