@@ -58,3 +58,35 @@ class User(AbstractBaseUser, PermissionsMixin):
     @property
     def is_operator(self) -> bool:
         return self.role in (Role.OPERATOR, Role.PLATFORM_OWNER)
+
+
+class ThrottleScope(models.TextChoices):
+    PAIR = "pair", "Email and address"
+    ADDRESS = "address", "Address"
+
+
+class LoginThrottle(models.Model):
+    """Failed sign-ins, counted per (email, address) pair and per address — never per email
+    alone, so nobody elsewhere can lock a real user out. Kept in the database so every
+    worker process sees the same counts. See tally.accounts.throttle."""
+
+    scope = models.CharField(max_length=10, choices=ThrottleScope.choices)
+    # Keyed HMACs, not the values: no typed emails (sometimes a password typed in the wrong
+    # field) or addresses are stored in clear.
+    key = models.CharField(max_length=64)
+    # For pair rows, the HMAC of the email alone, so a completed password reset can clear
+    # every pair for that account; empty for address rows.
+    account = models.CharField(max_length=64, blank=True, db_index=True)
+    failures = models.PositiveIntegerField(default=0)
+    window_started_at = models.DateTimeField()
+    last_failure_at = models.DateTimeField(db_index=True)
+    locked_until = models.DateTimeField(null=True, blank=True)
+    lockouts = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["scope", "key"], name="login_throttle_one_row_per_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scope} {self.key[:12]}…"

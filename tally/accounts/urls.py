@@ -1,9 +1,20 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from . import views
+
 app_name = "accounts"
 
 urlpatterns = [
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("login/", views.SignInView.as_view(), name="login"),
+    # Django 5's LogoutView accepts POST only: a link or an image cannot sign anyone out.
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("password-reset/", views.ResetPasswordView.as_view(), name="password_reset"),
+    path("password-reset/sent/", views.ResetPasswordSentView.as_view(), name="password_reset_done"),
+    path(
+        "reset/<uidb64>/<token>/",
+        views.ResetPasswordConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path("reset/done/", views.ResetPasswordCompleteView.as_view(), name="password_reset_complete"),
 ]

@@ -1,0 +1,59 @@
+"""Sign in, sign out, and reset a forgotten password — Django's own views, configured.
+
+The templates have names of their own (registration/reset_password_*): the admin app, listed
+first in INSTALLED_APPS, ships registration/password_reset_*.html that would win otherwise.
+"""
+
+from django.conf import settings
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.forms import PasswordResetForm
+from django.http import HttpResponse
+from django.urls import reverse_lazy
+from django.utils.decorators import method_decorator
+from django.views.decorators.cache import never_cache
+
+from .forms import NewPasswordForm, SignInForm
+
+
+class SignInView(auth_views.LoginView):
+    """Django's LoginView: on success `login()` gives the browser a new session key
+    (no session fixation); the backend throttles; the form gives one answer for every
+    refusal."""
+
+    form_class = SignInForm
+    template_name = "registration/login.html"
+
+
+@method_decorator(never_cache, name="dispatch")  # the page carries a CSRF token
+class ResetPasswordView(auth_views.PasswordResetView):
+    """Asks for an email and always answers the same way, whether or not it has an account;
+    only an active account with a password gets a link."""
+
+    template_name = "registration/reset_password_form.html"
+    email_template_name = "registration/reset_password_email.txt"
+    subject_template_name = "registration/reset_password_subject.txt"
+    success_url = reverse_lazy("accounts:password_reset_done")
+
+    def form_valid(self, form: PasswordResetForm) -> HttpResponse:
+        self.extra_email_context = {
+            "operator_name": settings.TALLY_OPERATOR_NAME,
+            "valid_hours": max(1, settings.PASSWORD_RESET_TIMEOUT // 3600),
+        }
+        return super().form_valid(form)
+
+
+class ResetPasswordSentView(auth_views.PasswordResetDoneView):
+    template_name = "registration/reset_password_sent.html"
+
+
+class ResetPasswordConfirmView(auth_views.PasswordResetConfirmView):
+    """The emailed link: Django swaps the token in the URL for one in the session before
+    showing the form, so the token never leaks through a Referer header."""
+
+    template_name = "registration/reset_password_confirm.html"
+    form_class = NewPasswordForm
+    success_url = reverse_lazy("accounts:password_reset_complete")
+
+
+class ResetPasswordCompleteView(auth_views.PasswordResetCompleteView):
+    template_name = "registration/reset_password_complete.html"

@@ -1,0 +1,45 @@
+from datetime import timedelta
+
+import pytest
+from django.test import Client as HttpClient
+from django.utils import timezone
+
+from tally.accounts import throttle
+from tally.accounts.models import Role
+from tests.factories import make_user
+
+
+@pytest.fixture(autouse=True)
+def _fast_hashing(settings):
+    """MD5 keeps these tests quick; the tests about hashing itself switch Argon2 back on
+    (test_settings checks the product's own order)."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def alice(acme):
+    return make_user(role=Role.CLIENT_USER, client=acme, email="alice@acme.example")
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """The throttle's clock, which the test moves by hand."""
+
+    class Clock:
+        def __init__(self):
+            self.at = timezone.now()
+
+        def __call__(self):
+            return self.at
+
+        def advance(self, **kwargs):
+            self.at += timedelta(**kwargs)
+
+    c = Clock()
+    monkeypatch.setattr(throttle, "now", c)
+    return c
+
+
+@pytest.fixture
+def browser():
+    return HttpClient()

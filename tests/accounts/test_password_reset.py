@@ -1,0 +1,133 @@
+"""Password reset by email, through Django's own views and email backend."""
+
+import re
+
+import pytest
+from django.test import Client as HttpClient
+from django.urls import reverse
+
+from tally.audit.models import AuditEvent
+
+from .helpers import ATTACKER, HOME_ADDRESS, PASSWORD, fail, sign_in, signed_in, unlabelled_inputs
+
+pytestmark = pytest.mark.django_db
+
+NEW_PASSWORD = "tangerine-ledger-57"
+
+
+def ask_for_reset(browser, email):
+    return browser.post(reverse("accounts:password_reset"), {"email": email})
+
+
+def link_in(message) -> str:
+    found = re.search(r"https?://testserver(/accounts/reset/\S+/\S+/)", message.body)
+    assert found, message.body
+    return found.group(1)
+
+
+def choose_new_password(browser, link, password=NEW_PASSWORD):
+    form_page = browser.get(link, follow=True)
+    assert form_page.status_code == 200 and form_page.context["validlink"]
+    return browser.post(
+        form_page.redirect_chain[-1][0], {"new_password1": password, "new_password2": password}
+    )
+
+
+def test_the_sign_in_page_links_to_password_reset(browser):
+    html = browser.get(reverse("accounts:login")).content.decode()
+    assert f'<a href="{reverse("accounts:password_reset")}">Forgot your password?</a>' in html
+
+
+def test_a_reset_email_names_the_operator_and_its_link_sets_a_new_password(
+    browser, alice, mailoutbox, settings
+):
+    settings.TALLY_OPERATOR_NAME = "Harbor Freight Logistics"
+    response = ask_for_reset(browser, "alice@acme.example")
+    assert response.status_code == 302
+    assert response["Location"] == reverse("accounts:password_reset_done")
+
+    assert len(mailoutbox) == 1
+    message = mailoutbox[0]
+    assert message.to == ["alice@acme.example"]
+    assert message.from_email == settings.DEFAULT_FROM_EMAIL
+    assert "Harbor Freight Logistics" in message.subject
+    assert "Harbor Freight Logistics" in message.body and "1 hour" in message.body
+
+    done = choose_new_password(browser, link_in(message))
+    assert done.status_code == 302 and done["Location"] == reverse(
+        "accounts:password_reset_complete"
+    )
+
+    assert sign_in(HttpClient(), "alice@acme.example", PASSWORD).status_code == 200
+    fresh = HttpClient()
+    assert sign_in(fresh, "alice@acme.example", NEW_PASSWORD).status_code == 302
+    assert signed_in(fresh)
+
+
+def test_an_unknown_email_gets_the_same_answer_and_no_email(browser, alice, mailoutbox):
+    known = ask_for_reset(HttpClient(), "alice@acme.example")
+    unknown = ask_for_reset(HttpClient(), "nobody@acme.example")
+    assert (unknown.status_code, unknown["Location"]) == (known.status_code, known["Location"])
+    assert [m.to for m in mailoutbox] == [["alice@acme.example"]]
+    page = HttpClient().get(unknown["Location"])
+    assert "If an account uses that address" in page.content.decode()
+
+
+def test_a_reset_link_works_once(browser, alice, mailoutbox):
+    ask_for_reset(browser, "alice@acme.example")
+    link = link_in(mailoutbox[0])
+    choose_new_password(browser, link)
+    again = HttpClient().get(link, follow=True)
+    assert again.status_code == 200 and not again.context["validlink"]
+    assert "This link no longer works" in again.content.decode()
+
+
+def test_a_weak_new_password_is_refused_by_the_validators(browser, alice, mailoutbox):
+    ask_for_reset(browser, "alice@acme.example")
+    response = choose_new_password(browser, link_in(mailoutbox[0]), password="password")
+    assert response.status_code == 200
+    assert "This password is too common." in response.content.decode()
+    assert sign_in(HttpClient(), "alice@acme.example", PASSWORD).status_code == 302
+
+
+def test_a_reset_signs_out_sessions_opened_with_the_old_password(browser, alice, mailoutbox):
+    elsewhere = HttpClient()
+    sign_in(elsewhere, "alice@acme.example", PASSWORD)
+    assert elsewhere.get("/").status_code == 200
+
+    ask_for_reset(browser, "alice@acme.example")
+    choose_new_password(browser, link_in(mailoutbox[0]))
+
+    assert elsewhere.get("/")["Location"] == reverse("accounts:login")
+
+
+def test_a_reset_is_audited_without_the_password(browser, alice, mailoutbox):
+    ask_for_reset(browser, "alice@acme.example")
+    choose_new_password(browser, link_in(mailoutbox[0]))
+    event = AuditEvent.objects.get(action="user.password_reset")
+    assert (event.actor_id, event.object_id, event.client_id) == (
+        alice.pk,
+        str(alice.pk),
+        alice.client_id,
+    )
+    assert "pbkdf2" not in event.data and "md5" not in event.data and NEW_PASSWORD not in event.data
+
+
+def test_a_reset_lifts_the_accounts_sign_in_throttle(browser, alice, mailoutbox):
+    fail(HttpClient(), "alice@acme.example", 5, address=HOME_ADDRESS)
+    assert sign_in(HttpClient(), "alice@acme.example", PASSWORD).status_code == 200
+    fail(HttpClient(), "nobody@acme.example", 5, address=ATTACKER)
+
+    ask_for_reset(browser, "alice@acme.example")
+    choose_new_password(browser, link_in(mailoutbox[0]))
+
+    assert sign_in(HttpClient(), "alice@acme.example", NEW_PASSWORD).status_code == 302
+    still = sign_in(HttpClient(), "nobody@acme.example", "x", address=ATTACKER)
+    assert "Too many attempts" in still.content.decode()
+
+
+def test_every_reset_page_labels_its_fields(browser, alice, mailoutbox):
+    assert unlabelled_inputs(browser.get(reverse("accounts:login"))) == []
+    assert unlabelled_inputs(browser.get(reverse("accounts:password_reset"))) == []
+    ask_for_reset(browser, "alice@acme.example")
+    assert unlabelled_inputs(browser.get(link_in(mailoutbox[0]), follow=True)) == []

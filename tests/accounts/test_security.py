@@ -1,0 +1,69 @@
+"""CSRF, security headers, cookies and hashers around sign-in."""
+
+import argon2
+import pytest
+from django.conf import settings as django_settings
+from django.contrib.auth.hashers import Argon2PasswordHasher
+from django.test import Client as HttpClient
+from django.urls import reverse
+
+from tally import settings as tally_settings
+
+from .helpers import PASSWORD, sign_in, signed_in
+
+pytestmark = pytest.mark.django_db
+
+
+def test_signing_in_without_the_csrf_token_is_refused(alice):
+    browser = HttpClient(enforce_csrf_checks=True)
+    refused = sign_in(browser, "alice@acme.example", PASSWORD)
+    assert refused.status_code == 403 and not signed_in(browser)
+
+    browser.get(reverse("accounts:login"))
+    token = browser.cookies["csrftoken"].value
+    accepted = sign_in(browser, "alice@acme.example", PASSWORD, csrfmiddlewaretoken=token)
+    assert accepted.status_code == 302 and signed_in(browser)
+
+
+def test_signing_out_without_the_csrf_token_is_refused(alice):
+    browser = HttpClient(enforce_csrf_checks=True)
+    browser.force_login(alice)
+    assert browser.post(reverse("accounts:logout")).status_code == 403
+    assert signed_in(browser)
+
+
+def test_asking_for_a_reset_without_the_csrf_token_is_refused(alice, mailoutbox):
+    browser = HttpClient(enforce_csrf_checks=True)
+    response = browser.post(reverse("accounts:password_reset"), {"email": "alice@acme.example"})
+    assert response.status_code == 403 and mailoutbox == []
+
+
+@pytest.mark.parametrize("page", ["accounts:login", "accounts:password_reset"])
+def test_the_auth_pages_carry_the_security_headers_and_are_not_cached(page):
+    response = HttpClient().get(reverse(page))
+    assert response.status_code == 200
+    csp = response["Content-Security-Policy"]
+    assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert "script-src 'self'" in csp and "'unsafe-inline'" not in csp
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Referrer-Policy"] == "same-origin"
+    assert "no-store" in response["Cache-Control"]
+
+
+def test_session_and_csrf_cookies_are_http_only_and_same_site_lax(alice):
+    browser = HttpClient()
+    browser.get(reverse("accounts:login"))
+    sign_in(browser, "alice@acme.example", PASSWORD)
+    session, csrf = browser.cookies["sessionid"], browser.cookies["csrftoken"]
+    assert session["httponly"] and session["samesite"] == "Lax"
+    assert csrf["httponly"] and csrf["samesite"] == "Lax"
+
+
+def test_passwords_are_hashed_with_argon2id_first_and_sign_in_goes_through_the_throttle():
+    # The product's own settings module: these tests swap in a fast hasher (conftest).
+    assert tally_settings.PASSWORD_HASHERS[0] == "django.contrib.auth.hashers.Argon2PasswordHasher"
+    assert Argon2PasswordHasher().params().type == argon2.Type.ID
+    assert django_settings.AUTHENTICATION_BACKENDS == [
+        "tally.accounts.backends.ThrottledModelBackend"
+    ]
