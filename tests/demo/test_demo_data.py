@@ -2,6 +2,7 @@ from datetime import date
 
 import pytest
 from django.core.management import call_command
+from django.db import transaction
 
 from tally.accounts.models import Role, User
 from tally.audit.queries import verify_chain
@@ -18,9 +19,17 @@ pytestmark = pytest.mark.django_db
 TODAY = date(2026, 11, 25)
 
 
-@pytest.fixture
-def demo(db):
-    return build(today=TODAY)
+@pytest.fixture(scope="module")
+def demo(django_db_setup, django_db_blocker):
+    """Build the demo once for the module, inside a transaction rolled back at the end."""
+    with django_db_blocker.unblock():
+        outer = transaction.atomic()
+        outer.__enter__()
+        try:
+            yield build(today=TODAY)
+        finally:
+            transaction.set_rollback(True)
+            outer.__exit__(None, None, None)
 
 
 def test_the_demo_has_invoices_in_every_state(demo):
