@@ -85,6 +85,56 @@ def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+class Stopwatch:
+    """Wall time, and CPU time of this process and of its PostgreSQL backend.
+
+    The machine may be shared, so wall-clock throughput moves with other people's load;
+    CPU seconds per event (client + server) are the steadier figure. The backend's CPU
+    comes from /proc (the server runs on this machine); None when it cannot be read.
+    """
+
+    def __init__(self) -> None:
+        self.wall = self.client = 0.0
+        self.server: float | None = 0.0
+        self._tick = os.sysconf("SC_CLK_TCK")
+
+    def _backend_cpu(self) -> tuple[int, float] | None:
+        from django.db import connection
+
+        if connection.vendor != "postgresql":
+            return (0, 0.0)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            pid = cursor.fetchone()[0]
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return pid, (int(fields[11]) + int(fields[12])) / self._tick
+
+    def __enter__(self) -> Stopwatch:
+        self._b0 = self._backend_cpu()
+        self._c0 = time.process_time()
+        self._w0 = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.wall += time.perf_counter() - self._w0
+        self.client += time.process_time() - self._c0
+        b1 = self._backend_cpu()
+        if self.server is None or self._b0 is None or b1 is None or b1[0] != self._b0[0]:
+            self.server = None
+        else:
+            self.server += b1[1] - self._b0[1]
+
+    def cpu(self, events: int) -> str:
+        per = 1e6 / events if events else 0.0
+        server = "n/a" if self.server is None else f"{self.server * per:.1f}"
+        total = "" if self.server is None else f" = {(self.client + self.server) * per:.1f}"
+        return f"{self.client * per:.1f} µs client + {server} µs server{total} µs CPU per event"
+
+
 def month_end(month: date) -> date:
     return (month + timedelta(days=32)).replace(day=1) - timedelta(days=1)
 
@@ -161,7 +211,7 @@ def ingest(ds: generate.Dataset, batch_size: int, report: Report, label: str = "
     from tally.operations.services import ingest_events
 
     plans = generate.client_plans(ds)
-    elapsed = 0.0
+    watch = Stopwatch()
     created = 0
     sent = 0
     gen = 0.0
@@ -169,19 +219,19 @@ def ingest(ds: generate.Dataset, batch_size: int, report: Report, label: str = "
         rows = generate.month_rows(plans, month, ds.events_per_month, seed=ds.seed)
         t_gen = time.perf_counter()
         for batch in generate.batches(rows, batch_size):
-            t0 = time.perf_counter()
-            gen += t0 - t_gen
-            result = ingest_events(actor=None, rows=batch, source=generate.SOURCE)
+            gen += time.perf_counter() - t_gen
+            with watch:
+                result = ingest_events(actor=None, rows=batch, source=generate.SOURCE)
             t_gen = time.perf_counter()
-            elapsed += t_gen - t0
             created += result.created
             sent += len(batch)
             if sent % (batch_size * 20) == 0:
-                print(f"    … {sent:,} rows, {sent / elapsed:,.0f}/s", flush=True)
+                print(f"    … {sent:,} rows, {sent / watch.wall:,.0f}/s", flush=True)
     assert created == sent, f"{created} stored of {sent} sent"
     report.add(f"{label}ingest: events", f"{sent:,} in batches of {batch_size:,}")
-    report.add(f"{label}ingest: time (service calls only)", f"{elapsed:.1f} s")
-    report.add(f"{label}ingest: throughput", rate(sent, elapsed))
+    report.add(f"{label}ingest: time (service calls only)", f"{watch.wall:.1f} s")
+    report.add(f"{label}ingest: throughput", rate(sent, watch.wall))
+    report.add(f"{label}ingest: CPU", watch.cpu(sent))
     print(f"    (making the rows took {gen:.1f} s, not counted)")
 
     # The re-send path: the first batch again, every row already stored.
@@ -212,11 +262,11 @@ def rate_months(ds: generate.Dataset, report: Report, label: str = "") -> None:
     from tally.invoicing.services import generate_period_invoices
 
     for month in ds.month_starts():
-        t0 = time.perf_counter()
-        results = generate_period_invoices(
-            actor=None, period_start=month, period_end=month_end(month)
-        )
-        took = time.perf_counter() - t0
+        with Stopwatch() as watch:
+            results = generate_period_invoices(
+                actor=None, period_start=month, period_end=month_end(month)
+            )
+        took = watch.wall
         billed = sum(sum(line.event_count for line in r.invoice.lines.all()) for r in results)
         unrated = sum(u.events for r in results for u in r.unrated)
         report.add(
@@ -224,6 +274,7 @@ def rate_months(ds: generate.Dataset, report: Report, label: str = "") -> None:
             f"{billed + unrated:,} events ({unrated:,} unrated) in {took:.1f} s",
         )
         report.add(f"{label}rating {month:%Y-%m}: throughput", rate(billed + unrated, took))
+        report.add(f"{label}rating {month:%Y-%m}: CPU", watch.cpu(billed + unrated))
         check(results, month)
 
 
@@ -269,9 +320,11 @@ def rate_only(period: str) -> dict[str, Any]:
 
     month = date.fromisoformat(period + "-01")
     rss0 = peak_rss_mib()
-    t0 = time.perf_counter()
-    results = generate_period_invoices(actor=None, period_start=month, period_end=month_end(month))
-    took = time.perf_counter() - t0
+    with Stopwatch() as watch:
+        results = generate_period_invoices(
+            actor=None, period_start=month, period_end=month_end(month)
+        )
+    took = watch.wall
     billed = sum(sum(line.event_count for line in r.invoice.lines.all()) for r in results)
     unrated = sum(u.events for r in results for u in r.unrated)
     check(results, month)
@@ -280,6 +333,7 @@ def rate_only(period: str) -> dict[str, Any]:
         "events": billed + unrated,
         "unrated": unrated,
         "peak_rss_mib": peak_rss_mib(),
+        "cpu": watch.cpu(billed + unrated),
         "rss_before_mib": rss0,
     }
 
@@ -308,6 +362,7 @@ def big_month(args: argparse.Namespace, report: Report) -> None:
         f"{got['events']:,} events ({got['unrated']:,} unrated) in {got['seconds']:.1f} s",
     )
     report.add("big month rating: throughput", rate(got["events"], got["seconds"]))
+    report.add("big month rating: CPU", got["cpu"])
     report.add(
         "big month rating: peak RSS of the rating process", f"{got['peak_rss_mib']:,.0f} MiB"
     )

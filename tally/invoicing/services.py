@@ -1,8 +1,10 @@
 """Invoice life cycle: generate a draft from events, adjust, issue, credit, void.
 
 Rating is set-based: one UPDATE per rate-card segment assigns a period's unbilled events
-to their lines, and one GROUP BY totals the lines from the events they now hold, so a
-line's quantity is by construction the sum of its events' quantities.
+to their lines, and the lines are totalled from exactly the events that UPDATE assigned
+(on PostgreSQL by the UPDATE itself, through RETURNING; on SQLite, which holds the write
+lock for the whole transaction, by one GROUP BY afterwards), so a line's quantity is by
+construction the sum of its events' quantities.
 """
 
 import zoneinfo
@@ -18,6 +20,7 @@ from tally.clients.models import Client
 from tally.errors import DomainError, NotFound, Problem
 from tally.money import line_amount, price_to_decimal, tax_amount
 from tally.operations.models import EventKind
+from tally.operations.services import sqlite_bulk_cache
 from tally.rating.queries import price_segments
 
 from .models import CreditNote, Invoice, InvoiceLine, InvoiceStatus, LineKind, NumberSequence
@@ -96,11 +99,54 @@ def _describe(kind: str, micros: int, currency: str) -> str:
     return f"{label}s at {price_to_decimal(micros)} {currency}"
 
 
-@transaction.atomic
 def generate_draft_invoice(
     *, actor: Any, client: Client, period_start: date, period_end: date
 ) -> GenerationResult:
     """Bill a client's unbilled events of a period (dates inclusive, in the client's time zone)."""
+    with sqlite_bulk_cache():
+        return _generate_draft_invoice(
+            actor=actor, client=client, period_start=period_start, period_end=period_end
+        )
+
+
+def _bill_segment(
+    cursor: Any, client: Client, start: date, end: date, line_of_kind: dict[str, int]
+) -> dict[int, tuple[int, int]]:
+    """Point the segment's unbilled events at their lines, in one UPDATE.
+
+    On PostgreSQL the same statement returns each line's quantity and event count (the
+    UPDATE's own rows, so nothing written concurrently can slip in between); elsewhere
+    the caller totals the lines afterwards. Returns line id → (quantity, events).
+    """
+    kinds = sorted(line_of_kind)
+    cases = " ".join(["WHEN %s THEN %s"] * len(kinds))
+    update = (
+        f"UPDATE operations_event SET line_id = CASE kind {cases} END "  # noqa: S608 (placeholders only)
+        "WHERE client_id = %s AND line_id IS NULL AND occurred_at >= %s AND occurred_at < %s "
+        f"AND kind IN ({','.join(['%s'] * len(kinds))})"
+    )
+    params: list[Any] = [p for kind in kinds for p in (kind, line_of_kind[kind])]
+    params += [
+        client.pk,
+        _db_time(local_midnight_utc(start, client.time_zone)),
+        _db_time(local_midnight_utc(end, client.time_zone)),
+        *kinds,
+    ]
+    if connection.vendor != "postgresql":
+        cursor.execute(update, params)
+        return {}
+    cursor.execute(
+        f"WITH billed AS ({update} RETURNING line_id, quantity) "  # noqa: S608 (placeholders only)
+        "SELECT line_id, SUM(quantity), COUNT(*) FROM billed GROUP BY line_id",
+        params,
+    )
+    return {row[0]: (int(row[1]), int(row[2])) for row in cursor.fetchall()}
+
+
+@transaction.atomic
+def _generate_draft_invoice(
+    *, actor: Any, client: Client, period_start: date, period_end: date
+) -> GenerationResult:
     if period_end < period_start:
         raise DomainError(
             "invalid_period",
@@ -117,12 +163,12 @@ def generate_draft_invoice(
         tax_rate_bp=client.tax_rate_bp or 0,
     )
     lines: dict[tuple[str, int], InvoiceLine] = {}
+    totals: dict[int, tuple[int, int]] = {}
     with connection.cursor() as cursor:
         for seg in price_segments(client.pk, period_start, end_exclusive):
             if not seg.prices:
                 continue
-            cases = []
-            params: list[Any] = []
+            line_of_kind: dict[str, int] = {}
             for kind, micros in sorted(seg.prices.items()):
                 line = lines.get((kind, micros))
                 if line is None:
@@ -137,23 +183,14 @@ def generate_draft_invoice(
                         position=len(lines) + 1,
                     )
                     lines[(kind, micros)] = line
-                cases.append("WHEN %s THEN %s")
-                params += [kind, line.pk]
-            kinds = sorted(seg.prices)
-            cursor.execute(
-                f"UPDATE operations_event SET line_id = CASE kind {' '.join(cases)} END "  # noqa: S608 (placeholders only)
-                "WHERE client_id = %s AND line_id IS NULL AND occurred_at >= %s AND occurred_at < %s "
-                f"AND kind IN ({','.join(['%s'] * len(kinds))})",
-                [
-                    *params,
-                    client.pk,
-                    _db_time(local_midnight_utc(seg.start, client.time_zone)),
-                    _db_time(local_midnight_utc(seg.end, client.time_zone)),
-                    *kinds,
-                ],
-            )
-        totals: dict[int, tuple[int, int]] = {}
-        if lines:
+                line_of_kind[kind] = line.pk
+            # Two segments at the same price share a line: add up what each one billed.
+            for line_id, (q, n) in _bill_segment(
+                cursor, client, seg.start, seg.end, line_of_kind
+            ).items():
+                q0, n0 = totals.get(line_id, (0, 0))
+                totals[line_id] = (q0 + q, n0 + n)
+        if lines and connection.vendor != "postgresql":
             ids = [line.pk for line in lines.values()]
             cursor.execute(
                 "SELECT line_id, SUM(quantity), COUNT(*) FROM operations_event "  # noqa: S608 (placeholders only)

@@ -61,7 +61,14 @@ class Event(models.Model):
                 name="event_line_keyset_idx",
                 condition=Q(line__isnull=False),
             ),
-            models.Index(fields=["client", "reference"], name="event_reference_idx"),
+            # "Which invoice billed order SO-123?": searching references is for billed
+            # events (the portal's search), so unbilled ones stay out of this index and
+            # ingestion does not pay for it; rating adds each event as it bills it.
+            models.Index(
+                fields=["client", "reference"],
+                name="event_reference_idx",
+                condition=Q(line__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:

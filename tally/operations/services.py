@@ -21,13 +21,14 @@ import hashlib
 import io
 import json
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any, TextIO
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from tally.audit import services as audit
@@ -58,6 +59,7 @@ _COLUMNS = (
 _Row = tuple[int, str, str, int, str, str, str, str, str, str]
 _Key = tuple[int, str, str]  # (client_id, source, external_id)
 _STAGE = "tally_ingest_stage"
+_UNIQUE = "event_unique_source_id_per_client"
 
 
 @dataclass(frozen=True)
@@ -335,12 +337,23 @@ def _insert_postgres(rows: list[_Row]) -> tuple[dict[int, int], Callable[[], lis
             write = copy.write_row
             for row in rows:
                 write(row)
-        cursor.execute(
+        insert = (
             f"WITH new AS (INSERT INTO operations_event ({columns}) "  # noqa: S608 (constants only)
-            f"SELECT {columns} FROM {_STAGE} "
-            "ON CONFLICT (client_id, source, external_id) DO NOTHING RETURNING client_id) "
+            f"SELECT {columns} FROM {_STAGE} {{on_conflict}} RETURNING client_id) "
             "SELECT client_id, COUNT(*) FROM new GROUP BY client_id"
         )
+        # A plain INSERT costs the server a fifth less than ON CONFLICT's speculative
+        # insertion; a batch holding an event already stored (a re-send, or a concurrent
+        # batch that won the race) falls back to ON CONFLICT DO NOTHING.
+        try:
+            with transaction.atomic():
+                cursor.execute(insert.format(on_conflict=""))
+        except IntegrityError as e:
+            if getattr(getattr(e.__cause__, "diag", None), "constraint_name", None) != _UNIQUE:
+                raise
+            cursor.execute(
+                insert.format(on_conflict="ON CONFLICT (client_id, source, external_id) DO NOTHING")
+            )
         created = {cid: int(n) for cid, n in cursor.fetchall()}
 
     def conflicts() -> list[_Key]:
@@ -380,6 +393,29 @@ def _insert_sqlite(
     return created, lambda: _stored_differently(unique)
 
 
+@contextmanager
+def sqlite_bulk_cache(mib: int = 256) -> Iterator[None]:
+    """On SQLite, a page cache big enough for one bulk write, for the length of the block.
+
+    SQLite's default cache is 2 MiB: a batch that touches more pages than that (every
+    index of a large events table does) spills them to the WAL in mid-transaction and
+    reads them back. The cache only grows as pages are used, and the previous size is put
+    back afterwards. Elsewhere this does nothing.
+    """
+    if connection.vendor != "sqlite":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA cache_size")
+        (previous,) = cursor.fetchone()
+        cursor.execute(f"PRAGMA cache_size = {-int(mib) * 1024}")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA cache_size = {int(previous)}")
+
+
 def ingest_events(
     *,
     actor: Any,
@@ -416,7 +452,7 @@ def ingest_events(
             )
     new_rows = list(unique.values()) if len(unique) < len(parsed) else parsed
     created = 0
-    with transaction.atomic():
+    with sqlite_bulk_cache(), transaction.atomic():
         if problems:
             conflicts = _stored_differently(unique)
         else:
