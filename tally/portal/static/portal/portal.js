@@ -29,3 +29,13 @@ document.addEventListener("keydown", (event) => {
     control.click();
   }
 });
+
+// A form the server refused (422: the dispute or message form with its errors) is still
+// shown: htmx does not swap error responses by default, which would leave the user with
+// a button that seems to do nothing.
+document.addEventListener("htmx:beforeSwap", (event) => {
+  if (event.detail.xhr.status === 422) {
+    event.detail.shouldSwap = true;
+    event.detail.isError = false;
+  }
+});

@@ -1,0 +1,193 @@
+"""The billing page in a real browser: stat cards, filters, sorting, paging, history."""
+
+import re
+from urllib.parse import parse_qs, urlparse
+
+from playwright.sync_api import Page, expect
+
+from tally.payments.models import Payment
+from tally.portal.queries import stat_cards
+from tests.browser.helpers import (
+    HEADERS,
+    ROW_STATUSES,
+    expected_order,
+    rows,
+    shot,
+    usd,
+)
+from tests.browser.scenario import ORDER_REFERENCE
+
+
+def query(page: Page) -> dict[str, list[str]]:
+    return parse_qs(urlparse(page.url).query, keep_blank_values=True)
+
+
+def sort_link(page: Page, header: str):  # noqa: ANN201
+    return page.locator("table.invoices thead").get_by_role("link", name=re.compile(f"^{header}"))
+
+
+def card(page: Page, name: str):  # noqa: ANN201
+    return page.locator(f'a.card[data-card="{name}"]')
+
+
+def test_the_stat_cards_say_what_the_data_says_and_each_card_filters_the_table(portal, page):
+    page.goto("/")
+    cards = stat_cards(portal.acme.pk, portal.today)
+    unpaid = [inv for inv in portal.invoices if inv.status == "open"]
+    overdue = [inv for inv in unpaid if inv.due_date < portal.today]
+    # The read model agrees with the data as built...
+    assert cards.outstanding_minor == sum(inv.balance_minor for inv in unpaid)
+    assert (cards.overdue_minor, cards.overdue_count) == (
+        sum(inv.balance_minor for inv in overdue),
+        len(overdue),
+    )
+    paid_this_year = Payment.objects.filter(
+        client=portal.acme, received_on__year=portal.today.year
+    ).values_list("amount_minor", flat=True)
+    assert cards.paid_ytd_minor == sum(paid_this_year)
+    assert cards.disputed_count == 1
+    # ...and the page shows it.
+    expect(card(page, "outstanding").locator(".card-value")).to_have_text(
+        usd(cards.outstanding_minor)
+    )
+    expect(card(page, "outstanding").locator(".card-note")).to_have_text(
+        f"{len(unpaid)} open invoices"
+    )
+    expect(card(page, "overdue").locator(".card-value")).to_have_text(usd(cards.overdue_minor))
+    expect(card(page, "overdue").locator(".card-note")).to_have_text(
+        f"{len(overdue)} invoices past due"
+    )
+    expect(card(page, "paid").locator(".card-value")).to_have_text(usd(cards.paid_ytd_minor))
+    expect(card(page, "disputed").locator(".card-value")).to_have_text("1")
+    shot(page, portal, "billing")
+
+    card(page, "overdue").click()
+    page.wait_for_url(re.compile(r"\?status=overdue$"))
+    # The table's "Overdue" is a status: the disputed invoice, though past due and counted
+    # on the card, is listed under "Disputed" (the card's link cannot say "past due").
+    want = expected_order(portal, only=portal.numbers_with_status("overdue"))
+    expect(rows(page)).to_have_text(want)
+    expect(page.locator(ROW_STATUSES)).to_have_text(["Overdue"] * len(want))
+    expect(page.get_by_label("Status")).to_have_value("overdue")
+    shot(page, portal, "card-overdue")
+
+    card(page, "disputed").click()
+    page.wait_for_url(re.compile(r"\?status=disputed$"))
+    expect(rows(page)).to_have_text([portal.n("disputed")])
+
+    card(page, "paid").click()
+    page.wait_for_url(re.compile(rf"\?status=paid&issued_from={portal.today.year}-01-01$"))
+    expect(rows(page)).to_have_text(expected_order(portal, only=portal.numbers_with_status("paid")))
+
+    card(page, "outstanding").click()
+    page.wait_for_url(re.compile(r"\?status=$"))
+    expect(rows(page)).to_have_text(expected_order(portal)[:25])
+
+
+def test_filters_by_status_by_invoice_number_and_by_an_event_reference(portal, page):
+    page.goto("/")
+    # Choosing a status filters at once (htmx), and the URL follows.
+    page.get_by_label("Status").select_option("paid")
+    page.wait_for_url(re.compile(r"status=paid"))
+    expect(rows(page)).to_have_text(expected_order(portal, only=portal.numbers_with_status("paid")))
+    expect(page.locator(ROW_STATUSES).first).to_have_text("Paid")
+    shot(page, portal, "filter-paid")
+
+    page.get_by_label("Status").select_option("")
+    search = page.get_by_label("Invoice number or reference")
+    search.fill(portal.n("partial"))
+    page.get_by_role("button", name="Apply filters").click()
+    page.wait_for_url(re.compile(rf"q={portal.n('partial')}"))
+    expect(rows(page)).to_have_text([portal.n("partial")])
+    expect(page.locator(ROW_STATUSES)).to_have_text(["Partially paid"])
+
+    # A reference of the events billed: only Acme's invoice, though Globex has events
+    # whose references start the same way.
+    search.fill(f"REF-{ORDER_REFERENCE}")
+    search.press("Enter")
+    page.wait_for_url(re.compile(rf"q=REF-{ORDER_REFERENCE}"))
+    expect(rows(page)).to_have_text([portal.n("reference")])
+    shot(page, portal, "filter-reference")
+
+    search.fill("NO-SUCH-THING-42")
+    search.press("Enter")
+    expect(page.get_by_text("No invoices match these filters.")).to_be_visible()
+    assert query(page)["q"] == ["NO-SUCH-THING-42"]
+
+
+def test_filtering_keeps_the_sort_chosen_in_the_table_header(portal, page):
+    page.goto("/")
+    sort_link(page, "Total").click()
+    page.wait_for_url(re.compile(r"sort=amount&dir=desc"))
+    page.get_by_label("Status").select_option("overdue")
+    page.wait_for_url(re.compile(r"status=overdue"))
+    assert query(page)["sort"] == ["amount"] and query(page)["dir"] == ["desc"]
+    expect(rows(page)).to_have_text(
+        expected_order(portal, "amount", True, only=portal.numbers_with_status("overdue"))
+    )
+    expect(page.locator("thead th", has_text="Total")).to_have_attribute("aria-sort", "descending")
+
+
+def test_sorting_by_each_column_both_ways_orders_the_rows_and_sets_aria_sort(portal, page):
+    page.goto("/")
+    expect(page.locator("thead th", has_text="Issued")).to_have_attribute("aria-sort", "descending")
+    expect(rows(page)).to_have_text(expected_order(portal)[:25])
+    for sort, header in HEADERS.items():
+        # A column not sorted yet sorts descending first; the current one flips.
+        first = "asc" if sort == "issue_date" else "desc"
+        for direction in (first, "desc" if first == "asc" else "asc"):
+            sort_link(page, header).click()
+            page.wait_for_url(re.compile(rf"sort={sort}&dir={direction}$"))
+            aria = "descending" if direction == "desc" else "ascending"
+            expect(page.locator("table.invoices thead th", has_text=header)).to_have_attribute(
+                "aria-sort", aria
+            )
+            for other in set(HEADERS.values()) - {header}:
+                expect(page.locator("table.invoices thead th", has_text=other)).to_have_attribute(
+                    "aria-sort", "none"
+                )
+            expect(rows(page)).to_have_text(expected_order(portal, sort, direction == "desc")[:25])
+            if (sort, direction) == ("amount", "desc"):
+                shot(page, portal, "sorted-by-total")
+
+
+def test_paging_forward_and_back_and_the_browser_back_button(portal, page):
+    everything = expected_order(portal)
+    page.goto("/")
+    expect(rows(page)).to_have_text(everything[:25])
+    expect(page.get_by_role("link", name="Previous page")).to_have_count(0)
+
+    page.get_by_role("link", name="Next page").click()
+    page.wait_for_url(re.compile(r"cursor="))
+    second_url = page.url
+    expect(rows(page)).to_have_text(everything[25:])
+    expect(page.get_by_role("link", name="Next page")).to_have_count(0)
+    shot(page, portal, "page-2")
+
+    page.get_by_role("link", name="Previous page").click()
+    page.wait_for_url(lambda url: url != second_url and "cursor=" in url)
+    expect(rows(page)).to_have_text(everything[:25])
+
+    # htmx pushed each state into the history: Back returns to it, page and URL.
+    page.go_back()
+    page.wait_for_url(second_url)
+    expect(rows(page)).to_have_text(everything[25:])
+    page.go_back()
+    page.wait_for_url(lambda url: urlparse(url).path == "/" and not urlparse(url).query)
+    expect(rows(page)).to_have_text(everything[:25])
+    expect(page.locator('a.card[data-card="overdue"]')).to_be_visible()
+    page.go_forward()
+    page.wait_for_url(second_url)
+    expect(rows(page)).to_have_text(everything[25:])
+
+
+def test_paging_keeps_the_sort_and_comes_back_to_the_same_first_page(portal, page):
+    wanted = expected_order(portal, "amount", False)
+    page.goto("/?sort=amount&dir=asc")
+    page.get_by_role("link", name="Next page").click()
+    page.wait_for_url(re.compile(r"cursor="))
+    assert query(page)["sort"] == ["amount"] and query(page)["dir"] == ["asc"]
+    expect(rows(page)).to_have_text(wanted[25:])
+    page.get_by_role("link", name="Previous page").click()
+    expect(rows(page)).to_have_text(wanted[:25])
+    assert query(page)["sort"] == ["amount"] and query(page)["dir"] == ["asc"]
