@@ -27,6 +27,7 @@ from tally.clients.models import Client
 from tally.errors import DomainError, NotFound, Problem
 from tally.invoicing.models import InvoiceLine, InvoiceStatus
 from tally.invoicing.services import create_credit_note, lock_invoice
+from tally.money import format_money
 
 from .models import (
     AuthorSide,
@@ -142,7 +143,10 @@ def open_dispute(
             problems.append(Problem("must be positive", field="amount"))
         elif amount_minor > limit:
             problems.append(
-                Problem(f"must be at most {max(limit, 0)} minor units ({what})", field="amount")
+                Problem(
+                    f"must be at most {format_money(max(limit, 0), invoice.currency)} ({what})",
+                    field="amount",
+                )
             )
     if problems:
         raise DomainError("invalid_dispute", "the dispute was not opened", problems)

@@ -174,9 +174,10 @@ def dispute_invoice(request: HtmxHttpRequest, portal: Portal, number: str) -> Ht
         except (DomainError, MoneyError) as e:
             _form_errors(form, e)
         else:
-            messages.success(
-                request, f"Dispute opened on {number}. We'll answer in the conversation below."
-            )
+            if not request.htmx:  # with htmx the conversation itself appears in place
+                messages.success(
+                    request, f"Dispute opened on {number}. We'll answer in the conversation below."
+                )
             return _back_to_invoice(request, portal, number)
     context = {"portal": portal, **_detail_context(portal, invoice_id), "dispute_form": form}
     template = "portal/_invoice_detail.html" if request.htmx else "portal/invoice.html"
@@ -232,7 +233,8 @@ def _back_to_invoice(request: HtmxHttpRequest, portal: Portal, number: str) -> H
         return render(
             request,
             "portal/_invoice_detail.html",
-            {"portal": portal, **_detail_context(portal, invoice_id)},
+            # refresh_row: the row's status badge in the table is swapped out-of-band.
+            {"portal": portal, **_detail_context(portal, invoice_id), "refresh_row": True},
         )
     return redirect(reverse("portal:invoice", args=[number]))
 

@@ -33,6 +33,8 @@ def test_a_client_opens_a_dispute_from_the_drilldown_and_posts_a_message(portal,
     expect(dispute_view.locator(".conversation li")).to_have_count(1)
     expect(dispute_view.locator(".conversation li p")).to_have_text(reason)
     expect(page.locator(f"#invoice-detail-{number} .detail-head .status")).to_have_text("Disputed")
+    # The row's own badge in the table changes too, without a reload.
+    expect(page.locator(f"#status-{number}")).to_have_text("Disputed")
     expect(page.get_by_text("Dispute this invoice")).to_have_count(0)  # one open at a time
     dispute = Dispute.objects.get(invoice=invoice)
     assert dispute.amount_minor == label_line.amount_minor
@@ -66,7 +68,7 @@ def test_a_dispute_the_client_cannot_make_shows_why_and_writes_nothing(portal, p
     detail.get_by_label("Amount you dispute").fill(too_much)
     detail.get_by_role("button", name="Open dispute").click()
     error = page.locator(f"#invoice-detail-{number} .field-error")
-    expect(error).to_contain_text("must be at most")
+    expect(error).to_contain_text(f"must be at most ${to_decimal(invoice.total_minor, 'USD')}")
     expect(page.get_by_label("What is wrong with this invoice?")).to_have_value("Far too much.")
     shot(page, portal, "dispute-refused")
     assert not Dispute.objects.filter(invoice=invoice).exists()

@@ -120,7 +120,7 @@ def test_an_amount_above_the_chosen_lines_is_refused_even_when_the_invoice_total
         amount_minor=451,
     )
     assert [p.field for p in err.problems] == ["amount"]
-    assert "450" in err.problems[0].message
+    assert "$4.50" in err.problems[0].message
 
 
 def test_an_amount_above_the_invoice_total_is_refused_and_nothing_is_written(invoice, acme_user):
