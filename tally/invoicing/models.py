@@ -75,6 +75,12 @@ class Invoice(models.Model):
                 fields=["client", "status", "issue_date"], name="invoice_client_status_idx"
             ),
             models.Index(fields=["status", "due_date"], name="invoice_status_due_idx"),
+            # The portal's invoice table: one client's invoices in the order of each sort,
+            # with the id that breaks ties, so a page is an index range, not a sort of all
+            # the client's invoices (bench/RESULTS-portal.md).
+            models.Index(fields=["client", "issue_date", "id"], name="invoice_client_issued_idx"),
+            models.Index(fields=["client", "due_date", "id"], name="invoice_client_due_idx"),
+            models.Index(fields=["client", "total_minor", "id"], name="invoice_client_total_idx"),
         ]
 
     def __str__(self) -> str:

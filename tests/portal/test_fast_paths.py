@@ -1,0 +1,227 @@
+"""The portal's fast paths give the answers the slow ones gave.
+
+Status filters are index-friendly conditions rather than the computed status; cursors seek
+the index; scopes expose only the tables they read; aging sums only the invoices that can
+have had a balance. Each is checked here against the straightforward computation.
+"""
+
+import sqlite3
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from django.db import DatabaseError, connection
+
+from tally.accounts.models import Role
+from tally.disputes.services import open_dispute
+from tally.invoicing.models import CreditNote, Invoice, InvoiceStatus
+from tally.invoicing.services import (
+    create_credit_note,
+    generate_draft_invoice,
+    issue_invoice,
+    void_invoice,
+)
+from tally.operations.services import ingest_events
+from tally.payments.models import Allocation
+from tally.payments.services import record_payment
+from tally.portal import queries
+from tally.portal.queries import InvoiceFilters
+from tally.portal.scope import ScopeError, client_scope
+from tests.factories import issued_invoice, make_user
+
+pytestmark = pytest.mark.django_db
+TODAY = date(2026, 12, 20)
+
+
+def pay(client, invoice, amount, key, received_on):
+    record_payment(
+        actor=None,
+        client=client,
+        amount_minor=amount,
+        currency="USD",
+        received_on=received_on,
+        method="ach",
+        idempotency_key=key,
+        allocations=[(invoice.pk, amount)],
+    )
+
+
+@pytest.fixture
+def every_status(acme, globex, operator):
+    """Acme invoices in every client-facing status, some twice; one Globex invoice."""
+    user = make_user(role=Role.CLIENT_USER, client=acme)
+    made = {}
+
+    def invoice(name, picks, issued, **kw):
+        made[name] = issued_invoice(
+            acme,
+            picks=picks,
+            period=(issued - timedelta(days=30), issued - timedelta(days=1)),
+            issue_date=issued,
+        )
+        return made[name]
+
+    paid = invoice("paid", 10, date(2026, 6, 1))
+    pay(acme, paid, paid.total_minor, "k-paid", date(2026, 6, 20))
+    invoice("overdue", 11, date(2026, 9, 1))
+    part = invoice("overdue_partly_paid", 12, date(2026, 9, 2))
+    pay(acme, part, 100, "k-part", date(2026, 9, 15))
+    invoice("open", 13, date(2026, 12, 1))
+    part_now = invoice("partially_paid", 14, date(2026, 12, 2))
+    pay(acme, part_now, 100, "k-part-now", date(2026, 12, 10))
+    credited = invoice("partially_credited", 15, date(2026, 12, 3))
+    create_credit_note(
+        actor=operator, client=acme, invoice_id=credited.pk, amount_minor=50, reason="Damage"
+    )
+    disputed = invoice("disputed", 16, date(2026, 12, 4))
+    open_dispute(actor=user, client=acme, invoice_id=disputed.pk, reason="Too many")
+    disputed_paid = invoice("disputed_paid", 17, date(2026, 7, 1))
+    pay(acme, disputed_paid, disputed_paid.total_minor, "k-dp", date(2026, 7, 10))
+    open_dispute(actor=user, client=acme, invoice_id=disputed_paid.pk, reason="Overcharged")
+    void = invoice("void", 18, date(2026, 11, 1))
+    void_invoice(actor=operator, client=acme, invoice_id=void.pk, reason="Duplicate")
+    issued_invoice(globex, picks=19, issue_date=date(2026, 9, 1))
+    return made
+
+
+def test_each_status_filter_finds_exactly_the_invoices_showing_that_status(acme, every_status):
+    everything = queries.invoice_page(acme.pk, TODAY, limit=100).rows
+    assert len(everything) == len(every_status)
+    shown = {r.id: r.status for r in everything}
+    assert set(shown.values()) == set(queries.STATUSES)
+    for status in queries.STATUSES:
+        page = queries.invoice_page(acme.pk, TODAY, InvoiceFilters(statuses=(status,)), limit=100)
+        assert {r.id for r in page.rows} == {i for i, s in shown.items() if s == status}, status
+        assert {r.status for r in page.rows} == {status}
+    two = queries.invoice_page(
+        acme.pk, TODAY, InvoiceFilters(statuses=("overdue", "disputed")), limit=100
+    )
+    assert {r.id for r in two.rows} == {i for i, s in shown.items() if s in ("overdue", "disputed")}
+    assert queries.invoice_page(acme.pk, TODAY, InvoiceFilters(statuses=("bogus",))).rows == []
+
+
+def test_status_pages_walk_every_match_once(acme, every_status):
+    filters = InvoiceFilters(statuses=("overdue", "partially_paid", "open", "paid"))
+    full = queries.invoice_page(acme.pk, TODAY, filters, sort="status", limit=100).rows
+    walked, cursor = [], None
+    while True:
+        page = queries.invoice_page(acme.pk, TODAY, filters, sort="status", cursor=cursor, limit=2)
+        walked += page.rows
+        if not page.next_cursor:
+            break
+        cursor = page.next_cursor
+    assert [r.id for r in walked] == [r.id for r in full]
+
+
+def test_event_pages_with_equal_timestamps_walk_every_event_once_both_ways(acme):
+    start = datetime(2026, 10, 3, 12, tzinfo=UTC)
+    rows = [
+        {
+            "kind": "pick",
+            "occurred_at": (start + timedelta(seconds=i // 4)).isoformat(),  # 4 per second
+            "quantity": 1,
+            "reference": f"SO-{i}",
+            "external_id": f"tie-{i}",
+        }
+        for i in range(29)
+    ]
+    ingest_events(actor=None, client=acme, rows=rows)
+    draft = generate_draft_invoice(
+        actor=None, client=acme, period_start=date(2026, 10, 1), period_end=date(2026, 10, 31)
+    ).invoice
+    invoice = issue_invoice(actor=None, client=acme, invoice_id=draft.pk, issue_date=TODAY)
+    line = invoice.lines.get()
+    expected = [e.id for e in queries.line_events(acme.pk, line.pk, limit=100).rows]
+    assert len(expected) == 29
+    pages, cursor = [], None
+    while True:
+        page = queries.line_events(acme.pk, line.pk, cursor, limit=3)
+        pages.append(page)
+        if not page.next_cursor:
+            break
+        cursor = page.next_cursor
+    assert [e.id for p in pages for e in p.rows] == expected
+    back, cursor = [], pages[-1].prev_cursor
+    while cursor:
+        page = queries.line_events(acme.pk, line.pk, cursor, limit=3)
+        back = [e.id for e in page.rows] + back
+        cursor = page.prev_cursor
+    assert back + [e.id for e in pages[-1].rows] == expected
+
+
+def _aging_by_hand(client_id, as_of):
+    """Every invoice's balance at the end of `as_of`, summed the slow way."""
+    balances = {}
+    for inv in Invoice.objects.filter(client_id=client_id, issue_date__lte=as_of).exclude(
+        status=InvoiceStatus.DRAFT
+    ):
+        if inv.status == InvoiceStatus.VOID and inv.voided_at.date() <= as_of:
+            continue
+        paid = sum(
+            a.amount_minor
+            for a in Allocation.objects.filter(invoice=inv, payment__received_on__lte=as_of)
+        )
+        credited = sum(
+            c.amount_minor
+            for c in CreditNote.objects.filter(invoice=inv)
+            if c.created_at.date() <= as_of
+        )
+        if inv.total_minor - paid - credited > 0:
+            balances[inv.pk] = inv.total_minor - paid - credited
+    return balances
+
+
+def test_aging_as_of_any_day_matches_summing_every_invoice(acme, every_status):
+    for as_of in (
+        date(2026, 6, 1),
+        date(2026, 6, 19),
+        date(2026, 6, 20),
+        date(2026, 7, 9),
+        date(2026, 9, 14),
+        date(2026, 9, 15),
+        date(2026, 11, 30),
+        date(2026, 12, 9),
+        TODAY,
+        TODAY + timedelta(days=400),
+    ):
+        report = queries.aging(acme.pk, as_of)
+        found = {i for b in report.buckets for i in b.invoice_ids}
+        by_hand = _aging_by_hand(acme.pk, as_of)
+        assert found == set(by_hand), as_of
+        assert report.total_minor == sum(by_hand.values()), as_of
+
+
+def test_a_scope_cannot_name_a_table_outside_the_allow_list(acme):
+    with pytest.raises(ScopeError), client_scope(acme.pk, ["internal_notes_internalnote"]):
+        pass
+
+
+def test_on_sqlite_a_scope_naming_its_tables_refuses_the_others(acme, every_status):
+    if connection.vendor != "sqlite":
+        pytest.skip("on PostgreSQL the policies cover every client-visible table")
+    with client_scope(acme.pk, ["invoicing_invoice"]), connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM invoicing_invoice")
+        assert cursor.fetchone() == (len(every_status),)
+        with pytest.raises(DatabaseError):
+            cursor.execute("SELECT count(*) FROM invoicing_creditnote")
+        with pytest.raises(DatabaseError):
+            cursor.execute("SELECT count(*) FROM main.invoicing_creditnote")
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("tx_db")
+def test_on_sqlite_a_portal_read_does_not_take_the_write_lock():
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's database-wide write lock")
+    from tests.factories import make_client
+
+    acme = make_client("acme-lock")
+    writer = sqlite3.connect(connection.settings_dict["NAME"], timeout=0, isolation_level=None)
+    try:
+        with client_scope(acme.pk):
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT count(*) FROM clients_client")
+                assert cursor.fetchone() == (1,)
+            writer.execute("BEGIN IMMEDIATE")  # would fail at once if the scope held the lock
+            writer.execute("ROLLBACK")
+    finally:
+        writer.close()
