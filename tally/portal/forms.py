@@ -18,7 +18,14 @@ SORT_LABELS = {
 
 
 class InvoiceFilterForm(forms.Form):
-    status = forms.ChoiceField(required=False, choices=[("", "Any status"), *STATUS_LABELS.items()])
+    status = forms.ChoiceField(
+        required=False,
+        choices=[
+            ("", "Any status"),
+            ("outstanding", "Outstanding (unpaid)"),
+            *STATUS_LABELS.items(),
+        ],
+    )
     issued_from = forms.DateField(
         required=False, label="Issued from", widget=forms.DateInput(attrs={"type": "date"})
     )

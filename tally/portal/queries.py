@@ -57,6 +57,8 @@ _SEARCH_TABLES = _tables(Event, InvoiceLine)
 
 # What the client sees as an invoice's status, most pressing first.
 STATUSES = ("disputed", "overdue", "partially_paid", "open", "paid", "void")
+# What the table can be filtered by: each status, or everything still owed.
+FILTER_STATUSES = (*STATUSES, "outstanding")
 STATUS_LABELS = {
     "disputed": "Disputed",
     "overdue": "Overdue",
@@ -305,6 +307,8 @@ def _status_condition(status: str, today: date) -> Q:
         & not_yet_due
         & (Q(allocated_minor__gt=0) | Q(credited_minor__gt=0)),
         "open": unsettled & not_yet_due & Q(allocated_minor__lte=0, credited_minor__lte=0),
+        # Not a status of its own: everything still owed, whatever else it is.
+        "outstanding": Q(status=InvoiceStatus.OPEN),
     }[status]
 
 
@@ -345,7 +349,7 @@ def _row(values: dict[str, Any]) -> InvoiceRow:
 
 def _apply_filters(qs: QuerySet, client_id: int, f: InvoiceFilters, today: date) -> QuerySet:
     if f.statuses:
-        wanted = [_status_condition(s, today) for s in f.statuses if s in STATUSES]
+        wanted = [_status_condition(s, today) for s in f.statuses if s in FILTER_STATUSES]
         qs = qs.filter(reduce(or_, wanted)) if wanted else qs.none()
     if f.issued_from:
         qs = qs.filter(issue_date__gte=f.issued_from)
@@ -418,8 +422,13 @@ def stat_cards(client_id: int, today: date) -> StatCards:
             .aggregate(
                 outstanding=Coalesce(Sum("balance_minor"), 0),
                 open_count=Coalesce(Sum(Value(1)), 0),
-                overdue=Coalesce(Sum("balance_minor", filter=Q(due_date__lt=today)), 0),
-                overdue_count=Coalesce(Sum(Value(1), filter=Q(due_date__lt=today)), 0),
+                # As the table shows it: a disputed invoice counts under disputed.
+                overdue=Coalesce(
+                    Sum("balance_minor", filter=_status_condition("overdue", today)), 0
+                ),
+                overdue_count=Coalesce(
+                    Sum(Value(1), filter=_status_condition("overdue", today)), 0
+                ),
             )
         )
         payments = Payment.objects.filter(client_id=client_id).aggregate(
