@@ -129,10 +129,15 @@ class Stopwatch:
             self.server += b1[1] - self._b0[1]
 
     def cpu(self, events: int) -> str:
+        from django.db import connection
+
         per = 1e6 / events if events else 0.0
+        load = f" (load average {os.getloadavg()[0]:.1f})"
+        if connection.vendor != "postgresql":
+            return f"{self.client * per:.1f} µs per event, SQLite in-process{load}"
         server = "n/a" if self.server is None else f"{self.server * per:.1f}"
         total = "" if self.server is None else f" = {(self.client + self.server) * per:.1f}"
-        return f"{self.client * per:.1f} µs client + {server} µs server{total} µs CPU per event"
+        return f"{self.client * per:.1f} µs client + {server} µs server{total} µs{load}"
 
 
 def month_end(month: date) -> date:

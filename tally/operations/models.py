@@ -54,21 +54,18 @@ class Event(models.Model):
                 condition=Q(line__isnull=True),
             ),
             # Drilldown pages a line's events in time order (keyset on occurred_at, id); it
-            # also finds a line's events for void and for the foreign key's checks. Unbilled
+            # also finds a line's events for void and for the foreign key's checks, and
+            # carries the quantity so that totalling a line reads the index alone. Unbilled
             # events are left out, so ingesting does not pay for it.
             models.Index(
-                fields=["line", "occurred_at", "id"],
+                fields=["line", "occurred_at", "id", "quantity"],
                 name="event_line_keyset_idx",
                 condition=Q(line__isnull=False),
             ),
-            # "Which invoice billed order SO-123?": searching references is for billed
-            # events (the portal's search), so unbilled ones stay out of this index and
-            # ingestion does not pay for it; rating adds each event as it bills it.
-            models.Index(
-                fields=["client", "reference"],
-                name="event_reference_idx",
-                condition=Q(line__isnull=False),
-            ),
+            # Searching by reference ("which invoice billed order SO-123?", "did we get
+            # tracking 1Z…?"). Every event is in it: ingestion pays for the entry as the
+            # event arrives, rather than rating paying for it in the month-end run.
+            models.Index(fields=["client", "reference"], name="event_reference_idx"),
         ]
 
     def __str__(self) -> str:
