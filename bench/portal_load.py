@@ -26,6 +26,7 @@ import json
 import os
 import random
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -182,6 +183,98 @@ def stop_server(proc: subprocess.Popen) -> None:
             proc.wait()
 
 
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def proc_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a process has used, 0 if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def children(pid: int) -> list[int]:
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        out.append(int(entry))
+            except (OSError, ValueError, IndexError):
+                pass
+    return out
+
+
+def machine_busy() -> float:
+    """CPU seconds all processes have used, from /proc/stat."""
+    with open("/proc/stat") as f:
+        parts = [int(x) for x in f.readline().split()[1:]]
+    idle = parts[3] + parts[4]
+    return (sum(parts[:8]) - idle) / TICK
+
+
+def pg_backends(db: str) -> list[int]:
+    if db != "postgres":
+        return []
+    import psycopg
+
+    with psycopg.connect(common.PG_SERVER + "postgres", autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            [common.PG_DB],
+        ).fetchall()
+    return [r[0] for r in rows]
+
+
+class CpuMeter:
+    """Where the CPU of a run went: the server's processes, PostgreSQL's backends serving
+    it, wrk, and everything else on the machine (other people's work)."""
+
+    def __init__(self, db: str, server: subprocess.Popen) -> None:
+        self.db, self.server = db, server
+
+    def _sample(self) -> dict[str, Any]:
+        server = [self.server.pid, *children(self.server.pid)]
+        backends = pg_backends(self.db)
+        wrk = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return {
+            "server": {p: proc_cpu(p) for p in server},
+            "db": {p: proc_cpu(p) for p in backends},
+            "wrk": wrk.ru_utime + wrk.ru_stime,
+            "busy": machine_busy(),
+            "wall": time.monotonic(),
+        }
+
+    def start(self) -> None:
+        self.before = self._sample()
+
+    def stop(self, requests: int) -> dict[str, float]:
+        after = self._sample()
+        b = self.before
+
+        def spent(kind: str) -> float:
+            return sum(v - b[kind].get(p, 0.0) for p, v in after[kind].items())
+
+        server, db, wrk = spent("server"), spent("db"), after["wrk"] - b["wrk"]
+        wall = after["wall"] - b["wall"]
+        others = max(0.0, after["busy"] - b["busy"] - server - db - wrk)
+        n = max(1, requests)
+        per_request = (server + db + wrk) / n
+        return {
+            "server_cpu_ms_per_request": round(server / n * 1000, 2),
+            "db_cpu_ms_per_request": round(db / n * 1000, 2),
+            "wrk_cpu_ms_per_request": round(wrk / n * 1000, 2),
+            # What the two cores could serve if nothing else ran on them.
+            "cpu_bound_ceiling_rps": round((os.cpu_count() or 1) / per_request, 0),
+            # Cores' worth of CPU that other processes used during the run.
+            "other_cores_busy": round(others / wall, 2),
+        }
+
+
 def check_urls(port: int, urls: list[tuple[str, str, dict[str, str]]], cookie: str) -> None:
     for _kind, url, headers in urls:
         req = urllib.request.Request(
@@ -192,7 +285,14 @@ def check_urls(port: int, urls: list[tuple[str, str, dict[str, str]]], cookie: s
                 raise SystemExit(f"{url} answered {response.status}")
 
 
-def run_wrk(port: int, lua: Path, connections: int, duration: int, threads: int) -> dict[str, Any]:
+def run_wrk(
+    port: int,
+    lua: Path,
+    connections: int,
+    duration: int,
+    threads: int,
+    meter: CpuMeter | None = None,
+) -> dict[str, Any]:
     cmd = [
         "wrk",
         f"-t{min(threads, connections)}",
@@ -204,11 +304,14 @@ def run_wrk(port: int, lua: Path, connections: int, duration: int, threads: int)
         str(lua),
         f"http://127.0.0.1:{port}/",
     ]
+    if meter:
+        meter.start()
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     match = re.search(r"WRK_RESULT (\{.*\})", out)
     if not match:
         raise SystemExit(f"wrk said:\n{out}")
     r = json.loads(match.group(1))
+    cpu = meter.stop(r["requests"]) if meter else {}
     seconds = r["duration_us"] / 1e6
     return {
         "connections": connections,
@@ -223,6 +326,7 @@ def run_wrk(port: int, lua: Path, connections: int, duration: int, threads: int)
         "non_2xx": r["non_2xx"],
         "socket_errors": r["errors"],
         "load_after": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+        **cpu,
     }
 
 
@@ -261,12 +365,15 @@ def main() -> None:
         if args.warmup:
             run_wrk(port, lua, 4, args.warmup, args.wrk_threads)
         for c in (int(x) for x in args.connections.split(",")):
-            r = run_wrk(port, lua, c, args.duration, args.wrk_threads)
+            r = run_wrk(port, lua, c, args.duration, args.wrk_threads, CpuMeter(args.db, server))
             runs.append(r)
             print(
                 f"  {c:3d} connections: {r['rps']:7.1f} req/s  p50 {r['p50_ms']:6.1f}  "
                 f"p95 {r['p95_ms']:6.1f}  p99 {r['p99_ms']:6.1f} ms  "
-                f"non-2xx {r['non_2xx']}  load {r['load_after']}",
+                f"non-2xx {r['non_2xx']}  CPU/request: server {r['server_cpu_ms_per_request']}"
+                f" db {r['db_cpu_ms_per_request']} wrk {r['wrk_cpu_ms_per_request']} ms "
+                f"→ ceiling {r['cpu_bound_ceiling_rps']:.0f} req/s; "
+                f"others used {r['other_cores_busy']} cores",
                 flush=True,
             )
     finally:
@@ -285,12 +392,21 @@ def main() -> None:
     path = common.var_dir(args.db) / f"load-{args.label}.json"
     path.write_text(json.dumps(result, indent=2))
     print()
-    print(f"| connections ({args.db}, {result['server']}) | req/s | p50 ms | p95 ms | p99 ms |")
-    print("|---:|---:|---:|---:|---:|")
+    print(
+        f"| connections ({args.db}, {result['server']}) | req/s | p50 ms | p95 ms | p99 ms "
+        "| CPU ms/request (server + db + wrk) | ceiling req/s | other load (cores) |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in runs:
+        total = (
+            r["server_cpu_ms_per_request"]
+            + r["db_cpu_ms_per_request"]
+            + r["wrk_cpu_ms_per_request"]
+        )
         print(
             f"| {r['connections']} | {r['rps']:.0f} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} "
-            f"| {r['p99_ms']:.1f} |"
+            f"| {r['p99_ms']:.1f} | {total:.1f} | {r['cpu_bound_ceiling_rps']:.0f} "
+            f"| {r['other_cores_busy']} |"
         )
     print(f"\nwritten {path}")
 
