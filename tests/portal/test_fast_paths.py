@@ -99,6 +99,11 @@ def test_each_status_filter_finds_exactly_the_invoices_showing_that_status(acme,
     assert queries.invoice_page(acme.pk, TODAY, InvoiceFilters(statuses=("bogus",))).rows == []
 
 
+def test_the_drilldown_shows_the_status_the_table_shows(acme, every_status):
+    for row in queries.invoice_page(acme.pk, TODAY, limit=100).rows:
+        assert queries.invoice_detail(acme.pk, row.id, TODAY).row == row
+
+
 def test_status_pages_walk_every_match_once(acme, every_status):
     filters = InvoiceFilters(statuses=("overdue", "partially_paid", "open", "paid"))
     full = queries.invoice_page(acme.pk, TODAY, filters, sort="status", limit=100).rows
