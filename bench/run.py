@@ -330,6 +330,7 @@ def rate_only(period: str) -> dict[str, Any]:
             actor=None, period_start=month, period_end=month_end(month)
         )
     took = watch.wall
+    rss_rating = peak_rss_mib()  # before the checks below, which are the benchmark's own
     billed = sum(sum(line.event_count for line in r.invoice.lines.all()) for r in results)
     unrated = sum(u.events for r in results for u in r.unrated)
     check(results, month)
@@ -337,7 +338,8 @@ def rate_only(period: str) -> dict[str, Any]:
         "seconds": took,
         "events": billed + unrated,
         "unrated": unrated,
-        "peak_rss_mib": peak_rss_mib(),
+        "peak_rss_mib": rss_rating,
+        "peak_rss_with_checks_mib": peak_rss_mib(),
         "cpu": watch.cpu(billed + unrated),
         "rss_before_mib": rss0,
     }
