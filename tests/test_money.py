@@ -12,6 +12,7 @@ from tally.money import (
     parse_amount,
     parse_price,
     tax_amount,
+    to_decimal,
 )
 
 
@@ -60,3 +61,17 @@ def test_amounts_refuse_fractions_of_the_minor_unit():
 def test_format_money_uses_the_locale_and_currency():
     assert format_money(123_450, "USD") == "$1,234.50"
     assert format_money(123_450, "EUR", "de_DE") == "1.234,50\xa0€"
+
+
+@given(
+    minor=st.integers(min_value=-(10**15), max_value=10**15),
+    currency=st.sampled_from(["USD", "EUR", "JPY", "BHD", "GBP", "CAD", "CHF"]),
+    locale=st.sampled_from(["en_US", "en_GB", "de_DE", "fr_FR", "ja_JP", "fr_CA", "es_ES"]),
+)
+def test_format_money_is_what_babel_format_currency_gives(minor, currency, locale):
+    """format_money keeps the parsed pattern; it must print exactly what babel would."""
+    from babel.numbers import format_currency
+
+    assert format_money(minor, currency, locale) == format_currency(
+        to_decimal(minor, currency), currency, locale=locale
+    )

@@ -451,11 +451,17 @@ def stat_cards(client_id: int, today: date) -> StatCards:
             ),
             unapplied=Coalesce(Sum("unapplied_minor"), 0),
         )
+        # An invoice has at most one open dispute (a unique index): count the disputes,
+        # each checking its own invoice by key, rather than join every invoice.
         disputed = (
             Dispute.objects.filter(client_id=client_id, status=DisputeStatus.OPEN)
-            .exclude(invoice__status=InvoiceStatus.VOID)
-            .values("invoice_id")
-            .distinct()
+            .filter(
+                Exists(
+                    Invoice.objects.filter(pk=OuterRef("invoice_id")).exclude(
+                        status__in=(InvoiceStatus.VOID, InvoiceStatus.DRAFT)
+                    )
+                )
+            )
             .count()
         )
     return StatCards(

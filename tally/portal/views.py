@@ -138,12 +138,10 @@ def invoice(request: HtmxHttpRequest, portal: Portal, number: str) -> HttpRespon
 def line_events(
     request: HtmxHttpRequest, portal: Portal, number: str, line_id: int
 ) -> HttpResponse:
-    invoice_id = invoice_id_from_number(portal, number)
+    # One scoped read: the line (of this client, on an issued invoice) and its page of
+    # events; the invoice in the URL must be the line's own.
     page = queries.line_events(portal.client_id, line_id, request.GET.get("cursor"))
-    detail_line_ids = {
-        ln.id for ln in queries.invoice_detail(portal.client_id, invoice_id, portal.today).lines
-    }
-    if line_id not in detail_line_ids:
+    if page.invoice_number != number:
         raise Http404("no such line on this invoice")
     context = {"portal": portal, "page": page, "number": number}
     if request.htmx:

@@ -67,6 +67,19 @@ def test_every_url_of_another_clients_invoice_is_a_404(setup):
     assert not Dispute.objects.exists()
 
 
+def test_a_line_is_found_only_under_its_own_invoice(setup):
+    """The client's own line, addressed through another of their invoices, is a 404 too."""
+    other = issued_invoice(setup["acme"], picks=2, issue_date=date(2026, 11, 8))
+    line = setup["ours"].lines.first().pk
+    browser = setup["browser"]
+    assert (
+        browser.get(reverse("portal:line_events", args=[number(setup["ours"]), line])).status_code
+        == 200
+    )
+    for name in ("portal:line_events", "portal:line_events_csv"):
+        assert browser.get(reverse(name, args=[number(other), line])).status_code == 404, name
+
+
 def test_without_javascript_the_open_parameter_expands_a_row(setup):
     html = setup["browser"].get("/", {"open": number(setup["ours"])}).content.decode()
     assert 'aria-expanded="true"' in html and "Line items" in html and "Balance due" in html
