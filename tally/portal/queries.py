@@ -16,6 +16,7 @@ from functools import reduce
 from operator import or_
 from typing import Any
 
+from django.db import connection
 from django.db.models import (
     Case,
     Exists,
@@ -428,51 +429,58 @@ def client_header(client_id: int) -> ClientHeader:
     return ClientHeader(**values)
 
 
+# The four cards in one statement: the billing page's first read, and the ORM took longer
+# to build its three aggregates than the database took to run them. Overdue is the table's
+# status (open, past due, no open dispute); disputed counts invoices with an open dispute
+# (at most one each, a unique index), the table's "disputed"; paid YTD is money received.
+_STAT_CARDS_SQL = """
+SELECT
+    (SELECT currency FROM clients_client WHERE id = %(client)s),
+    o.outstanding, o.open_count, o.overdue, o.overdue_count,
+    (SELECT COALESCE(SUM(amount_minor), 0) FROM payments_payment
+     WHERE client_id = %(client)s AND received_on >= %(year_start)s AND received_on <= %(today)s),
+    (SELECT COUNT(*) FROM disputes_dispute d
+     WHERE d.client_id = %(client)s AND d.status = 'open' AND EXISTS (
+         SELECT 1 FROM invoicing_invoice i WHERE i.id = d.invoice_id AND i.status NOT IN ('void', 'draft')
+     )),
+    (SELECT COALESCE(SUM(unapplied_minor), 0) FROM payments_payment WHERE client_id = %(client)s)
+FROM (
+    SELECT COALESCE(SUM(balance_minor), 0) AS outstanding,
+           COUNT(*) AS open_count,
+           COALESCE(SUM(balance_minor) FILTER (WHERE overdue), 0) AS overdue,
+           COUNT(*) FILTER (WHERE overdue) AS overdue_count
+    FROM (
+        SELECT i.balance_minor,
+               i.due_date < %(today)s AND NOT EXISTS (
+                   SELECT 1 FROM disputes_dispute d WHERE d.invoice_id = i.id AND d.status = 'open'
+               ) AS overdue
+        FROM invoicing_invoice i
+        WHERE i.client_id = %(client)s AND i.status = 'open'
+    ) open_invoice
+) o
+"""
+
+
 def stat_cards(client_id: int, today: date) -> StatCards:
     with client_scope(client_id, _tables(Client, Invoice, Dispute, Payment)):
-        currency = _currency(client_id)
-        # As the table shows it: a disputed invoice counts under disputed.
-        overdue = _status_condition("overdue", today)
-        # Open invoices only (never drafts): no need for the table's computed status, whose
-        # expression costs more to build than this whole query takes to run.
-        totals = Invoice.objects.filter(client_id=client_id, status=InvoiceStatus.OPEN).aggregate(
-            outstanding=Coalesce(Sum("balance_minor"), 0),
-            open_count=Coalesce(Sum(Value(1)), 0),
-            overdue=Coalesce(Sum("balance_minor", filter=overdue), 0),
-            overdue_count=Coalesce(Sum(Value(1), filter=overdue), 0),
-        )
-        payments = Payment.objects.filter(client_id=client_id).aggregate(
-            paid=Coalesce(
-                Sum(
-                    "amount_minor",
-                    filter=Q(received_on__gte=date(today.year, 1, 1), received_on__lte=today),
-                ),
-                0,
-            ),
-            unapplied=Coalesce(Sum("unapplied_minor"), 0),
-        )
-        # An invoice has at most one open dispute (a unique index): count the disputes,
-        # each checking its own invoice by key, rather than join every invoice.
-        disputed = (
-            Dispute.objects.filter(client_id=client_id, status=DisputeStatus.OPEN)
-            .filter(
-                Exists(
-                    Invoice.objects.filter(pk=OuterRef("invoice_id")).exclude(
-                        status__in=(InvoiceStatus.VOID, InvoiceStatus.DRAFT)
-                    )
-                )
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _STAT_CARDS_SQL,
+                {"client": client_id, "today": today, "year_start": date(today.year, 1, 1)},
             )
-            .count()
-        )
+            row = cursor.fetchone()
+    if row is None or row[0] is None:
+        raise NotFound("client")
+    currency, outstanding, open_count, overdue, overdue_count, paid, disputed, unapplied = row
     return StatCards(
         currency=currency,
-        outstanding_minor=totals["outstanding"],
-        open_count=totals["open_count"],
-        overdue_minor=totals["overdue"],
-        overdue_count=totals["overdue_count"],
-        paid_ytd_minor=payments["paid"],
-        disputed_count=disputed,
-        unapplied_credit_minor=payments["unapplied"],
+        outstanding_minor=int(outstanding),
+        open_count=int(open_count),
+        overdue_minor=int(overdue),
+        overdue_count=int(overdue_count),
+        paid_ytd_minor=int(paid),
+        disputed_count=int(disputed),
+        unapplied_credit_minor=int(unapplied),
     )
 
 
