@@ -63,11 +63,14 @@ class User(AbstractBaseUser, PermissionsMixin):
 class ThrottleScope(models.TextChoices):
     PAIR = "pair", "Email and address"
     ADDRESS = "address", "Address"
+    RESET_EMAIL = "reset_mail", "Password resets to an email"
+    RESET_ADDRESS = "reset_addr", "Password resets from an address"
 
 
 class LoginThrottle(models.Model):
     """Failed sign-ins, counted per (email, address) pair and per address — never per email
-    alone, so nobody elsewhere can lock a real user out. Kept in the database so every
+    alone, so nobody elsewhere can lock a real user out — and password-reset requests, per
+    address and per mailbox ("failures" are then requests). Kept in the database so every
     worker process sees the same counts. See tally.accounts.throttle."""
 
     scope = models.CharField(max_length=10, choices=ThrottleScope.choices)

@@ -14,6 +14,13 @@ exactly like known ones, so the throttle reveals nothing about which accounts ex
 A successful sign-in clears its pair; a completed password reset clears every pair of the
 account. Lockouts are forgotten after a quiet day (`FORGET_AFTER`).
 
+Password-reset requests are budgeted the same way (`count_reset_request`): per address
+(`RESET_ADDRESS`: someone walking a list of emails is told to wait) and per mailbox
+(`RESET_EMAIL`: after a few reset emails within the hour, more requests get the usual
+answer but send nothing, so nobody can flood a person's inbox, and the answer still says
+nothing about whether the account exists). A budget on the email alone is safe here: it
+limits emails sent, never signing in.
+
 Counts live in the database (`LoginThrottle`), not a per-process cache, so they hold
 across every worker. Stale rows are removed by `tally purge-login-throttle`.
 """
@@ -55,9 +62,26 @@ ADDRESS = Rule(
     first_wait=timedelta(minutes=15),
     max_wait=timedelta(hours=1),
 )
+RESET_EMAIL = Rule(
+    limit=3,
+    window=timedelta(hours=1),
+    first_wait=timedelta(hours=1),
+    max_wait=timedelta(hours=4),
+)
+RESET_ADDRESS = Rule(
+    limit=20,
+    window=timedelta(minutes=15),
+    first_wait=timedelta(minutes=15),
+    max_wait=timedelta(hours=1),
+)
 FORGET_AFTER = timedelta(days=1)
 
-RULES = {ThrottleScope.PAIR: PAIR, ThrottleScope.ADDRESS: ADDRESS}
+RULES = {
+    ThrottleScope.PAIR: PAIR,
+    ThrottleScope.ADDRESS: ADDRESS,
+    ThrottleScope.RESET_EMAIL: RESET_EMAIL,
+    ThrottleScope.RESET_ADDRESS: RESET_ADDRESS,
+}
 
 
 def now() -> datetime:
@@ -127,14 +151,21 @@ def wait_seconds(email: str, address: str) -> int:
 def record_failure(email: str, address: str) -> int:
     """Count one failed sign-in against its pair and its address.
 
-    Returns the wait now in force (0 when none). Each counter row is claimed with an insert
-    that cannot race and then locked, so concurrent failures from several workers are all
-    counted.
+    Returns the wait now in force (0 when none).
+    """
+    return _count(_keys(email, address))
+
+
+def _count(keys: list[tuple[str, str, str]]) -> int:
+    """Count one attempt against each counter; returns the longest wait now in force.
+
+    Each counter row is claimed with an insert that cannot race and then locked, so
+    concurrent attempts from several workers are all counted.
     """
     at = now()
     longest = 0
     with transaction.atomic():
-        for scope, key, account in _keys(email, address):
+        for scope, key, account in keys:
             rule = RULES[ThrottleScope(scope)]
             LoginThrottle.objects.bulk_create(
                 [
@@ -168,6 +199,38 @@ def record_failure(email: str, address: str) -> int:
                 longest = max(longest, _wait(row.locked_until, at))
             row.save()
     return longest
+
+
+@dataclass(frozen=True)
+class ResetDecision:
+    send: bool  # email the link (when the account exists)
+    wait: int  # seconds this address must wait; 0 unless refused
+
+    @property
+    def refused(self) -> bool:
+        return self.wait > 0
+
+
+def count_reset_request(email: str, address: str) -> ResetDecision:
+    """Count a password-reset request and decide what becomes of it.
+
+    Refused (with a wait to show) while the address is over its budget; otherwise counted
+    against the address and the mailbox, and sent unless the mailbox had already had its
+    share of reset emails. Unknown emails are counted exactly like known ones.
+    """
+    at = now()
+    by_address = (ThrottleScope.RESET_ADDRESS, _digest("reset-address", address), "")
+    by_email = (ThrottleScope.RESET_EMAIL, _digest("reset-email", normalize_email(email)), "")
+    locks = dict(
+        LoginThrottle.objects.filter(
+            Q(scope=by_address[0], key=by_address[1]) | Q(scope=by_email[0], key=by_email[1]),
+            locked_until__gt=at,
+        ).values_list("scope", "locked_until")
+    )
+    if ThrottleScope.RESET_ADDRESS in locks:
+        return ResetDecision(send=False, wait=_wait(locks[ThrottleScope.RESET_ADDRESS], at))
+    _count([by_address, by_email])
+    return ResetDecision(send=ThrottleScope.RESET_EMAIL not in locks, wait=0)
 
 
 def record_success(email: str, address: str) -> None:

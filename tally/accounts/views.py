@@ -7,11 +7,12 @@ first in INSTALLED_APPS, ships registration/password_reset_*.html that would win
 from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import PasswordResetForm
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseRedirect
 from django.urls import reverse_lazy
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
 
+from . import throttle
 from .forms import NewPasswordForm, SignInForm
 
 
@@ -27,7 +28,8 @@ class SignInView(auth_views.LoginView):
 @method_decorator(never_cache, name="dispatch")  # the page carries a CSRF token
 class ResetPasswordView(auth_views.PasswordResetView):
     """Asks for an email and always answers the same way, whether or not it has an account;
-    only an active account with a password gets a link."""
+    only an active account with a password gets a link. Requests are budgeted per address
+    (over it: "try again later", 429) and per mailbox (over it: the same answer, no email)."""
 
     template_name = "registration/reset_password_form.html"
     email_template_name = "registration/reset_password_email.txt"
@@ -35,6 +37,19 @@ class ResetPasswordView(auth_views.PasswordResetView):
     success_url = reverse_lazy("accounts:password_reset_done")
 
     def form_valid(self, form: PasswordResetForm) -> HttpResponse:
+        decision = throttle.count_reset_request(
+            form.cleaned_data["email"], throttle.client_address(self.request)
+        )
+        if decision.refused:
+            wait = throttle.minutes(decision.wait)
+            form.add_error(
+                None,
+                "Too many reset requests from your network. "
+                f"Try again in {wait} minute{'s' if wait != 1 else ''}.",
+            )
+            return self.render_to_response(self.get_context_data(form=form), status=429)
+        if not decision.send:
+            return HttpResponseRedirect(self.get_success_url())
         self.extra_email_context = {
             "operator_name": settings.TALLY_OPERATOR_NAME,
             "valid_hours": max(1, settings.PASSWORD_RESET_TIMEOUT // 3600),

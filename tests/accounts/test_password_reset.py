@@ -131,3 +131,51 @@ def test_every_reset_page_labels_its_fields(browser, alice, mailoutbox):
     assert unlabelled_inputs(browser.get(reverse("accounts:password_reset"))) == []
     ask_for_reset(browser, "alice@acme.example")
     assert unlabelled_inputs(browser.get(link_in(mailoutbox[0]), follow=True)) == []
+
+
+def reset_from(address, email):
+    return HttpClient().post(
+        reverse("accounts:password_reset"), {"email": email}, REMOTE_ADDR=address
+    )
+
+
+def test_a_mailbox_gets_three_reset_emails_an_hour_and_then_the_same_answer_without_one(
+    alice, mailoutbox, clock
+):
+    answers = [
+        (r.status_code, r["Location"])
+        for r in (reset_from(HOME_ADDRESS, "Alice@acme.example ") for _ in range(5))
+    ]
+    assert answers == [(302, reverse("accounts:password_reset_done"))] * 5
+    assert len(mailoutbox) == 3  # from one address or several: the budget is the mailbox's
+
+    reset_from(ATTACKER, "alice@acme.example")
+    assert len(mailoutbox) == 3
+    clock.advance(hours=1, minutes=1)
+    reset_from(HOME_ADDRESS, "alice@acme.example")
+    assert len(mailoutbox) == 4
+
+
+def test_an_unknown_mailbox_is_budgeted_exactly_like_a_known_one(alice, mailoutbox, clock):
+    known = [reset_from(HOME_ADDRESS, "alice@acme.example") for _ in range(5)]
+    unknown = [reset_from(HOME_ADDRESS, "nobody@acme.example") for _ in range(5)]
+    assert [(r.status_code, r["Location"]) for r in known] == [
+        (r.status_code, r["Location"]) for r in unknown
+    ]
+    assert all(m.to == ["alice@acme.example"] for m in mailoutbox)
+
+
+def test_an_address_asking_for_many_mailboxes_is_told_to_wait(alice, mailoutbox, clock):
+    for i in range(20):
+        assert reset_from(ATTACKER, f"someone-{i}@acme.example").status_code == 302
+    refused = reset_from(ATTACKER, "alice@acme.example")
+    assert refused.status_code == 429
+    assert "Too many reset requests from your network. Try again in 15 minutes." in (
+        refused.content.decode()
+    )
+    assert mailoutbox == []
+
+    assert reset_from(HOME_ADDRESS, "alice@acme.example").status_code == 302  # not her problem
+    assert [m.to for m in mailoutbox] == [["alice@acme.example"]]
+    clock.advance(minutes=16)
+    assert reset_from(ATTACKER, "someone-else@acme.example").status_code == 302

@@ -1,0 +1,49 @@
+"""The portal's plain formatting filters print exactly what Django's general ones would.
+
+`day`, `moment` and `iso_moment` replace `|date` on the long lists, `invoice_url` replaces
+`{% url %}` per row: the same text, for any date, instant and client time zone.
+"""
+
+import zoneinfo
+from datetime import UTC, date, datetime
+
+from django.template import Context, Template
+from django.urls import reverse
+from django.utils import timezone
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tally.portal.templatetags.portal import day, invoice_url, iso_moment, moment
+
+ZONES = ["America/Chicago", "Europe/Berlin", "Asia/Tokyo", "Australia/Adelaide", "UTC"]
+instants = st.datetimes(
+    min_value=datetime(2000, 1, 1), max_value=datetime(2040, 12, 31), timezones=st.just(UTC)
+)
+
+
+def render(source: str, value: object) -> str:
+    """As a template prints it (the engine puts aware datetimes in the current time zone)."""
+    return Template("{% load portal %}" + source).render(Context({"v": value}))
+
+
+@given(value=st.dates(min_value=date(1990, 1, 1), max_value=date(2100, 12, 31)))
+def test_day_is_what_the_date_filter_prints(value):
+    assert day(value) == render('{{ v|date:"M j, Y" }}', value) == render("{{ v|day }}", value)
+
+
+@given(value=instants, zone=st.sampled_from(ZONES))
+def test_moment_is_the_date_filter_in_the_clients_time_zone(value, zone):
+    with timezone.override(zoneinfo.ZoneInfo(zone)):
+        assert render("{{ v|moment }}", value) == render('{{ v|date:"M j, Y H:i" }}', value)
+        assert render("{{ v|iso_moment }}", value) == render("{{ v|date:'c' }}", value)
+        assert moment(value) == render("{{ v|moment }}", value)
+
+
+def test_empty_values_print_nothing():
+    assert day(None) == moment(None) == iso_moment(None) == ""
+
+
+@given(number=st.integers(min_value=1, max_value=999_999_999))
+def test_invoice_url_is_the_reversed_url(number):
+    text = f"INV-{number:06d}"
+    assert invoice_url(text) == reverse("portal:invoice", args=[text])
