@@ -466,7 +466,11 @@ def stat_cards(client_id: int, today: date) -> StatCards:
         with connection.cursor() as cursor:
             cursor.execute(
                 _STAT_CARDS_SQL,
-                {"client": client_id, "today": today, "year_start": date(today.year, 1, 1)},
+                {
+                    "client": client_id,
+                    "today": connection.ops.adapt_datefield_value(today),
+                    "year_start": connection.ops.adapt_datefield_value(date(today.year, 1, 1)),
+                },
             )
             row = cursor.fetchone()
     if row is None or row[0] is None:
