@@ -50,6 +50,8 @@ class Reminder(models.Model):
     status_detail = models.CharField(max_length=300, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # Set when the mail server could not be reached: not claimed again before this time.
+    retry_after = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["scheduled_for", "id"]

@@ -5,13 +5,17 @@ LOCKED and commits them as `sending` before it talks to the mail server, so an
 overlapping run cannot claim them again. A step left in `sending` by a crash is marked
 `needs_review` for a person, never resent blindly. SMTP cannot promise exactly once;
 at most once, with the uncertain cases visible, is what this module promises.
+
+One failure is certain: when the mail server cannot even be reached, nothing was handed
+over, so the step goes back to `scheduled` and is tried again after a delay
+(`RETRY_DELAYS`), then marked `failed` for good.
 """
 
 import zoneinfo
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from babel.dates import format_date
@@ -37,6 +41,14 @@ MAX_OFFSET_DAYS = 365
 STALE_AFTER = timedelta(hours=1)
 CLAIM_BATCH = 200
 DEFAULT_SMTP_TIMEOUT = 30  # seconds; a hung mail server must not hang the run forever
+# After the mail server could not be reached: wait this long before each further try.
+RETRY_DELAYS = (timedelta(minutes=15), timedelta(hours=1), timedelta(hours=4))
+
+
+def now() -> datetime:
+    """The sender's clock for retries (tests move it)."""
+    return timezone.now()
+
 
 # ---------------------------------------------------------------------------------------
 # Policies
@@ -248,11 +260,13 @@ class SendReport:
     failed: int = 0
     needs_review: int = 0
     paused: int = 0
+    retrying: int = 0
 
     def summary(self) -> str:
         return (
             f"reminders: {self.sent} sent, {self.skipped} skipped, {self.failed} failed, "
             f"{self.needs_review} need review, {self.paused} paused while disputed"
+            + (f", {self.retrying} to retry (mail server unreachable)" if self.retrying else "")
         )
 
 
@@ -382,6 +396,7 @@ def _claim(actor: Any, days: _Days, batch_size: int, report: SendReport) -> tupl
         rows = list(
             Reminder.objects.select_for_update(skip_locked=True)
             .filter(days.due_filter(), status=ReminderStatus.SCHEDULED)
+            .filter(Q(retry_after__isnull=True) | Q(retry_after__lte=now()))
             .filter(~_open_dispute())
             .order_by("invoice_id", "offset_days")[:batch_size]
         )
@@ -400,7 +415,7 @@ def _claim(actor: Any, days: _Days, batch_size: int, report: SendReport) -> tupl
             status__in=[ReminderStatus.SCHEDULED, ReminderStatus.SENDING, ReminderStatus.SENT],
         ).values_list("invoice_id", "offset_days", "scheduled_for"):
             live[invoice_id].append((offset, when))
-        now = timezone.now()
+        claimed_at = timezone.now()
         claimed = []
         for r in rows:
             status = invoice_status[r.invoice_id]
@@ -412,7 +427,13 @@ def _claim(actor: Any, days: _Days, batch_size: int, report: SendReport) -> tupl
                 _change(actor, r, ReminderStatus.SKIPPED, "superseded by a later reminder")
                 report.skipped += 1
             else:
-                _change(actor, r, ReminderStatus.SENDING, action="reminder.claimed", claimed_at=now)
+                _change(
+                    actor,
+                    r,
+                    ReminderStatus.SENDING,
+                    action="reminder.claimed",
+                    claimed_at=claimed_at,
+                )
                 claimed.append(r.pk)
         return True, claimed
 
@@ -539,6 +560,10 @@ def _deliver(
     )
     try:
         connection.open()
+    except Exception as e:  # noqa: BLE001 - nothing was handed to the mail server
+        _unreachable(actor, r.pk, recipients, f"{type(e).__name__}: {e}", report)
+        return
+    try:
         if connection.send_messages([message]) != 1:
             raise RuntimeError("the mail backend accepted no message")
     except Exception as e:  # noqa: BLE001 - any failure of the mail server is recorded
@@ -552,6 +577,45 @@ def _deliver(
         return
     _finish(actor, r.pk, ReminderStatus.SENT, recipients=recipients)
     report.sent += 1
+
+
+def _unreachable(
+    actor: Any, reminder_id: int, recipients: list[str], error: str, report: SendReport
+) -> None:
+    """The mail server could not be reached: no copy exists, so try again later, a few
+    times, before the step is marked failed for a person to see."""
+    with transaction.atomic():
+        r = Reminder.objects.select_for_update().get(pk=reminder_id)
+        tries = ReminderAttempt.objects.filter(reminder=r).count() + 1
+        ReminderAttempt.objects.create(
+            client_id=r.client_id,
+            reminder=r,
+            outcome=ReminderStatus.FAILED,
+            recipients=recipients,
+            error=error,
+        )
+        if tries > len(RETRY_DELAYS):
+            _change(
+                actor,
+                r,
+                ReminderStatus.FAILED,
+                f"{error} (mail server unreachable on {tries} tries)",
+                extra={"recipients": recipients},
+                retry_after=None,
+            )
+            report.failed += 1
+            return
+        retry_after = now() + RETRY_DELAYS[tries - 1]
+        _change(
+            actor,
+            r,
+            ReminderStatus.SCHEDULED,
+            f"not sent: {error}; trying again after {retry_after:%Y-%m-%d %H:%M} UTC",
+            action="reminder.retry_scheduled",
+            claimed_at=None,
+            retry_after=retry_after,
+        )
+        report.retrying += 1
 
 
 def send_due_reminders(
@@ -568,9 +632,11 @@ def send_due_reminders(
     client in Tokyo gets its reminder on its morning, not on UTC's. `today` fixes one date
     for every client instead (the command's --today, tests, the demo's replay).
 
-    A step that fails (mail server error, no billing contact) is marked `failed` and not
-    retried: after an SMTP error nobody knows whether the mail went out, and a second copy
-    is worse than a visible failure. Each try leaves a ReminderAttempt row.
+    A step that fails once the mail server has it (an SMTP error), or that has no billing
+    contact, is marked `failed` and not retried: after an SMTP error nobody knows whether
+    the mail went out, and a second copy is worse than a visible failure. A mail server
+    that cannot be reached at all is retried after `RETRY_DELAYS`. Each try leaves a
+    ReminderAttempt row.
     """
     actor = actor if actor is not None else audit.SYSTEM
     days = _Days(today)

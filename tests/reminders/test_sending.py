@@ -19,9 +19,11 @@ from tally.disputes.models import Dispute
 from tally.invoicing.models import Invoice
 from tally.invoicing.services import void_invoice
 from tally.payments.services import record_payment
+from tally.reminders import services as reminder_services
 from tally.reminders.models import Reminder, ReminderAttempt
 from tally.reminders.services import send_due_reminders
 from tests.factories import issued_invoice, make_client
+from tests.reminders.conftest import free_port
 
 pytestmark = pytest.mark.django_db
 
@@ -339,23 +341,80 @@ def test_a_refusal_from_the_mail_server_is_recorded_as_a_failure(acme, smtp_serv
     assert attempt.recipients == ["ap@acme.example"] and "554" in attempt.error
 
 
-def test_an_unreachable_mail_server_fails_the_step_records_the_attempt_and_does_not_retry(
-    acme, globex, dead_smtp
+@pytest.fixture
+def clock(monkeypatch):
+    """The sender's clock for retries, moved by hand."""
+
+    class Clock:
+        at = timezone.now()
+
+        def __call__(self):
+            return self.at
+
+        def advance(self, **kwargs):
+            self.at += timedelta(**kwargs)
+
+    c = Clock()
+    monkeypatch.setattr(reminder_services, "now", c)
+    return c
+
+
+def test_an_unreachable_mail_server_is_tried_again_later_and_each_step_sent_once(
+    acme, globex, smtp_server, settings, clock
 ):
+    """Nothing was handed over when the server could not be reached: retrying is safe."""
+    live_port = settings.EMAIL_PORT
+    settings.EMAIL_PORT = free_port()  # nothing listens here: connection refused
     acme_invoice = issued_invoice(acme)
     globex_invoice = issued_invoice(globex)
 
     report = send_due_reminders(today=NOV_28)
-    again = send_due_reminders(today=NOV_28)
+    too_soon = send_due_reminders(today=NOV_28)
 
-    assert (report.failed, report.sent, again.failed) == (2, 0, 0)
+    assert (report.retrying, report.failed, report.sent) == (2, 0, 0)
+    assert (too_soon.retrying, too_soon.failed, too_soon.sent) == (0, 0, 0)
+    assert "2 to retry (mail server unreachable)" in report.summary()
     for invoice in (acme_invoice, globex_invoice):
         step = Reminder.objects.get(invoice=invoice, offset_days=-3)
-        assert step.status == "failed" and step.sent_at is None
+        assert step.status == "scheduled" and step.sent_at is None
+        assert step.retry_after == clock.at + timedelta(minutes=15)
         assert "ConnectionRefusedError" in step.status_detail
         attempts = list(ReminderAttempt.objects.filter(reminder=step))
-        assert len(attempts) == 1
-        assert attempts[0].outcome == "failed"
-        assert attempts[0].recipients == [f"ap@{invoice.client.code}.example"]
+        assert [(a.outcome, a.recipients) for a in attempts] == [
+            ("failed", [f"ap@{invoice.client.code}.example"])
+        ]
         assert "Connection refused" in attempts[0].error
-        assert audit_actions(step) == ["reminder.claimed", "reminder.failed"]
+
+    settings.EMAIL_PORT = live_port
+    clock.advance(minutes=16)
+    later = send_due_reminders(today=NOV_28)
+
+    assert (later.sent, later.retrying, later.failed) == (2, 0, 0)
+    assert sorted(m.rcpt_tos[0] for m in smtp_server.messages) == [
+        "ap@acme.example",
+        "ap@globex.example",
+    ]
+    step = Reminder.objects.get(invoice=acme_invoice, offset_days=-3)
+    assert step.status == "sent"
+    assert audit_actions(step) == [
+        "reminder.claimed",
+        "reminder.retry_scheduled",
+        "reminder.claimed",
+        "reminder.sent",
+    ]
+    assert send_due_reminders(today=NOV_28).sent == 0
+
+
+def test_a_mail_server_unreachable_on_every_try_fails_the_step_for_good(acme, dead_smtp, clock):
+    invoice = issued_invoice(acme)
+    reports = []
+    for wait in (0, 15, 60, 240, 24 * 60):
+        clock.advance(minutes=wait + 1)
+        reports.append(send_due_reminders(today=NOV_28))
+
+    assert [(r.retrying, r.failed) for r in reports] == [(1, 0), (1, 0), (1, 0), (0, 1), (0, 0)]
+    step = Reminder.objects.get(invoice=invoice, offset_days=-3)
+    assert step.status == "failed" and step.retry_after is None
+    assert "unreachable on 4 tries" in step.status_detail
+    assert ReminderAttempt.objects.filter(reminder=step).count() == 4
+    assert audit_actions(step)[-2:] == ["reminder.claimed", "reminder.failed"]
