@@ -1,11 +1,9 @@
-from datetime import timedelta
-
 import pytest
 from django.test import Client as HttpClient
-from django.utils import timezone
 
 from tally.accounts import throttle
 from tally.accounts.models import Role
+from tests.clock import install
 from tests.factories import make_user
 
 
@@ -24,20 +22,7 @@ def alice(acme):
 @pytest.fixture
 def clock(monkeypatch):
     """The throttle's clock, which the test moves by hand."""
-
-    class Clock:
-        def __init__(self):
-            self.at = timezone.now()
-
-        def __call__(self):
-            return self.at
-
-        def advance(self, **kwargs):
-            self.at += timedelta(**kwargs)
-
-    c = Clock()
-    monkeypatch.setattr(throttle, "now", c)
-    return c
+    return install(monkeypatch, throttle)
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from tally.payments.services import record_payment
 from tally.reminders import services as reminder_services
 from tally.reminders.models import Reminder, ReminderAttempt
 from tally.reminders.services import send_due_reminders
+from tests.clock import install
 from tests.factories import issued_invoice, make_client
 from tests.reminders.conftest import free_port
 
@@ -344,19 +345,7 @@ def test_a_refusal_from_the_mail_server_is_recorded_as_a_failure(acme, smtp_serv
 @pytest.fixture
 def clock(monkeypatch):
     """The sender's clock for retries, moved by hand."""
-
-    class Clock:
-        at = timezone.now()
-
-        def __call__(self):
-            return self.at
-
-        def advance(self, **kwargs):
-            self.at += timedelta(**kwargs)
-
-    c = Clock()
-    monkeypatch.setattr(reminder_services, "now", c)
-    return c
+    return install(monkeypatch, reminder_services)
 
 
 def test_an_unreachable_mail_server_is_tried_again_later_and_each_step_sent_once(
