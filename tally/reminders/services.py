@@ -367,13 +367,7 @@ def _flag_stale(actor: Any, stale_after: timedelta, report: SendReport) -> None:
                 f"claimed for sending at {claimed} and never finished: "
                 "the email may or may not have gone out"
             )
-            ReminderAttempt.objects.create(
-                client_id=r.client_id,
-                reminder=r,
-                outcome=ReminderStatus.NEEDS_REVIEW,
-                recipients=[],
-                error=detail,
-            )
+            _record_attempt(r, ReminderStatus.NEEDS_REVIEW, [], detail)
             _change(actor, r, ReminderStatus.NEEDS_REVIEW, detail)
             report.needs_review += 1
 
@@ -494,6 +488,12 @@ def compose_reminder(
     )
 
 
+def _record_attempt(r: Reminder, outcome: str, recipients: list[str], error: str) -> None:
+    ReminderAttempt.objects.create(
+        client_id=r.client_id, reminder=r, outcome=outcome, recipients=recipients, error=error
+    )
+
+
 def _finish(
     actor: Any,
     reminder_id: int,
@@ -509,16 +509,11 @@ def _finish(
     """
     with transaction.atomic():
         r = Reminder.objects.select_for_update().get(pk=reminder_id)
-        ReminderAttempt.objects.create(
-            client_id=r.client_id,
-            reminder=r,
-            outcome=outcome,
-            recipients=recipients,
-            error=error,
-        )
-        fields: dict[str, Any] = (
-            {"sent_at": timezone.now()} if outcome == ReminderStatus.SENT else {}
-        )
+        _record_attempt(r, outcome, recipients, error)
+        # The step has ended: no retry is pending any more.
+        fields: dict[str, Any] = {"retry_after": None}
+        if outcome == ReminderStatus.SENT:
+            fields["sent_at"] = timezone.now()
         _change(actor, r, outcome, error, extra={"recipients": recipients}, **fields)
 
 
@@ -583,29 +578,23 @@ def _unreachable(
     actor: Any, reminder_id: int, recipients: list[str], error: str, report: SendReport
 ) -> None:
     """The mail server could not be reached: no copy exists, so try again later, a few
-    times, before the step is marked failed for a person to see."""
+    times, before the step is marked failed for a person to see. The step is this run's
+    (`sending`), so nobody else adds attempts meanwhile."""
+    tries = ReminderAttempt.objects.filter(reminder_id=reminder_id).count() + 1
+    if tries > len(RETRY_DELAYS):
+        _finish(
+            actor,
+            reminder_id,
+            ReminderStatus.FAILED,
+            recipients=recipients,
+            error=f"{error} (mail server unreachable on {tries} tries)",
+        )
+        report.failed += 1
+        return
+    retry_after = now() + RETRY_DELAYS[tries - 1]
     with transaction.atomic():
         r = Reminder.objects.select_for_update().get(pk=reminder_id)
-        tries = ReminderAttempt.objects.filter(reminder=r).count() + 1
-        ReminderAttempt.objects.create(
-            client_id=r.client_id,
-            reminder=r,
-            outcome=ReminderStatus.FAILED,
-            recipients=recipients,
-            error=error,
-        )
-        if tries > len(RETRY_DELAYS):
-            _change(
-                actor,
-                r,
-                ReminderStatus.FAILED,
-                f"{error} (mail server unreachable on {tries} tries)",
-                extra={"recipients": recipients},
-                retry_after=None,
-            )
-            report.failed += 1
-            return
-        retry_after = now() + RETRY_DELAYS[tries - 1]
+        _record_attempt(r, ReminderStatus.FAILED, recipients, error)
         _change(
             actor,
             r,
@@ -615,7 +604,7 @@ def _unreachable(
             claimed_at=None,
             retry_after=retry_after,
         )
-        report.retrying += 1
+    report.retrying += 1
 
 
 def send_due_reminders(

@@ -65,7 +65,7 @@ def moment(value: datetime | None) -> str:
     if value is None:
         return ""
     local = timezone.localtime(value)
-    return f"{MONTHS[local.month - 1]} {local.day}, {local.year} {local:%H:%M}"
+    return f"{day(local)} {local:%H:%M}"
 
 
 @register.filter
