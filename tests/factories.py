@@ -7,8 +7,9 @@ from typing import Any
 from tally.accounts.models import Role, User
 from tally.clients.models import Client
 from tally.clients.services import create_client
-from tally.invoicing.models import Invoice
+from tally.invoicing.models import BilledRange, Invoice, InvoiceStatus
 from tally.invoicing.services import generate_draft_invoice, issue_invoice
+from tally.operations.models import Event
 from tally.operations.services import ingest_events
 from tally.rating.services import create_rate_card
 
@@ -104,3 +105,26 @@ def issued_invoice(
         actor=None, client=client, period_start=period[0], period_end=period[1]
     ).invoice
     return issue_invoice(actor=None, client=client, invoice_id=draft.pk, issue_date=issue_date)
+
+
+def billing_lines() -> dict[int, list[int]]:
+    """Event id → the lines of live invoices whose ranges hold it.
+
+    Worked out in Python from the rows, independently of the SQL that totals the lines,
+    so that tests can check one against the other.
+    """
+    ranges = list(
+        BilledRange.objects.exclude(invoice__status=InvoiceStatus.VOID).values_list(
+            "client_id", "kind", "occurred_from", "occurred_to", "after_id", "upto_id", "line_id"
+        )
+    )
+    return {
+        event_id: [
+            r[6]
+            for r in ranges
+            if (r[0], r[1]) == (client_id, kind) and r[2] <= at < r[3] and r[4] < event_id <= r[5]
+        ]
+        for event_id, client_id, kind, at in Event.objects.values_list(
+            "id", "client_id", "kind", "occurred_at"
+        )
+    }

@@ -2,7 +2,7 @@ from django.contrib import admin
 
 from tally.admin_readonly import ReadOnlyAdmin
 
-from .models import CreditNote, Invoice, InvoiceLine
+from .models import BilledRange, CreditNote, Invoice, InvoiceLine
 
 
 @admin.register(Invoice)
@@ -33,6 +33,12 @@ class InvoiceLineAdmin(ReadOnlyAdmin):
         "amount_minor",
     ]
     raw_id_fields = ["invoice"]
+
+
+@admin.register(BilledRange)
+class BilledRangeAdmin(ReadOnlyAdmin):
+    list_display = ["line", "kind", "occurred_from", "occurred_to", "after_id", "upto_id"]
+    raw_id_fields = ["client", "invoice", "line"]
 
 
 @admin.register(CreditNote)

@@ -129,6 +129,62 @@ class InvoiceLine(models.Model):
         indexes = [models.Index(fields=["invoice", "position"], name="line_invoice_idx")]
 
 
+class BilledRange(models.Model):
+    """A block of one client's events that a usage line bills.
+
+    Every event of the client and kind that occurred in [occurred_from, occurred_to) and
+    has an id in (after_id, upto_id] is billed by the line; the line's quantity and event
+    count are the totals of those events. Generation takes the client's lock, which every
+    ingestion of that client waits for, and reads the highest stored event id (the
+    watermark) under it; so no event with an id under the watermark can arrive later, and
+    a range stays exactly the events it was totalled from. Events are never written
+    after ingestion: rating reads them, and voiding an invoice frees its ranges.
+
+    The ranges of a client's live (non-void) invoices never overlap, which is what makes
+    each billed event belong to exactly one line.
+    """
+
+    client = models.ForeignKey("clients.Client", on_delete=models.PROTECT, related_name="+")
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="+")
+    line = models.ForeignKey(InvoiceLine, on_delete=models.CASCADE, related_name="ranges")
+    kind = models.CharField(max_length=32)
+    occurred_from = models.DateTimeField()
+    occurred_to = models.DateTimeField()  # exclusive
+    after_id = models.BigIntegerField()  # exclusive
+    upto_id = models.BigIntegerField()  # inclusive
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                name="billed_range_time_ordered", condition=Q(occurred_to__gt=F("occurred_from"))
+            ),
+            models.CheckConstraint(
+                name="billed_range_ids_ordered",
+                condition=Q(after_id__gte=0, upto_id__gt=F("after_id")),
+            ),
+        ]
+        indexes = [
+            # Generation finds a client's ranges that touch a period; a reference search
+            # finds the range holding one event.
+            models.Index(
+                fields=["client", "kind", "occurred_from"], name="billed_range_client_idx"
+            ),
+        ]
+
+    def events_condition(self, prefix: str = "") -> Q:
+        """The events this range bills, as a filter on the events table."""
+        return Q(
+            **{
+                f"{prefix}client_id": self.client_id,
+                f"{prefix}kind": self.kind,
+                f"{prefix}occurred_at__gte": self.occurred_from,
+                f"{prefix}occurred_at__lt": self.occurred_to,
+                f"{prefix}id__gt": self.after_id,
+                f"{prefix}id__lte": self.upto_id,
+            }
+        )
+
+
 class CreditNote(models.Model):
     client = models.ForeignKey("clients.Client", on_delete=models.PROTECT, related_name="+")
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="credit_notes")

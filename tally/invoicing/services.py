@@ -1,10 +1,9 @@
 """Invoice life cycle: generate a draft from events, adjust, issue, credit, void.
 
-Rating is set-based: one UPDATE per rate-card segment assigns a period's unbilled events
-to their lines, and the lines are totalled from exactly the events that UPDATE assigned
-(on PostgreSQL by the UPDATE itself, through RETURNING; on SQLite, which holds the write
-lock for the whole transaction, by one GROUP BY afterwards), so a line's quantity is by
-construction the sum of its events' quantities.
+Rating only reads. A line bills blocks of events (`BilledRange`: one kind, a span of
+time, a span of ids under the watermark), and is totalled by one index-only aggregate
+per block, so a line's quantity is by construction the sum of its events' quantities and
+no event row is written when it is billed or when its invoice is voided.
 """
 
 import zoneinfo
@@ -23,7 +22,16 @@ from tally.operations.models import EventKind
 from tally.operations.services import sqlite_bulk_cache
 from tally.rating.queries import price_segments
 
-from .models import CreditNote, Invoice, InvoiceLine, InvoiceStatus, LineKind, NumberSequence
+from .models import (
+    BilledRange,
+    CreditNote,
+    Invoice,
+    InvoiceLine,
+    InvoiceStatus,
+    LineKind,
+    NumberSequence,
+)
+from .queries import live_ranges
 
 
 @dataclass(frozen=True)
@@ -109,38 +117,104 @@ def generate_draft_invoice(
         )
 
 
-def _bill_segment(
-    cursor: Any, client: Client, start: date, end: date, line_of_kind: dict[str, int]
-) -> dict[int, tuple[int, int]]:
-    """Point the segment's unbilled events at their lines, in one UPDATE.
+@dataclass(frozen=True)
+class _Block:
+    """Events occurring in [start, end) with an id in (after, upto]."""
 
-    On PostgreSQL the same statement returns each line's quantity and event count (the
-    UPDATE's own rows, so nothing written concurrently can slip in between); elsewhere
-    the caller totals the lines afterwards. Returns line id → (quantity, events).
+    start: datetime
+    end: datetime
+    after: int
+    upto: int
+
+
+def _unbilled_blocks(
+    start: datetime, end: datetime, watermark: int, billed: list[_Block]
+) -> list[_Block]:
+    """What of [start, end) × (0, watermark] the billed blocks leave free, as blocks.
+
+    Usually nothing touches the period and this is the whole of it. After a void and
+    a re-bill, or late events billed on a later run, the free part is cut at every edge
+    of a billed block; neighbouring pieces with the same ids are joined again.
     """
-    kinds = sorted(line_of_kind)
-    cases = " ".join(["WHEN %s THEN %s"] * len(kinds))
-    update = (
-        f"UPDATE operations_event SET line_id = CASE kind {cases} END "  # noqa: S608 (placeholders only)
-        "WHERE client_id = %s AND line_id IS NULL AND occurred_at >= %s AND occurred_at < %s "
-        f"AND kind IN ({','.join(['%s'] * len(kinds))})"
-    )
-    params: list[Any] = [p for kind in kinds for p in (kind, line_of_kind[kind])]
-    params += [
-        client.pk,
-        _db_time(local_midnight_utc(start, client.time_zone)),
-        _db_time(local_midnight_utc(end, client.time_zone)),
-        *kinds,
-    ]
-    if connection.vendor != "postgresql":
-        cursor.execute(update, params)
-        return {}
+    cuts = sorted({start, end, *(t for b in billed for t in (b.start, b.end) if start < t < end)})
+    free: list[_Block] = []
+    for lo, hi in zip(cuts, cuts[1:], strict=False):
+        taken = sorted((b.after, b.upto) for b in billed if b.start <= lo and b.end >= hi)
+        at = 0
+        gaps = []
+        for after, upto in taken:
+            if after > at:
+                gaps.append((at, min(after, watermark)))
+            at = max(at, upto)
+        gaps.append((at, watermark))
+        for after, upto in gaps:
+            if upto <= after:
+                continue
+            joined = next(
+                (i for i, b in enumerate(free) if (b.end, b.after, b.upto) == (lo, after, upto)),
+                None,
+            )
+            if joined is None:
+                free.append(_Block(lo, hi, after, upto))
+            else:
+                free[joined] = _Block(free[joined].start, hi, after, upto)
+    return free
+
+
+def _price_periods(
+    client: Client, start: date, end: date
+) -> list[tuple[datetime, datetime, dict[str, int]]]:
+    """The period cut by rate card, as UTC instants, with the gaps no card covers."""
+    periods: list[tuple[date, date, dict[str, int]]] = []
+    at = start
+    for seg in price_segments(client.pk, start, end):
+        if seg.start > at:
+            periods.append((at, seg.start, {}))
+        periods.append((seg.start, seg.end, seg.prices))
+        at = seg.end
+    if at < end:
+        periods.append((at, end, {}))
+    tz = client.time_zone
+    return [(local_midnight_utc(a, tz), local_midnight_utc(b, tz), p) for a, b, p in periods]
+
+
+def _billed_blocks(client: Client, start: datetime, end: datetime) -> dict[str, list[_Block]]:
+    """The client's blocks on live invoices that touch [start, end), by event kind."""
+    blocks: dict[str, list[_Block]] = {}
+    for kind, first, last, after, upto in (
+        live_ranges(client.pk)
+        .filter(occurred_from__lt=end, occurred_to__gt=start)
+        .values_list("kind", "occurred_from", "occurred_to", "after_id", "upto_id")
+    ):
+        blocks.setdefault(kind, []).append(_Block(first, last, after, upto))
+    return blocks
+
+
+def _count_events(
+    cursor: Any, client: Client, block: _Block, kinds: list[str]
+) -> dict[str, tuple[int, int]]:
+    """Event count and quantity per kind in one block: an index-only range read."""
     cursor.execute(
-        f"WITH billed AS ({update} RETURNING line_id, quantity) "  # noqa: S608 (placeholders only)
-        "SELECT line_id, SUM(quantity), COUNT(*) FROM billed GROUP BY line_id",
-        params,
+        "SELECT kind, COUNT(*), SUM(quantity) FROM operations_event "  # noqa: S608 (placeholders only)
+        f"WHERE client_id = %s AND kind IN ({','.join(['%s'] * len(kinds))}) "
+        "AND occurred_at >= %s AND occurred_at < %s AND id > %s AND id <= %s GROUP BY kind",
+        [
+            client.pk,
+            *kinds,
+            _db_time(block.start),
+            _db_time(block.end),
+            block.after,
+            block.upto,
+        ],
     )
-    return {row[0]: (int(row[1]), int(row[2])) for row in cursor.fetchall()}
+    return {kind: (int(n), int(q)) for kind, n, q in cursor.fetchall()}
+
+
+def _watermark(cursor: Any) -> int:
+    """The highest stored event id. Read under the client's lock: every event of the
+    client with a lower id is committed, and none can arrive later."""
+    cursor.execute("SELECT MAX(id) FROM operations_event")
+    return int(cursor.fetchone()[0] or 0)
 
 
 @transaction.atomic
@@ -153,8 +227,9 @@ def _generate_draft_invoice(
             "the period ends before it starts",
             [Problem("must not be before period_start", field="period_end")],
         )
+    # Ingestion of this client's events takes the same row lock in share mode, so the
+    # watermark below has no gaps that could still fill.
     client = Client.objects.select_for_update().get(pk=client.pk)
-    end_exclusive = period_end + timedelta(days=1)
     invoice = Invoice.objects.create(
         client=client,
         period_start=period_start,
@@ -163,66 +238,64 @@ def _generate_draft_invoice(
         tax_rate_bp=client.tax_rate_bp or 0,
     )
     lines: dict[tuple[str, int], InvoiceLine] = {}
-    totals: dict[int, tuple[int, int]] = {}
+    ranges: list[BilledRange] = []
+    unrated: dict[str, tuple[int, int]] = {}
+    kinds = sorted(EventKind.values)
     with connection.cursor() as cursor:
-        for seg in price_segments(client.pk, period_start, end_exclusive):
-            if not seg.prices:
-                continue
-            line_of_kind: dict[str, int] = {}
-            for kind, micros in sorted(seg.prices.items()):
-                line = lines.get((kind, micros))
-                if line is None:
-                    line = InvoiceLine.objects.create(
-                        client=client,
-                        invoice=invoice,
-                        kind=kind,
-                        description=_describe(kind, micros, client.currency),
-                        quantity=0,
-                        unit_price_micros=micros,
-                        amount_minor=0,
-                        position=len(lines) + 1,
-                    )
-                    lines[(kind, micros)] = line
-                line_of_kind[kind] = line.pk
-            # Two segments at the same price share a line: add up what each one billed.
-            for line_id, (q, n) in _bill_segment(
-                cursor, client, seg.start, seg.end, line_of_kind
-            ).items():
-                q0, n0 = totals.get(line_id, (0, 0))
-                totals[line_id] = (q0 + q, n0 + n)
-        if lines and connection.vendor != "postgresql":
-            ids = [line.pk for line in lines.values()]
-            cursor.execute(
-                "SELECT line_id, SUM(quantity), COUNT(*) FROM operations_event "  # noqa: S608 (placeholders only)
-                f"WHERE line_id IN ({','.join(['%s'] * len(ids))}) GROUP BY line_id",
-                ids,
-            )
-            totals = {row[0]: (int(row[1]), int(row[2])) for row in cursor.fetchall()}
-        cursor.execute(
-            "SELECT kind, COUNT(*), SUM(quantity) FROM operations_event "
-            "WHERE client_id = %s AND line_id IS NULL AND occurred_at >= %s AND occurred_at < %s "
-            "GROUP BY kind ORDER BY kind",
-            [
-                client.pk,
-                _db_time(local_midnight_utc(period_start, client.time_zone)),
-                _db_time(local_midnight_utc(end_exclusive, client.time_zone)),
-            ],
-        )
-        unrated = [UnratedEvents(k, int(n), int(q)) for k, n, q in cursor.fetchall()]
-
-    empty = []
-    position = 0
+        watermark = _watermark(cursor)
+        for start, end, prices in _price_periods(
+            client, period_start, period_end + timedelta(days=1)
+        ):
+            billed = _billed_blocks(client, start, end)
+            # Kinds that nothing has billed yet share their blocks: one read for them all.
+            reads: dict[tuple[_Block, ...], list[str]] = {}
+            for kind in kinds:
+                free = _unbilled_blocks(start, end, watermark, billed.get(kind, []))
+                reads.setdefault(tuple(free), []).append(kind)
+            for blocks, read_kinds in reads.items():
+                for block in blocks:
+                    for kind, (n, q) in sorted(
+                        _count_events(cursor, client, block, read_kinds).items()
+                    ):
+                        if kind not in prices:
+                            n0, q0 = unrated.get(kind, (0, 0))
+                            unrated[kind] = (n0 + n, q0 + q)
+                            continue
+                        micros = prices[kind]
+                        line = lines.get((kind, micros))
+                        if line is None:
+                            line = InvoiceLine.objects.create(
+                                client=client,
+                                invoice=invoice,
+                                kind=kind,
+                                description=_describe(kind, micros, client.currency),
+                                quantity=0,
+                                unit_price_micros=micros,
+                                amount_minor=0,
+                                event_count=0,
+                                position=len(lines) + 1,
+                            )
+                            lines[(kind, micros)] = line
+                        line.quantity += q
+                        line.event_count += n
+                        ranges.append(
+                            BilledRange(
+                                client=client,
+                                invoice=invoice,
+                                line=line,
+                                kind=kind,
+                                occurred_from=block.start,
+                                occurred_to=block.end,
+                                after_id=block.after,
+                                upto_id=block.upto,
+                            )
+                        )
+    BilledRange.objects.bulk_create(ranges)
     for line in lines.values():
-        quantity, count = totals.get(line.pk, (0, 0))
-        if count == 0:
-            empty.append(line.pk)
-            continue
-        position += 1
-        line.quantity, line.event_count, line.position = quantity, count, position
-        line.amount_minor = line_amount(quantity, line.unit_price_micros, client.currency)
-        line.save(update_fields=["quantity", "event_count", "amount_minor", "position"])
-    InvoiceLine.objects.filter(pk__in=empty).delete()
+        line.amount_minor = line_amount(line.quantity, line.unit_price_micros, client.currency)
+        line.save(update_fields=["quantity", "event_count", "amount_minor"])
     recompute_totals(invoice)
+    unrated_events = [UnratedEvents(k, n, q) for k, (n, q) in sorted(unrated.items())]
     audit.record(
         actor=actor,
         action="invoice.generated",
@@ -230,12 +303,13 @@ def _generate_draft_invoice(
         after={
             "period_start": period_start,
             "period_end": period_end,
-            "lines": position,
+            "lines": len(lines),
             "total_minor": invoice.total_minor,
-            "unrated": [u.__dict__ for u in unrated],
+            "watermark": watermark,
+            "unrated": [u.__dict__ for u in unrated_events],
         },
     )
-    return GenerationResult(invoice, unrated)
+    return GenerationResult(invoice, unrated_events)
 
 
 @transaction.atomic
@@ -352,13 +426,9 @@ def void_invoice(*, actor: Any, client: Client, invoice_id: int, reason: str) ->
     if Dispute.objects.filter(invoice=invoice, status=DisputeStatus.OPEN).exists():
         raise DomainError("invoice_disputed", "resolve the open dispute before voiding")
     before = snapshot(invoice)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "UPDATE operations_event SET line_id = NULL WHERE client_id = %s AND line_id IN "
-            "(SELECT id FROM invoicing_invoiceline WHERE invoice_id = %s)",
-            [client.pk, invoice.pk],
-        )
-        released = cursor.rowcount
+    # Its ranges stay as the record of what it billed; a void invoice's ranges no longer
+    # count as billed, so the next generation bills those events again.
+    released = sum(invoice.lines.values_list("event_count", flat=True))
     invoice.status = InvoiceStatus.VOID
     invoice.void_reason = reason.strip()
     invoice.voided_at = timezone.now()
@@ -419,25 +489,24 @@ def create_credit_note(
     return note
 
 
+class _NothingToBill(Exception):
+    pass
+
+
 def generate_period_invoices(
     *, actor: Any, period_start: date, period_end: date
 ) -> list[GenerationResult]:
     """Generate drafts for every client with unbilled events, one transaction per client."""
-    from tally.operations.models import Event
-
-    start = period_start
     results = []
     for client in Client.objects.order_by("id"):
-        has_unbilled = Event.objects.filter(
-            client=client,
-            line__isnull=True,
-            occurred_at__gte=local_midnight_utc(start, client.time_zone),
-            occurred_at__lt=local_midnight_utc(period_end + timedelta(days=1), client.time_zone),
-        ).exists()
-        if has_unbilled:
-            results.append(
-                generate_draft_invoice(
+        try:
+            with transaction.atomic():
+                result = generate_draft_invoice(
                     actor=actor, client=client, period_start=period_start, period_end=period_end
                 )
-            )
+                if not result.unrated and not result.invoice.lines.exists():
+                    raise _NothingToBill
+        except _NothingToBill:
+            continue
+        results.append(result)
     return results

@@ -12,9 +12,10 @@ class EventKind(models.TextChoices):
 
 
 class Event(models.Model):
-    # No single-column index on either foreign key: the composite indexes below lead with
-    # client_id and line_id and serve every lookup, and each index costs every insert and
-    # every rating UPDATE (bench/RESULTS.md).
+    # Written once, at ingestion, and never again: a line bills blocks of events
+    # (invoicing.BilledRange) rather than pointing each event at its line. No index on
+    # client_id alone: the composite indexes below lead with it, and each index costs
+    # every insert (bench/RESULTS.md).
     client = models.ForeignKey(
         "clients.Client", on_delete=models.PROTECT, related_name="+", db_index=False
     )
@@ -28,15 +29,6 @@ class Event(models.Model):
     external_id = models.CharField(max_length=128)
     # Fingerprint of the payload, to tell a harmless re-send from a conflicting one.
     payload_hash = models.CharField(max_length=32)
-    # Set once rated; cleared when the invoice is voided so the event can be billed again.
-    line = models.ForeignKey(
-        "invoicing.InvoiceLine",
-        null=True,
-        blank=True,
-        on_delete=models.PROTECT,
-        related_name="events",
-        db_index=False,
-    )
     ingested_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -47,20 +39,12 @@ class Event(models.Model):
             models.CheckConstraint(name="event_quantity_positive", condition=Q(quantity__gt=0)),
         ]
         indexes = [
-            # Rating reads a client's unbilled events of a period.
+            # Rating totals a block of events (client, kind, a span of time, a span of
+            # ids) from this index alone, and a line's events page in (occurred_at, id)
+            # order through it: page 20,000 of a million-event line is one seek.
             models.Index(
-                fields=["client", "occurred_at"],
-                name="event_unbilled_idx",
-                condition=Q(line__isnull=True),
-            ),
-            # Drilldown pages a line's events in time order (keyset on occurred_at, id); it
-            # also finds a line's events for void and for the foreign key's checks, and
-            # carries the quantity so that totalling a line reads the index alone. Unbilled
-            # events are left out, so ingesting does not pay for it.
-            models.Index(
-                fields=["line", "occurred_at", "id", "quantity"],
-                name="event_line_keyset_idx",
-                condition=Q(line__isnull=False),
+                fields=["client", "kind", "occurred_at", "id", "quantity"],
+                name="event_block_idx",
             ),
             # Searching by reference ("which invoice billed order SO-123?", "did we get
             # tracking 1Z…?"). Every event is in it: ingestion pays for the entry as the

@@ -416,6 +416,21 @@ def sqlite_bulk_cache(mib: int = 256) -> Iterator[None]:
             cursor.execute(f"PRAGMA cache_size = {int(previous)}")
 
 
+def _share_client_locks(client_ids: set[int]) -> None:
+    """Hold the clients' rows in share mode until commit, before any event id is drawn.
+
+    Invoice generation locks the client's row exclusively and then reads the highest
+    event id as its watermark; so it waits for these events to commit, and events that
+    wait for it get ids above its watermark. (On SQLite every writing transaction holds
+    the database's write lock from its start, which serialises the same way.)
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT id FROM clients_client WHERE id = ANY(%s) ORDER BY id FOR SHARE",
+            [sorted(client_ids)],
+        )
+
+
 def ingest_events(
     *,
     actor: Any,
@@ -457,6 +472,7 @@ def ingest_events(
             conflicts = _stored_differently(unique)
         else:
             if connection.vendor == "postgresql":
+                _share_client_locks({row[0] for row in new_rows})
                 created_by_client, find_conflicts = _insert_postgres(new_rows)
             else:
                 created_by_client, find_conflicts = _insert_sqlite(new_rows, unique)

@@ -29,12 +29,14 @@ from django.db.models import (
     Value,
     When,
 )
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 
 from tally.clients.models import Client
 from tally.disputes.models import Dispute, DisputeLine, DisputeMessage, DisputeStatus
 from tally.errors import NotFound
 from tally.invoicing.models import (
+    BilledRange,
     CreditNote,
     Invoice,
     InvoiceLine,
@@ -54,7 +56,7 @@ def _tables(*models: type) -> frozenset[str]:
 
 
 _INVOICE_TABLE = _tables(Invoice, Dispute)
-_SEARCH_TABLES = _tables(Event, InvoiceLine)
+_SEARCH_TABLES = _tables(Event, BilledRange)
 
 # What the client sees as an invoice's status, most pressing first.
 STATUSES = ("disputed", "overdue", "partially_paid", "open", "paid", "void")
@@ -385,14 +387,18 @@ def _apply_filters(qs: QuerySet, client_id: int, f: InvoiceFilters, today: date)
     if term:
         digits = term.upper().removeprefix("INV-").lstrip("0")
         by_number = Q(number=int(digits)) if digits.isdigit() and len(digits) < 18 else Q(pk__in=[])
-        # A reference of the invoice's events: order number, tracking number, address, location.
-        lines = Event.objects.filter(
-            client_id=client_id,
-            reference__gte=term,
-            reference__lt=term + "\uffff",
-            line__isnull=False,
-        ).values("line_id")
-        by_reference = Q(pk__in=InvoiceLine.objects.filter(pk__in=lines).values("invoice_id"))
+        # A reference of the invoice's events: order number, tracking number, address,
+        # location. From the few events with that reference to the ranges that bill them.
+        by_reference = Q(
+            pk__in=RawSQL(
+                "SELECT r.invoice_id FROM operations_event e JOIN invoicing_billedrange r "
+                "ON r.client_id = e.client_id AND r.kind = e.kind "
+                "AND r.occurred_from <= e.occurred_at AND r.occurred_to > e.occurred_at "
+                "AND r.after_id < e.id AND r.upto_id >= e.id "
+                "WHERE e.client_id = %s AND e.reference >= %s AND e.reference < %s",
+                [client_id, term, term + "\uffff"],
+            )
+        )
         qs = qs.filter(by_number | by_reference)
     return qs
 
@@ -741,7 +747,7 @@ def line_events(
 ) -> EventPage:
     """A line's events in time order, keyset-paginated on (occurred_at, id)."""
     position = decode_cursor(cursor)
-    with client_scope(client_id, _tables(InvoiceLine, Invoice, Event)):
+    with client_scope(client_id, _tables(InvoiceLine, Invoice, BilledRange, Event)):
         line = (
             InvoiceLine.objects.filter(client_id=client_id, pk=line_id)
             .filter(
@@ -767,7 +773,7 @@ def line_events(
         )
         if line is None:
             raise NotFound("line")
-        qs = Event.objects.filter(client_id=client_id, line_id=line_id)
+        qs = _billed_by(client_id, line["kind"], line_id)
         backwards = False
         if position and len(position) == 3 and position[0] in ("after", "before"):
             try:
@@ -807,6 +813,33 @@ def line_events(
         rows,
         next_cursor,
         prev_cursor,
+    )
+
+
+def _billed_by(client_id: int, kind: str, line_id: int) -> QuerySet[Event]:
+    """The events a line bills, through its ranges. Bounded by the ranges' whole span of
+    time as well, so the database reads the (client, kind, occurred_at, id) index in
+    order from the cursor whether the line has one range or several."""
+    ranges = list(
+        BilledRange.objects.filter(client_id=client_id, line_id=line_id).values_list(
+            "occurred_from", "occurred_to", "after_id", "upto_id"
+        )
+    )
+    if not ranges:
+        return Event.objects.none()
+    within = reduce(
+        or_,
+        (
+            Q(occurred_at__gte=start, occurred_at__lt=end, id__gt=after, id__lte=upto)
+            for start, end, after, upto in ranges
+        ),
+    )
+    return Event.objects.filter(
+        within,
+        client_id=client_id,
+        kind=kind,
+        occurred_at__gte=min(r[0] for r in ranges),
+        occurred_at__lt=max(r[1] for r in ranges),
     )
 
 

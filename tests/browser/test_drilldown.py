@@ -6,8 +6,8 @@ from pathlib import Path
 from playwright.sync_api import Page, expect
 from pypdf import PdfReader
 
+from tally.invoicing.queries import billed_events
 from tally.money import to_decimal
-from tally.operations.models import Event
 from tests.browser.helpers import csv_rows, expected_order, shot, usd
 from tests.browser.scenario import BIG_LINE_EVENTS, Scenario
 
@@ -15,9 +15,7 @@ from tests.browser.scenario import BIG_LINE_EVENTS, Scenario
 def line_references(portal: Scenario, role: str, kind: str) -> tuple[int, list[str]]:
     line = portal.roles[role].lines.get(kind=kind)
     references = list(
-        Event.objects.filter(line=line)
-        .order_by("occurred_at", "id")
-        .values_list("reference", flat=True)
+        billed_events(line).order_by("occurred_at", "id").values_list("reference", flat=True)
     )
     return line.pk, references
 

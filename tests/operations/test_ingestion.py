@@ -3,7 +3,7 @@ import pytest
 from tally.errors import DomainError
 from tally.operations.models import Event
 from tally.operations.services import ingest_csv, ingest_events
-from tests.factories import event_rows
+from tests.factories import billing_lines, event_rows
 
 pytestmark = pytest.mark.django_db
 
@@ -15,7 +15,7 @@ def test_a_batch_is_stored_with_its_fields(acme):
     stored = list(Event.objects.filter(client=acme).order_by("external_id"))
     assert [e.reference for e in stored] == [r["reference"] for r in rows]
     assert stored[0].details == {"sku": "SKU-1"}
-    assert stored[0].line_id is None
+    assert billing_lines()[stored[0].pk] == []  # not billed yet
 
 
 def test_the_same_event_sent_twice_is_stored_once(acme):

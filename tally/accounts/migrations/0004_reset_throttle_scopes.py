@@ -4,15 +4,22 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0003_login_throttle'),
+        ("accounts", "0003_login_throttle"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='loginthrottle',
-            name='scope',
-            field=models.CharField(choices=[('pair', 'Email and address'), ('address', 'Address'), ('reset_mail', 'Password resets to an email'), ('reset_addr', 'Password resets from an address')], max_length=10),
+            model_name="loginthrottle",
+            name="scope",
+            field=models.CharField(
+                choices=[
+                    ("pair", "Email and address"),
+                    ("address", "Address"),
+                    ("reset_mail", "Password resets to an email"),
+                    ("reset_addr", "Password resets from an address"),
+                ],
+                max_length=10,
+            ),
         ),
     ]

@@ -4,28 +4,31 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('clients', '0002_initial'),
-        ('invoicing', '0003_portal_table_indexes'),
-        ('operations', '0003_reference_index_for_billed_events'),
+        ("clients", "0002_initial"),
+        ("invoicing", "0003_portal_table_indexes"),
+        ("operations", "0003_reference_index_for_billed_events"),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name='event',
-            name='event_line_keyset_idx',
+            model_name="event",
+            name="event_line_keyset_idx",
         ),
         migrations.RemoveIndex(
-            model_name='event',
-            name='event_reference_idx',
+            model_name="event",
+            name="event_reference_idx",
         ),
         migrations.AddIndex(
-            model_name='event',
-            index=models.Index(condition=models.Q(('line__isnull', False)), fields=['line', 'occurred_at', 'id', 'quantity'], name='event_line_keyset_idx'),
+            model_name="event",
+            index=models.Index(
+                condition=models.Q(("line__isnull", False)),
+                fields=["line", "occurred_at", "id", "quantity"],
+                name="event_line_keyset_idx",
+            ),
         ),
         migrations.AddIndex(
-            model_name='event',
-            index=models.Index(fields=['client', 'reference'], name='event_reference_idx'),
+            model_name="event",
+            index=models.Index(fields=["client", "reference"], name="event_reference_idx"),
         ),
     ]
