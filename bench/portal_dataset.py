@@ -740,18 +740,33 @@ class Loader:
                 again.insert(0, definition)
         return again
 
-    def events(self, plan: list[tuple[Any, ...]], progress: bool) -> int:
-        columns = "id, batch, client_id, line_id, kind, start_epoch, span, cnt, cnum, ext_prefix, ref_base"
+    def events(self, plan: list[tuple[Any, ...]], progress: bool) -> dict[int, int]:
+        """Insert the plan's events; return each plan row's first id minus one.
+
+        Each plan row's events get consecutive ids (given explicitly, in batch order), so
+        a line bills exactly one range: its period and its block of ids.
+        """
+        columns = (
+            "id, batch, client_id, line_id, kind, start_epoch, span, cnt, cnum, ext_prefix, "
+            "ref_base, id_base"
+        )
+        bases: dict[int, int] = {}
+        rows = []
+        next_base = 0
+        for p in sorted(plan, key=lambda p: (p[1], p[0])):
+            bases[p[0]] = next_base
+            rows.append((*p, next_base))
+            next_base += p[7]
         with self.connection.cursor() as cursor:
             cursor.execute("DROP TABLE IF EXISTS bench_plan")
             cursor.execute(
                 "CREATE TABLE bench_plan (id bigint PRIMARY KEY, batch integer, client_id bigint, "
                 "line_id bigint, kind varchar(32), start_epoch bigint, span bigint, cnt bigint, "
-                "cnum integer, ext_prefix varchar(40), ref_base bigint)"
+                "cnum integer, ext_prefix varchar(40), ref_base bigint, id_base bigint)"
             )
             cursor.execute("CREATE INDEX bench_plan_batch ON bench_plan (batch)")
             cursor.executemany(
-                f"INSERT INTO bench_plan ({columns}) VALUES ({', '.join(['%s'] * 11)})", plan
+                f"INSERT INTO bench_plan ({columns}) VALUES ({', '.join(['%s'] * 12)})", rows
             )
             biggest = max(p[7] for p in plan)
             if not self.pg:
@@ -776,7 +791,8 @@ class Loader:
             cursor.execute("DROP TABLE bench_plan")
             if not self.pg:
                 cursor.execute("DROP TABLE bench_nums")
-        return total
+        assert total == next_base, f"{total} events inserted, {next_base} planned"
+        return bases
 
     def _event_sql(self) -> str:
         if self.pg:
@@ -835,12 +851,12 @@ class Loader:
         )
         return (
             (
-                "INSERT INTO operations_event (kind, occurred_at, quantity, reference, details, source, "
-                "external_id, payload_hash, ingested_at, client_id, line_id) "
-                f"SELECT kind, ts, qty, ref, det, 'wms', ext, hsh, ts, client_id, line_id FROM ("
-                f"SELECT p.kind AS kind, {ts} AS ts, {quantity} AS qty, {reference} AS ref, "
-                f"{details} AS det, p.ext_prefix || {num} AS ext, {hexed} AS hsh, "
-                f"p.client_id AS client_id, p.line_id AS line_id FROM {src} WHERE p.batch = <batch>"
+                "INSERT INTO operations_event (id, kind, occurred_at, quantity, reference, details, "
+                "source, external_id, payload_hash, ingested_at, client_id) "
+                f"SELECT eid, kind, ts, qty, ref, det, 'wms', ext, hsh, ts, client_id FROM ("
+                f"SELECT p.id_base + {num} AS eid, p.kind AS kind, {ts} AS ts, {quantity} AS qty, "
+                f"{reference} AS ref, {details} AS det, p.ext_prefix || {num} AS ext, "
+                f"{hexed} AS hsh, p.client_id AS client_id FROM {src} WHERE p.batch = <batch>"
                 ") AS e ORDER BY ts"
             )
             .replace("%", "%%")
@@ -848,24 +864,31 @@ class Loader:
         )  # % is the modulo operator here
 
 
+# Each range joined to the events it bills.
+BILLED = """invoicing_billedrange r JOIN operations_event e ON e.client_id = r.client_id
+    AND e.kind = r.kind AND e.occurred_at >= r.occurred_from AND e.occurred_at < r.occurred_to
+    AND e.id > r.after_id AND e.id <= r.upto_id"""
+
+
 def check(pg: bool) -> dict[str, int]:
     """The domain invariants, over everything loaded. Returns counts of violations."""
     from django.db import connection
 
     checks = {
-        "line quantity/event count ≠ its events'": """
+        "line quantity/event count ≠ its events'": f"""
             SELECT count(*) FROM invoicing_invoiceline l
             JOIN invoicing_invoice i ON i.id = l.invoice_id AND i.status <> 'void'
-            LEFT JOIN (SELECT line_id, sum(quantity) q, count(*) c FROM operations_event
-                       WHERE line_id IS NOT NULL GROUP BY line_id) e ON e.line_id = l.id
-            WHERE coalesce(e.q, 0) <> l.quantity OR coalesce(e.c, 0) <> l.event_count""",
-        "events billed on a void invoice": """
-            SELECT count(*) FROM invoicing_invoiceline l
-            JOIN invoicing_invoice i ON i.id = l.invoice_id AND i.status = 'void'
-            WHERE EXISTS (SELECT 1 FROM operations_event e WHERE e.line_id = l.id)""",
-        "events of another client's line": """
-            SELECT count(*) FROM operations_event e JOIN invoicing_invoiceline l ON l.id = e.line_id
-            WHERE e.client_id <> l.client_id""",
+            LEFT JOIN (SELECT r.line_id, sum(e.quantity) q, count(*) c FROM {BILLED}
+                       GROUP BY r.line_id) e ON e.line_id = l.id
+            WHERE l.line_type = 'usage'
+              AND (coalesce(e.q, 0) <> l.quantity OR coalesce(e.c, 0) <> l.event_count)""",
+        "events on two lines of live invoices": f"""
+            SELECT count(*) - count(DISTINCT e.id) FROM {BILLED}
+            JOIN invoicing_invoice i ON i.id = r.invoice_id AND i.status <> 'void'""",
+        "ranges not of their line's client and invoice": """
+            SELECT count(*) FROM invoicing_billedrange r
+            JOIN invoicing_invoiceline l ON l.id = r.line_id
+            WHERE r.client_id <> l.client_id OR r.invoice_id <> l.invoice_id""",
         "subtotal ≠ sum of lines, total ≠ subtotal + tax": """
             SELECT count(*) FROM invoicing_invoice i
             WHERE i.subtotal_minor <> (SELECT coalesce(sum(amount_minor), 0)
@@ -992,7 +1015,27 @@ def main() -> None:
     t = time.perf_counter()
     with transaction.atomic():
         again = loader.event_indexes()
-        loader.events(tables.plan, progress=True)
+        bases = loader.events(tables.plan, progress=True)
+        invoice_of = {ln["id"]: ln["invoice_id"] for ln in tables.lines}
+        loader.insert(
+            "invoicing_billedrange",
+            [
+                {
+                    "id": n,
+                    "client_id": client_id,
+                    "invoice_id": invoice_of[line_id],
+                    "line_id": line_id,
+                    "kind": kind,
+                    "occurred_from": datetime.fromtimestamp(start, UTC),
+                    "occurred_to": datetime.fromtimestamp(start + span, UTC),
+                    "after_id": bases[plan_id],
+                    "upto_id": bases[plan_id] + count,
+                }
+                for n, (plan_id, _, client_id, line_id, kind, start, span, count, *_) in enumerate(
+                    (p for p in tables.plan if p[3] is not None), start=1
+                )
+            ],
+        )
     timings["events (INSERT … SELECT)"] = time.perf_counter() - t
     t = time.perf_counter()
     with connection.cursor() as cursor:

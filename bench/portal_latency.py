@@ -47,7 +47,7 @@ def build_scenarios(manifest: dict[str, Any]) -> list[Scenario]:
     from django.db.models import Max, Min
 
     from tally.invoicing.models import Invoice, InvoiceLine, format_invoice_number
-    from tally.operations.models import Event
+    from tally.invoicing.queries import billed_events
     from tally.portal import queries
 
     big = manifest["big_client"]["id"]
@@ -105,15 +105,15 @@ def build_scenarios(manifest: dict[str, Any]) -> list[Scenario]:
         50,
         [(f"/?q={n}", HTMX_TABLE) for n in sample[:50]],
     )
-    ids = Event.objects.filter(client_id=big).aggregate(lo=Min("id"), hi=Max("id"))
-    refs = list(
-        Event.objects.filter(
-            client_id=big,
-            line__isnull=False,
-            kind__in=["pick", "label"],
-            id__in=[rng.randint(ids["lo"], ids["hi"]) for _ in range(2000)],
-        ).values_list("reference", flat=True)
-    )[:50]
+    # References of billed events: one event from each of 50 lines spread over the client.
+    usage_lines = list(
+        InvoiceLine.objects.filter(client_id=big, kind__in=["pick", "label"]).order_by("id")
+    )
+    refs = [
+        ref
+        for line in rng.sample(usage_lines, min(50, len(usage_lines)))
+        for ref in billed_events(line).values_list("reference", flat=True)[:1]
+    ]
     add(
         "search by event reference (order / tracking no.)",
         "filter",
@@ -188,7 +188,7 @@ def build_scenarios(manifest: dict[str, Any]) -> list[Scenario]:
     add("events of the 1M line, page 1 (htmx)", "events", 30, [(events_url, HTMX)])
     add("events of the 1M line, page 1 (full page)", "events", 30, [(events_url, {})])
     total = InvoiceLine.objects.get(pk=line_id).event_count
-    ordered = Event.objects.filter(line_id=line_id).order_by("occurred_at", "id")
+    ordered = billed_events(InvoiceLine.objects.get(pk=line_id)).order_by("occurred_at", "id")
     for fraction in (0.1, 0.5, 0.999):
         depth = int(total * fraction)
         at, eid = ordered.values_list("occurred_at", "id")[depth]

@@ -284,7 +284,9 @@ def rate_months(ds: generate.Dataset, report: Report, label: str = "") -> None:
 
 
 def check(results: list[Any], month: date) -> None:
-    """The invariants rating promises, checked in SQL over what was just generated."""
+    """The invariants rating promises, recounted in SQL over what was just generated:
+    each line's totals are those of the events its ranges hold (a join, not the blocks'
+    aggregates rating used), and every event of the month is billed once or reported."""
     from django.db import connection
 
     ids = [r.invoice.pk for r in results]
@@ -294,7 +296,10 @@ def check(results: list[Any], month: date) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT l.id, l.quantity, l.event_count, COALESCE(SUM(e.quantity), 0), COUNT(e.id) "
-            "FROM invoicing_invoiceline l LEFT JOIN operations_event e ON e.line_id = l.id "
+            "FROM invoicing_invoiceline l JOIN invoicing_billedrange r ON r.line_id = l.id "
+            "LEFT JOIN operations_event e ON e.client_id = r.client_id AND e.kind = r.kind "
+            "AND e.occurred_at >= r.occurred_from AND e.occurred_at < r.occurred_to "
+            "AND e.id > r.after_id AND e.id <= r.upto_id "
             f"WHERE l.invoice_id IN ({marks}) GROUP BY l.id, l.quantity, l.event_count",
             ids,
         )
@@ -302,21 +307,21 @@ def check(results: list[Any], month: date) -> None:
             assert (qty, count) == (ev_qty, ev_count), (
                 f"line {line_id}: {qty}/{count} vs {ev_qty}/{ev_count}"
             )
+    billed = sum(sum(line.event_count for line in r.invoice.lines.all()) for r in results)
     unrated = sum(u.events for r in results for u in r.unrated)
-    # Each client's month is in its own time zone; count unbilled events client by client.
+    # Each client's month is in its own time zone; count its events client by client.
     from tally.invoicing.services import local_midnight_utc
     from tally.operations.models import Event
 
-    left = 0
+    total = 0
     for r in results:
         c = r.invoice.client
-        left += Event.objects.filter(
+        total += Event.objects.filter(
             client=c,
-            line__isnull=True,
             occurred_at__gte=local_midnight_utc(month, c.time_zone),
             occurred_at__lt=local_midnight_utc(month_end(month) + timedelta(days=1), c.time_zone),
         ).count()
-    assert left == unrated, f"{left} unbilled events, {unrated} reported unrated"
+    assert total == billed + unrated, f"{total} events, {billed} billed, {unrated} unrated"
 
 
 def rate_only(period: str) -> dict[str, Any]:
