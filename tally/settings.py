@@ -64,6 +64,12 @@ TEMPLATES = [
             ],
         },
     },
+    # The portal's long lists (`tally/portal/jinja2/`): see tally/portal/jinja.py.
+    {
+        "BACKEND": "django.template.backends.jinja2.Jinja2",
+        "APP_DIRS": True,
+        "OPTIONS": {"environment": "tally.portal.jinja.environment"},
+    },
 ]
 
 

@@ -7,7 +7,9 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.middleware import HtmxDetails
@@ -72,11 +74,13 @@ def _table_state(
 @client_portal
 def billing(request: HtmxHttpRequest, portal: Portal) -> HttpResponse:
     form, page = _table_state(request, portal)
-    context = {
+    context: dict[str, object] = {
         "portal": portal,
         "form": form,
         "page": page,
         "sort_columns": _sort_columns(request, form),
+        "open_row_id": None,
+        "open_detail_html": "",
     }
     if request.htmx and request.htmx.target == "invoice-table":
         return render(request, "portal/_invoice_table.html", context)
@@ -84,12 +88,22 @@ def billing(request: HtmxHttpRequest, portal: Portal) -> HttpResponse:
     open_number = request.GET.get("open")
     if open_number:
         try:
-            context["open_detail"] = _detail_context(
-                portal, invoice_id_from_number(portal, open_number)
-            )
+            detail = _detail_context(portal, invoice_id_from_number(portal, open_number))
         except Http404:
-            context["open_detail"] = None
+            pass
+        else:
+            context["open_row_id"] = detail["detail"].row.id  # type: ignore[attr-defined]
+            context["open_detail_html"] = _html(
+                request, "portal/_invoice_detail.html", {"portal": portal, **detail}
+            )
+    context["invoices_section"] = _html(request, "portal/_invoices_section.html", context)
     return render(request, "portal/billing.html", context)
+
+
+def _html(request: HttpRequest, template: str, context: dict[str, object]) -> SafeString:
+    """A part of a page rendered on its own (the Jinja2 lists sit in Django templates).
+    Both engines escape what they print, so the result is safe to insert as it is."""
+    return mark_safe(render_to_string(template, context, request))  # noqa: S308
 
 
 def _sort_columns(request: HtmxHttpRequest, form: InvoiceFilterForm) -> dict[str, dict[str, str]]:
@@ -143,9 +157,10 @@ def line_events(
     page = queries.line_events(portal.client_id, line_id, request.GET.get("cursor"))
     if page.invoice_number != number:
         raise Http404("no such line on this invoice")
-    context = {"portal": portal, "page": page, "number": number}
+    context: dict[str, object] = {"portal": portal, "page": page, "number": number}
     if request.htmx:
         return render(request, "portal/_line_events.html", context)
+    context["events_html"] = _html(request, "portal/_line_events.html", context)
     return render(request, "portal/line_events.html", context)
 
 
