@@ -68,7 +68,10 @@ TEMPLATES = [
     {
         "BACKEND": "django.template.backends.jinja2.Jinja2",
         "APP_DIRS": True,
-        "OPTIONS": {"environment": "tally.portal.jinja.environment"},
+        "OPTIONS": {
+            "environment": "tally.portal.jinja.environment",
+            "context_processors": ["tally.web.context"],
+        },
     },
 ]
 

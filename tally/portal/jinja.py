@@ -1,4 +1,5 @@
-"""The Jinja2 environment for the portal's long lists: the invoice table, a line's events.
+"""The Jinja2 environment for the portal's partials: the invoice table, an invoice's
+drilldown, a line's events.
 
 A table page is fifty rows of a dozen cells; Django's template engine spent most of the
 billing page's time on them (bench/RESULTS.md). Jinja2 compiles a template to Python, and
@@ -8,7 +9,9 @@ renders the same rows several times faster. The filters are the Django templates
 
 from typing import Any
 
+from django.template.defaultfilters import linebreaksbr
 from django.urls import reverse
+from django.utils.text import capfirst
 from jinja2 import Environment, StrictUndefined, pass_context
 from jinja2.runtime import Context
 
@@ -38,6 +41,10 @@ def environment(**options: Any) -> Environment:
     env.globals.update(money=_money, query_with=_query_with, url=_url)
     env.filters.update(
         day=tags.day,
+        month_day=tags.month_day,
+        capfirst=capfirst,
+        linebreaksbr=linebreaksbr,
+        unit_price=tags.unit_price,
         moment=tags.moment,
         iso_moment=tags.iso_moment,
         invoice_url=tags.invoice_url,

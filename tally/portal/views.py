@@ -132,7 +132,18 @@ def _detail_context(portal: Portal, invoice_id: int) -> dict[str, object]:
         "dispute_form": DisputeForm(line_choices=line_choices),
         "message_form": MessageForm(),
         "disputable": detail.row.status != "void" and detail.open_dispute is None,
+        "refresh_row": False,
     }
+
+
+def _invoice_response(
+    request: HtmxHttpRequest, context: dict[str, object], status: int = 200
+) -> HttpResponse:
+    """The drilldown alone for htmx, else the invoice's own page around it."""
+    if request.htmx:
+        return render(request, "portal/_invoice_detail.html", context, status=status)
+    context["detail_html"] = _html(request, "portal/_invoice_detail.html", context)
+    return render(request, "portal/invoice.html", context, status=status)
 
 
 @require_GET
@@ -141,9 +152,7 @@ def _detail_context(portal: Portal, invoice_id: int) -> dict[str, object]:
 def invoice(request: HtmxHttpRequest, portal: Portal, number: str) -> HttpResponse:
     """The invoice's permanent page, or (for htmx) its drilldown inside the table."""
     context = {"portal": portal, **_detail_context(portal, invoice_id_from_number(portal, number))}
-    if request.htmx:
-        return render(request, "portal/_invoice_detail.html", context)
-    return render(request, "portal/invoice.html", context)
+    return _invoice_response(request, context)
 
 
 @require_GET
@@ -193,8 +202,7 @@ def dispute_invoice(request: HtmxHttpRequest, portal: Portal, number: str) -> Ht
                 )
             return _back_to_invoice(request, portal, number)
     context = {"portal": portal, **_detail_context(portal, invoice_id), "dispute_form": form}
-    template = "portal/_invoice_detail.html" if request.htmx else "portal/invoice.html"
-    return render(request, template, context, status=422)
+    return _invoice_response(request, context, status=422)
 
 
 @require_POST
@@ -222,8 +230,7 @@ def post_message(
         else:
             return _back_to_invoice(request, portal, number)
     context = {"portal": portal, **detail_context, "message_form": form}
-    template = "portal/_invoice_detail.html" if request.htmx else "portal/invoice.html"
-    return render(request, template, context, status=422)
+    return _invoice_response(request, context, status=422)
 
 
 def _client(request: HtmxHttpRequest):  # noqa: ANN202

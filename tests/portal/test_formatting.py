@@ -1,6 +1,6 @@
 """The portal's plain formatting filters print exactly what Django's general ones would.
 
-`day`, `moment` and `iso_moment` replace `|date` on the long lists, `invoice_url` replaces
+`day`, `month_day`, `moment` and `iso_moment` replace `|date` in the portal's Jinja2 partials, `invoice_url` replaces
 `{% url %}` per row: the same text, for any date, instant and client time zone.
 """
 
@@ -13,7 +13,7 @@ from django.utils import timezone
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tally.portal.templatetags.portal import day, invoice_url, iso_moment, moment
+from tally.portal.templatetags.portal import day, invoice_url, iso_moment, moment, month_day
 
 ZONES = ["America/Chicago", "Europe/Berlin", "Asia/Tokyo", "Australia/Adelaide", "UTC"]
 instants = st.datetimes(
@@ -29,6 +29,17 @@ def render(source: str, value: object) -> str:
 @given(value=st.dates(min_value=date(1990, 1, 1), max_value=date(2100, 12, 31)))
 def test_day_is_what_the_date_filter_prints(value):
     assert day(value) == render('{{ v|date:"M j, Y" }}', value) == render("{{ v|day }}", value)
+
+
+@given(value=st.dates(min_value=date(1990, 1, 1), max_value=date(2100, 12, 31)))
+def test_month_day_is_what_the_date_filter_prints(value):
+    assert month_day(value) == render('{{ v|date:"M j" }}', value)
+
+
+@given(value=instants, zone=st.sampled_from(ZONES))
+def test_day_of_an_instant_is_its_day_in_the_clients_time_zone(value, zone):
+    with timezone.override(zoneinfo.ZoneInfo(zone)):
+        assert day(value) == render('{{ v|date:"M j, Y" }}', value)
 
 
 @given(value=instants, zone=st.sampled_from(ZONES))

@@ -53,10 +53,18 @@ MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", 
 
 @register.filter
 def day(value: date | None) -> str:
-    """A date as "Nov 3, 2025"."""
+    """A date as "Nov 3, 2025"; an instant as its day in the client's time zone."""
     if value is None:
         return ""
+    if isinstance(value, datetime):
+        value = timezone.localtime(value)
     return f"{MONTHS[value.month - 1]} {value.day}, {value.year}"
+
+
+@register.filter
+def month_day(value: date) -> str:
+    """A date as "Nov 3" (the start of a service period)."""
+    return f"{MONTHS[value.month - 1]} {value.day}"
 
 
 @register.filter
@@ -65,7 +73,7 @@ def moment(value: datetime | None) -> str:
     if value is None:
         return ""
     local = timezone.localtime(value)
-    return f"{day(local)} {local:%H:%M}"
+    return f"{MONTHS[local.month - 1]} {local.day}, {local.year} {local:%H:%M}"
 
 
 @register.filter
