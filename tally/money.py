@@ -6,6 +6,7 @@ precision, so they are stored as integer *micro* units of the major currency
 (1.000000 = 1_000_000) and multiplied out exactly here, rounding half up once per line.
 """
 
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import cache
 
@@ -99,11 +100,68 @@ def _currency_format(locale: str) -> tuple[Locale, NumberPattern]:
     return parsed, parsed.currency_formats["standard"]
 
 
-def format_money(minor: int, currency: str, locale: str = "en_US") -> str:
-    """What babel's format_currency gives, with the locale's pattern parsed once: a page of
-    invoices formats a hundred amounts."""
+def _babel_money(minor: int, currency: str, locale: str) -> str:
     parsed, pattern = _currency_format(locale)
     return pattern.apply(to_decimal(minor, currency), parsed, currency=currency)
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """How a locale writes amounts of a currency, read off babel's own output."""
+
+    prefix: str
+    suffix: str
+    negative_prefix: str
+    negative_suffix: str
+    group: str
+    decimal: str
+    exp: int
+
+    def write(self, minor: int) -> str:
+        units, fraction = divmod(-minor if minor < 0 else minor, 10**self.exp)
+        digits = f"{units:,}".replace(",", self.group)
+        if self.exp:
+            digits += f"{self.decimal}{fraction:0{self.exp}d}"
+        if minor < 0:
+            return f"{self.negative_prefix}{digits}{self.negative_suffix}"
+        return f"{self.prefix}{digits}{self.suffix}"
+
+
+_PROBE = 1_234_567_891_234  # every digit position of a grouped amount, in minor units
+
+
+@cache
+def _layout(currency: str, locale: str) -> _Layout | None:
+    """The prefix, suffix and separators babel uses for this currency and locale, or None
+    when they cannot be read back exactly (then babel formats every amount)."""
+    parts = []
+    for minor in (_PROBE, -_PROBE):
+        text = _babel_money(minor, currency, locale)
+        first = next((i for i, ch in enumerate(text) if ch.isdigit()), None)
+        last = max((i for i, ch in enumerate(text) if ch.isdigit()), default=None)
+        if first is None or last is None:
+            return None
+        parts.append((text[:first], text[last + 1 :], text[first : last + 1]))
+    (prefix, suffix, body), (negative_prefix, negative_suffix, negative_body) = parts
+    exp = exponent(currency)
+    group = next((ch for ch in body if not ch.isdigit()), "")
+    decimal = body[-exp - 1] if exp else ""
+    layout = _Layout(prefix, suffix, negative_prefix, negative_suffix, group, decimal, exp)
+    probe = layout.write(_PROBE)
+    if not group or body != probe[len(prefix) : len(probe) - len(suffix)] or body != negative_body:
+        return None
+    # A last check on small amounts and zero, where a pattern could differ.
+    for minor in (0, 5, -7, 10**exp, 999 * 10**exp, 1234 * 10**exp, -1234 * 10**exp):
+        if layout.write(minor) != _babel_money(minor, currency, locale):
+            return None
+    return layout
+
+
+def format_money(minor: int, currency: str, locale: str = "en_US") -> str:
+    """Exactly what babel's format_currency gives. A page of invoices formats a hundred
+    amounts: the locale's layout is read once from babel, then written with str.format."""
+    layout = _layout(currency, locale)
+    return layout.write(minor) if layout else _babel_money(minor, currency, locale)
 
 
 def quantize_rounding(d: Decimal) -> Decimal:
