@@ -773,22 +773,23 @@ def line_events(
         )
         if line is None:
             raise NotFound("line")
-        qs = _billed_by(client_id, line["kind"], line_id)
         backwards = False
+        seek: tuple[datetime, int] | None = None
         if position and len(position) == 3 and position[0] in ("after", "before"):
             try:
-                at, last_id = datetime.fromisoformat(str(position[1])), int(position[2])
+                seek = datetime.fromisoformat(str(position[1])), int(position[2])
                 backwards = position[0] == "before"
-                op = "lt" if backwards else "gt"
-                # The first condition is implied by the second; it lets the database seek
-                # the (line, occurred_at, id) index to the cursor: page 20,000 of a
-                # million-event line costs what page 1 costs.
-                qs = qs.filter(
-                    Q(**{f"occurred_at__{op}e": at}),
-                    Q(**{f"occurred_at__{op}": at}) | Q(occurred_at=at, **{f"id__{op}": last_id}),
-                )
             except (TypeError, ValueError):
-                backwards = False
+                seek = None
+            if seek and seek[0].tzinfo is None:  # not a cursor this page wrote
+                seek, backwards = None, False
+        qs = _billed_by(client_id, line["kind"], line_id, seek and seek[0], backwards)
+        if seek is not None:
+            at, last_id = seek
+            op = "lt" if backwards else "gt"
+            qs = qs.filter(
+                Q(**{f"occurred_at__{op}": at}) | Q(occurred_at=at, **{f"id__{op}": last_id})
+            )
         order = ["-occurred_at", "-id"] if backwards else ["occurred_at", "id"]
         values = list(
             qs.order_by(*order).values(
@@ -816,10 +817,16 @@ def line_events(
     )
 
 
-def _billed_by(client_id: int, kind: str, line_id: int) -> QuerySet[Event]:
-    """The events a line bills, through its ranges. Bounded by the ranges' whole span of
-    time as well, so the database reads the (client, kind, occurred_at, id) index in
-    order from the cursor whether the line has one range or several."""
+def _billed_by(
+    client_id: int, kind: str, line_id: int, cursor_at: datetime | None, backwards: bool
+) -> QuerySet[Event]:
+    """The events a line bills, through its ranges, from a cursor on.
+
+    The query bounds occurred_at once on each side: by the cursor when it lies inside the
+    line's span, else by the span of its ranges. The database then seeks the
+    (client, kind, occurred_at, id) index straight to the cursor — SQLite, given two lower
+    bounds on a column, seeks by one of them and may walk the rest — so page 20,000 of a
+    million-event line costs what page 1 costs."""
     ranges = list(
         BilledRange.objects.filter(client_id=client_id, line_id=line_id).values_list(
             "occurred_from", "occurred_to", "after_id", "upto_id"
@@ -827,20 +834,24 @@ def _billed_by(client_id: int, kind: str, line_id: int) -> QuerySet[Event]:
     )
     if not ranges:
         return Event.objects.none()
-    within = reduce(
-        or_,
-        (
-            Q(occurred_at__gte=start, occurred_at__lt=end, id__gt=after, id__lte=upto)
-            for start, end, after, upto in ranges
-        ),
-    )
-    return Event.objects.filter(
-        within,
-        client_id=client_id,
-        kind=kind,
-        occurred_at__gte=min(r[0] for r in ranges),
-        occurred_at__lt=max(r[1] for r in ranges),
-    )
+    start, end = min(r[0] for r in ranges), max(r[1] for r in ranges)
+    bounds = Q(occurred_at__gte=start) if backwards or not cursor_at or cursor_at < start else Q()
+    bounds &= Q(occurred_at__lt=end) if not backwards or not cursor_at or cursor_at >= end else Q()
+    if cursor_at and not backwards and cursor_at >= start:
+        bounds &= Q(occurred_at__gte=cursor_at)
+    if cursor_at and backwards and cursor_at < end:
+        bounds &= Q(occurred_at__lte=cursor_at)
+    if len(ranges) == 1:
+        within = Q(id__gt=ranges[0][2], id__lte=ranges[0][3])
+    else:
+        within = reduce(
+            or_,
+            (
+                Q(occurred_at__gte=first, occurred_at__lt=last, id__gt=after, id__lte=upto)
+                for first, last, after, upto in ranges
+            ),
+        )
+    return Event.objects.filter(bounds, within, client_id=client_id, kind=kind)
 
 
 def all_line_events(client_id: int, line_id: int, batch: int = 5000) -> Iterator[EventRow]:

@@ -230,3 +230,84 @@ def test_on_sqlite_a_portal_read_does_not_take_the_write_lock():
             writer.execute("ROLLBACK")
     finally:
         writer.close()
+
+
+def _walk(client_id, line_id, limit=3):
+    pages, cursor = [], None
+    while True:
+        page = queries.line_events(client_id, line_id, cursor, limit=limit)
+        pages.append(page)
+        if not page.next_cursor:
+            break
+        cursor = page.next_cursor
+    back, cursor = [e.id for e in pages[-1].rows], pages[-1].prev_cursor
+    while cursor:
+        page = queries.line_events(client_id, line_id, cursor, limit=limit)
+        back = [e.id for e in page.rows] + back
+        cursor = page.prev_cursor
+    return [e.id for p in pages for e in p.rows], back
+
+
+def test_a_line_of_several_ranges_pages_through_its_own_events_only(acme):
+    """Void, late events and a re-bill leave a line with two ranges, and another line's
+    events in between: its pages hold exactly its events, in order, both ways."""
+    from tally.invoicing.queries import billed_events
+
+    def events(day, n, prefix):
+        ingest_events(
+            actor=None,
+            client=acme,
+            rows=[
+                {
+                    "kind": "pick",
+                    "occurred_at": datetime(2026, 10, day, 9, i, tzinfo=UTC).isoformat(),
+                    "quantity": 1,
+                    "reference": f"{prefix}-{i}",
+                    "external_id": f"{prefix}-{i}",
+                }
+                for i in range(n)
+            ],
+        )
+
+    def bill(first, last):
+        return generate_draft_invoice(
+            actor=None, client=acme, period_start=first, period_end=last
+        ).invoice
+
+    events(5, 4, "early")
+    first = bill(date(2026, 10, 1), date(2026, 10, 31))
+    events(6, 3, "late")
+    second = bill(date(2026, 10, 1), date(2026, 10, 31))  # bills the late three
+    issue_invoice(actor=None, client=acme, invoice_id=second.pk, issue_date=TODAY)
+    void_invoice(actor=None, client=acme, invoice_id=first.pk, reason="re-rate")
+    events(7, 5, "later")
+    third = issue_invoice(
+        actor=None,
+        client=acme,
+        invoice_id=bill(date(2026, 10, 1), date(2026, 10, 31)).pk,
+        issue_date=TODAY,
+    )
+    line = third.lines.get()
+    assert line.ranges.count() == 2
+    expected = list(billed_events(line).order_by("occurred_at", "id").values_list("id", flat=True))
+    assert len(expected) == 9
+    forward, backward = _walk(acme.pk, line.pk)
+    assert forward == backward == expected
+
+
+def test_a_deep_page_bounds_the_time_from_below_once(acme):
+    """SQLite seeks an index by one of two lower bounds on a column (not the larger): the
+    page after a cursor must bound occurred_at by the cursor alone, or it walks from the
+    start of the line."""
+    from django.test.utils import CaptureQueriesContext
+
+    issued = issued_invoice(acme, picks=12)
+    line = issued.lines.get()
+    page = queries.line_events(acme.pk, line.pk, limit=5)
+    with CaptureQueriesContext(connection) as ctx:
+        deeper = queries.line_events(acme.pk, line.pk, page.next_cursor, limit=5)
+    [sql] = [
+        q["sql"] for q in ctx.captured_queries if "ORDER BY" in q["sql"] and "reference" in q["sql"]
+    ]
+    assert sql.count('"occurred_at" >=') == 1 and sql.count('"occurred_at" <') == 1
+    assert [e.id for e in deeper.rows][0] > [e.id for e in page.rows][-1]
