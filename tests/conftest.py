@@ -13,6 +13,16 @@ def pytest_collection_modifyitems(config, items):
             )
 
 
+@pytest.fixture(autouse=True)
+def _fresh_client_headers():
+    """Each test's clients are new: the portal's per-process header cache starts empty."""
+    from tally.portal.access import forget_client_headers
+
+    forget_client_headers()
+    yield
+    forget_client_headers()
+
+
 @pytest.fixture
 def tx_db(transactional_db):
     """A database where commits are real (for concurrency tests).

@@ -1,6 +1,7 @@
 """Who is the client: resolved once, from the signed-in user, never from the request."""
 
 import functools
+import time
 import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -45,6 +46,28 @@ def _locale(request: HttpRequest) -> str:
     return str(found) if found else "en_US"
 
 
+# The client's name, currency, time zone and address, as every portal page shows them: read
+# once per HEADER_SECONDS per process rather than in a client scope of its own on every
+# request. Keyed by the client the signed-in user belongs to, so nothing crosses clients;
+# an edit to the client shows within that time.
+HEADER_SECONDS = 30.0
+_headers: dict[int, tuple[float, queries.ClientHeader]] = {}
+
+
+def client_header(client_id: int) -> queries.ClientHeader:
+    now = time.monotonic()
+    cached = _headers.get(client_id)
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    header = queries.client_header(client_id)
+    _headers[client_id] = (now + HEADER_SECONDS, header)
+    return header
+
+
+def forget_client_headers() -> None:
+    _headers.clear()
+
+
 def client_portal(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
     """Only client users; the client comes from their account. Anything not theirs is a 404."""
 
@@ -56,7 +79,7 @@ def client_portal(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpRe
         client_id = getattr(user, "client_id", None)
         if client_id is None:
             raise Http404("the client portal is for client users")
-        header = queries.client_header(client_id)
+        header = client_header(client_id)
         tz = zoneinfo.ZoneInfo(header.time_zone)
         portal = Portal(
             client=header, today=timezone.now().astimezone(tz).date(), locale=_locale(request)

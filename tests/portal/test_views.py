@@ -202,3 +202,21 @@ def test_a_dispute_opened_elsewhere_shows_up_with_its_conversation(setup):
     )
     html = setup["browser"].get("/", {"status": "disputed"}).content.decode()
     assert number(setup["ours"]) in html
+
+
+def test_each_client_sees_its_own_header_and_an_edit_shows_once_the_cache_lapses(
+    setup, globex, monkeypatch
+):
+    from tally.portal import access
+
+    clock = [1000.0]
+    monkeypatch.setattr(access.time, "monotonic", lambda: clock[0])
+    theirs = make_user(role=Role.CLIENT_USER, client=globex, email="ap@globex.example")
+    other = HttpClient()
+    other.force_login(theirs)
+    assert f"<h1>{setup['acme'].name} " in setup["browser"].get("/").content.decode()
+    assert f"<h1>{globex.name} " in other.get("/").content.decode()  # cached apart
+    type(setup["acme"]).objects.filter(pk=setup["acme"].pk).update(name="Acme Renamed Ltd")
+    assert f"<h1>{setup['acme'].name} " in setup["browser"].get("/").content.decode()
+    clock[0] += access.HEADER_SECONDS + 1
+    assert "<h1>Acme Renamed Ltd " in setup["browser"].get("/").content.decode()
