@@ -748,7 +748,9 @@ def line_events(
     """A line's events in time order, keyset-paginated on (occurred_at, id)."""
     position = decode_cursor(cursor)
     with client_scope(client_id, _tables(InvoiceLine, Invoice, BilledRange, Event)):
-        line = (
+        # The line and its ranges in one read: a row per range (one, with no range, for an
+        # adjustment).
+        found = list(
             InvoiceLine.objects.filter(client_id=client_id, pk=line_id)
             .filter(
                 Exists(
@@ -757,22 +759,16 @@ def line_events(
                     )
                 )
             )
-            .values(
-                "id",
-                "line_type",
-                "kind",
-                "description",
-                "quantity",
-                "unit_price_micros",
-                "amount_minor",
-                "event_count",
-                "reason",
-                "invoice__number",
-            )
-            .first()
+            .values(*_LINE_COLUMNS, "invoice__number", *_RANGE_COLUMNS)
         )
-        if line is None:
+        if not found:
             raise NotFound("line")
+        line = {k: found[0][k] for k in (*_LINE_COLUMNS, "invoice__number")}
+        ranges = [
+            tuple(row[c] for c in _RANGE_COLUMNS)
+            for row in found
+            if row["ranges__occurred_from"] is not None
+        ]
         backwards = False
         seek: tuple[datetime, int] | None = None
         if position and len(position) == 3 and position[0] in ("after", "before"):
@@ -783,7 +779,7 @@ def line_events(
                 seek = None
             if seek and seek[0].tzinfo is None:  # not a cursor this page wrote
                 seek, backwards = None, False
-        qs = _billed_by(client_id, line["kind"], line_id, seek and seek[0], backwards)
+        qs = _billed_by(client_id, line["kind"], ranges, seek and seek[0], backwards)
         if seek is not None:
             at, last_id = seek
             op = "lt" if backwards else "gt"
@@ -807,7 +803,7 @@ def line_events(
             next_cursor = encode_cursor(["after", rows[-1].occurred_at.isoformat(), rows[-1].id])
         if position is not None and (not backwards or has_more):
             prev_cursor = encode_cursor(["before", rows[0].occurred_at.isoformat(), rows[0].id])
-    line_row = LineRow(**{k: v for k, v in line.items() if k != "invoice__number"})  # type: ignore[arg-type]
+    line_row = LineRow(**{k: line[k] for k in _LINE_COLUMNS})
     return EventPage(
         line_row,
         format_invoice_number(line["invoice__number"] or 0),
@@ -817,8 +813,31 @@ def line_events(
     )
 
 
+_LINE_COLUMNS = (
+    "id",
+    "line_type",
+    "kind",
+    "description",
+    "quantity",
+    "unit_price_micros",
+    "amount_minor",
+    "event_count",
+    "reason",
+)
+_RANGE_COLUMNS = (
+    "ranges__occurred_from",
+    "ranges__occurred_to",
+    "ranges__after_id",
+    "ranges__upto_id",
+)
+
+
 def _billed_by(
-    client_id: int, kind: str, line_id: int, cursor_at: datetime | None, backwards: bool
+    client_id: int,
+    kind: str,
+    ranges: list[tuple[Any, ...]],
+    cursor_at: datetime | None,
+    backwards: bool,
 ) -> QuerySet[Event]:
     """The events a line bills, through its ranges, from a cursor on.
 
@@ -827,11 +846,6 @@ def _billed_by(
     (client, kind, occurred_at, id) index straight to the cursor — SQLite, given two lower
     bounds on a column, seeks by one of them and may walk the rest — so page 20,000 of a
     million-event line costs what page 1 costs."""
-    ranges = list(
-        BilledRange.objects.filter(client_id=client_id, line_id=line_id).values_list(
-            "occurred_from", "occurred_to", "after_id", "upto_id"
-        )
-    )
     if not ranges:
         return Event.objects.none()
     start, end = min(r[0] for r in ranges), max(r[1] for r in ranges)
