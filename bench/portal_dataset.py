@@ -9,7 +9,8 @@ The database is created empty and migrated. Clients and rate cards are made thro
 product's services; users with one precomputed password hash. Everything else is planned
 in Python (invoices, lines, payments, allocations, credit notes, disputes, messages,
 reminders — a few hundred thousand rows, inserted with executemany) and the events are
-made by the database itself, set-based, from a plan of (line, kind, period, count) rows:
+made by the database itself, set-based, from a plan of (line, kind, period, count) rows
+(each row's events get consecutive ids, so each line bills one range of them):
 a recursive-CTE numbers table joined to the plan on SQLite, generate_series on
 PostgreSQL. The event table's secondary indexes are dropped for the load and built again
 afterwards, which is far faster than maintaining them row by row.
