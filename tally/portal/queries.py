@@ -889,10 +889,9 @@ AGING_BUCKETS = (
 )
 
 
-def aging(client_id: int, as_of: date, only: str | None = None) -> AgingReport:
+def aging(client_id: int, as_of: date) -> AgingReport:
     """Open balances by days past due, as they stood at the end of `as_of`: payments
-    received and credits issued after that day do not count yet. With `only` (a bucket's
-    key), only that bucket is worked out — what the table's bucket filter needs."""
+    received and credits issued after that day do not count yet."""
     with client_scope(client_id, _tables(Client, Invoice, Allocation, Payment, CreditNote)):
         currency = _currency(client_id)
         paid = (
@@ -924,7 +923,7 @@ def aging(client_id: int, as_of: date, only: str | None = None) -> AgingReport:
         )
         rows = (
             Invoice.objects.filter(client_id=client_id, issue_date__lte=as_of)
-            .filter(candidates, _due_in_bucket(only, as_of))
+            .filter(candidates)
             .exclude(status=InvoiceStatus.DRAFT)
             .exclude(status=InvoiceStatus.VOID, voided_at__date__lte=as_of)
             .annotate(
@@ -945,19 +944,6 @@ def aging(client_id: int, as_of: date, only: str | None = None) -> AgingReport:
                 key, b.label, b.balance_minor + balance, b.invoice_count + 1, b.invoice_ids
             )
     return AgingReport(as_of, currency, list(buckets.values()))
-
-
-def _due_in_bucket(key: str | None, as_of: date) -> Q:
-    """The due dates whose days past due on `as_of` fall in the bucket (all, for None)."""
-    for bucket, _, low, high in AGING_BUCKETS:
-        if bucket == key:
-            due = Q()
-            if low is not None:
-                due &= Q(due_date__lte=as_of - timedelta(days=low))
-            if high is not None:
-                due &= Q(due_date__gte=as_of - timedelta(days=high))
-            return due
-    return Q()
 
 
 def _bucket_for(days_past_due: int) -> str:

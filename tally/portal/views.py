@@ -56,7 +56,7 @@ def _table_state(
         bucket = form.cleaned_data.get("bucket")
         if bucket:
             as_of = form.as_of_date or portal.today
-            report = queries.aging(portal.client_id, as_of, only=bucket)
+            report = queries.aging(portal.client_id, as_of)
             bucket_ids = next((b.invoice_ids for b in report.buckets if b.key == bucket), [])
     filters = form.filters(bucket_ids)
     page = queries.invoice_page(

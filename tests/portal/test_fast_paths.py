@@ -195,25 +195,6 @@ def test_aging_as_of_any_day_matches_summing_every_invoice(acme, every_status):
         assert report.total_minor == sum(by_hand.values()), as_of
 
 
-def test_one_bucket_alone_is_that_bucket_of_the_whole_report(acme, every_status):
-    """The table's bucket filter works out one bucket. Checked on the days each invoice
-    crosses a bucket's edge (0/1, 30/31, 60/61, 90/91 days past due)."""
-    dues = set(Invoice.objects.filter(client=acme).values_list("due_date", flat=True))
-    days = {
-        due + timedelta(days=edge)
-        for due in dues - {None}
-        for edge in (0, 1, 30, 31, 60, 61, 90, 91)
-    }
-    seen = set()
-    for as_of in sorted(days):
-        for bucket in queries.aging(acme.pk, as_of).buckets:
-            alone = {b.key: b for b in queries.aging(acme.pk, as_of, only=bucket.key).buckets}
-            assert alone.pop(bucket.key) == bucket, (as_of, bucket.key)
-            assert not any(b.invoice_ids for b in alone.values()), (as_of, bucket.key)
-            seen |= {bucket.key} if bucket.invoice_ids else set()
-    assert seen == {key for key, *_ in queries.AGING_BUCKETS}
-
-
 def test_a_scope_cannot_name_a_table_outside_the_allow_list(acme):
     with pytest.raises(ScopeError), client_scope(acme.pk, ["internal_notes_internalnote"]):
         pass
