@@ -170,8 +170,11 @@ def _price_periods(
     for seg in price_segments(client.pk, start, end):
         if seg.start > at:
             periods.append((at, seg.start, {}))
-        periods.append((seg.start, seg.end, seg.prices))
-        at = seg.end
+        # Rate cards never overlap (create_rate_card refuses it); if rows ever did, the
+        # earlier card keeps the overlap, so no span of time is billed twice.
+        if max(seg.start, at) < seg.end:
+            periods.append((max(seg.start, at), seg.end, seg.prices))
+            at = seg.end
     if at < end:
         periods.append((at, end, {}))
     tz = client.time_zone

@@ -139,3 +139,18 @@ def test_overlapping_periods_bill_each_event_once(acme):
     assert first_half.lines.get().quantity == 4
     assert rest.lines.get().quantity == 5
     assert_lines_total_their_events()
+
+
+def test_overlapping_rate_card_rows_still_bill_each_event_once(acme):
+    """create_rate_card refuses overlaps; rows written around it must not double-bill."""
+    from tally.rating.models import RateCard, RatePrice
+
+    card = RateCard.objects.create(
+        client=acme, name="stray", effective_from=date(2026, 10, 10), effective_to=None
+    )
+    RatePrice.objects.create(rate_card=card, kind="pick", unit_price_micros=990_000)
+    add_events(acme, "pick", 3, day=date(2026, 10, 5))
+    add_events(acme, "pick", 2, day=date(2026, 10, 20))
+    invoice = generate(acme).invoice
+    assert sum(ln.event_count for ln in invoice.lines.all()) == 5
+    assert_lines_total_their_events()
