@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     dependencies = [
         ("clients", "0002_initial"),
-        ("operations", "0004_covering_line_index_full_reference_index"),
+        ("operations", "0005_event_block_index"),
         # Lines' events are copied into billed ranges before the column goes.
         ("invoicing", "0004_billedrange"),
     ]
@@ -23,11 +23,5 @@ class Migration(migrations.Migration):
         migrations.RemoveField(
             model_name="event",
             name="line",
-        ),
-        migrations.AddIndex(
-            model_name="event",
-            index=models.Index(
-                fields=["client", "kind", "occurred_at", "id", "quantity"], name="event_block_idx"
-            ),
         ),
     ]
