@@ -7,7 +7,7 @@ from typing import Any
 from tally.accounts.models import Role, User
 from tally.clients.models import Client
 from tally.clients.services import create_client
-from tally.invoicing.models import BilledRange, Invoice, InvoiceStatus
+from tally.invoicing.models import BilledRange, Invoice, InvoiceLine, InvoiceStatus, LineKind
 from tally.invoicing.services import generate_draft_invoice, issue_invoice
 from tally.operations.models import Event
 from tally.operations.services import ingest_events
@@ -105,6 +105,22 @@ def issued_invoice(
         actor=None, client=client, period_start=period[0], period_end=period[1]
     ).invoice
     return issue_invoice(actor=None, client=client, invoice_id=draft.pk, issue_date=issue_date)
+
+
+def assert_lines_total_their_events() -> None:
+    """Every event is on at most one line of a live invoice, and every live usage line's
+    quantity and event count are those of the events its ranges hold."""
+    quantity = dict(Event.objects.values_list("pk", "quantity"))
+    sums: dict[int, tuple[int, int]] = {}
+    for event_id, lines in billing_lines().items():
+        assert len(lines) <= 1, f"event {event_id} is billed by lines {lines}"
+        for line in lines:
+            q, n = sums.get(line, (0, 0))
+            sums[line] = (q + quantity[event_id], n + 1)
+    for line in InvoiceLine.objects.filter(line_type=LineKind.USAGE).exclude(
+        invoice__status=InvoiceStatus.VOID
+    ):
+        assert sums.get(line.pk) == (line.quantity, line.event_count), line.pk
 
 
 def billing_lines() -> dict[int, list[int]]:

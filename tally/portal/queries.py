@@ -149,6 +149,20 @@ class LineRow:
     reason: str
 
 
+# The columns of a LineRow, as read from the lines table.
+_LINE_COLUMNS = (
+    "id",
+    "line_type",
+    "kind",
+    "description",
+    "quantity",
+    "unit_price_micros",
+    "amount_minor",
+    "event_count",
+    "reason",
+)
+
+
 @dataclass(frozen=True)
 class AllocationRow:
     payment_id: int
@@ -609,17 +623,7 @@ def invoice_detail(client_id: int, invoice_id: int, today: date) -> InvoiceDetai
             LineRow(**v)
             for v in InvoiceLine.objects.filter(client_id=client_id, invoice_id=invoice_id)
             .order_by("position", "id")
-            .values(
-                "id",
-                "line_type",
-                "kind",
-                "description",
-                "quantity",
-                "unit_price_micros",
-                "amount_minor",
-                "event_count",
-                "reason",
-            )
+            .values(*_LINE_COLUMNS)
         ]
         allocations = [
             AllocationRow(
@@ -813,17 +817,6 @@ def line_events(
     )
 
 
-_LINE_COLUMNS = (
-    "id",
-    "line_type",
-    "kind",
-    "description",
-    "quantity",
-    "unit_price_micros",
-    "amount_minor",
-    "event_count",
-    "reason",
-)
 _RANGE_COLUMNS = (
     "ranges__occurred_from",
     "ranges__occurred_to",

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tally.invoicing.models import BilledRange, InvoiceLine
+from tally.invoicing.models import BilledRange
 from tally.invoicing.queries import billed_events
 from tally.invoicing.services import (
     _Block,
@@ -16,7 +16,7 @@ from tally.invoicing.services import (
     void_invoice,
 )
 from tally.operations.models import Event
-from tests.factories import add_events, billing_lines
+from tests.factories import add_events, assert_lines_total_their_events, billing_lines
 
 T0 = datetime(2026, 10, 1, tzinfo=UTC)
 OCT = (date(2026, 10, 1), date(2026, 10, 31))
@@ -26,20 +26,6 @@ def generate(client, period=OCT):
     return generate_draft_invoice(
         actor=None, client=client, period_start=period[0], period_end=period[1]
     )
-
-
-def assert_lines_total_their_events():
-    """Every event on at most one live line, and each line's totals are its events'."""
-    quantity = dict(Event.objects.values_list("pk", "quantity"))
-    found: dict[int, tuple[int, int]] = {}
-    for pk, lines in billing_lines().items():
-        assert len(lines) <= 1, f"event {pk} is on lines {lines}"
-        for line in lines:
-            q, n = found.get(line, (0, 0))
-            found[line] = (q + quantity[pk], n + 1)
-    for line_id, quantity_and_count in found.items():
-        line = InvoiceLine.objects.get(pk=line_id)
-        assert (line.quantity, line.event_count) == quantity_and_count
 
 
 # -- the free part of a period, as blocks -------------------------------------------------

@@ -15,8 +15,8 @@ from django.db import connection, transaction
 from tally.invoicing.services import generate_draft_invoice
 from tally.operations.models import Event
 from tally.operations.services import ingest_events
-from tests.factories import event_rows, make_client
-from tests.invoicing.test_billed_ranges import OCT, assert_lines_total_their_events
+from tests.factories import assert_lines_total_their_events, event_rows, make_client
+from tests.invoicing.test_billed_ranges import OCT
 
 pytestmark = [pytest.mark.postgres_only]
 

@@ -17,7 +17,7 @@ from tally.accounts.models import Role
 from tally.disputes.models import Dispute, DisputeStatus
 from tally.disputes.services import open_dispute, resolve_dispute
 from tally.errors import DomainError
-from tally.invoicing.models import BilledRange, CreditNote, Invoice, InvoiceLine, InvoiceStatus
+from tally.invoicing.models import BilledRange, CreditNote, Invoice, InvoiceStatus
 from tally.invoicing.services import (
     create_credit_note,
     generate_draft_invoice,
@@ -29,7 +29,7 @@ from tally.operations.models import Event
 from tally.operations.services import ingest_events
 from tally.payments.models import Allocation, Payment
 from tally.payments.services import record_payment
-from tests.factories import billing_lines, make_client, make_user
+from tests.factories import assert_lines_total_their_events, make_client, make_user
 
 PRICES = {"pick": "0.3333", "label": "0.0450", "stop": "12.5000", "storage_day": "0.8125"}
 KINDS = sorted(PRICES)
@@ -306,17 +306,7 @@ class BillingMachine(RuleBasedStateMachine):
 
     @invariant()
     def every_billed_event_is_on_one_line_of_a_live_invoice(self):
-        quantity = dict(Event.objects.values_list("id", "quantity"))
-        sums: dict[int, tuple[int, int]] = {}
-        for event_id, lines in billing_lines().items():
-            assert len(lines) <= 1, f"event {event_id} is billed by lines {lines}"
-            for line in lines:
-                q, n = sums.get(line, (0, 0))
-                sums[line] = (q + quantity[event_id], n + 1)
-        for ln in InvoiceLine.objects.filter(line_type="usage").exclude(
-            invoice__status=InvoiceStatus.VOID
-        ):
-            assert sums.get(ln.pk) == (ln.quantity, ln.event_count)
+        assert_lines_total_their_events()
         assert Event.objects.count() == self.events_sent
 
     @invariant()

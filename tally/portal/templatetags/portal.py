@@ -58,6 +58,10 @@ def day(value: date | None) -> str:
         return ""
     if isinstance(value, datetime):
         value = timezone.localtime(value)
+    return _date_text(value)
+
+
+def _date_text(value: date) -> str:
     return f"{MONTHS[value.month - 1]} {value.day}, {value.year}"
 
 
@@ -73,7 +77,7 @@ def moment(value: datetime | None) -> str:
     if value is None:
         return ""
     local = timezone.localtime(value)
-    return f"{MONTHS[local.month - 1]} {local.day}, {local.year} {local:%H:%M}"
+    return f"{_date_text(local)} {local:%H:%M}"
 
 
 @register.filter
