@@ -8,12 +8,16 @@ the same id with a different payload is refused.
 Throughput (bench/RESULTS.md): a well-formed row takes a straight-line path through
 validation (`_validate`); anything unusual about a row sends it to `_check_row`, the
 reference check that names each problem, so the fast path never changes what is
-accepted or what is said about a refused row. Rows then go to the database in one
-statement per batch: on PostgreSQL a COPY into a temporary table and one
-`INSERT … SELECT … ON CONFLICT DO NOTHING`; on SQLite one prepared `executemany`.
-Conflicting re-sends are looked for only when the database reports that some rows
-already existed, and after the insert, so that a concurrent batch that wins the race
-for an id is still compared with.
+accepted or what is said about a refused row.
+
+On PostgreSQL the common batch — every row valid and new — is COPYed straight into the
+events table while it is being checked, so the server stores rows while Python checks
+the next (`_copy_postgres`). Anything else undoes that COPY and takes the general path
+(`_store_checked`): check every row, then one statement per batch — on PostgreSQL a COPY
+into a temporary table and one `INSERT … SELECT … ON CONFLICT DO NOTHING`, on SQLite one
+prepared `executemany`. Conflicting re-sends are looked for only when the database
+reports that some rows already existed, and after the insert, so that a concurrent batch
+that wins the race for an id is still compared with.
 """
 
 import csv
@@ -204,8 +208,38 @@ def _validate(
 
     `fast=False` sends every row through `_check_row` (the tests compare the two paths).
     """
-    parsed: list[_Row] = []
     problems: list[Problem] = []
+    parsed = list(
+        _checked_rows(
+            rows,
+            clients_by_code,
+            default_client_id,
+            default_source,
+            problems,
+            stamp=stamp,
+            sqlite=sqlite,
+            fast=fast,
+        )
+    )
+    return parsed, problems
+
+
+def _checked_rows(
+    rows: Iterable[Mapping[str, Any]],
+    clients_by_code: dict[str, int],
+    default_client_id: int | None,
+    default_source: str,
+    problems: list[Problem],
+    *,
+    stamp: str,
+    sqlite: bool,
+    fast: bool = True,
+) -> Iterator[_Row]:
+    """The database row of each valid row, as it is checked; problems go to `problems`.
+
+    A generator, so that PostgreSQL can be storing the first rows while the rest are
+    still being checked (`_copy_postgres`).
+    """
     encode = _details_encoder()
     fromiso = datetime.fromisoformat
     blake2b = hashlib.blake2b
@@ -273,21 +307,18 @@ def _validate(
             details_json = encode(details)
         # The payload's fingerprint, to tell a harmless re-send from a conflicting one.
         material = f"{kind}\x1f{iso}\x1f{quantity}\x1f{reference}\x1f{details_json}"
-        parsed.append(
-            (
-                client_id,
-                kind,
-                _sqlite_time(iso) if sqlite else iso,
-                quantity,
-                reference,
-                details_json,
-                source,
-                external_id,
-                blake2b(material.encode(), digest_size=16).hexdigest(),
-                stamp,
-            )
+        yield (
+            client_id,
+            kind,
+            _sqlite_time(iso) if sqlite else iso,
+            quantity,
+            reference,
+            details_json,
+            source,
+            external_id,
+            blake2b(material.encode(), digest_size=16).hexdigest(),
+            stamp,
         )
-    return parsed, problems
 
 
 def _existing_hashes(client_id: int, source: str, ids: list[str]) -> dict[str, str]:
@@ -319,7 +350,9 @@ def _stored_differently(unique: dict[_Key, _Row]) -> list[_Key]:
 
 
 def _insert_postgres(rows: list[_Row]) -> tuple[dict[int, int], Callable[[], list[_Key]]]:
-    """COPY the batch into a temporary table, then one INSERT … SELECT.
+    """COPY the batch into a temporary table, then one `INSERT … SELECT … ON CONFLICT DO
+    NOTHING`: the way for a batch holding events already stored (`_copy_postgres` takes
+    the rest).
 
     Returns the new events per client, and how to find the batch's conflicting keys.
     """
@@ -337,23 +370,12 @@ def _insert_postgres(rows: list[_Row]) -> tuple[dict[int, int], Callable[[], lis
             write = copy.write_row
             for row in rows:
                 write(row)
-        insert = (
+        cursor.execute(
             f"WITH new AS (INSERT INTO operations_event ({columns}) "  # noqa: S608 (constants only)
-            f"SELECT {columns} FROM {_STAGE} {{on_conflict}} RETURNING client_id) "
+            f"SELECT {columns} FROM {_STAGE} "
+            "ON CONFLICT (client_id, source, external_id) DO NOTHING RETURNING client_id) "
             "SELECT client_id, COUNT(*) FROM new GROUP BY client_id"
         )
-        # A plain INSERT costs the server a fifth less than ON CONFLICT's speculative
-        # insertion; a batch holding an event already stored (a re-send, or a concurrent
-        # batch that won the race) falls back to ON CONFLICT DO NOTHING.
-        try:
-            with transaction.atomic():
-                cursor.execute(insert.format(on_conflict=""))
-        except IntegrityError as e:
-            if getattr(getattr(e.__cause__, "diag", None), "constraint_name", None) != _UNIQUE:
-                raise
-            cursor.execute(
-                insert.format(on_conflict="ON CONFLICT (client_id, source, external_id) DO NOTHING")
-            )
         created = {cid: int(n) for cid, n in cursor.fetchall()}
 
     def conflicts() -> list[_Key]:
@@ -431,6 +453,62 @@ def _share_client_locks(client_ids: set[int]) -> None:
         )
 
 
+class _NotAllNew(Exception):
+    """The batch is not the common case of valid rows that are all new."""
+
+
+def _copy_postgres(
+    rows: list[Mapping[str, Any]],
+    clients_by_code: dict[str, int],
+    default_client_id: int | None,
+    source: str,
+    stamp: str,
+) -> dict[int, int] | None:
+    """The common case on PostgreSQL: COPY each row into the events table as it passes
+    its check, so that the server stores the first rows while Python checks the rest.
+
+    Returns the new events per client; or None, having stored nothing, when the batch is
+    not all valid and new (a problem, a key twice in the batch, an event already stored
+    — the unique key refuses the COPY), for the general path to decide row by row.
+    """
+    problems: list[Problem] = []
+    created: Counter[int] = Counter()
+    checked = _checked_rows(
+        rows, clients_by_code, default_client_id, source, problems, stamp=stamp, sqlite=False
+    )
+    try:
+        with (
+            transaction.atomic(),
+            connection.wrap_database_errors,
+            connection.cursor() as cursor,
+            cursor.copy(f"COPY operations_event ({', '.join(_COLUMNS)}) FROM STDIN") as copy,
+        ):
+            write = copy.write_row
+            for row in checked:
+                if problems:
+                    raise _NotAllNew
+                write(row)
+                created[row[0]] += 1
+            if problems:
+                raise _NotAllNew
+    except _NotAllNew:
+        return None
+    except IntegrityError as e:
+        if getattr(getattr(e.__cause__, "diag", None), "constraint_name", None) != _UNIQUE:
+            raise
+        return None
+    return dict(created)
+
+
+def _named_clients(
+    rows: list[Mapping[str, Any]], clients_by_code: dict[str, int], default_client_id: int | None
+) -> set[int]:
+    if default_client_id is not None:
+        return {default_client_id}
+    codes = {row.get("client") for row in rows}
+    return {clients_by_code[c] for c in codes if c in clients_by_code}
+
+
 def ingest_events(
     *,
     actor: Any,
@@ -441,11 +519,45 @@ def ingest_events(
     """Store a batch of events. Rows name their client by code unless `client` is given."""
     rows = list(rows)
     clients_by_code = dict(Client.objects.values_list("code", "id"))
-    sqlite = connection.vendor == "sqlite"
+    default_client_id = client.pk if client else None
     now = timezone.now()
+    with sqlite_bulk_cache(), transaction.atomic():
+        created_by_client = None
+        if connection.vendor == "postgresql":
+            _share_client_locks(_named_clients(rows, clients_by_code, default_client_id))
+            created_by_client = _copy_postgres(
+                rows, clients_by_code, default_client_id, source, now.isoformat()
+            )
+        if created_by_client is None:
+            created_by_client = _store_checked(
+                rows, clients_by_code, default_client_id, source, now
+            )
+        for cid, count in sorted(created_by_client.items()):
+            audit.record(
+                actor=actor,
+                action="events.ingested",
+                object_type="operations.event",
+                object_id=f"batch:{source}",
+                client_id=cid,
+                after={"events": count, "source": source},
+            )
+    created = sum(created_by_client.values())
+    return IngestResult(received=len(rows), created=created, duplicates=len(rows) - created)
+
+
+def _store_checked(
+    rows: list[Mapping[str, Any]],
+    clients_by_code: dict[str, int],
+    default_client_id: int | None,
+    source: str,
+    now: datetime,
+) -> dict[int, int]:
+    """Check every row, then store the new ones: the general path, which names every
+    problem, stores a key repeated in the batch once and skips events already stored."""
+    sqlite = connection.vendor == "sqlite"
     stamp = str(connection.ops.adapt_datetimefield_value(now)) if sqlite else now.isoformat()
     parsed, problems = _validate(
-        rows, clients_by_code, client.pk if client else None, source, stamp=stamp, sqlite=sqlite
+        rows, clients_by_code, default_client_id, source, stamp=stamp, sqlite=sqlite
     )
     if problems:
         raise DomainError(
@@ -466,41 +578,31 @@ def ingest_events(
                 )
             )
     new_rows = list(unique.values()) if len(unique) < len(parsed) else parsed
-    created = 0
-    with sqlite_bulk_cache(), transaction.atomic():
-        if problems:
-            conflicts = _stored_differently(unique)
+    created_by_client: dict[int, int] = {}
+    if problems:
+        conflicts = _stored_differently(unique)
+    else:
+        if connection.vendor == "postgresql":
+            _share_client_locks({row[0] for row in new_rows})
+            created_by_client, find_conflicts = _insert_postgres(new_rows)
         else:
-            if connection.vendor == "postgresql":
-                _share_client_locks({row[0] for row in new_rows})
-                created_by_client, find_conflicts = _insert_postgres(new_rows)
-            else:
-                created_by_client, find_conflicts = _insert_sqlite(new_rows, unique)
-            created = sum(created_by_client.values())
-            conflicts = find_conflicts() if created < len(new_rows) else []
-        if conflicts:
-            # A refused key is named at its last row in the batch.
-            row_of = {(r[0], r[6], r[7]): n for n, r in enumerate(parsed, start=1)}
-            for cid, src, ext in sorted(conflicts, key=lambda k: row_of[k]):
-                problems.append(
-                    Problem(
-                        f"external_id {ext!r} was already received from {src!r} with different data",
-                        field="external_id",
-                        row=row_of[(cid, src, ext)],
-                    )
+            created_by_client, find_conflicts = _insert_sqlite(new_rows, unique)
+        created = sum(created_by_client.values())
+        conflicts = find_conflicts() if created < len(new_rows) else []
+    if conflicts:
+        # A refused key is named at its last row in the batch.
+        row_of = {(r[0], r[6], r[7]): n for n, r in enumerate(parsed, start=1)}
+        for cid, src, ext in sorted(conflicts, key=lambda k: row_of[k]):
+            problems.append(
+                Problem(
+                    f"external_id {ext!r} was already received from {src!r} with different data",
+                    field="external_id",
+                    row=row_of[(cid, src, ext)],
                 )
-        if problems:
-            raise DomainError("conflicting_events", "no event was stored", problems)
-        for cid, count in sorted(created_by_client.items()):
-            audit.record(
-                actor=actor,
-                action="events.ingested",
-                object_type="operations.event",
-                object_id=f"batch:{source}",
-                client_id=cid,
-                after={"events": count, "source": source},
             )
-    return IngestResult(received=len(rows), created=created, duplicates=len(rows) - created)
+    if problems:
+        raise DomainError("conflicting_events", "no event was stored", problems)
+    return created_by_client
 
 
 def ingest_csv(

@@ -160,3 +160,19 @@ def test_two_batches_in_one_transaction_are_both_stored(acme):
         second = ingest_events(actor=None, client=acme, rows=event_rows("pick", 2))
     assert second.created == 2
     assert Event.objects.filter(client=acme).count() == 5
+
+
+def test_a_batch_refused_part_way_through_keeps_nothing_of_its_first_rows(acme):
+    # On PostgreSQL rows are COPYed as they pass their check: a stored event or a bad row
+    # late in the batch must undo the rows already sent, before the general path decides.
+    ingest_events(actor=None, client=acme, rows=event_rows("pick", 2, prefix="old"))
+    batch = [*event_rows("label", 3, prefix="new"), *event_rows("pick", 2, prefix="old")]
+    result = ingest_events(actor=None, client=acme, rows=batch)
+    assert (result.created, result.duplicates) == (3, 2)
+    assert Event.objects.filter(client=acme).count() == 5
+
+    bad = [*event_rows("stop", 3, prefix="s"), {**event_rows("stop", 1)[0], "quantity": "two"}]
+    with pytest.raises(DomainError) as err:
+        ingest_events(actor=None, client=acme, rows=bad)
+    assert [(p.row, p.field) for p in err.value.problems] == [(4, "quantity")]
+    assert not Event.objects.filter(client=acme, kind="stop").exists()
