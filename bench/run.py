@@ -212,9 +212,81 @@ def rate(n: float, seconds: float) -> str:
     return f"{n / seconds:,.0f} events/s" if seconds > 0 else "—"
 
 
-def ingest(ds: generate.Dataset, batch_size: int, report: Report, label: str = "") -> int:
+def _stream(batches: list[list[dict[str, Any]]], start: Any, out: Any) -> None:
+    """One of `--streams` processes: wait for the start, send its batches, report."""
+    from django.db import connections
+
     from tally.operations.services import ingest_events
 
+    connections.close_all()  # its own connection, not the parent's
+    watch = Stopwatch()
+    with watch:  # connects, so that the timed part does not
+        pass
+    watch = Stopwatch()
+    created = 0
+    start.wait()
+    for batch in batches:
+        with watch:
+            created += ingest_events(actor=None, rows=batch, source=generate.SOURCE).created
+    out.put((created, watch.client, watch.server))
+
+
+def ingest_streams(
+    ds: generate.Dataset, batch_size: int, streams: int, report: Report, label: str = ""
+) -> int:
+    """Ingestion by `streams` processes at once, as concurrent feeds would send it: the
+    month's batches dealt out in turn. Wall time from the common start to the last one
+    done; CPU summed over the processes and their PostgreSQL backends."""
+    import multiprocessing as mp
+
+    from django.db import connections
+
+    plans = generate.client_plans(ds)
+    dealt: list[list[list[dict[str, Any]]]] = [[] for _ in range(streams)]
+    sent = 0
+    for month in ds.month_starts():
+        rows = generate.month_rows(plans, month, ds.events_per_month, seed=ds.seed)
+        for i, batch in enumerate(generate.batches(rows, batch_size)):
+            dealt[i % streams].append(batch)
+            sent += len(batch)
+    connections.close_all()
+    ctx = mp.get_context("fork")
+    start, out = ctx.Barrier(streams + 1), ctx.Queue()
+    procs = [ctx.Process(target=_stream, args=(b, start, out)) for b in dealt]
+    for proc in procs:
+        proc.start()
+    start.wait()
+    t0 = time.perf_counter()
+    results = [out.get() for _ in procs]
+    wall = time.perf_counter() - t0
+    for proc in procs:
+        proc.join()
+    created = sum(r[0] for r in results)
+    assert created == sent, f"{created} stored of {sent} sent"
+    client = sum(r[1] for r in results)
+    servers = [r[2] for r in results]
+    report.add(
+        f"{label}ingest: events", f"{sent:,} in batches of {batch_size:,}, {streams} streams"
+    )
+    report.add(f"{label}ingest: time (service calls only)", f"{wall:.1f} s")
+    report.add(f"{label}ingest: throughput", rate(sent, wall))
+    per = 1e6 / sent
+    server = "n/a" if None in servers else f"{sum(servers) * per:.1f}"  # type: ignore[arg-type]
+    report.add(
+        f"{label}ingest: CPU",
+        f"{client * per:.1f} µs client + {server} µs server, all streams "
+        f"(load average {os.getloadavg()[0]:.1f})",
+    )
+    return sent
+
+
+def ingest(
+    ds: generate.Dataset, batch_size: int, report: Report, label: str = "", streams: int = 1
+) -> int:
+    from tally.operations.services import ingest_events
+
+    if streams > 1:
+        return ingest_streams(ds, batch_size, streams, report, label)
     plans = generate.client_plans(ds)
     watch = Stopwatch()
     created = 0
@@ -361,7 +433,7 @@ def big_month(args: argparse.Namespace, report: Report) -> None:
     from django.db import connections
 
     generate.create_clients(ds)
-    ingest(ds, args.batch, report, label="big month ")
+    ingest(ds, args.batch, report, label="big month ", streams=args.streams)
     took = analyze()
     print(f"    (ANALYZE {took:.1f} s, not counted)")
     connections.close_all()
@@ -392,6 +464,12 @@ def main() -> None:
     parser.add_argument("--big-share", type=float, default=0.45)
     parser.add_argument("--batch", type=int, default=20_000, help="rows per ingest_events call")
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument(
+        "--streams",
+        type=int,
+        default=1,
+        help="ingest processes at once (PostgreSQL; SQLite has one writer at a time)",
+    )
     parser.add_argument("--big-month", action="store_true", help="also the one-client big month")
     parser.add_argument("--big-events", type=int, default=10_000_000)
     parser.add_argument("--only-big-month", action="store_true", help="skip the multi-client run")
@@ -421,6 +499,7 @@ def main() -> None:
             "events_per_month": ds.events_per_month,
             "big_client_share": ds.big_share,
             "batch": args.batch,
+            **({"streams": args.streams} if args.streams > 1 else {}),
         },
         notes=args.note,
     )
@@ -429,7 +508,7 @@ def main() -> None:
         fresh_database(args.db, args.pg_url)
         setup_django(migrate=True)
         generate.create_clients(ds)
-        ingest(ds, args.batch, report)
+        ingest(ds, args.batch, report, streams=args.streams)
         took = analyze()
         print(f"    (ANALYZE {took:.1f} s, not counted)")
         rate_months(ds, report)

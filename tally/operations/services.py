@@ -503,10 +503,12 @@ def _copy_postgres(
 def _named_clients(
     rows: list[Mapping[str, Any]], clients_by_code: dict[str, int], default_client_id: int | None
 ) -> set[int]:
+    """The clients a batch names, to lock before any of its events is stored."""
     if default_client_id is not None:
         return {default_client_id}
-    codes = {row.get("client") for row in rows}
-    return {clients_by_code[c] for c in codes if c in clients_by_code}
+    # As `_check_row` reads a code: any value, as text (a list from JSON must not raise here).
+    codes = {str(code) for code in (row.get("client") for row in rows) if code not in (None, "")}
+    return {clients_by_code[code] for code in codes if code in clients_by_code}
 
 
 def ingest_events(

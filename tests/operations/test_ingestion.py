@@ -55,6 +55,7 @@ def test_a_reused_id_with_a_different_payload_is_refused_and_nothing_is_written(
         ({"occurred_at": "yesterday"}, "occurred_at", "'yesterday' is not an ISO 8601 timestamp"),
         ({"occurred_at": "2026-10-01T10:00:00"}, "occurred_at", "has no time zone offset"),
         ({"client": "nobody"}, "client", "unknown client 'nobody'"),
+        ({"client": ["acme"]}, "client", "unknown client ['acme']"),
         ({"external_id": ""}, "external_id", "is required"),
     ],
 )
