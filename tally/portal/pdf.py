@@ -1,11 +1,12 @@
 """The invoice as a PDF: what the client downloads, prints, forwards and files.
 
-Drawn with fpdf2 (pure Python) in the PDF core font Helvetica, encoded as Windows-1252:
-that encoding has the euro, pound and yen signs besides Latin-1, every PDF reader has the
-font, and there is no font file to ship. Text outside Windows-1252 never raises: an amount
-whose currency symbol the encoding lacks prints with its ISO code instead ("INR 1,234.50"),
-and other characters are simplified (compatibility form, then without accents) or shown
-as "?".
+Drawn with fpdf2 (pure Python) in DejaVu Sans, shipped beside this module (`fonts/`) and
+embedded in each PDF as the subset of glyphs it uses: clients' names and addresses print
+as they are written in Latin, Greek and Cyrillic scripts (Łódź, İzmir, Αθήνα, Москва), and
+so do currency signs from € to ₹, ₩, ₺ and ₽. Text the font has no glyph for never
+raises: an amount whose currency sign it lacks prints with its ISO code ("GEL 1,234.50"),
+other characters are simplified (compatibility form, then without accents) or shown as
+"?" (CJK scripts, which would need a font many times this size).
 
 Everything printed comes from the portal's read models (`ClientHeader`, `InvoiceDetail`),
 so the PDF can show nothing the client could not already see in the portal.
@@ -15,12 +16,15 @@ import unicodedata
 from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
+from functools import cache
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date
 from babel.numbers import format_currency, format_decimal, format_percent
 from django.conf import settings
+from fontTools.ttLib import TTFont
 from fpdf import FPDF, FontFace
 from fpdf.enums import TableBordersLayout, XPos, YPos
 
@@ -28,8 +32,9 @@ from tally.money import format_money, price_to_decimal, to_decimal
 
 from .queries import STATUS_LABELS, ClientHeader, InvoiceDetail
 
-ENCODING = "windows-1252"
-FONT = "Helvetica"
+FONTS = Path(__file__).resolve().parent / "fonts"
+FONT = "DejaVu"
+FONT_FILES = {"": FONTS / "DejaVuSans.ttf", "B": FONTS / "DejaVuSans-Bold.ttf"}
 
 # Colours (RGB).
 INK = (33, 37, 41)
@@ -52,13 +57,17 @@ MARGIN = 18.0  # mm
 FOOTER_SPACE = 20.0  # mm kept free at the bottom of every page
 
 
-# -- text the core font can show ---------------------------------------------------------
-def _encodable(text: str) -> bool:
-    try:
-        text.encode(ENCODING)
-    except UnicodeEncodeError:
-        return False
-    return True
+# -- text the font can show ------------------------------------------------------------
+@cache
+def _glyphs() -> frozenset[int]:
+    """The code points both faces can draw (read once per process)."""
+    faces = [set(TTFont(path, lazy=True).getBestCmap()) for path in FONT_FILES.values()]
+    return frozenset(set.intersection(*faces))
+
+
+def _drawable(text: str) -> bool:
+    glyphs = _glyphs()
+    return all(ord(ch) in glyphs for ch in text if ch not in "\n\t")
 
 
 # Letters that have no accent-free decomposition of their own.
@@ -66,23 +75,23 @@ _PLAIN = str.maketrans("ŁłĐđĦħıŧŦ", "LlDdHhitT")
 
 
 def _char(ch: str) -> str:
-    if _encodable(ch):
+    if _drawable(ch):
         return ch
     plain = ch.translate(_PLAIN)
     if plain != ch:
         return plain
     compat = unicodedata.normalize("NFKC", ch)
-    if _encodable(compat):
+    if _drawable(compat):
         return compat
     bare = "".join(c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c))
-    if bare and _encodable(bare):
+    if bare and _drawable(bare):
         return bare
     return "?"
 
 
 def safe_text(text: str) -> str:
-    """`text` as the core font can print it: unchanged when it can, never an error."""
-    if _encodable(text):
+    """`text` as the font can print it: unchanged when it can, never an error."""
+    if _drawable(text):
         return text
     return "".join(_char(ch) for ch in text)
 
@@ -136,7 +145,8 @@ class _Formats:
 class _InvoicePDF(FPDF):
     def __init__(self, operator: str, number: str, status: str) -> None:
         super().__init__(orientation="portrait", unit="mm", format="letter")
-        self.core_fonts_encoding = ENCODING
+        for style, path in FONT_FILES.items():
+            self.add_font(FONT, style, str(path))
         self.operator = operator
         self.number = number
         self.status = status
