@@ -34,17 +34,18 @@ class ThrottledModelBackend(ModelBackend):
             # there is no address to count against.
             return super().authenticate(None, username=email, password=password)
         address = throttle.client_address(request)
-        if throttle.wait_seconds(email, address):
+        # Counted before the password is looked at, so concurrent guesses cannot slip
+        # under the limit together.
+        admission = throttle.admit(email, address)
+        if admission is None:
             # Refused before the password is looked at; PermissionDenied stops
             # django.contrib.auth.authenticate from asking any other backend.
             raise PermissionDenied("sign-in throttled")
         # For an unknown email ModelBackend still runs the password hasher once, so unknown
         # and wrong-password take about the same time.
         user = super().authenticate(request, username=email, password=password)
-        if user is None:
-            throttle.record_failure(email, address)
-        else:
-            throttle.record_success(email, address)
+        if user is not None:
+            throttle.record_success(email, address, admission)
         return user
 
     async def aauthenticate(

@@ -156,48 +156,78 @@ def record_failure(email: str, address: str) -> int:
     return _count(_keys(email, address))
 
 
-def _count(keys: list[tuple[str, str, str]]) -> int:
-    """Count one attempt against each counter; returns the longest wait now in force.
+@dataclass(frozen=True)
+class Admission:
+    """A sign-in attempt let through to its password check, already counted."""
 
-    Each counter row is claimed with an insert that cannot race and then locked, so
-    concurrent attempts from several workers are all counted.
+    at: datetime
+    locked_address: bool  # counting this attempt is what locked its address
+
+
+def admit(email: str, address: str) -> Admission | None:
+    """Count a sign-in attempt as a failure *before* its password is checked; None, and
+    nothing counted, when its pair or its address must wait.
+
+    Checking first and counting after would let concurrent attempts all pass the check
+    before any of them is counted (one per worker at each lockout). Counted first, under
+    the counters' row locks, at most `limit` passwords are checked per window. A correct
+    password then takes its count back (`record_success`).
     """
+    at = now()
+    with transaction.atomic():
+        rows = [_claim(scope, key, account, at) for scope, key, account in _keys(email, address)]
+        if any(row.locked_until and row.locked_until > at for row in rows):
+            return None
+        locked = [_add_failure(row, RULES[ThrottleScope(row.scope)], at) for row in rows]
+    return Admission(at=at, locked_address=locked[1])
+
+
+def _claim(scope: str, key: str, account: str, at: datetime) -> LoginThrottle:
+    """The counter row, created if new, locked until the transaction ends. The insert
+    cannot race, so concurrent attempts from several workers all find the same row."""
+    LoginThrottle.objects.bulk_create(
+        [
+            LoginThrottle(
+                scope=scope, key=key, account=account, window_started_at=at, last_failure_at=at
+            )
+        ],
+        ignore_conflicts=True,
+    )
+    return LoginThrottle.objects.select_for_update().get(scope=scope, key=key)
+
+
+def _add_failure(row: LoginThrottle, rule: Rule, at: datetime) -> bool:
+    """Count one failure on a claimed row and save it; True when it locks the counter."""
+    if at - row.last_failure_at > FORGET_AFTER:
+        row.lockouts = 0
+    if at - row.window_started_at > rule.window:
+        row.failures = 0
+        row.window_started_at = at
+    row.failures += 1
+    row.last_failure_at = at
+    locks = row.failures >= rule.limit
+    if locks:
+        row.lockouts += 1
+        row.locked_until = at + rule.wait_for(row.lockouts)
+        row.failures = 0
+        row.window_started_at = at
+    row.save()
+    return locks
+
+
+def _count(keys: list[tuple[str, str, str]]) -> int:
+    """Count one attempt against each counter; returns the longest wait now in force."""
     at = now()
     longest = 0
     with transaction.atomic():
         for scope, key, account in keys:
-            rule = RULES[ThrottleScope(scope)]
-            LoginThrottle.objects.bulk_create(
-                [
-                    LoginThrottle(
-                        scope=scope,
-                        key=key,
-                        account=account,
-                        window_started_at=at,
-                        last_failure_at=at,
-                    )
-                ],
-                ignore_conflicts=True,
-            )
-            row = LoginThrottle.objects.select_for_update().get(scope=scope, key=key)
+            row = _claim(scope, key, account, at)
             if row.locked_until and row.locked_until > at:
                 # A request that raced past the check: already waiting, not extended.
                 longest = max(longest, _wait(row.locked_until, at))
                 continue
-            if at - row.last_failure_at > FORGET_AFTER:
-                row.lockouts = 0
-            if at - row.window_started_at > rule.window:
-                row.failures = 0
-                row.window_started_at = at
-            row.failures += 1
-            row.last_failure_at = at
-            if row.failures >= rule.limit:
-                row.lockouts += 1
-                row.locked_until = at + rule.wait_for(row.lockouts)
-                row.failures = 0
-                row.window_started_at = at
+            if _add_failure(row, RULES[ThrottleScope(scope)], at):
                 longest = max(longest, _wait(row.locked_until, at))
-            row.save()
     return longest
 
 
@@ -233,10 +263,29 @@ def count_reset_request(email: str, address: str) -> ResetDecision:
     return ResetDecision(send=ThrottleScope.RESET_EMAIL not in locks, wait=0)
 
 
-def record_success(email: str, address: str) -> None:
-    """A correct password clears its pair (the address's count stays: spraying continues)."""
-    scope, key, _ = _keys(email, address)[0]
-    LoginThrottle.objects.filter(scope=scope, key=key).delete()
+def record_success(email: str, address: str, admission: Admission) -> None:
+    """A correct password clears its pair, and takes back the count `admit` put on its
+    address (the address's earlier failures stay: spraying continues)."""
+    pair, by_address = _keys(email, address)
+    LoginThrottle.objects.filter(scope=pair[0], key=pair[1]).delete()
+    with transaction.atomic():
+        row = (
+            LoginThrottle.objects.select_for_update()
+            .filter(scope=by_address[0], key=by_address[1])
+            .first()
+        )
+        if row is None:
+            return
+        if admission.locked_address and row.locked_until and row.locked_until > admission.at:
+            # This attempt's count locked the address; it was not a failure after all.
+            row.locked_until = None
+            row.lockouts = max(0, row.lockouts - 1)
+            row.failures = ADDRESS.limit - 1
+        elif row.failures > 0 and row.window_started_at <= admission.at:
+            row.failures -= 1
+        else:
+            return
+        row.save()
 
 
 def clear_account(email: str) -> None:

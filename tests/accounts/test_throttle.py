@@ -207,3 +207,39 @@ def test_concurrent_failures_from_several_workers_are_all_counted(tx_db):
     assert errors == []
     counts = dict(LoginThrottle.objects.values_list("scope", "failures"))
     assert counts == {ThrottleScope.PAIR: 4, ThrottleScope.ADDRESS: 4}
+
+
+@pytest.mark.postgres_only
+def test_concurrent_guesses_get_no_more_password_checks_than_the_limit(tx_db):
+    # Each attempt is counted before its password is checked: a burst from several workers
+    # cannot all pass the check before any of them is counted.
+    from django.core.exceptions import PermissionDenied
+
+    from tally.accounts.backends import ThrottledModelBackend
+
+    make_user(role=Role.OPERATOR, email="burst@acme.example")
+    threads_n = 12
+    barrier = threading.Barrier(threads_n)
+    outcomes: list[str] = []
+
+    def guess(n: int) -> None:
+        request = RequestFactory().post("/accounts/login/", REMOTE_ADDR=ATTACKER)
+        try:
+            barrier.wait()
+            user = ThrottledModelBackend().authenticate(
+                request, username="burst@acme.example", password=f"guess-{n}"
+            )
+            outcomes.append("checked" if user is None else "signed in")
+        except PermissionDenied:
+            outcomes.append("refused")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=guess, args=(n,)) for n in range(threads_n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(outcomes) == ["checked"] * throttle.PAIR.limit + ["refused"] * (
+        threads_n - throttle.PAIR.limit
+    )
