@@ -55,6 +55,17 @@ def tax_amount(subtotal_minor: int, tax_rate_bp: int) -> int:
     return round_half_up_div(subtotal_minor * tax_rate_bp, 10_000)
 
 
+# The largest magnitudes accepted, as powers of ten: every amount in minor units and every
+# price in micros stays well inside a 64-bit integer (the database's bigint). Checked
+# before any arithmetic: int(Decimal("1e999999")) alone takes seconds.
+MAX_AMOUNT_DIGITS = 15  # below 10**15 major units, so 10**18 minor units for three decimals
+MAX_PRICE_DIGITS = 12  # below 10**12 per unit, so 10**18 micros
+
+
+def _too_large(d: Decimal, digits: int) -> bool:
+    return d != 0 and d.adjusted() >= digits
+
+
 def parse_price(value: str | Decimal | int) -> int:
     """'0.0450' → 45000 micros. Refuses more than six decimals rather than rounding."""
     try:
@@ -63,6 +74,8 @@ def parse_price(value: str | Decimal | int) -> int:
         raise MoneyError(f"{value!r} is not a number") from None
     if not d.is_finite() or d < 0:
         raise MoneyError(f"{value!r} is not a non-negative price")
+    if _too_large(d, MAX_PRICE_DIGITS):
+        raise MoneyError(f"{value!r} is too large a price")
     micros = d * PRICE_SCALE
     if micros != micros.to_integral_value():
         raise MoneyError(f"{value!r} has more than six decimals")
@@ -77,6 +90,8 @@ def parse_amount(value: str | Decimal | int, currency: str) -> int:
         raise MoneyError(f"{value!r} is not an amount") from None
     if not d.is_finite():
         raise MoneyError(f"{value!r} is not an amount")
+    if _too_large(d, MAX_AMOUNT_DIGITS):
+        raise MoneyError(f"{value!r} is too large an amount")
     minor = d * (10 ** exponent(currency))
     if minor != minor.to_integral_value():
         raise MoneyError(f"{value!r} has more decimals than {currency} allows")

@@ -77,3 +77,18 @@ def test_format_money_is_what_babel_format_currency_gives(minor, currency, local
     assert format_money(minor, currency, locale) == format_currency(
         to_decimal(minor, currency), currency, locale=locale
     )
+
+
+@pytest.mark.parametrize("text", ["1e999999", "1e15", "-1e15", "1000000000000000"])
+def test_an_amount_too_large_for_the_books_is_refused_before_any_arithmetic(text):
+    # int(Decimal("1e999999") * 100) alone would take seconds of CPU.
+    with pytest.raises(MoneyError, match="too large an amount"):
+        parse_amount(text, "USD")
+    assert parse_amount("999999999999999.99", "USD") == 99999999999999999
+
+
+@pytest.mark.parametrize("text", ["1e999999", "1e12"])
+def test_a_price_too_large_is_refused(text):
+    with pytest.raises(MoneyError, match="too large a price"):
+        parse_price(text)
+    assert parse_price("999999999999.999999") == 999999999999999999

