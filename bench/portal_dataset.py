@@ -712,8 +712,9 @@ class Loader:
                 cursor.executemany(sql, data[i : i + 20_000])
 
     def event_indexes(self) -> list[str]:
-        """Drop the event table's secondary indexes (and, on PostgreSQL, its unique and
-        foreign-key constraints); return the statements that make them again."""
+        """Drop the event table's secondary indexes (and, on PostgreSQL, its unique
+        constraint); return the statements that make them again. The client check stays:
+        on PostgreSQL a statement trigger, one set-based query per month's INSERT."""
         again: list[str] = []
         with self.connection.cursor() as cursor:
             if self.pg:

@@ -24,6 +24,7 @@ import csv
 import hashlib
 import io
 import json
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -32,7 +33,7 @@ from datetime import UTC, datetime
 from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any, TextIO
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from tally.audit import services as audit
@@ -42,6 +43,16 @@ from tally.errors import DomainError, Problem
 from .models import EventKind
 
 KINDS = frozenset(EventKind.values)
+MAX_QUANTITY = 2**63 - 1  # the database's bigint
+# JSON's escape for NUL, not itself escaped ("\\u0000" is a backslash and "u0000"):
+# PostgreSQL's jsonb cannot hold it.
+_JSON_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
+
+
+def _json_has_nul(text: str) -> bool:
+    return "\\u0000" in text and _JSON_NUL.search(text) is not None
+
+
 CSV_COLUMNS = ("client", "kind", "occurred_at", "quantity", "reference", "external_id")
 _CHUNK = 5000
 
@@ -64,6 +75,7 @@ _Row = tuple[int, str, str, int, str, str, str, str, str, str]
 _Key = tuple[int, str, str]  # (client_id, source, external_id)
 _STAGE = "tally_ingest_stage"
 _UNIQUE = "event_unique_source_id_per_client"
+_DEADLOCK = "40P01"
 
 
 @dataclass(frozen=True)
@@ -163,6 +175,8 @@ def _check_row(
             problems.append(
                 Problem(f"{quantity} is not a positive quantity", field="quantity", row=n)
             )
+        elif quantity > MAX_QUANTITY:
+            problems.append(Problem(f"{quantity} is too large", field="quantity", row=n))
     except (TypeError, ValueError):
         problems.append(
             Problem(f"{raw.get('quantity')!r} is not a whole number", field="quantity", row=n)
@@ -188,6 +202,11 @@ def _check_row(
     if not isinstance(details, dict):
         problems.append(Problem("must be a JSON object", field="details", row=n))
         details = {}
+    for name, value in (("external_id", external_id), ("reference", reference), ("source", source)):
+        if "\x00" in value:
+            problems.append(Problem("contains a NUL character", field=name, row=n))
+    if _json_has_nul(json.dumps(details, default=str)):
+        problems.append(Problem("contains a NUL character", field="details", row=n))
     if len(problems) > row_problems:
         return None
     assert client_id is not None and occurred_at is not None
@@ -275,7 +294,7 @@ def _checked_rows(
             quantity = get("quantity")
             if type(quantity) is not int:
                 quantity = _parse_quantity(quantity)
-            if quantity <= 0:
+            if quantity <= 0 or quantity > MAX_QUANTITY:
                 raise _Unusual
             external_id = get("external_id")
             external_id = str(external_id or "").strip()
@@ -295,6 +314,10 @@ def _checked_rows(
                 if type(details) is not dict:
                     raise _Unusual
             details_json = encode(details) if details else "{}"
+            if "\x00" in reference or "\x00" in external_id or "\x00" in source:
+                raise _Unusual
+            if _json_has_nul(details_json):
+                raise _Unusual
         except (_Unusual, KeyError, TypeError, ValueError):
             encode = _details_encoder()  # in case the error came from inside the encoder
             checked = _check_row(
@@ -372,7 +395,8 @@ def _insert_postgres(rows: list[_Row]) -> tuple[dict[int, int], Callable[[], lis
                 write(row)
         cursor.execute(
             f"WITH new AS (INSERT INTO operations_event ({columns}) "  # noqa: S608 (constants only)
-            f"SELECT {columns} FROM {_STAGE} "
+            # In key order, so that two batches holding the same keys wait, not deadlock.
+            f"SELECT {columns} FROM {_STAGE} ORDER BY client_id, source, external_id "
             "ON CONFLICT (client_id, source, external_id) DO NOTHING RETURNING client_id) "
             "SELECT client_id, COUNT(*) FROM new GROUP BY client_id"
         )
@@ -471,6 +495,8 @@ def _copy_postgres(
     not all valid and new (a problem, a key twice in the batch, an event already stored
     — the unique key refuses the COPY), for the general path to decide row by row.
     """
+    if not rows or _copy_would_fail(rows, clients_by_code, default_client_id, source):
+        return None
     problems: list[Problem] = []
     created: Counter[int] = Counter()
     checked = _checked_rows(
@@ -497,7 +523,46 @@ def _copy_postgres(
         if getattr(getattr(e.__cause__, "diag", None), "constraint_name", None) != _UNIQUE:
             raise
         return None
+    except OperationalError as e:
+        # A concurrent batch holding some of the same keys in another order: only this
+        # savepoint was rolled back, and the general path inserts in key order.
+        if getattr(e.__cause__, "sqlstate", None) != _DEADLOCK:
+            raise
+        return None
     return dict(created)
+
+
+def _copy_would_fail(
+    rows: list[Mapping[str, Any]],
+    clients_by_code: dict[str, int],
+    default_client_id: int | None,
+    source: str,
+) -> bool:
+    """One round trip before the COPY: is row security in force for this connection (COPY
+    refuses such a table), or is the batch's first or last event already stored? A feed
+    that re-sends a batch, or a window overlapping the last one, would otherwise be sent
+    in full twice: the unique key only stops the COPY at its end."""
+    probes: list[Any] = []
+    for row in (rows[0], rows[-1]):
+        code = row.get("client")
+        client_id = default_client_id if code in (None, "") else clients_by_code.get(str(code))
+        external_id = row.get("external_id")
+        row_source = row.get("source") or source
+        if client_id is not None and isinstance(external_id, str) and isinstance(row_source, str):
+            probes += [client_id, row_source.strip(), external_id.strip()]
+    stored = "false"
+    if probes:
+        keys = ", ".join(["(%s, %s, %s)"] * (len(probes) // 3))
+        stored = (
+            "EXISTS (SELECT 1 FROM operations_event "  # noqa: S608 (placeholders only)
+            f"WHERE (client_id, source, external_id) IN ({keys}))"
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT row_security_active('operations_event') OR {stored}",  # noqa: S608
+            probes,
+        )
+        return bool(cursor.fetchone()[0])
 
 
 def _named_clients(

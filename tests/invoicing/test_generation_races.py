@@ -3,8 +3,10 @@
 A range bills every event under the watermark, so an event still uncommitted when the
 watermark is read would be covered by the range without being counted in the line.
 Ingestion holds the client's row in share mode before it draws any id; generation locks
-it exclusively, so it waits for the batch and counts it. (Without the share lock this
-test fails: the run deadlocks with the batch's commit-time foreign-key check.)
+it exclusively, so it waits for the batch and counts it. The batch here has committed
+its statement before generation starts; `test_a_run_during_a_batch_still_being_copied…`
+catches generation in the middle of the COPY, where only that share lock keeps the
+drawn ids out of the watermark (it fails without it: the line counts 1 event of 3,001).
 """
 
 import threading
@@ -59,4 +61,72 @@ def test_a_run_waits_for_a_batch_in_flight_and_bills_all_of_it(tx_db):
         t.join()
     [invoice] = results
     assert [(ln.quantity, ln.event_count) for ln in invoice.lines.all()] == [(5, 5)]
+    assert_lines_total_their_events()
+
+
+class _PausingRow(dict):
+    """A row that holds its batch mid-COPY when the row check first reads it: the rows
+    before it are already on the server, with ids drawn but not committed."""
+
+    def __init__(self, row, reached, release):
+        super().__init__(row)
+        self._reached, self._release, self._done = reached, release, False
+
+    def get(self, key, default=None):
+        if key == "kind" and not self._done:  # the check, not the probe before the COPY
+            self._done = True
+            self._reached.set()
+            self._release.wait(3)
+        return super().get(key, default)
+
+
+def test_a_run_during_a_batch_still_being_copied_waits_for_it(tx_db):
+    acme, globex = make_client("acme-copy"), make_client("globex-copy")
+    ingest_events(actor=None, client=acme, rows=event_rows("pick", 1))
+    reached, release = threading.Event(), threading.Event()
+    rows = event_rows("pick", 3000)
+    # Enough rows ahead of the pause that psycopg has sent some to the server.
+    rows[-1] = _PausingRow(rows[-1], reached, release)
+    results: list = []
+
+    def ingest():
+        try:
+            ingest_events(actor=None, client=acme, rows=rows)
+        finally:
+            connection.close()
+
+    def generate():
+        try:
+            reached.wait(5)
+            assert Event.objects.count() == 1  # the batch is not committed yet
+            # An event of another client commits meanwhile, above the batch's drawn ids.
+            ingest_events(actor=None, client=globex, rows=event_rows("pick", 1))
+            done = threading.Event()
+
+            def run():
+                try:
+                    results.append(
+                        generate_draft_invoice(
+                            actor=None, client=acme, period_start=OCT[0], period_end=OCT[1]
+                        ).invoice
+                    )
+                finally:
+                    connection.close()
+                    done.set()
+
+            t = threading.Thread(target=run)
+            t.start()
+            done.wait(1)  # with the share lock, generation is still waiting here
+            release.set()
+            t.join()
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=ingest), threading.Thread(target=generate)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    [invoice] = results
+    assert [(ln.quantity, ln.event_count) for ln in invoice.lines.all()] == [(3001, 3001)]
     assert_lines_total_their_events()

@@ -114,3 +114,27 @@ def test_a_client_deleted_while_its_events_are_being_stored_is_not_orphaning_the
     assert len(outcome) == 1 and isinstance(outcome[0], IntegrityError)
     assert Client.objects.filter(pk=client.pk).exists()
     assert Event.objects.filter(client_id=client.pk).count() == 3
+
+
+@pytest.mark.postgres_only
+def test_truncating_clients_while_events_remain_is_refused(tx_db):
+    client = _bare_client("truncated")
+    _raw_insert((client.pk, "t-1"))
+    with pytest.raises(IntegrityError, match="clients truncated while events remain"):
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("TRUNCATE clients_client CASCADE")
+    assert Event.objects.filter(client_id=client.pk).count() == 1
+
+
+@pytest.mark.postgres_only
+def test_a_client_is_deleted_under_read_committed_only(tx_db):
+    # Under REPEATABLE READ the trigger's query would see the transaction's snapshot and
+    # could miss events committed since; PostgreSQL's own check would not, so refuse.
+    from django.db import OperationalError
+
+    client = _bare_client("snapshot")
+    with pytest.raises(OperationalError, match="READ COMMITTED only"):
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            cursor.execute("DELETE FROM clients_client WHERE id = %s", [client.pk])
+    assert Client.objects.filter(pk=client.pk).exists()

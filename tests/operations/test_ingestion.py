@@ -57,6 +57,10 @@ def test_a_reused_id_with_a_different_payload_is_refused_and_nothing_is_written(
         ({"client": "nobody"}, "client", "unknown client 'nobody'"),
         ({"client": ["acme"]}, "client", "unknown client ['acme']"),
         ({"external_id": ""}, "external_id", "is required"),
+        # What the database would refuse on its own, named like any other problem:
+        ({"quantity": 2**63}, "quantity", f"{2**63} is too large"),
+        ({"reference": "SO-1\x00"}, "reference", "contains a NUL character"),
+        ({"details": {"note": "a\x00b"}}, "details", "contains a NUL character"),
     ],
 )
 def test_bad_input_names_the_row_and_field_and_writes_nothing(acme, change, field, message):
@@ -177,3 +181,9 @@ def test_a_batch_refused_part_way_through_keeps_nothing_of_its_first_rows(acme):
         ingest_events(actor=None, client=acme, rows=bad)
     assert [(p.row, p.field) for p in err.value.problems] == [(4, "quantity")]
     assert not Event.objects.filter(client=acme, kind="stop").exists()
+
+
+def test_a_backslash_u0000_written_out_in_details_is_text_not_a_nul(acme):
+    rows = event_rows("pick", 1, details={"note": "\\u0000 is how JSON writes NUL"})
+    assert ingest_events(actor=None, client=acme, rows=rows).created == 1
+    assert Event.objects.get().details == {"note": "\\u0000 is how JSON writes NUL"}

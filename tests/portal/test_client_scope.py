@@ -126,7 +126,10 @@ def test_the_catalog_matches_the_allow_list(db):
         )
         rows = cursor.fetchall()
         assert len(rows) == len(CLIENT_VISIBLE)
-        assert all(rls and forced and policies == 1 for _, rls, forced, policies in rows), rows
+        assert all(rls and policies == 1 for _, rls, _, policies in rows), rows
+        # Forced on the owner too, except events: ingestion COPYs into them, which PostgreSQL
+        # refuses under row security (portal migration 0003).
+        assert {name for name, _, forced, _ in rows if not forced} == {"operations_event"}
 
 
 @pytest.mark.postgres_only

@@ -8,9 +8,17 @@ that keep the same guarantee:
 * after each INSERT (and UPDATE) on events, one set-based query over the statement's new
   rows checks that every client they name exists, and locks those clients in KEY SHARE
   mode until commit — the lock the foreign key takes, so a concurrent delete waits;
-* before a client is deleted or renumbered, a row trigger refuses if it has events.
+* before a client is deleted or renumbered, a row trigger refuses if it has events; and
+  TRUNCATE of clients (which fires no row trigger) is refused while events remain.
 
-Both raise `foreign_key_violation`, so the application sees an IntegrityError as before.
+All raise `foreign_key_violation`, so the application sees an IntegrityError as before.
+Two differences from the constraint it replaces: the check runs at the end of each
+statement, where the constraint waited for commit (nothing in Tally inserts an event
+before its client); and a delete of a client is refused outright outside READ COMMITTED,
+because a trigger's query sees only its transaction's snapshot — it could miss events
+committed since, where PostgreSQL's own check would not. The functions pin their
+search_path to the schema they were made in.
+
 SQLite keeps its foreign key: there the check is a cheap lookup in-process. Django's
 migration state still has the constraint (it is the same relation to the ORM); on
 PostgreSQL the database enforces it with these triggers.
@@ -36,7 +44,7 @@ INSTALL = [
     """,
     """
     CREATE OR REPLACE FUNCTION tally_events_name_clients() RETURNS trigger
-    LANGUAGE plpgsql AS $$
+    LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
     DECLARE
         named bigint;
         locked bigint;
@@ -68,8 +76,13 @@ INSTALL = [
     """,
     """
     CREATE OR REPLACE FUNCTION tally_client_keeps_events() RETURNS trigger
-    LANGUAGE plpgsql AS $$
+    LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
     BEGIN
+        IF current_setting('transaction_isolation') <> 'read committed' THEN
+            RAISE EXCEPTION 'delete or renumber a client under READ COMMITTED only'
+                USING ERRCODE = 'serialization_failure',
+                      HINT = 'a snapshot cannot see events committed after it was taken';
+        END IF;
         IF EXISTS (SELECT 1 FROM operations_event WHERE client_id = OLD.id) THEN
             RAISE EXCEPTION 'client % has events', OLD.id
                 USING ERRCODE = 'foreign_key_violation', CONSTRAINT = 'event_client_exists';
@@ -89,9 +102,27 @@ INSTALL = [
     FOR EACH ROW WHEN (OLD.id IS DISTINCT FROM NEW.id)
     EXECUTE FUNCTION tally_client_keeps_events()
     """,
+    # AFTER, so that one TRUNCATE of both tables (Django's flush) goes through.
+    """
+    CREATE OR REPLACE FUNCTION tally_clients_truncated() RETURNS trigger
+    LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
+    BEGIN
+        IF EXISTS (SELECT 1 FROM operations_event) THEN
+            RAISE EXCEPTION 'clients truncated while events remain'
+                USING ERRCODE = 'foreign_key_violation', CONSTRAINT = 'event_client_exists';
+        END IF;
+        RETURN NULL;
+    END $$
+    """,
+    """
+    CREATE TRIGGER clients_truncated AFTER TRUNCATE ON clients_client
+    FOR EACH STATEMENT EXECUTE FUNCTION tally_clients_truncated()
+    """,
 ]
 
 REMOVE = [
+    "DROP TRIGGER IF EXISTS clients_truncated ON clients_client",
+    "DROP FUNCTION IF EXISTS tally_clients_truncated()",
     "DROP TRIGGER IF EXISTS client_keeps_events_id ON clients_client",
     "DROP TRIGGER IF EXISTS client_keeps_events ON clients_client",
     "DROP FUNCTION IF EXISTS tally_client_keeps_events()",
