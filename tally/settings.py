@@ -9,7 +9,15 @@ VAR_DIR = Path(os.environ.get("TALLY_VAR_DIR", BASE_DIR / "var"))
 (VAR_DIR / "static").mkdir(parents=True, exist_ok=True)
 
 DEBUG = os.environ.get("TALLY_DEBUG", "0") == "1"
-SECRET_KEY = os.environ.get("TALLY_SECRET_KEY", "dev-only-insecure-key-change-me-in-production")
+HTTPS = os.environ.get("TALLY_HTTPS", "0") == "1"
+SECRET_KEY = os.environ.get("TALLY_SECRET_KEY", "")
+if not SECRET_KEY:
+    if HTTPS:
+        # Served for real: sessions, reset links and the throttle's keys hang on this.
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured("TALLY_HTTPS=1 needs TALLY_SECRET_KEY: a long random value")
+    SECRET_KEY = "dev-only-insecure-key-change-me-in-production"
 ALLOWED_HOSTS = os.environ.get("TALLY_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",")
 
 INSTALLED_APPS = [
@@ -138,7 +146,11 @@ SESSION_COOKIE_AGE = 60 * 60 * 12
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 
 # Security: secure cookies whenever served over HTTPS (TALLY_HTTPS=1 in production).
-HTTPS = os.environ.get("TALLY_HTTPS", "0") == "1"
+# Behind a proxy that ends TLS, TALLY_PROXY_SSL_HEADER names the header it sets
+# (X-Forwarded-Proto: https) — only when the proxy overwrites what clients send.
+if os.environ.get("TALLY_PROXY_SSL_HEADER"):
+    _header = os.environ["TALLY_PROXY_SSL_HEADER"].upper().replace("-", "_")
+    SECURE_PROXY_SSL_HEADER = (f"HTTP_{_header}", "https")
 SESSION_COOKIE_SECURE = HTTPS
 CSRF_COOKIE_SECURE = HTTPS
 SECURE_SSL_REDIRECT = HTTPS
@@ -153,6 +165,9 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
+# Password-reset emails leave after the response (tally.accounts.mail): its timing must
+# not say whether the address has an account.
+TALLY_MAIL_IN_BACKGROUND = os.environ.get("TALLY_MAIL_IN_BACKGROUND", "1") == "1"
 EMAIL_BACKEND = os.environ.get(
     "TALLY_EMAIL_BACKEND", "django.core.mail.backends.filebased.EmailBackend"
 )

@@ -14,6 +14,13 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(autouse=True)
+def _mail_in_the_request(settings):
+    """Tests read the outbox right after a request: reset emails go out in the request
+    here. tests/accounts/test_password_reset.py checks the background path itself."""
+    settings.TALLY_MAIL_IN_BACKGROUND = False
+
+
+@pytest.fixture(autouse=True)
 def _fresh_client_headers():
     """Each test's clients are new: the portal's per-process header cache starts empty."""
     from tally.portal.access import forget_client_headers

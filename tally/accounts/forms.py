@@ -5,7 +5,7 @@ from typing import Any
 from django.contrib.auth import forms as auth_forms
 from django.core.exceptions import ValidationError
 
-from . import services, throttle
+from . import mail, services, throttle
 from .models import User
 
 NO_MATCH = "That email and password don’t match an account. Check both and try again."
@@ -54,3 +54,11 @@ class NewPasswordForm(auth_forms.SetPasswordForm):
         return services.reset_password(
             actor=self.user, user=self.user, password=self.cleaned_data["new_password1"]
         )
+
+
+class ResetRequestForm(auth_forms.PasswordResetForm):
+    """Django's reset form, its email sent after the response (see tally.accounts.mail)."""
+
+    def send_mail(self, *args: Any, **kwargs: Any) -> None:
+        send = super().send_mail
+        mail.send_soon(lambda: send(*args, **kwargs))

@@ -6,14 +6,13 @@ first in INSTALLED_APPS, ships registration/password_reset_*.html that would win
 
 from django.conf import settings
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.forms import PasswordResetForm
 from django.http import HttpResponse, HttpResponseRedirect
 from django.urls import reverse_lazy
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
 
 from . import throttle
-from .forms import NewPasswordForm, SignInForm
+from .forms import NewPasswordForm, ResetRequestForm, SignInForm
 
 
 class SignInView(auth_views.LoginView):
@@ -32,11 +31,12 @@ class ResetPasswordView(auth_views.PasswordResetView):
     (over it: "try again later", 429) and per mailbox (over it: the same answer, no email)."""
 
     template_name = "registration/reset_password_form.html"
+    form_class = ResetRequestForm
     email_template_name = "registration/reset_password_email.txt"
     subject_template_name = "registration/reset_password_subject.txt"
     success_url = reverse_lazy("accounts:password_reset_done")
 
-    def form_valid(self, form: PasswordResetForm) -> HttpResponse:
+    def form_valid(self, form: ResetRequestForm) -> HttpResponse:  # type: ignore[override]
         decision = throttle.count_reset_request(
             form.cleaned_data["email"], throttle.client_address(self.request)
         )

@@ -15,7 +15,7 @@ from django.views.decorators.vary import vary_on_headers
 from django_htmx.middleware import HtmxDetails
 
 from tally.disputes.services import open_dispute, post_dispute_message
-from tally.errors import DomainError
+from tally.errors import DomainError, NotFound
 from tally.money import MoneyError, parse_amount
 
 from . import queries
@@ -89,8 +89,9 @@ def billing(request: HtmxHttpRequest, portal: Portal) -> HttpResponse:
     if open_number:
         try:
             detail = _detail_context(portal, invoice_id_from_number(portal, open_number))
-        except Http404:
-            pass
+        except (Http404, NotFound):
+            # The same words for another client's invoice as for one that does not exist.
+            messages.warning(request, f"There is no invoice {open_number[:40]} to open.")
         else:
             context["open_row_id"] = detail["detail"].row.id  # type: ignore[attr-defined]
             context["open_detail_html"] = _html(

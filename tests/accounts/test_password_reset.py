@@ -179,3 +179,39 @@ def test_an_address_asking_for_many_mailboxes_is_told_to_wait(alice, mailoutbox,
     assert [m.to for m in mailoutbox] == [["alice@acme.example"]]
     clock.advance(minutes=16)
     assert reset_from(ATTACKER, "someone-else@acme.example").status_code == 302
+
+
+def test_the_answer_does_not_wait_for_the_mail_server(browser, alice, mailoutbox, settings):
+    # Waiting for it would time apart an address with an account from one without.
+    from tally.accounts import mail
+
+    from . import held_mail
+
+    settings.TALLY_MAIL_IN_BACKGROUND = True
+    settings.EMAIL_BACKEND = "tests.accounts.held_mail.HeldEmailBackend"
+    held_mail.release.clear()
+    held_mail.held.clear()
+    try:
+        response = ask_for_reset(browser, "alice@acme.example")
+        assert response.status_code == 302
+        assert held_mail.held.wait(5)  # the mail server has the message and is not done…
+        assert mailoutbox == []  # …yet the answer came back
+    finally:
+        held_mail.release.set()
+        mail.drain()
+    assert [m.to for m in mailoutbox] == [["alice@acme.example"]]
+    assert link_in(mailoutbox[0]).startswith("/accounts/reset/")
+
+
+def test_a_send_that_fails_in_the_background_is_logged(alice, settings, caplog):
+    from tally.accounts import mail
+
+    settings.TALLY_MAIL_IN_BACKGROUND = True
+
+    def broken() -> None:
+        raise ConnectionRefusedError("mail server down")
+
+    mail.send_soon(broken)
+    mail.drain()
+    assert "sending an email in the background failed" in caplog.text
+    assert "mail server down" in caplog.text

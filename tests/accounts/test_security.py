@@ -1,5 +1,9 @@
 """CSRF, security headers, cookies and hashers around sign-in."""
 
+import os
+import subprocess
+import sys
+
 import argon2
 import pytest
 from django.conf import settings as django_settings
@@ -67,3 +71,31 @@ def test_passwords_are_hashed_with_argon2id_first_and_sign_in_goes_through_the_t
     assert django_settings.AUTHENTICATION_BACKENDS == [
         "tally.accounts.backends.ThrottledModelBackend"
     ]
+
+
+def _settings_in_a_fresh_process(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    code = (
+        "import django, os; os.environ['DJANGO_SETTINGS_MODULE'] = 'tally.settings'; "
+        "django.setup(); from django.conf import settings; "
+        "print(settings.SECRET_KEY[:4], getattr(settings, 'SECURE_PROXY_SSL_HEADER', None))"
+    )
+    base = {k: v for k, v in os.environ.items() if not k.startswith("TALLY_")}
+    base["TALLY_VAR_DIR"] = os.environ.get("TALLY_VAR_DIR", "var")
+    return subprocess.run(  # noqa: S603 (fixed arguments)
+        [sys.executable, "-c", code], env={**base, **env}, capture_output=True, text=True
+    )
+
+
+def test_serving_over_https_without_a_secret_key_refuses_to_start():
+    refused = _settings_in_a_fresh_process({"TALLY_HTTPS": "1"})
+    assert refused.returncode != 0
+    assert "TALLY_HTTPS=1 needs TALLY_SECRET_KEY" in refused.stderr
+
+    started = _settings_in_a_fresh_process({"TALLY_HTTPS": "1", "TALLY_SECRET_KEY": "k3y-" * 16})
+    assert started.returncode == 0 and started.stdout.split()[0] == "k3y-"
+
+
+def test_a_tls_proxys_header_is_trusted_only_when_named():
+    assert _settings_in_a_fresh_process({}).stdout.split()[1] == "None"
+    named = _settings_in_a_fresh_process({"TALLY_PROXY_SSL_HEADER": "X-Forwarded-Proto"})
+    assert "('HTTP_X_FORWARDED_PROTO', 'https')" in named.stdout

@@ -301,3 +301,12 @@ def test_a_tampered_events_cursor_starts_from_the_first_event(setup, position):
     response = setup["browser"].get(f"{url}?cursor={cursor}")
     assert response.status_code == 200
     assert response.content.decode().count("REF-") == 12
+
+
+def test_opening_a_missing_or_foreign_invoice_keeps_the_page_and_says_so(setup):
+    for number_asked in ("INV-999999", number(setup["theirs"])):
+        response = setup["browser"].get(f"/?open={number_asked}")
+        html = response.content.decode()
+        assert response.status_code == 200
+        assert f"There is no invoice {number_asked} to open." in html
+        assert number(setup["ours"]) in html  # the billing page itself is all there
