@@ -176,6 +176,7 @@ def test_a_batch_refused_part_way_through_keeps_nothing_of_its_first_rows(acme):
     assert (result.created, result.duplicates) == (3, 2)
     assert Event.objects.filter(client=acme).count() == 5
 
+    # A bad row after rows already sent: the answer is still the full check's, naming it.
     bad = [*event_rows("stop", 3, prefix="s"), {**event_rows("stop", 1)[0], "quantity": "two"}]
     with pytest.raises(DomainError) as err:
         ingest_events(actor=None, client=acme, rows=bad)

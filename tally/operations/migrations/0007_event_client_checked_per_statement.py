@@ -17,7 +17,9 @@ statement, where the constraint waited for commit (nothing in Tally inserts an e
 before its client); and a delete of a client is refused outright outside READ COMMITTED,
 because a trigger's query sees only its transaction's snapshot — it could miss events
 committed since, where PostgreSQL's own check would not. The functions pin their
-search_path to the schema they were made in.
+search_path to the schema they were made in. They run as the writing user, under row
+security where it applies (the foreign key's own checks bypass it): the application's
+policies let it see every row, so nothing is hidden from them.
 
 SQLite keeps its foreign key: there the check is a cheap lookup in-process. Django's
 migration state still has the constraint (it is the same relation to the ORM); on
