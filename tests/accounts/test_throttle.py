@@ -1,16 +1,15 @@
 """Sign-in throttling: per (email, address) and per address, never per email alone."""
 
-import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from django.test import Client as HttpClient
 from django.test import RequestFactory
 from django.urls import reverse
 
 from tally.accounts import throttle
 from tally.accounts.models import LoginThrottle, Role, ThrottleScope, User
+from tests.concurrency import at_once, raised
 from tests.factories import make_user
 
 from .helpers import ATTACKER, HOME_ADDRESS, PASSWORD, comparable, fail, sign_in, signed_in
@@ -186,25 +185,10 @@ def test_purging_drops_idle_counters_but_keeps_locks_in_force(alice, clock):
 
 @pytest.mark.postgres_only
 def test_concurrent_failures_from_several_workers_are_all_counted(tx_db):
-    threads_n = 4
-    barrier = threading.Barrier(threads_n)
-    errors = []
+    def fail_once():
+        return throttle.record_failure("alice@acme.example", ATTACKER)
 
-    def worker():
-        try:
-            barrier.wait()
-            throttle.record_failure("alice@acme.example", ATTACKER)
-        except Exception as e:  # pragma: no cover - reported below
-            errors.append(e)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker) for _ in range(threads_n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    assert raised(at_once(*[fail_once] * 4)) == []
     counts = dict(LoginThrottle.objects.values_list("scope", "failures"))
     assert counts == {ThrottleScope.PAIR: 4, ThrottleScope.ADDRESS: 4}
 
@@ -218,28 +202,19 @@ def test_concurrent_guesses_get_no_more_password_checks_than_the_limit(tx_db):
     from tally.accounts.backends import ThrottledModelBackend
 
     make_user(role=Role.OPERATOR, email="burst@acme.example")
-    threads_n = 12
-    barrier = threading.Barrier(threads_n)
-    outcomes: list[str] = []
+    guesses = 12
 
-    def guess(n: int) -> None:
+    def guess(n: int) -> str:
         request = RequestFactory().post("/accounts/login/", REMOTE_ADDR=ATTACKER)
         try:
-            barrier.wait()
             user = ThrottledModelBackend().authenticate(
                 request, username="burst@acme.example", password=f"guess-{n}"
             )
-            outcomes.append("checked" if user is None else "signed in")
         except PermissionDenied:
-            outcomes.append("refused")
-        finally:
-            connection.close()
+            return "refused"
+        return "checked" if user is None else "signed in"
 
-    threads = [threading.Thread(target=guess, args=(n,)) for n in range(threads_n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
+    outcomes = at_once(*(lambda n=n: guess(n) for n in range(guesses)))
     assert sorted(outcomes) == ["checked"] * throttle.PAIR.limit + ["refused"] * (
-        threads_n - throttle.PAIR.limit
+        guesses - throttle.PAIR.limit
     )

@@ -1,9 +1,6 @@
 """Two clients' clicks racing to open a dispute, and a void racing a dispute, on PostgreSQL."""
 
-import threading
-
 import pytest
-from django.db import connection
 
 from tally.accounts.models import Role
 from tally.disputes.models import Dispute, DisputeMessage
@@ -11,30 +8,10 @@ from tally.disputes.services import open_dispute
 from tally.errors import DomainError
 from tally.invoicing.models import InvoiceStatus
 from tally.invoicing.services import void_invoice
+from tests.concurrency import at_once
 from tests.factories import issued_invoice, make_client, make_user
 
 pytestmark = [pytest.mark.postgres_only]
-
-
-def _race(works):
-    barrier = threading.Barrier(len(works))
-    outcomes: list = [None] * len(works)
-
-    def run(i):
-        try:
-            barrier.wait()
-            outcomes[i] = works[i]()
-        except Exception as e:  # noqa: BLE001 - the outcome is what the test inspects
-            outcomes[i] = e
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(works))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return outcomes
 
 
 def test_concurrent_opens_leave_one_open_dispute_and_a_clean_refusal(tx_db):
@@ -47,7 +24,7 @@ def test_concurrent_opens_leave_one_open_dispute_and_a_clean_refusal(tx_db):
             actor=user, client=client, invoice_id=invoice.pk, reason=f"from {user.email}"
         )
 
-    outcomes = _race([opener(u) for u in users])
+    outcomes = at_once(*(opener(u) for u in users))
     opened = [o for o in outcomes if isinstance(o, Dispute)]
     refused = [o for o in outcomes if isinstance(o, DomainError)]
     assert len(opened) == 1 and len(refused) == 3, outcomes
@@ -61,15 +38,13 @@ def test_a_void_racing_a_dispute_never_leaves_a_dispute_on_a_void_invoice(tx_db)
     invoice = issued_invoice(client, picks=10)
     operator = make_user(Role.OPERATOR)
     user = make_user(Role.CLIENT_USER, client=client)
-    outcomes = _race(
-        [
-            lambda: open_dispute(
-                actor=user, client=client, invoice_id=invoice.pk, reason="Wrong count"
-            ),
-            lambda: void_invoice(
-                actor=operator, client=client, invoice_id=invoice.pk, reason="Reissue"
-            ),
-        ]
+    outcomes = at_once(
+        lambda: open_dispute(
+            actor=user, client=client, invoice_id=invoice.pk, reason="Wrong count"
+        ),
+        lambda: void_invoice(
+            actor=operator, client=client, invoice_id=invoice.pk, reason="Reissue"
+        ),
     )
     assert sum(isinstance(o, DomainError) for o in outcomes) == 1, outcomes
     invoice.refresh_from_db()

@@ -12,11 +12,12 @@ drawn ids out of the watermark (it fails without it: the line counts 1 event of 
 import threading
 
 import pytest
-from django.db import connection, transaction
+from django.db import transaction
 
 from tally.invoicing.services import generate_draft_invoice
 from tally.operations.models import Event
 from tally.operations.services import ingest_events
+from tests.concurrency import at_once
 from tests.factories import assert_lines_total_their_events, event_rows, make_client
 from tests.invoicing.test_billed_ranges import OCT
 
@@ -26,40 +27,27 @@ pytestmark = [pytest.mark.postgres_only]
 def test_a_run_waits_for_a_batch_in_flight_and_bills_all_of_it(tx_db):
     acme, globex = make_client("acme-race"), make_client("globex-race")
     drawn, generating = threading.Event(), threading.Event()
-    results: list = []
 
     def ingest_slowly():
-        try:
-            with transaction.atomic():
-                ingest_events(actor=None, client=acme, rows=event_rows("pick", 5))
-                drawn.set()  # ids drawn, not committed
-                generating.wait(5)
-                threading.Event().wait(0.5)
-        finally:
-            connection.close()
+        with transaction.atomic():
+            ingest_events(actor=None, client=acme, rows=event_rows("pick", 5))
+            drawn.set()  # ids drawn, not committed
+            generating.wait(5)
+            threading.Event().wait(0.5)
 
     def generate_meanwhile():
-        try:
-            drawn.wait(5)
-            # Another client's event commits above the batch's ids. (Written directly: a
-            # second batch would queue behind the first one's audit record, which hides
-            # the race this test is about.)
-            Event.objects.create(client=globex, **{**event_rows("pick", 1)[0], "payload_hash": "x"})
-            generating.set()
-            results.append(
-                generate_draft_invoice(
-                    actor=None, client=acme, period_start=OCT[0], period_end=OCT[1]
-                ).invoice
-            )
-        finally:
-            connection.close()
+        drawn.wait(5)
+        # Another client's event commits above the batch's ids. (Written directly: a
+        # second batch would queue behind the first one's audit record, which hides
+        # the race this test is about.)
+        Event.objects.create(client=globex, **{**event_rows("pick", 1)[0], "payload_hash": "x"})
+        generating.set()
+        return generate_draft_invoice(
+            actor=None, client=acme, period_start=OCT[0], period_end=OCT[1]
+        ).invoice
 
-    threads = [threading.Thread(target=ingest_slowly), threading.Thread(target=generate_meanwhile)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    [invoice] = results
+    ingested, invoice = at_once(ingest_slowly, generate_meanwhile)
+    assert ingested is None
     assert [(ln.quantity, ln.event_count) for ln in invoice.lines.all()] == [(5, 5)]
     assert_lines_total_their_events()
 
@@ -87,46 +75,28 @@ def test_a_run_during_a_batch_still_being_copied_waits_for_it(tx_db):
     rows = event_rows("pick", 3000)
     # Enough rows ahead of the pause that psycopg has sent some to the server.
     rows[-1] = _PausingRow(rows[-1], reached, release)
-    results: list = []
 
     def ingest():
-        try:
-            ingest_events(actor=None, client=acme, rows=rows)
-        finally:
-            connection.close()
+        ingest_events(actor=None, client=acme, rows=rows)
 
     def generate():
-        try:
-            reached.wait(5)
-            assert Event.objects.count() == 1  # the batch is not committed yet
-            # An event of another client commits meanwhile, above the batch's drawn ids.
-            ingest_events(actor=None, client=globex, rows=event_rows("pick", 1))
-            done = threading.Event()
+        reached.wait(5)
+        assert Event.objects.count() == 1  # the batch is not committed yet
+        # An event of another client commits meanwhile, above the batch's drawn ids.
+        ingest_events(actor=None, client=globex, rows=event_rows("pick", 1))
+        run = threading.Thread(target=release_in_a_second)
+        run.start()  # generation waits for the batch, which waits for this
+        invoice = generate_draft_invoice(
+            actor=None, client=acme, period_start=OCT[0], period_end=OCT[1]
+        ).invoice
+        run.join()
+        return invoice
 
-            def run():
-                try:
-                    results.append(
-                        generate_draft_invoice(
-                            actor=None, client=acme, period_start=OCT[0], period_end=OCT[1]
-                        ).invoice
-                    )
-                finally:
-                    connection.close()
-                    done.set()
+    def release_in_a_second():
+        threading.Event().wait(1)  # with the share lock, generation is still waiting here
+        release.set()
 
-            t = threading.Thread(target=run)
-            t.start()
-            done.wait(1)  # with the share lock, generation is still waiting here
-            release.set()
-            t.join()
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=ingest), threading.Thread(target=generate)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    [invoice] = results
+    ingested, invoice = at_once(ingest, generate)
+    assert ingested is None
     assert [(ln.quantity, ln.event_count) for ln in invoice.lines.all()] == [(3001, 3001)]
     assert_lines_total_their_events()

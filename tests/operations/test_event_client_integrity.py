@@ -11,6 +11,7 @@ from django.db import IntegrityError, connection, transaction
 from tally.clients.models import Client
 from tally.operations.models import Event
 from tally.operations.services import ingest_events
+from tests.concurrency import at_once
 from tests.factories import event_rows
 
 _INSERT = (
@@ -83,35 +84,21 @@ def test_a_client_deleted_while_its_events_are_being_stored_is_not_orphaning_the
 
     client = _bare_client("racing")
     stored = threading.Event()
-    outcome: list[object] = []
 
     def store() -> None:
-        try:
-            with transaction.atomic():
-                # Around the service, which takes its own share lock on the client.
-                _raw_insert(*((client.pk, f"r-{n}") for n in range(3)))
-                stored.set()
-                threading.Event().wait(0.5)  # hold the uncommitted events
-        finally:
-            connection.close()
+        with transaction.atomic():
+            # Around the service, which takes its own share lock on the client.
+            _raw_insert(*((client.pk, f"r-{n}") for n in range(3)))
+            stored.set()
+            threading.Event().wait(0.5)  # hold the uncommitted events
 
     def delete() -> None:
-        try:
-            stored.wait(5)
-            with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute("DELETE FROM clients_client WHERE id = %s", [client.pk])
-            outcome.append("deleted")
-        except IntegrityError as e:
-            outcome.append(e)
-        finally:
-            connection.close()
+        stored.wait(5)
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("DELETE FROM clients_client WHERE id = %s", [client.pk])
 
-    threads = [threading.Thread(target=store), threading.Thread(target=delete)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(10)
-    assert len(outcome) == 1 and isinstance(outcome[0], IntegrityError)
+    stored_outcome, deleted_outcome = at_once(store, delete)
+    assert stored_outcome is None and isinstance(deleted_outcome, IntegrityError)
     assert Client.objects.filter(pk=client.pk).exists()
     assert Event.objects.filter(client_id=client.pk).count() == 3
 

@@ -1,39 +1,17 @@
 """Two payments racing for one invoice, on real PostgreSQL connections."""
 
-import threading
 from datetime import date
 
 import pytest
-from django.db import connection
 
 from tally.errors import DomainError
 from tally.invoicing.models import Invoice
 from tally.payments.models import Allocation, Payment
 from tally.payments.services import record_payment
+from tests.concurrency import at_once
 from tests.factories import issued_invoice, make_client
 
 pytestmark = [pytest.mark.postgres_only]
-
-
-def _race(n, work):
-    barrier = threading.Barrier(n)
-    outcomes: list = [None] * n
-
-    def run(i):
-        try:
-            barrier.wait()
-            outcomes[i] = work(i)
-        except Exception as e:  # noqa: BLE001 - the outcome is what the test inspects
-            outcomes[i] = e
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return outcomes
 
 
 def test_concurrent_payments_never_allocate_past_the_balance(tx_db):
@@ -53,7 +31,7 @@ def test_concurrent_payments_never_allocate_past_the_balance(tx_db):
             allocations=explicit if i % 2 else None,
         )
 
-    outcomes = _race(4, pay)
+    outcomes = at_once(*(lambda i=i: pay(i) for i in range(4)))
     invoice.refresh_from_db()
     assert invoice.allocated_minor == sum(
         Allocation.objects.filter(invoice=invoice).values_list("amount_minor", flat=True)
@@ -83,7 +61,7 @@ def test_the_same_key_sent_twice_at_once_records_one_payment(tx_db):
             idempotency_key="same",
         )
 
-    outcomes = _race(4, pay)
+    outcomes = at_once(*(lambda i=i: pay(i) for i in range(4)))
     assert Payment.objects.filter(client=client).count() == 1
     payment = Payment.objects.get(client=client)
     assert {o.payment.pk for o in outcomes} == {payment.pk}

@@ -17,6 +17,7 @@ from django.db import connection
 from tally.audit.queries import verify_chain
 from tally.reminders.models import Reminder, ReminderAttempt
 from tally.reminders.services import send_due_reminders
+from tests.concurrency import at_once
 from tests.factories import issued_invoice, make_client
 
 MONTHS = [
@@ -63,29 +64,16 @@ def overlapping_runs():
     # On 8 Dec three steps of each of the 30 invoices are due (-3, 0, +7): 90 rows, 30 emails.
     assert Reminder.objects.filter(scheduled_for__lte=date(2026, 12, 8)).count() == 90
     SlowRecordingBackend.sent = []
-    barrier = threading.Barrier(2)
-    reports: dict[str, object] = {}
 
     def run(name):
-        try:
-            barrier.wait()
-            reports[name] = send_due_reminders(
-                today=date(2026, 12, 8),
-                # Small batches, so that the runs interleave and split invoices between them.
-                batch_size=7,
-                connection_factory=lambda: SlowRecordingBackend(name),
-            )
-        except Exception as e:  # noqa: BLE001 - the test inspects it
-            reports[name] = e
-        finally:
-            connection.close()
+        return send_due_reminders(
+            today=date(2026, 12, 8),
+            # Small batches, so that the runs interleave and split invoices between them.
+            batch_size=7,
+            connection_factory=lambda: SlowRecordingBackend(name),
+        )
 
-    threads = [threading.Thread(target=run, args=(name,)) for name in ("a", "b")]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-
+    reports = dict(zip("ab", at_once(lambda: run("a"), lambda: run("b")), strict=True))
     assert not [r for r in reports.values() if isinstance(r, Exception)], reports
     sent_by_invoice = Counter(number for _, number in SlowRecordingBackend.sent)
     assert sent_by_invoice == Counter({inv.display_number: 1 for inv in invoices})
