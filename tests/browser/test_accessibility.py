@@ -108,6 +108,15 @@ def test_at_phone_width_nothing_but_the_tables_scrolls_sideways(portal, new_cont
     assert_fits_the_phone(page, "billing")
     wrap = page.locator("#invoice-table .table-wrap")
     assert wrap.evaluate("el => getComputedStyle(el).overflowX") == "auto"
+    # What is owed and by when fits the screen without scrolling the table sideways.
+    first = page.locator("table.invoices tbody.invoice > tr:first-child").first
+    for column in ("Invoice", "Status", "Balance"):
+        header = page.locator("table.invoices thead th", has_text=column).first
+        box = header.bounding_box()
+        assert box and box["x"] + box["width"] <= PHONE["width"], f"{column} is off-screen"
+    balance = first.locator("td").nth(-1).bounding_box()
+    assert balance and balance["x"] + balance["width"] <= PHONE["width"]
+    expect(first.locator(".due-note")).to_have_text("due Dec 28, 2026")  # invoice 1's due date
     shot(page, portal, "phone-billing")
 
     big = portal.n("big")
