@@ -8,7 +8,7 @@ from django.forms.renderers import Jinja2
 
 from tally.money import MAX_AMOUNT_DIGITS, MoneyError, parse_amount
 
-from .queries import SORTS, STATUS_LABELS, InvoiceFilters
+from .queries import AGING_BUCKETS, SORTS, STATUS_LABELS, InvoiceFilters
 
 # The largest amount a filter or a dispute takes (parse_amount refuses larger).
 AMOUNT_LIMIT = Decimal(10) ** MAX_AMOUNT_DIGITS - 1
@@ -125,6 +125,15 @@ class InvoiceFilterForm(forms.Form):
     def is_descending(self) -> bool:
         value = self.cleaned_data.get("dir") if hasattr(self, "cleaned_data") else None
         return value != "asc"
+
+    @property
+    def bucket_phrase(self) -> str | None:
+        """The aging bucket the table is narrowed to, in words ("over 90 days past due")."""
+        key = self.cleaned_data.get("bucket") if hasattr(self, "cleaned_data") else None
+        label = next((label for k, label, _, _ in AGING_BUCKETS if k == key), None)
+        if label is None:
+            return None
+        return "not yet due" if key == "current" else f"{label[0].lower()}{label[1:]} past due"
 
     @property
     def as_of_date(self) -> date | None:

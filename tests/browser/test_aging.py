@@ -65,7 +65,14 @@ def test_aging_shows_bucket_totals_and_a_bucket_link_filters_the_table(portal, p
     wanted = {number(inv) for inv in buckets[key]}
     assert wanted
     expect(rows(page)).to_have_text(expected_order(portal, only=wanted))
+    # The table says what it is narrowed to, and how to see everything again.
+    notice = page.locator(".active-filter")
+    expect(notice).to_contain_text("invoices 31–60 days past due as of")
     shot(page, portal, "aging-bucket-table")
+    notice.get_by_role("link", name="Show all invoices").click()
+    expect(page.locator(".active-filter")).to_have_count(0)
+    expect(rows(page)).to_have_count(min(25, len(portal.invoices)))
+    assert "bucket=" not in page.url
 
     # A bucket as of an earlier day: the report moves with the date.
     page.goto("/reports/aging/")
