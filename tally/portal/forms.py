@@ -13,6 +13,13 @@ from .queries import AGING_BUCKETS, SORTS, STATUS_LABELS, InvoiceFilters
 # The largest amount a filter or a dispute takes (parse_amount refuses larger).
 AMOUNT_LIMIT = Decimal(10) ** MAX_AMOUNT_DIGITS - 1
 
+# An AP clerk's words, not a validator's.
+AMOUNT_ERRORS = {
+    "invalid": "Enter the amount as a number, like 120.50.",
+    "min_value": "Enter an amount above zero.",
+    "max_value": "That amount is larger than any invoice.",
+}
+
 SORT_LABELS = {
     "issue_date": "Issue date",
     "due_date": "Due date",
@@ -53,6 +60,7 @@ class InvoiceFilterForm(forms.Form):
         required=False,
         min_value=Decimal(0),
         max_value=AMOUNT_LIMIT,
+        error_messages={**AMOUNT_ERRORS, "min_value": "Enter zero or more."},
         label="Amount from",
         widget=forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"}),
     )
@@ -60,6 +68,7 @@ class InvoiceFilterForm(forms.Form):
         required=False,
         min_value=Decimal(0),
         max_value=AMOUNT_LIMIT,
+        error_messages={**AMOUNT_ERRORS, "min_value": "Enter zero or more."},
         label="Amount to",
         widget=forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"}),
     )
@@ -88,7 +97,9 @@ class InvoiceFilterForm(forms.Form):
             ("amount_min", "amount_max"),
         ):
             if data.get(lo) is not None and data.get(hi) is not None and data[lo] > data[hi]:
-                self.add_error(hi, "must not be before the start of the range")
+                self.add_error(
+                    hi, f"“{self.fields[hi].label}” must not be before “{self.fields[lo].label}”."
+                )
         return data
 
     def _minor(self, value: Decimal | None, field: str) -> int | None:
@@ -145,6 +156,7 @@ class DisputeForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         max_length=10_000,
         label="What is wrong with this invoice?",
+        error_messages={"required": "Tell us what is wrong with this invoice."},
     )
     amount = forms.DecimalField(
         required=False,
@@ -152,6 +164,7 @@ class DisputeForm(forms.Form):
         max_value=AMOUNT_LIMIT,
         label="Amount you dispute (optional)",
         widget=forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"}),
+        error_messages=AMOUNT_ERRORS,
     )
     lines = forms.TypedMultipleChoiceField(
         required=False,

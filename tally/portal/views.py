@@ -16,7 +16,7 @@ from django_htmx.middleware import HtmxDetails
 
 from tally.disputes.services import open_dispute, post_dispute_message
 from tally.errors import DomainError, NotFound
-from tally.money import MoneyError, parse_amount
+from tally.money import MoneyError, exponent, parse_amount
 
 from . import queries
 from .access import Portal, client_portal
@@ -194,7 +194,13 @@ def dispute_invoice(request: HtmxHttpRequest, portal: Portal, number: str) -> Ht
                 amount_minor=amount_minor,
                 line_ids=form.cleaned_data["lines"] or None,
             )
-        except (DomainError, MoneyError) as e:
+        except MoneyError:  # more decimals than the currency has
+            form.add_error(
+                "amount",
+                f"Enter the amount in {portal.client.currency} with at most "
+                f"{exponent(portal.client.currency)} decimals, like 120.50.",
+            )
+        except DomainError as e:
             _form_errors(form, e)
         else:
             if not request.htmx:  # with htmx the conversation itself appears in place
@@ -243,7 +249,9 @@ def _form_errors(form, error: Exception) -> None:  # noqa: ANN001
     if isinstance(error, DomainError) and error.problems:
         for problem in error.problems:
             field = problem.field if problem.field in form.fields else None
-            form.add_error(field, problem.message)
+            # The services speak of a field ("must be at most $40.00"); a form says it whole.
+            message = problem.message[:1].upper() + problem.message[1:]
+            form.add_error(field, message if message.endswith(".") else f"{message}.")
     else:
         form.add_error(None, error.message if isinstance(error, DomainError) else str(error))
 

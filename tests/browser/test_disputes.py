@@ -68,7 +68,9 @@ def test_a_dispute_the_client_cannot_make_shows_why_and_writes_nothing(portal, p
     detail.get_by_label("Amount you dispute").fill(too_much)
     detail.get_by_role("button", name="Open dispute").click()
     error = page.locator(f"#invoice-detail-{number} .field-error")
-    expect(error).to_contain_text(f"must be at most ${to_decimal(invoice.total_minor, 'USD')}")
+    expect(error).to_have_text(
+        f"Must be at most ${to_decimal(invoice.total_minor, 'USD')} (the invoice total)."
+    )
     expect(page.get_by_label("What is wrong with this invoice?")).to_have_value("Far too much.")
     shot(page, portal, "dispute-refused")
     assert not Dispute.objects.filter(invoice=invoice).exists()

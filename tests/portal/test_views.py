@@ -136,7 +136,7 @@ def test_an_invalid_dispute_shows_errors_and_writes_nothing(setup):
         reverse("portal:dispute", args=[ours]), {"reason": "", "amount": "999999"}
     )
     assert response.status_code == 422
-    assert "This field is required" in response.content.decode()
+    assert "Tell us what is wrong with this invoice." in response.content.decode()
     assert not Dispute.objects.exists()
     response = setup["browser"].post(
         reverse("portal:dispute", args=[ours]), {"reason": "too much", "amount": "999"}
@@ -310,3 +310,27 @@ def test_opening_a_missing_or_foreign_invoice_keeps_the_page_and_says_so(setup):
         assert response.status_code == 200
         assert f"There is no invoice {number_asked} to open." in html
         assert number(setup["ours"]) in html  # the billing page itself is all there
+
+
+@pytest.mark.parametrize(
+    ("amount", "message"),
+    [
+        ("1.234", "Enter the amount in USD with at most 2 decimals, like 120.50."),
+        ("0", "Enter an amount above zero."),
+        ("-5", "Enter an amount above zero."),
+        ("lots", "Enter the amount as a number, like 120.50."),
+    ],
+)
+def test_a_dispute_amount_that_will_not_do_says_so_in_plain_words(setup, amount, message):
+    ours = number(setup["ours"])
+    response = setup["browser"].post(
+        reverse("portal:dispute", args=[ours]), {"reason": "Too many picks", "amount": amount}
+    )
+    assert response.status_code == 422
+    assert message in response.content.decode()
+    assert not Dispute.objects.exists()
+
+
+def test_a_filter_range_given_backwards_names_both_ends(setup):
+    html = setup["browser"].get("/?issued_from=2026-11-02&issued_to=2026-11-01").content.decode()
+    assert "“Issued to” must not be before “Issued from”." in html
