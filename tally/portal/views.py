@@ -2,6 +2,7 @@
 
 import re
 from datetime import date
+from urllib.parse import urlparse
 
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
@@ -207,7 +208,7 @@ def dispute_invoice(request: HtmxHttpRequest, portal: Portal, number: str) -> Ht
                 messages.success(
                     request, f"Dispute opened on {number}. We'll answer in the conversation below."
                 )
-            return _back_to_invoice(request, portal, number)
+            return _back_to_invoice(request, portal, number, done="dispute_opened")
     context = {"portal": portal, **_detail_context(portal, invoice_id), "dispute_form": form}
     return _invoice_response(request, context, status=422)
 
@@ -235,7 +236,7 @@ def post_message(
         except DomainError as e:
             _form_errors(form, e)
         else:
-            return _back_to_invoice(request, portal, number)
+            return _back_to_invoice(request, portal, number, done="message_sent")
     context = {"portal": portal, **detail_context, "message_form": form}
     return _invoice_response(request, context, status=422)
 
@@ -256,16 +257,23 @@ def _form_errors(form, error: Exception) -> None:  # noqa: ANN001
         form.add_error(None, error.message if isinstance(error, DomainError) else str(error))
 
 
-def _back_to_invoice(request: HtmxHttpRequest, portal: Portal, number: str) -> HttpResponse:
-    if request.htmx:
-        invoice_id = invoice_id_from_number(portal, number)
-        return render(
-            request,
-            "portal/_invoice_detail.html",
-            # refresh_row: the row's status badge in the table is swapped out-of-band.
-            {"portal": portal, **_detail_context(portal, invoice_id), "refresh_row": True},
+def _back_to_invoice(
+    request: HtmxHttpRequest, portal: Portal, number: str, done: str
+) -> HttpResponse:
+    """After a dispute is opened or a message posted (`done` says which, for the notice)."""
+    if not request.htmx:
+        return redirect(reverse("portal:invoice", args=[number]))
+    invoice_id = invoice_id_from_number(portal, number)
+    # refresh_row: the row's status badge in the table is swapped out-of-band.
+    context = {"portal": portal, **_detail_context(portal, invoice_id), "refresh_row": True}
+    html = render_to_string("portal/_invoice_detail.html", {**context, "done": done}, request)
+    if urlparse(request.htmx.current_url or "").path == reverse("home"):
+        # On the billing page the cards count disputes and overdue money: swap them too.
+        cards = queries.stat_cards(portal.client_id, portal.today)
+        html += render_to_string(
+            "portal/_cards.html", {"portal": portal, "cards": cards, "oob": True}, request
         )
-    return redirect(reverse("portal:invoice", args=[number]))
+    return HttpResponse(html)
 
 
 @require_GET

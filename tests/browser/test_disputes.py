@@ -11,6 +11,8 @@ from tests.browser.helpers import shot
 from tests.browser.scenario import DISPUTE_REASON, INTERNAL_NOTE, OPERATOR_REPLY
 from tests.browser.test_drilldown import expand
 
+OPERATOR = "Northwind Logistics"  # TALLY_OPERATOR_NAME's default
+
 
 def test_a_client_opens_a_dispute_from_the_drilldown_and_posts_a_message(portal, page):
     number = portal.n("open")
@@ -25,10 +27,16 @@ def test_a_client_opens_a_dispute_from_the_drilldown_and_posts_a_message(portal,
     detail.get_by_label("Amount you dispute").fill(amount)
     detail.get_by_role("checkbox", name=label_line.description).check()
     shot(page, portal, "dispute-form")
+    disputed_card = page.locator('[data-card="disputed"] .card-value')
+    disputed_before = int(disputed_card.inner_text())
     detail.get_by_role("button", name="Open dispute").click()
 
     dispute_view = page.locator(f"#invoice-detail-{number} article.dispute")
     expect(dispute_view).to_contain_text("Open dispute")
+    # Said, and where the keyboard now is; the cards count the new dispute at once.
+    expect(dispute_view.get_by_role("status")).to_contain_text("Dispute opened.")
+    expect(dispute_view).to_be_focused()
+    expect(disputed_card).to_have_text(str(disputed_before + 1))
     expect(dispute_view).to_contain_text(f"disputed amount ${amount}")
     expect(dispute_view.locator(".conversation li")).to_have_count(1)
     expect(dispute_view.locator(".conversation li p")).to_have_text(reason)
@@ -47,6 +55,7 @@ def test_a_client_opens_a_dispute_from_the_drilldown_and_posts_a_message(portal,
         "Cancellation list attached to our email of today."
     )
     expect(page.get_by_label("Your message")).to_have_value("")
+    expect(dispute_view.get_by_role("status")).to_have_text(f"Message sent to {OPERATOR}.")
     assert DisputeMessage.objects.filter(dispute=dispute, author_side="client").count() == 2
     shot(page, portal, "dispute-opened")
 
@@ -68,6 +77,9 @@ def test_a_dispute_the_client_cannot_make_shows_why_and_writes_nothing(portal, p
     detail.get_by_label("Amount you dispute").fill(too_much)
     detail.get_by_role("button", name="Open dispute").click()
     error = page.locator(f"#invoice-detail-{number} .field-error")
+    amount_field = page.get_by_label("Amount you dispute")
+    expect(amount_field).to_be_focused()  # the field to fix, its error read with it
+    expect(amount_field).to_have_attribute("aria-describedby", error.get_attribute("id") or "")
     expect(error).to_have_text(
         f"Must be at most ${to_decimal(invoice.total_minor, 'USD')} (the invoice total)."
     )

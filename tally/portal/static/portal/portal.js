@@ -39,3 +39,17 @@ document.addEventListener("htmx:beforeSwap", (event) => {
     event.detail.isError = false;
   }
 });
+
+// After a form's answer is swapped in, focus goes where the user's attention should:
+// the first field the server refused (its error is tied to it by aria-describedby), or
+// the conversation the dispute or message just went to. Otherwise it would be lost with
+// the replaced form.
+document.addEventListener("htmx:afterSwap", (event) => {
+  let swapped = event.detail.target;
+  // An outerHTML swap replaced the target itself: its successor carries the same id.
+  if (swapped && !swapped.isConnected && swapped.id) swapped = document.getElementById(swapped.id);
+  if (!swapped) return;
+  const target = swapped.querySelector('[aria-invalid="true"]') ||
+    swapped.querySelector("[data-focus-after-swap]");
+  if (target) target.focus();
+});
