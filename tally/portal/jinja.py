@@ -38,10 +38,14 @@ def _pluralize(count: int) -> str:
 
 def environment(**options: Any) -> Environment:
     env = Environment(**{**options, "undefined": StrictUndefined})
-    env.globals.update(money=_money, query_with=_query_with, url=_url)
+    env.globals.update(
+        money=_money, query_with=_query_with, url=_url, period=tags.period, days_late=tags.days_late
+    )
     env.filters.update(
         day=tags.day,
         month_day=tags.month_day,
+        method_label=tags.method_label,
+        count=tags.count,
         capfirst=capfirst,
         linebreaksbr=linebreaksbr,
         unit_price=tags.unit_price,

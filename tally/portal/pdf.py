@@ -30,7 +30,7 @@ from fpdf.enums import TableBordersLayout, XPos, YPos
 
 from tally.money import format_money, price_to_decimal, to_decimal
 
-from .queries import STATUS_LABELS, ClientHeader, InvoiceDetail
+from .queries import METHOD_LABELS, STATUS_LABELS, ClientHeader, InvoiceDetail
 
 FONTS = Path(__file__).resolve().parent / "fonts"
 FONT = "DejaVu"
@@ -294,18 +294,8 @@ def render_invoice_pdf(client: ClientHeader, detail: InvoiceDetail, locale: str 
 
 # Payment methods as the client reads them. Kept here rather than imported from
 # tally.payments.models: client-facing portal code reads only through portal.queries.
-_METHOD_LABELS = {
-    "ach": "ACH",
-    "wire": "Wire transfer",
-    "card": "Card",
-    "check": "Check",
-    "sepa": "SEPA transfer",
-    "other": "Other",
-}
-
-
 def _method_label(method: str) -> str:
-    return _METHOD_LABELS.get(method, method.replace("_", " ").capitalize())
+    return METHOD_LABELS.get(method, method.replace("_", " ").capitalize())
 
 
 def _letterhead(pdf: _InvoicePDF, number: str, width: float) -> None:
@@ -402,7 +392,14 @@ def _status_notice(pdf: _InvoicePDF, detail: InvoiceDetail, fmt: _Formats) -> No
     pdf.set_line_width(0.4)
     pdf._font(9.5, "B", colour)
     pdf.multi_cell(
-        0, 6, safe_text(text), border=1, padding=(2, 3), new_x=XPos.LMARGIN, new_y=YPos.NEXT
+        0,
+        6,
+        safe_text(text),
+        border=1,
+        padding=(2, 3),
+        align="L",
+        new_x=XPos.LMARGIN,
+        new_y=YPos.NEXT,
     )
     pdf.ln(2)
 

@@ -44,7 +44,7 @@ from tally.invoicing.models import (
     format_invoice_number,
 )
 from tally.operations.models import Event, EventKind
-from tally.payments.models import Allocation, Payment
+from tally.payments.models import Allocation, Payment, PaymentMethod
 from tally.reminders.models import Reminder
 
 from .scope import client_scope
@@ -71,6 +71,7 @@ STATUS_LABELS = {
     "void": "Void",
 }
 KIND_LABELS = {kind.value: str(kind.label) for kind in EventKind}
+METHOD_LABELS = {method.value: str(method.label) for method in PaymentMethod}
 SORTS = ("issue_date", "due_date", "status", "amount")
 PAGE_SIZE = 25
 

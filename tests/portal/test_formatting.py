@@ -58,3 +58,27 @@ def test_empty_values_print_nothing():
 def test_invoice_url_is_the_reversed_url(number):
     text = f"INV-{number:06d}"
     assert invoice_url(text) == reverse("portal:invoice", args=[text])
+
+
+def test_a_service_period_is_said_in_as_few_words_as_it_can_be():
+    from tally.portal.templatetags.portal import period
+
+    assert period(date(2026, 11, 5), date(2026, 11, 5)) == "Nov 5, 2026"
+    assert period(date(2026, 11, 1), date(2026, 11, 30)) == "Nov 1 – Nov 30, 2026"
+    # Across the new year each end keeps its year: "Dec 29 – Jan 4, 2026" would be wrong.
+    assert period(date(2025, 12, 29), date(2026, 1, 4)) == "Dec 29, 2025 – Jan 4, 2026"
+
+
+def test_how_late_an_invoice_is_and_the_words_the_pdf_uses():
+    from tally.portal.templatetags.portal import count, days_late, method_label
+
+    today = date(2026, 11, 29)
+    assert days_late(date(2026, 10, 26), today) == "34 days late"
+    assert days_late(date(2026, 11, 28), today) == "1 day late"
+    assert days_late(today, today) == days_late(date(2026, 12, 1), today) == ""
+    assert (method_label("wire"), method_label("ach"), method_label("check")) == (
+        "Wire transfer",
+        "ACH",
+        "Check",
+    )
+    assert count(1583) == "1,583" and count(7) == "7"

@@ -334,3 +334,16 @@ def test_a_dispute_amount_that_will_not_do_says_so_in_plain_words(setup, amount,
 def test_a_filter_range_given_backwards_names_both_ends(setup):
     html = setup["browser"].get("/?issued_from=2026-11-02&issued_to=2026-11-01").content.decode()
     assert "“Issued to” must not be before “Issued from”." in html
+
+
+def test_the_table_says_how_late_an_unpaid_invoice_is(acme):
+    from django.utils import timezone
+
+    late = issued_invoice(
+        acme, picks=3, period=(date(2026, 7, 1), date(2026, 7, 31)), issue_date=date(2026, 8, 1)
+    )
+    browser = HttpClient()
+    browser.force_login(make_user(role=Role.CLIENT_USER, client=acme, email="ap@acme.example"))
+    html = browser.get("/").content.decode()
+    days = (timezone.localdate() - late.due_date).days
+    assert f'<span class="late">{days} days late</span>' in html

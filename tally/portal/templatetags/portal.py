@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tally.money import format_money, price_to_decimal
-from tally.portal.queries import KIND_LABELS
+from tally.portal.queries import KIND_LABELS, METHOD_LABELS
 
 register = template.Library()
 
@@ -69,6 +69,36 @@ def _date_text(value: date) -> str:
 def month_day(value: date) -> str:
     """A date as "Nov 3" (the start of a service period)."""
     return f"{MONTHS[value.month - 1]} {value.day}"
+
+
+def period(start: date, end: date) -> str:
+    """A service period as few words as it can be said in, every date whole:
+    "Nov 5, 2026", "Nov 1 – Nov 30, 2026", "Dec 29, 2025 – Jan 4, 2026"."""
+    if start == end:
+        return day(end)
+    if start.year == end.year:
+        return f"{month_day(start)} – {day(end)}"
+    return f"{day(start)} – {day(end)}"
+
+
+def days_late(due: date, today: date) -> str:
+    """ "34 days late" for a due date in the past; "" otherwise."""
+    late = (today - due).days
+    if late <= 0:
+        return ""
+    return f"{late} day{'' if late == 1 else 's'} late"
+
+
+@register.filter
+def method_label(method: str) -> str:
+    """wire → Wire transfer, as the PDF says it."""
+    return METHOD_LABELS.get(method) or method.replace("_", " ").capitalize()
+
+
+@register.filter
+def count(value: int) -> str:
+    """A whole number with its thousands grouped, as the PDF prints it: 1,583."""
+    return f"{value:,}"
 
 
 @register.filter
