@@ -178,6 +178,13 @@ DEFAULT_FROM_EMAIL = os.environ.get("TALLY_FROM_EMAIL", "billing@tally.example")
 
 # The 3PL running this Tally: printed on invoices and in reminder emails.
 TALLY_OPERATOR_NAME = os.environ.get("TALLY_OPERATOR_NAME", "Northwind Logistics")
+# Who the invoice is from, as an AP department files it: address lines ("\n" between them),
+# a contact, and the tax registration that taxed invoices must show (VAT, GST/HST, EIN).
+TALLY_OPERATOR_ADDRESS = os.environ.get(
+    "TALLY_OPERATOR_ADDRESS", "2200 Harbor Industrial Pkwy\nPort City, CA 94607\nUnited States"
+).replace("\\n", "\n")
+TALLY_OPERATOR_CONTACT = os.environ.get("TALLY_OPERATOR_CONTACT", "billing@northwind.example")
+TALLY_OPERATOR_TAX_ID = os.environ.get("TALLY_OPERATOR_TAX_ID", "EIN 94-1234567")
 TALLY_PAYMENT_INSTRUCTIONS = os.environ.get(
     "TALLY_PAYMENT_INSTRUCTIONS",
     "ACH/wire: Northwind Logistics, First Harbor Bank, routing 021000021, account 4410 2231 8890",

@@ -302,6 +302,15 @@ def _letterhead(pdf: _InvoicePDF, number: str, width: float) -> None:
     top = pdf.get_y()
     pdf._font(20, "B", ACCENT)
     pdf.multi_cell(width * 0.6, 9, pdf.operator, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    # From whom, as an AP department files it: address, contact, tax registration.
+    pdf._font(8, "", MUTED)
+    address = ", ".join(ln.strip() for ln in settings.TALLY_OPERATOR_ADDRESS.splitlines())
+    contact = " · ".join(
+        part for part in (settings.TALLY_OPERATOR_CONTACT, settings.TALLY_OPERATOR_TAX_ID) if part
+    )
+    for line in (address, contact):
+        if line.strip(", "):
+            pdf.multi_cell(width * 0.6, 4, safe_text(line), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     left_bottom = pdf.get_y()
     pdf.set_xy(pdf.l_margin, top)
     pdf._font(24, "B", INK)
@@ -335,6 +344,7 @@ def _parties(
         ("Invoice number", row.number),
         ("Issue date", fmt.date(row.issue_date)),
         ("Due date", fmt.date(row.due_date)),
+        ("Terms", f"Net {(row.due_date - row.issue_date).days} days"),
         ("Service period", f"{fmt.date(detail.period_start)} – {fmt.date(detail.period_end)}"),
         ("Currency", row.currency),
     ]

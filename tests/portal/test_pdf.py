@@ -115,6 +115,10 @@ def test_the_invoice_pdf_shows_everything_the_client_needs_to_pay_it(billed):
         assert line in text
     assert "Issue date Nov 1, 2026" in text
     assert "Due date Dec 1, 2026" in text
+    assert "Terms Net 30 days" in text
+    # From whom: the 3PL's address, contact and tax registration, as AP files an invoice.
+    assert "2200 Harbor Industrial Pkwy, Port City, CA 94607, United States" in text
+    assert "billing@northwind.example · EIN 94-1234567" in text
     assert "Service period Oct 1, 2026 – Oct 31, 2026" in text
     assert "Picks at 0.3500 USD 1,200 0.3500 $420.00" in text
     assert "Shipping labels at 0.0450 USD 800 0.0450 $36.00" in text
