@@ -142,6 +142,7 @@ def _invoice_response(
     request: HtmxHttpRequest, context: dict[str, object], status: int = 200
 ) -> HttpResponse:
     """The drilldown alone for htmx, else the invoice's own page around it."""
+    context["heading_level"] = _heading_level(request)
     if request.htmx:
         return render(request, "portal/_invoice_detail.html", context, status=status)
     context["detail_html"] = _html(request, "portal/_invoice_detail.html", context)
@@ -257,6 +258,14 @@ def _form_errors(form, error: Exception) -> None:  # noqa: ANN001
         form.add_error(None, error.message if isinstance(error, DomainError) else str(error))
 
 
+def _heading_level(request: HtmxHttpRequest) -> int:
+    """The drilldown's headings sit under the table's h2 on the billing page, and under
+    the invoice's h1 on its own page."""
+    if request.htmx and urlparse(request.htmx.current_url or "").path == reverse("home"):
+        return 3
+    return 2 if request.htmx or request.path != reverse("home") else 3
+
+
 def _back_to_invoice(
     request: HtmxHttpRequest, portal: Portal, number: str, done: str
 ) -> HttpResponse:
@@ -266,7 +275,8 @@ def _back_to_invoice(
     invoice_id = invoice_id_from_number(portal, number)
     # refresh_row: the row's status badge in the table is swapped out-of-band.
     context = {"portal": portal, **_detail_context(portal, invoice_id), "refresh_row": True}
-    html = render_to_string("portal/_invoice_detail.html", {**context, "done": done}, request)
+    context |= {"done": done, "heading_level": _heading_level(request)}
+    html = render_to_string("portal/_invoice_detail.html", context, request)
     if urlparse(request.htmx.current_url or "").path == reverse("home"):
         # On the billing page the cards count disputes and overdue money: swap them too.
         cards = queries.stat_cards(portal.client_id, portal.today)

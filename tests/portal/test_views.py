@@ -347,3 +347,22 @@ def test_the_table_says_how_late_an_unpaid_invoice_is(acme):
     html = browser.get("/").content.decode()
     days = (timezone.localdate() - late.due_date).days
     assert f'<span class="late">{days} days late</span>' in html
+
+
+def test_the_invoices_headings_follow_the_page_they_sit_in(setup):
+    ours = number(setup["ours"])
+    page = setup["browser"].get(reverse("portal:invoice", args=[ours])).content.decode()
+    # Its own page: h1, then the invoice h2 and its sections h3 — no level skipped.
+    assert "<h1>" in page and f"<h2>{ours} <span" in page and "<h3>Line items</h3>" in page
+    billing = setup["browser"].get(f"/?open={ours}").content.decode()
+    assert f"<h3>{ours} <span" in billing and "<h4>Line items</h4>" in billing  # under Invoices
+    drilldown = (
+        setup["browser"]
+        .get(
+            reverse("portal:invoice", args=[ours]),
+            HTTP_HX_REQUEST="true",
+            HTTP_HX_CURRENT_URL="http://testserver/?status=open",
+        )
+        .content.decode()
+    )
+    assert f"<h3>{ours} <span" in drilldown
