@@ -19,6 +19,7 @@ from typing import Any
 from django.db import connection
 from django.db.models import (
     Case,
+    Count,
     Exists,
     IntegerField,
     OuterRef,
@@ -135,6 +136,10 @@ class InvoicePage:
     prev_cursor: str | None
     sort: str
     descending: bool
+    # When filters narrow the table: how many invoices match, and what they leave unpaid
+    # (the stat cards say it for the whole account).
+    matching: int | None = None
+    matching_balance_minor: int | None = None
 
 
 @dataclass(frozen=True)
@@ -541,6 +546,9 @@ def invoice_page(
     tables = _INVOICE_TABLE | (_SEARCH_TABLES if filters.search.strip() else frozenset())
     with client_scope(client_id, tables):
         qs = _apply_filters(_invoices(client_id, today), client_id, filters, today)
+        summary = None
+        if filters != InvoiceFilters():
+            summary = qs.aggregate(n=Count("id"), balance=Sum("balance_minor"))
         if position and len(position) == 3 and position[0] in ("after", "before"):
             backwards = position[0] == "before"
             try:
@@ -572,7 +580,11 @@ def invoice_page(
             next_cursor = encode_cursor(["after", _sort_value(last, sort), last["id"]])
         if position is not None and (not backwards or has_more):
             prev_cursor = encode_cursor(["before", _sort_value(first, sort), first["id"]])
-    return InvoicePage(rows, next_cursor, prev_cursor, sort, descending)
+    if summary is None:
+        return InvoicePage(rows, next_cursor, prev_cursor, sort, descending)
+    return InvoicePage(
+        rows, next_cursor, prev_cursor, sort, descending, summary["n"], summary["balance"] or 0
+    )
 
 
 def all_invoice_rows(

@@ -366,3 +366,18 @@ def test_the_invoices_headings_follow_the_page_they_sit_in(setup):
         .content.decode()
     )
     assert f"<h3>{ours} <span" in drilldown
+
+
+def test_a_filtered_table_says_how_many_invoices_match_and_what_they_leave_unpaid(acme):
+    paid_later = issued_invoice(
+        acme, picks=3, period=(date(2026, 7, 1), date(2026, 7, 31)), issue_date=date(2026, 8, 1)
+    )
+    recent = issued_invoice(acme, picks=10, issue_date=date(2026, 11, 1))
+    browser = HttpClient()
+    browser.force_login(make_user(role=Role.CLIENT_USER, client=acme, email="ap@acme.example"))
+    assert "table-summary" not in browser.get("/").content.decode()  # the cards say it all
+    html = browser.get("/?issued_from=2026-01-01").content.decode()
+    both = paid_later.balance_minor + recent.balance_minor
+    assert f"2 invoices match · ${both / 100:,.2f} unpaid" in html
+    one = browser.get("/?issued_from=2026-10-01").content.decode()
+    assert f"1 invoice matches · ${recent.balance_minor / 100:,.2f} unpaid" in one
