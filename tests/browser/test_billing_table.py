@@ -65,10 +65,11 @@ def test_the_stat_cards_say_what_the_data_says_and_each_card_filters_the_table(p
     shot(page, portal, "billing")
 
     card(page, "overdue").click()
-    page.wait_for_url(re.compile(r"\?status=overdue$"))
-    # The card counts exactly the rows its link shows.
+    page.wait_for_url(re.compile(r"\?status=overdue&sort=due_date&dir=asc$"))
+    # The card counts exactly the rows its link shows, the longest overdue first.
     assert len(overdue_numbers) == cards.overdue_count
-    want = expected_order(portal, only=portal.numbers_with_status("overdue"))
+    overdue_only = portal.numbers_with_status("overdue")
+    want = expected_order(portal, sort="due_date", descending=False, only=overdue_only)
     expect(rows(page)).to_have_text(want)
     expect(page.locator(ROW_STATUSES)).to_have_text(["Overdue"] * len(want))
     expect(page.get_by_label("Status")).to_have_value("overdue")
@@ -83,9 +84,10 @@ def test_the_stat_cards_say_what_the_data_says_and_each_card_filters_the_table(p
     expect(rows(page)).to_have_text(expected_order(portal, only=portal.numbers_with_status("paid")))
 
     card(page, "outstanding").click()
-    page.wait_for_url(re.compile(r"\?status=outstanding$"))
+    page.wait_for_url(re.compile(r"\?status=outstanding&sort=due_date&dir=asc$"))
     unpaid_numbers = {f"INV-{inv.number:06d}" for inv in unpaid}
-    expect(rows(page)).to_have_text(expected_order(portal, only=unpaid_numbers)[:25])
+    soonest_due_first = expected_order(portal, "due_date", descending=False, only=unpaid_numbers)
+    expect(rows(page)).to_have_text(soonest_due_first[:25])
 
 
 def test_filters_by_status_by_invoice_number_and_by_an_event_reference(portal, page):
