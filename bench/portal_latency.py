@@ -142,6 +142,7 @@ def build_scenarios(manifest: dict[str, Any]) -> list[Scenario]:
     for sort, direction, status in (
         ("issue_date", "desc", ""),
         ("amount", "asc", ""),
+        ("balance", "desc", ""),
         ("status", "desc", ""),
         ("due_date", "asc", "paid"),
     ):

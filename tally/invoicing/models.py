@@ -81,6 +81,9 @@ class Invoice(models.Model):
             models.Index(fields=["client", "issue_date", "id"], name="invoice_client_issued_idx"),
             models.Index(fields=["client", "due_date", "id"], name="invoice_client_due_idx"),
             models.Index(fields=["client", "total_minor", "id"], name="invoice_client_total_idx"),
+            models.Index(
+                fields=["client", "balance_minor", "id"], name="invoice_client_balance_idx"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -25,6 +25,7 @@ SORT_LABELS = {
     "due_date": "Due date",
     "status": "Status",
     "amount": "Amount",
+    "balance": "Balance",
 }
 
 

@@ -73,7 +73,7 @@ STATUS_LABELS = {
 }
 KIND_LABELS = {kind.value: str(kind.label) for kind in EventKind}
 METHOD_LABELS = {method.value: str(method.label) for method in PaymentMethod}
-SORTS = ("issue_date", "due_date", "status", "amount")
+SORTS = ("issue_date", "due_date", "status", "amount", "balance")
 PAGE_SIZE = 25
 
 
@@ -428,6 +428,7 @@ _SORT_FIELDS = {
     "due_date": "due_date",
     "status": "status_rank",
     "amount": "total_minor",
+    "balance": "balance_minor",
 }
 
 

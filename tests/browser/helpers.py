@@ -20,8 +20,15 @@ SORT_FIELDS = {
     "due_date": lambda inv, status: inv.due_date,
     "status": lambda inv, status: STATUSES.index(status),
     "amount": lambda inv, status: inv.total_minor,
+    "balance": lambda inv, status: inv.balance_minor,
 }
-HEADERS = {"issue_date": "Issued", "due_date": "Due", "status": "Status", "amount": "Total"}
+HEADERS = {
+    "issue_date": "Issued",
+    "due_date": "Due",
+    "status": "Status",
+    "amount": "Total",
+    "balance": "Balance",
+}
 
 
 def usd(minor: int) -> str:

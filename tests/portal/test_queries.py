@@ -124,6 +124,7 @@ def test_keyset_pages_walk_the_whole_table_both_ways(acme, sort, descending):
         "due_date": lambda r: r.due_date,
         "status": lambda r: queries.STATUSES.index(r.status),
         "amount": lambda r: r.total_minor,
+        "balance": lambda r: r.balance_minor,
     }[sort]
     assert [key(r) for r in full] == sorted((key(r) for r in full), reverse=descending)
     pages, cursor = [], None
