@@ -650,7 +650,7 @@ def _store_checked(
         conflicts = _stored_differently(unique)
     else:
         if connection.vendor == "postgresql":
-            _share_client_locks({row[0] for row in new_rows})
+            # The batch's clients are share-locked already (ingest_events, before the COPY).
             created_by_client, find_conflicts = _insert_postgres(new_rows)
         else:
             created_by_client, find_conflicts = _insert_sqlite(new_rows, unique)

@@ -19,6 +19,7 @@ AMOUNT_ERRORS = {
     "min_value": "Enter an amount above zero.",
     "max_value": "That amount is larger than any invoice.",
 }
+FILTER_AMOUNT_ERRORS = {**AMOUNT_ERRORS, "min_value": "Enter zero or more."}
 
 SORT_LABELS = {
     "issue_date": "Issue date",
@@ -61,7 +62,7 @@ class InvoiceFilterForm(forms.Form):
         required=False,
         min_value=Decimal(0),
         max_value=AMOUNT_LIMIT,
-        error_messages={**AMOUNT_ERRORS, "min_value": "Enter zero or more."},
+        error_messages=FILTER_AMOUNT_ERRORS,
         label="Amount from",
         widget=forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"}),
     )
@@ -69,7 +70,7 @@ class InvoiceFilterForm(forms.Form):
         required=False,
         min_value=Decimal(0),
         max_value=AMOUNT_LIMIT,
-        error_messages={**AMOUNT_ERRORS, "min_value": "Enter zero or more."},
+        error_messages=FILTER_AMOUNT_ERRORS,
         label="Amount to",
         widget=forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"}),
     )

@@ -30,7 +30,8 @@ from fpdf.enums import TableBordersLayout, XPos, YPos
 
 from tally.money import format_money, price_to_decimal, to_decimal
 
-from .queries import METHOD_LABELS, STATUS_LABELS, ClientHeader, InvoiceDetail
+from .queries import STATUS_LABELS, ClientHeader, InvoiceDetail
+from .templatetags.portal import method_label
 
 FONTS = Path(__file__).resolve().parent / "fonts"
 FONT = "DejaVu"
@@ -259,7 +260,7 @@ def render_invoice_pdf(client: ClientHeader, detail: InvoiceDetail, locale: str 
             [
                 [
                     fmt.date(a.received_on),
-                    _method_label(a.method),
+                    method_label(a.method),
                     a.reference or "—",
                     a.payer or "—",
                     fmt.money(a.amount_minor),
@@ -290,12 +291,6 @@ def render_invoice_pdf(client: ClientHeader, detail: InvoiceDetail, locale: str 
     if row.status not in ("paid", "void"):
         _instructions(pdf, row.number, content_width)
     return bytes(pdf.output())
-
-
-# Payment methods as the client reads them. Kept here rather than imported from
-# tally.payments.models: client-facing portal code reads only through portal.queries.
-def _method_label(method: str) -> str:
-    return METHOD_LABELS.get(method, method.replace("_", " ").capitalize())
 
 
 def _letterhead(pdf: _InvoicePDF, number: str, width: float) -> None:

@@ -258,12 +258,17 @@ def _form_errors(form, error: Exception) -> None:  # noqa: ANN001
         form.add_error(None, error.message if isinstance(error, DomainError) else str(error))
 
 
+def _on_billing_page(request: HtmxHttpRequest) -> bool:
+    """Whether the drilldown lands on the billing page (an htmx request's page is the one
+    it was sent from), rather than on the invoice's own page."""
+    page = urlparse(request.htmx.current_url or "").path if request.htmx else request.path
+    return page == reverse("home")
+
+
 def _heading_level(request: HtmxHttpRequest) -> int:
     """The drilldown's headings sit under the table's h2 on the billing page, and under
     the invoice's h1 on its own page."""
-    if request.htmx and urlparse(request.htmx.current_url or "").path == reverse("home"):
-        return 3
-    return 2 if request.htmx or request.path != reverse("home") else 3
+    return 3 if _on_billing_page(request) else 2
 
 
 def _back_to_invoice(
@@ -277,7 +282,7 @@ def _back_to_invoice(
     context = {"portal": portal, **_detail_context(portal, invoice_id), "refresh_row": True}
     context |= {"done": done, "heading_level": _heading_level(request)}
     html = render_to_string("portal/_invoice_detail.html", context, request)
-    if urlparse(request.htmx.current_url or "").path == reverse("home"):
+    if _on_billing_page(request):
         # On the billing page the cards count disputes and overdue money: swap them too.
         cards = queries.stat_cards(portal.client_id, portal.today)
         html += render_to_string(

@@ -22,6 +22,14 @@ def number(invoice):
 
 
 @pytest.fixture
+def acme_browser(acme):
+    """Acme's AP clerk, signed in."""
+    browser = HttpClient()
+    browser.force_login(make_user(role=Role.CLIENT_USER, client=acme, email="ap@acme.example"))
+    return browser
+
+
+@pytest.fixture
 def setup(acme, globex, operator):
     ours = issued_invoice(acme, picks=12, labels=3, issue_date=date(2026, 11, 1))
     theirs = issued_invoice(globex, picks=7, issue_date=date(2026, 11, 1))
@@ -222,7 +230,7 @@ def test_each_client_sees_its_own_header_and_an_edit_shows_once_the_cache_lapses
     assert "<h1>Acme Renamed Ltd " in setup["browser"].get("/").content.decode()
 
 
-def test_a_reference_that_a_spreadsheet_would_run_opens_as_text_in_the_csv(acme):
+def test_a_reference_that_a_spreadsheet_would_run_opens_as_text_in_the_csv(acme, acme_browser):
     from tally.invoicing.services import generate_draft_invoice, issue_invoice
     from tally.operations.services import ingest_events
     from tests.factories import event_rows
@@ -237,9 +245,7 @@ def test_a_reference_that_a_spreadsheet_would_run_opens_as_text_in_the_csv(acme)
     invoice = issue_invoice(
         actor=None, client=acme, invoice_id=draft.pk, issue_date=date(2026, 11, 1)
     )
-    browser = HttpClient()
-    browser.force_login(make_user(role=Role.CLIENT_USER, client=acme, email="ap@acme.example"))
-    response = browser.get(
+    response = acme_browser.get(
         reverse("portal:line_events_csv", args=[number(invoice), invoice.lines.get().pk])
     )
     events = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
@@ -336,15 +342,13 @@ def test_a_filter_range_given_backwards_names_both_ends(setup):
     assert "“Issued to” must not be before “Issued from”." in html
 
 
-def test_the_table_says_how_late_an_unpaid_invoice_is(acme):
+def test_the_table_says_how_late_an_unpaid_invoice_is(acme, acme_browser):
     from django.utils import timezone
 
     late = issued_invoice(
         acme, picks=3, period=(date(2026, 7, 1), date(2026, 7, 31)), issue_date=date(2026, 8, 1)
     )
-    browser = HttpClient()
-    browser.force_login(make_user(role=Role.CLIENT_USER, client=acme, email="ap@acme.example"))
-    html = browser.get("/").content.decode()
+    html = acme_browser.get("/").content.decode()
     days = (timezone.localdate() - late.due_date).days
     assert f'<span class="late">{days} days late</span>' in html
 
@@ -368,16 +372,16 @@ def test_the_invoices_headings_follow_the_page_they_sit_in(setup):
     assert f"<h3>{ours} <span" in drilldown
 
 
-def test_a_filtered_table_says_how_many_invoices_match_and_what_they_leave_unpaid(acme):
+def test_a_filtered_table_says_how_many_invoices_match_and_what_they_leave_unpaid(
+    acme, acme_browser
+):
     paid_later = issued_invoice(
         acme, picks=3, period=(date(2026, 7, 1), date(2026, 7, 31)), issue_date=date(2026, 8, 1)
     )
     recent = issued_invoice(acme, picks=10, issue_date=date(2026, 11, 1))
-    browser = HttpClient()
-    browser.force_login(make_user(role=Role.CLIENT_USER, client=acme, email="ap@acme.example"))
-    assert "table-summary" not in browser.get("/").content.decode()  # the cards say it all
-    html = browser.get("/?issued_from=2026-01-01").content.decode()
+    assert "table-summary" not in acme_browser.get("/").content.decode()  # the cards say it all
+    html = acme_browser.get("/?issued_from=2026-01-01").content.decode()
     both = paid_later.balance_minor + recent.balance_minor
     assert f"2 invoices match · ${both / 100:,.2f} unpaid" in html
-    one = browser.get("/?issued_from=2026-10-01").content.decode()
+    one = acme_browser.get("/?issued_from=2026-10-01").content.decode()
     assert f"1 invoice matches · ${recent.balance_minor / 100:,.2f} unpaid" in one
