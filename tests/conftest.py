@@ -11,6 +11,8 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(
                 pytest.mark.skip(reason="PostgreSQL only; .ci/run runs it on PostgreSQL")
             )
+        if item.get_closest_marker("sqlite_only") and on_postgres:
+            item.add_marker(pytest.mark.skip(reason="SQLite only; .ci/run runs it on SQLite"))
 
 
 @pytest.fixture(autouse=True)

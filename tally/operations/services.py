@@ -24,7 +24,10 @@ import csv
 import hashlib
 import io
 import json
+import queue
 import re
+import sqlite3
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -74,6 +77,9 @@ _COLUMNS = (
 _Row = tuple[int, str, str, int, str, str, str, str, str, str]
 _Key = tuple[int, str, str]  # (client_id, source, external_id)
 _STAGE = "tally_ingest_stage"
+# Rows per INSERT statement on SQLite's pipelined path (`_insert_sqlite_while_checking`):
+# long enough that the writer thread spends its time in SQLite, without the GIL.
+_ROWS_PER_INSERT = 1000
 _UNIQUE = "event_unique_source_id_per_client"
 _DEADLOCK = "40P01"
 
@@ -539,9 +545,22 @@ def _copy_would_fail(
     source: str,
 ) -> bool:
     """One round trip before the COPY: is row security in force for this connection (COPY
-    refuses such a table), or is the batch's first or last event already stored? A feed
-    that re-sends a batch, or a window overlapping the last one, would otherwise be sent
-    in full twice: the unique key only stops the COPY at its end."""
+    refuses such a table), or is the batch's first or last event already stored?"""
+    return _ends_already_stored(
+        rows, clients_by_code, default_client_id, source, "row_security_active('operations_event')"
+    )
+
+
+def _ends_already_stored(
+    rows: list[Mapping[str, Any]],
+    clients_by_code: dict[str, int],
+    default_client_id: int | None,
+    source: str,
+    or_also: str = "false",
+) -> bool:
+    """Is the batch's first or last event already stored (or is `or_also` true)? A feed
+    that re-sends a batch, or a window overlapping the last one, would otherwise be
+    written in full and then undone: the unique key only tells at the end."""
     probes: list[Any] = []
     for row in (rows[0], rows[-1]):
         code = row.get("client")
@@ -550,19 +569,129 @@ def _copy_would_fail(
         row_source = row.get("source") or source
         if client_id is not None and isinstance(external_id, str) and isinstance(row_source, str):
             probes += [client_id, row_source.strip(), external_id.strip()]
-    stored = "false"
-    if probes:
-        keys = ", ".join(["(%s, %s, %s)"] * (len(probes) // 3))
-        stored = (
-            "EXISTS (SELECT 1 FROM operations_event "  # noqa: S608 (placeholders only)
-            f"WHERE (client_id, source, external_id) IN ({keys}))"
-        )
+    # One lookup of the unique key per probe (SQLite scans the whole index for a row
+    # value IN a list).
+    one = (
+        "EXISTS (SELECT 1 FROM operations_event "
+        "WHERE client_id = %s AND source = %s AND external_id = %s)"
+    )
+    stored = " OR ".join([one] * (len(probes) // 3)) or "0 = 1"
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT row_security_active('operations_event') OR {stored}",  # noqa: S608
-            probes,
-        )
+        cursor.execute(f"SELECT {or_also} OR {stored}", probes)  # noqa: S608 (constants only)
         return bool(cursor.fetchone()[0])
+
+
+class _SqliteWriter:
+    """A thread that runs multi-row INSERTs on SQLite's connection while the caller's
+    thread checks the next rows. SQLite releases the GIL while it writes, so checking
+    and writing use both cores.
+
+    The caller's thread must not use the connection until the block ends (it joins the
+    thread). An error in the writer is raised in the caller's thread, by `send` or at the
+    end of the block; after one, the writer discards what it is sent.
+    """
+
+    def __init__(self, raw: sqlite3.Connection, rows_per_statement: int) -> None:
+        self._raw = raw
+        self._rows_per_statement = rows_per_statement
+        self._chunks: queue.Queue[list[Any] | None] = queue.Queue(maxsize=4)
+        self._thread = threading.Thread(target=self._run, name="tally-ingest-writer")
+        self.inserted = 0
+        self.error: BaseException | None = None
+
+    def _statement(self, n_rows: int) -> str:
+        one = "(" + ", ".join(["?"] * len(_COLUMNS)) + ")"
+        return (
+            f"INSERT INTO operations_event ({', '.join(_COLUMNS)}) "  # noqa: S608 (constants only)
+            f"VALUES {', '.join([one] * n_rows)} "
+            "ON CONFLICT (client_id, source, external_id) DO NOTHING"
+        )
+
+    def _run(self) -> None:
+        cursor = self._raw.cursor()
+        full = self._statement(self._rows_per_statement)
+        try:
+            while (params := self._chunks.get()) is not None:
+                if self.error is not None:
+                    continue
+                n_rows = len(params) // len(_COLUMNS)
+                sql = full if n_rows == self._rows_per_statement else self._statement(n_rows)
+                try:
+                    cursor.execute(sql, params)
+                    self.inserted += cursor.rowcount
+                except BaseException as e:  # noqa: BLE001 (raised again in the caller's thread)
+                    self.error = e
+        finally:
+            cursor.close()
+
+    def send(self, params: list[Any]) -> None:
+        """Queue one statement's rows, flattened; waits while four are queued."""
+        if self.error is not None:
+            raise self.error
+        self._chunks.put(params)
+
+    def __enter__(self) -> "_SqliteWriter":
+        self._thread.start()
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        self._chunks.put(None)
+        self._thread.join()
+        if exc is None and self.error is not None:
+            raise self.error
+
+
+def _insert_sqlite_while_checking(
+    rows: list[Mapping[str, Any]],
+    clients_by_code: dict[str, int],
+    default_client_id: int | None,
+    source: str,
+    stamp: str,
+) -> dict[int, int] | None:
+    """The common case on SQLite, for a batch longer than one statement: a writer thread
+    INSERTs each chunk of checked rows while this thread checks the next.
+
+    Returns the new events per client; or None, having stored nothing, when the batch is
+    not all valid and new, for the general path to decide row by row.
+    """
+    raw = connection.connection
+    per_statement = min(
+        _ROWS_PER_INSERT, raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // len(_COLUMNS)
+    )
+    if len(rows) <= per_statement or _ends_already_stored(
+        rows, clients_by_code, default_client_id, source
+    ):
+        return None
+    problems: list[Problem] = []
+    created: Counter[int] = Counter()
+    checked = _checked_rows(
+        rows, clients_by_code, default_client_id, source, problems, stamp=stamp, sqlite=True
+    )
+    width = per_statement * len(_COLUMNS)
+    try:
+        with transaction.atomic(), connection.wrap_database_errors:
+            with _SqliteWriter(raw, per_statement) as writer:
+                params: list[Any] = []
+                extend = params.extend
+                for row in checked:
+                    if problems:
+                        raise _NotAllNew
+                    extend(row)
+                    created[row[0]] += 1
+                    if len(params) == width:
+                        writer.send(params)
+                        params = []
+                        extend = params.extend
+                if problems:
+                    raise _NotAllNew
+                if params:
+                    writer.send(params)
+            # Fewer stored than sent: a key twice in the batch, or one stored meanwhile.
+            if writer.inserted != len(rows):
+                raise _NotAllNew
+    except _NotAllNew:
+        return None
+    return dict(created)
 
 
 def _named_clients(
@@ -594,6 +723,11 @@ def ingest_events(
             _share_client_locks(_named_clients(rows, clients_by_code, default_client_id))
             created_by_client = _copy_postgres(
                 rows, clients_by_code, default_client_id, source, now.isoformat()
+            )
+        elif connection.vendor == "sqlite":
+            stamp = str(connection.ops.adapt_datetimefield_value(now))
+            created_by_client = _insert_sqlite_while_checking(
+                rows, clients_by_code, default_client_id, source, stamp
             )
         if created_by_client is None:
             created_by_client = _store_checked(

@@ -1,0 +1,102 @@
+"""SQLite's pipelined ingestion: a writer thread INSERTs chunks of checked rows while the
+caller checks the next. Statements are shortened to 10 rows so that a batch of a few
+dozen crosses several of them; the answers must be exactly the general path's."""
+
+import json
+
+import pytest
+from django.db import DatabaseError, connection, transaction
+
+from tally.audit.models import AuditEvent
+from tally.errors import DomainError
+from tally.operations import services
+from tally.operations.models import Event
+from tally.operations.services import ingest_events
+from tests.factories import event_rows
+
+pytestmark = [pytest.mark.django_db, pytest.mark.sqlite_only]
+
+
+@pytest.fixture(autouse=True)
+def short_statements(monkeypatch):
+    monkeypatch.setattr(services, "_ROWS_PER_INSERT", 10)
+
+
+def _pipelined(client, rows):
+    """What the pipelined path itself returns (None: it stored nothing, left it to the
+    general path), and the events it left stored."""
+    with transaction.atomic():
+        result = services._insert_sqlite_while_checking(
+            rows, {}, client.pk, "api", "2026-11-29 10:00:00"
+        )
+    return result, Event.objects.filter(client=client).count()
+
+
+def test_a_clean_batch_is_written_in_chunks_while_it_is_checked(acme):
+    rows = event_rows("pick", 35, details={"sku": "SKU-9"})
+    assert _pipelined(acme, rows) == ({acme.pk: 35}, 35)
+    last = Event.objects.get(external_id=rows[-1]["external_id"])  # in the short last chunk
+    assert (last.reference, last.details, last.source) == (
+        rows[-1]["reference"],
+        {"sku": "SKU-9"},
+        "api",
+    )
+    # The same rows through the general path get the same fingerprint.
+    assert ingest_events(actor=None, client=acme, rows=rows).duplicates == 35
+
+
+def test_through_the_service_it_is_audited_per_client(acme, globex):
+    rows = [*event_rows("label", 20, client=acme.code), *event_rows("stop", 15, client=globex.code)]
+    result = ingest_events(actor=None, rows=rows)
+    assert (result.created, result.duplicates) == (35, 0)
+    audited = AuditEvent.objects.filter(action="events.ingested").order_by("client_id")
+    counted = [(a.client_id, json.loads(a.data)["after"]["events"]) for a in audited]
+    assert counted == [(acme.pk, 20), (globex.pk, 15)]
+
+
+def test_a_bad_row_after_chunks_were_written_undoes_them_and_is_named(acme):
+    rows = event_rows("pick", 35)
+    rows[32]["occurred_at"] = "yesterday"
+    assert _pipelined(acme, rows) == (None, 0)
+    with pytest.raises(DomainError) as err:
+        ingest_events(actor=None, client=acme, rows=rows)
+    assert [(p.row, p.field) for p in err.value.problems] == [(33, "occurred_at")]
+    assert not Event.objects.exists()
+
+
+def test_a_key_twice_in_the_batch_is_stored_once(acme):
+    rows = event_rows("pick", 35)
+    rows[30] = dict(rows[4])
+    assert _pipelined(acme, rows) == (None, 0)
+    result = ingest_events(actor=None, client=acme, rows=rows)
+    assert (result.created, result.duplicates) == (34, 1)
+
+
+def test_an_event_stored_in_the_middle_of_the_batch_is_a_duplicate(acme):
+    rows = event_rows("pick", 35)
+    ingest_events(actor=None, client=acme, rows=rows[17:18])
+    assert _pipelined(acme, rows) == (None, 1)
+    result = ingest_events(actor=None, client=acme, rows=rows)
+    assert (result.created, result.duplicates) == (34, 1)
+
+
+def test_a_re_sent_batch_is_not_written_again(acme):
+    rows = event_rows("pick", 35)
+    ingest_events(actor=None, client=acme, rows=rows)
+    # The first and last events are stored already: no INSERT is tried.
+    assert _pipelined(acme, rows) == (None, 35)
+
+
+def test_a_database_error_in_the_writer_reaches_the_caller_and_keeps_nothing(acme):
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TRIGGER refuse_boom BEFORE INSERT ON operations_event "
+            "WHEN NEW.reference = 'boom' BEGIN SELECT RAISE(ABORT, 'refused boom'); END"
+        )
+    rows = event_rows("pick", 35)
+    rows[25]["reference"] = "boom"
+    with pytest.raises(DatabaseError, match="refused boom"):
+        ingest_events(actor=None, client=acme, rows=rows)
+    assert not Event.objects.exists()
+    # The connection is usable afterwards, and the writer thread has ended.
+    assert ingest_events(actor=None, client=acme, rows=event_rows("pick", 12)).created == 12
