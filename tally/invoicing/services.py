@@ -19,7 +19,7 @@ from tally.clients.models import Client
 from tally.errors import DomainError, NotFound, Problem
 from tally.money import line_amount, price_to_decimal, tax_amount
 from tally.operations.models import EventKind
-from tally.operations.services import sqlite_bulk_cache
+from tally.operations.sqlite_bulk import bigger_cache
 from tally.rating.queries import price_segments
 
 from .models import (
@@ -111,7 +111,7 @@ def generate_draft_invoice(
     *, actor: Any, client: Client, period_start: date, period_end: date
 ) -> GenerationResult:
     """Bill a client's unbilled events of a period (dates inclusive, in the client's time zone)."""
-    with sqlite_bulk_cache():
+    with bigger_cache():
         return _generate_draft_invoice(
             actor=actor, client=client, period_start=period_start, period_end=period_end
         )

@@ -24,13 +24,10 @@ import csv
 import hashlib
 import io
 import json
-import queue
 import re
 import sqlite3
-import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
@@ -43,6 +40,7 @@ from tally.audit import services as audit
 from tally.clients.models import Client
 from tally.errors import DomainError, Problem
 
+from . import sqlite_bulk
 from .models import EventKind
 
 KINDS = frozenset(EventKind.values)
@@ -445,29 +443,6 @@ def _insert_sqlite(
     return created, lambda: _stored_differently(unique)
 
 
-@contextmanager
-def sqlite_bulk_cache(mib: int = 256) -> Iterator[None]:
-    """On SQLite, a page cache big enough for one bulk write, for the length of the block.
-
-    SQLite's default cache is 2 MiB: a batch that touches more pages than that (every
-    index of a large events table does) spills them to the WAL in mid-transaction and
-    reads them back. The cache only grows as pages are used, and the previous size is put
-    back afterwards. Elsewhere this does nothing.
-    """
-    if connection.vendor != "sqlite":
-        yield
-        return
-    with connection.cursor() as cursor:
-        cursor.execute("PRAGMA cache_size")
-        (previous,) = cursor.fetchone()
-        cursor.execute(f"PRAGMA cache_size = {-int(mib) * 1024}")
-    try:
-        yield
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute(f"PRAGMA cache_size = {int(previous)}")
-
-
 def _share_client_locks(client_ids: set[int]) -> None:
     """Hold the clients' rows in share mode until commit, before any event id is drawn.
 
@@ -581,66 +556,6 @@ def _ends_already_stored(
         return bool(cursor.fetchone()[0])
 
 
-class _SqliteWriter:
-    """A thread that runs multi-row INSERTs on SQLite's connection while the caller's
-    thread checks the next rows. SQLite releases the GIL while it writes, so checking
-    and writing use both cores.
-
-    The caller's thread must not use the connection until the block ends (it joins the
-    thread). An error in the writer is raised in the caller's thread, by `send` or at the
-    end of the block; after one, the writer discards what it is sent.
-    """
-
-    def __init__(self, raw: sqlite3.Connection, rows_per_statement: int) -> None:
-        self._raw = raw
-        self._rows_per_statement = rows_per_statement
-        self._chunks: queue.Queue[list[Any] | None] = queue.Queue(maxsize=4)
-        self._thread = threading.Thread(target=self._run, name="tally-ingest-writer")
-        self.inserted = 0
-        self.error: BaseException | None = None
-
-    def _statement(self, n_rows: int) -> str:
-        one = "(" + ", ".join(["?"] * len(_COLUMNS)) + ")"
-        return (
-            f"INSERT INTO operations_event ({', '.join(_COLUMNS)}) "  # noqa: S608 (constants only)
-            f"VALUES {', '.join([one] * n_rows)} "
-            "ON CONFLICT (client_id, source, external_id) DO NOTHING"
-        )
-
-    def _run(self) -> None:
-        cursor = self._raw.cursor()
-        full = self._statement(self._rows_per_statement)
-        try:
-            while (params := self._chunks.get()) is not None:
-                if self.error is not None:
-                    continue
-                n_rows = len(params) // len(_COLUMNS)
-                sql = full if n_rows == self._rows_per_statement else self._statement(n_rows)
-                try:
-                    cursor.execute(sql, params)
-                    self.inserted += cursor.rowcount
-                except BaseException as e:  # noqa: BLE001 (raised again in the caller's thread)
-                    self.error = e
-        finally:
-            cursor.close()
-
-    def send(self, params: list[Any]) -> None:
-        """Queue one statement's rows, flattened; waits while four are queued."""
-        if self.error is not None:
-            raise self.error
-        self._chunks.put(params)
-
-    def __enter__(self) -> "_SqliteWriter":
-        self._thread.start()
-        return self
-
-    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        self._chunks.put(None)
-        self._thread.join()
-        if exc is None and self.error is not None:
-            raise self.error
-
-
 def _insert_sqlite_while_checking(
     rows: list[Mapping[str, Any]],
     clients_by_code: dict[str, int],
@@ -670,7 +585,7 @@ def _insert_sqlite_while_checking(
     width = per_statement * len(_COLUMNS)
     try:
         with transaction.atomic(), connection.wrap_database_errors:
-            with _SqliteWriter(raw, per_statement) as writer:
+            with sqlite_bulk.InsertWriter(raw, per_statement, _COLUMNS) as writer:
                 params: list[Any] = []
                 extend = params.extend
                 for row in checked:
@@ -717,7 +632,11 @@ def ingest_events(
     clients_by_code = dict(Client.objects.values_list("code", "id"))
     default_client_id = client.pk if client else None
     now = timezone.now()
-    with sqlite_bulk_cache(), transaction.atomic():
+    with (
+        sqlite_bulk.bigger_cache(),
+        sqlite_bulk.checkpoint_in_background(when=len(rows) > _ROWS_PER_INSERT),
+        transaction.atomic(),
+    ):
         created_by_client = None
         if connection.vendor == "postgresql":
             _share_client_locks(_named_clients(rows, clients_by_code, default_client_id))

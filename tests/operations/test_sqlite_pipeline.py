@@ -3,6 +3,9 @@ caller checks the next. Statements are shortened to 10 rows so that a batch of a
 dozen crosses several of them; the answers must be exactly the general path's."""
 
 import json
+import sqlite3
+from contextlib import closing
+from pathlib import Path
 
 import pytest
 from django.db import DatabaseError, connection, transaction
@@ -100,3 +103,25 @@ def test_a_database_error_in_the_writer_reaches_the_caller_and_keeps_nothing(acm
     assert not Event.objects.exists()
     # The connection is usable afterwards, and the writer thread has ended.
     assert ingest_events(actor=None, client=acme, rows=event_rows("pick", 12)).created == 12
+
+
+def test_a_bulk_commit_is_checkpointed_by_a_background_thread(tx_db):
+    from tally.operations import sqlite_bulk
+    from tests.factories import make_client
+
+    acme = make_client("acme")
+    rows = event_rows("pick", 2000)
+    assert ingest_events(actor=None, client=acme, rows=rows).created == 2000
+    sqlite_bulk.wait_for_checkpoint()
+    # The events are in the database file itself, read without its WAL (`immutable`).
+    # The WAL is far below SQLite's own checkpoint threshold and the commit was told not
+    # to checkpoint: only the background thread can have copied them there.
+    database = Path(connection.settings_dict["NAME"]).resolve()
+    with closing(sqlite3.connect(f"{database.as_uri()}?immutable=1", uri=True)) as file_only:
+        (stored,) = file_only.execute(
+            "SELECT COUNT(*) FROM operations_event WHERE client_id = ?", [acme.pk]
+        ).fetchone()
+    assert stored == 2000
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA wal_autocheckpoint")
+        assert cursor.fetchone()[0] == 1000  # the connection's own setting is back
