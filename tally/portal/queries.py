@@ -416,7 +416,9 @@ def _apply_filters(qs: QuerySet, client_id: int, f: InvoiceFilters, today: date)
                 "AND r.occurred_from <= e.occurred_at AND r.occurred_to > e.occurred_at "
                 "AND r.after_id < e.id AND r.upto_id >= e.id "
                 "WHERE e.client_id = %s AND e.reference >= %s AND e.reference < %s",
-                [client_id, term, term + "\uffff"],
+                # Every reference that starts with the term: up to the term followed by
+                # the last code point (U+FFFF would miss an emoji after the term).
+                [client_id, term, term + "\U0010ffff"],
             )
         )
         qs = qs.filter(by_number | by_reference)

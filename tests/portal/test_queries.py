@@ -7,11 +7,17 @@ from tally.disputes.services import open_dispute, post_dispute_message
 from tally.errors import NotFound
 from tally.internal_notes.services import add_internal_note
 from tally.invoicing.queries import billed_events
-from tally.invoicing.services import create_credit_note, void_invoice
+from tally.invoicing.services import (
+    create_credit_note,
+    generate_draft_invoice,
+    issue_invoice,
+    void_invoice,
+)
+from tally.operations.services import ingest_events
 from tally.payments.services import record_payment
 from tally.portal import queries
 from tally.portal.queries import InvoiceFilters
-from tests.factories import add_events, issued_invoice, make_user
+from tests.factories import add_events, event_rows, issued_invoice, make_user
 
 pytestmark = pytest.mark.django_db
 TODAY = date(2026, 12, 20)
@@ -109,6 +115,29 @@ def test_filters_by_dates_amount_number_and_event_reference(ledger):
     # Another client's reference finds nothing here.
     their_ref = billed_events(ledger["theirs"].lines.first()).first().reference
     assert ids(InvoiceFilters(search=their_ref)) == set()
+
+
+def test_a_reference_search_finds_every_reference_that_starts_with_the_term(acme):
+    invoice_of = {}
+    refs = ["SO-12", "SO-123", "SO-12Ω", "SO-12\U0001f4e6", "SO-13", "so-12", "SO-1"]
+    for month, ref in enumerate(refs, start=1):
+        ingest_events(
+            actor=None,
+            client=acme,
+            rows=[{**event_rows("pick", 1, day=date(2026, month, 5))[0], "reference": ref}],
+        )
+        draft = generate_draft_invoice(
+            actor=None,
+            client=acme,
+            period_start=date(2026, month, 1),
+            period_end=date(2026, month, 28),
+        ).invoice
+        invoice_of[ref] = issue_invoice(
+            actor=None, client=acme, invoice_id=draft.pk, issue_date=date(2026, month, 28)
+        ).pk
+    page = queries.invoice_page(acme.pk, TODAY, InvoiceFilters(search="SO-12"), limit=100)
+    # A letter beyond U+FFFF after the term (the parcel emoji) is found too.
+    assert {r.id for r in page.rows} == {invoice_of[r] for r in refs[:4]}
 
 
 @pytest.mark.parametrize("sort", queries.SORTS)
