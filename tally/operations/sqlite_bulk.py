@@ -19,6 +19,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from django.db import connection
@@ -156,7 +157,8 @@ def checkpoint_in_background(*, when: bool = True) -> Iterator[None]:
 
 def _checkpoint(path: str) -> None:
     try:
-        db = sqlite3.connect(path, timeout=20)
+        # mode=rw: a database removed meanwhile (a test run's) is not made again, empty.
+        db = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=rw", uri=True, timeout=20)
         try:
             db.execute("PRAGMA wal_checkpoint(PASSIVE)")
         finally:
