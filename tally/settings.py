@@ -1,6 +1,7 @@
 """Settings for Tally. Every value a deployment changes comes from the environment."""
 
 import os
+import re
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -185,9 +186,34 @@ TALLY_OPERATOR_ADDRESS = os.environ.get(
 ).replace("\\n", "\n")
 TALLY_OPERATOR_CONTACT = os.environ.get("TALLY_OPERATOR_CONTACT", "billing@northwind.example")
 TALLY_OPERATOR_TAX_ID = os.environ.get("TALLY_OPERATOR_TAX_ID", "EIN 94-1234567")
-TALLY_PAYMENT_INSTRUCTIONS = os.environ.get(
-    "TALLY_PAYMENT_INSTRUCTIONS",
-    "ACH/wire: Northwind Logistics, First Harbor Bank, routing 021000021, account 4410 2231 8890",
+# How to pay, on invoices, in reminders and in the portal: bank details differ by currency
+# (a EUR client pays by SEPA to an IBAN, a USD client by ACH or wire).
+# TALLY_PAYMENT_INSTRUCTIONS is the text for every currency without one of its own in
+# TALLY_PAYMENT_INSTRUCTIONS_<ISO code> (e.g. TALLY_PAYMENT_INSTRUCTIONS_EUR). The demo
+# texts below apply only while TALLY_PAYMENT_INSTRUCTIONS is unset: an operator who sets
+# their own bank must never have a client pay into the demo's EUR or GBP account.
+_DEMO_PAYMENT_INSTRUCTIONS = {
+    "": "ACH/wire: Northwind Logistics, First Harbor Bank, routing 021000021, "
+    "account 4410 2231 8890",
+    "EUR": "SEPA transfer: Northwind Logistics B.V., IBAN NL91 ABNA 0417 1643 00, BIC ABNANL2A",
+    "GBP": "Faster Payments or BACS: Northwind Logistics UK Ltd, sort code 20-00-00, "
+    "account 55779911",
+}
+_OWN_INSTRUCTIONS = "TALLY_PAYMENT_INSTRUCTIONS"
+if _OWN_INSTRUCTIONS in os.environ:
+    TALLY_PAYMENT_INSTRUCTIONS = os.environ[_OWN_INSTRUCTIONS]
+    TALLY_PAYMENT_INSTRUCTIONS_BY_CURRENCY: dict[str, str] = {}
+else:
+    TALLY_PAYMENT_INSTRUCTIONS = _DEMO_PAYMENT_INSTRUCTIONS[""]
+    TALLY_PAYMENT_INSTRUCTIONS_BY_CURRENCY = {
+        code: text for code, text in _DEMO_PAYMENT_INSTRUCTIONS.items() if code
+    }
+TALLY_PAYMENT_INSTRUCTIONS_BY_CURRENCY.update(
+    {
+        name.removeprefix(f"{_OWN_INSTRUCTIONS}_"): text
+        for name, text in os.environ.items()
+        if re.fullmatch(rf"{_OWN_INSTRUCTIONS}_[A-Z]{{3}}", name)
+    }
 )
 
 LOGGING = {

@@ -15,6 +15,8 @@ from django.utils.text import capfirst
 from jinja2 import Environment, StrictUndefined, pass_context
 from jinja2.runtime import Context
 
+from tally.payments.instructions import payment_instructions
+
 from .templatetags import portal as tags
 
 
@@ -39,7 +41,12 @@ def _pluralize(count: int) -> str:
 def environment(**options: Any) -> Environment:
     env = Environment(**{**options, "undefined": StrictUndefined})
     env.globals.update(
-        money=_money, query_with=_query_with, url=_url, period=tags.period, days_late=tags.days_late
+        money=_money,
+        query_with=_query_with,
+        url=_url,
+        period=tags.period,
+        days_late=tags.days_late,
+        payment_instructions=payment_instructions,
     )
     env.filters.update(
         day=tags.day,

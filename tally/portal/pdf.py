@@ -29,6 +29,7 @@ from fpdf import FPDF, FontFace
 from fpdf.enums import TableBordersLayout, XPos, YPos
 
 from tally.money import format_money, price_to_decimal, to_decimal
+from tally.payments.instructions import payment_instructions
 
 from .queries import STATUS_LABELS, ClientHeader, InvoiceDetail
 from .templatetags.portal import method_label
@@ -289,7 +290,7 @@ def render_invoice_pdf(client: ClientHeader, detail: InvoiceDetail, locale: str 
             align=("LEFT", "LEFT", "LEFT", "RIGHT"),
         )
     if row.status not in ("paid", "void"):
-        _instructions(pdf, row.number, content_width)
+        _instructions(pdf, row.number, row.currency, content_width)
     return bytes(pdf.output())
 
 
@@ -500,8 +501,8 @@ def _line_count(pdf: _InvoicePDF, text: str, width: float) -> int:
     return len(lines) if isinstance(lines, list) else 1
 
 
-def _instructions(pdf: _InvoicePDF, number: str, width: float) -> None:
-    text = safe_text(settings.TALLY_PAYMENT_INSTRUCTIONS)
+def _instructions(pdf: _InvoicePDF, number: str, currency: str, width: float) -> None:
+    text = safe_text(payment_instructions(currency))
     reference = safe_text(f"Please quote invoice {number} with your payment.")
     pdf._font(9.5)
     text_lines = _line_count(pdf, text, width - 8)

@@ -33,6 +33,7 @@ from tally.disputes.models import Dispute, DisputeStatus
 from tally.errors import DomainError, Problem
 from tally.invoicing.models import Invoice, InvoiceStatus
 from tally.money import format_money
+from tally.payments.instructions import payment_instructions
 
 from .models import Reminder, ReminderAttempt, ReminderPolicy, ReminderStatus, default_offsets
 
@@ -468,7 +469,7 @@ def compose_reminder(
             f"  Due date:    {due} ({when})",
             "",
             "How to pay:",
-            f"  {settings.TALLY_PAYMENT_INSTRUCTIONS}",
+            f"  {payment_instructions(invoice.currency)}",
             f"  Please quote {number} as the payment reference.",
             "",
             "The invoice, every charge on it and the events behind each charge are in the",

@@ -385,3 +385,44 @@ def test_a_filtered_table_says_how_many_invoices_match_and_what_they_leave_unpai
     assert f"2 invoices match · ${both / 100:,.2f} unpaid" in html
     one = acme_browser.get("/?issued_from=2026-10-01").content.decode()
     assert f"1 invoice matches · ${recent.balance_minor / 100:,.2f} unpaid" in one
+
+
+def test_an_unpaid_invoice_says_how_to_pay_in_its_currency_and_a_paid_one_does_not(
+    acme, acme_browser, settings
+):
+    from tally.payments.services import record_payment
+
+    settings.TALLY_PAYMENT_INSTRUCTIONS = "ACH: Harbor 3PL, routing 021000021"
+    settings.TALLY_PAYMENT_INSTRUCTIONS_BY_CURRENCY = {"EUR": "SEPA: IBAN NL91 ABNA 0417 1643 00"}
+    unpaid = issued_invoice(acme, picks=4)
+    paid = issued_invoice(acme, picks=2, period=(date(2026, 9, 1), date(2026, 9, 30)))
+    record_payment(
+        actor=None,
+        client=acme,
+        amount_minor=paid.total_minor,
+        currency="USD",
+        received_on=date(2026, 11, 10),
+        method="ach",
+        idempotency_key="paid-in-full",
+        allocations=[(paid.pk, paid.total_minor)],
+    )
+
+    def drilldown(invoice):
+        url = reverse("portal:invoice", args=[number(invoice)])
+        return acme_browser.get(url, HTTP_HX_REQUEST="true").content.decode()
+
+    html = drilldown(unpaid)
+    assert "How to pay" in html and "ACH: Harbor 3PL, routing 021000021" in html
+    assert f"Please quote {number(unpaid)} with your payment." in html
+    assert "IBAN" not in html
+    assert "How to pay" not in drilldown(paid)
+
+    from tests.factories import make_client
+
+    berlin = make_client("berlin", currency="EUR")
+    euro = issued_invoice(berlin, picks=4)
+    berlin_browser = HttpClient()
+    berlin_browser.force_login(make_user(role=Role.CLIENT_USER, client=berlin))
+    url = reverse("portal:invoice", args=[number(euro)])
+    html = berlin_browser.get(url, HTTP_HX_REQUEST="true").content.decode()
+    assert "SEPA: IBAN NL91 ABNA 0417 1643 00" in html and "routing" not in html
