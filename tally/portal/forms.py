@@ -149,6 +149,12 @@ class InvoiceFilterForm(forms.Form):
         return "not yet due" if key == "current" else f"{label[0].lower()}{label[1:]} past due"
 
     @property
+    def active_filters(self) -> int:
+        """How many of the visible filters are set (refused ones too: their errors show)."""
+        names = (f.name for f in self.visible_fields() if f.name not in ("sort", "dir"))
+        return sum(1 for name in names if str(self.data.get(name) or "").strip())
+
+    @property
     def as_of_date(self) -> date | None:
         return self.cleaned_data.get("as_of") if hasattr(self, "cleaned_data") else None
 

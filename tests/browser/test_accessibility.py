@@ -136,3 +136,49 @@ def test_at_phone_width_nothing_but_the_tables_scrolls_sideways(portal, new_cont
         page.goto(url)
         assert_fits_the_phone(page, url)
         shot(page, portal, name)
+
+
+def test_a_keyboard_user_skips_the_filters_straight_to_the_table(portal, page):
+    page.goto("/")
+    tab_until(page, "form.filters .skip-link")
+    skip = page.locator("form.filters .skip-link")
+    expect(skip).to_be_in_viewport()  # hidden off-screen until it has the focus
+    assert_focus_visible(page)
+    page.keyboard.press("Enter")
+    expect(page.locator("#invoice-table")).to_be_focused()
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => document.activeElement.closest('#invoice-table') !== null")
+
+
+def test_on_a_phone_the_filters_fold_away_until_asked_for(portal, new_context, live_server):
+    from tests.browser.conftest import session_cookie
+
+    context = new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    context.add_cookies([session_cookie(portal.user, live_server.url)])
+    page = context.new_page()
+    page.goto("/")
+    summary = page.locator("details.filter-panel > summary")
+    expect(page.locator("#id_status")).to_be_hidden()
+    expect(summary).to_have_text("Filters")
+    folded = page.locator("#invoice-table").bounding_box()
+    shot(page, portal, "phone-filters-folded")
+
+    summary.click()
+    expect(page.locator("#id_status")).to_be_visible()
+    unfolded = page.locator("#invoice-table").bounding_box()
+    assert folded and unfolded and unfolded["y"] - folded["y"] > 300, (folded, unfolded)
+    page.select_option("#id_status", "overdue")
+    expect(summary).to_have_text("Filters · 1 active")
+    page.wait_for_url(re.compile(r"status=overdue"))
+
+    # Opened with filters set, they stay open and say how many.
+    page.goto(f"/?status=overdue&q={portal.n('overdue_partial')}")
+    expect(page.locator("#id_q")).to_be_visible()
+    expect(summary).to_have_text("Filters · 2 active")
+    assert_fits_the_phone(page, "billing with its filters open")
+
+
+def test_on_a_wide_screen_the_filters_stay_open(portal, page):
+    page.goto("/")
+    expect(page.locator("#id_status")).to_be_visible()
+    expect(page.locator("details.filter-panel")).to_have_attribute("open", "")

@@ -53,3 +53,20 @@ document.addEventListener("htmx:afterSwap", (event) => {
     swapped.querySelector("[data-focus-after-swap]");
   if (target) target.focus();
 });
+
+// On a phone the filters take a whole screen before the first invoice: fold them when
+// none is set (the server leaves them open, for browsers without JavaScript), and keep
+// the summary's count of set filters true as they change.
+(() => {
+  const filterPanel = document.querySelector("details.filter-panel");
+  if (!filterPanel) return;
+  if (filterPanel.hasAttribute("data-fold-on-phone") && window.matchMedia("(max-width: 640px)").matches) {
+    filterPanel.open = false;
+  }
+  const countSet = () => {
+    const fields = filterPanel.querySelectorAll(".field input, .field select");
+    const set = Array.from(fields).filter((field) => field.value.trim() !== "").length;
+    filterPanel.querySelector("[data-active-count]").textContent = set ? `· ${set} active` : "";
+  };
+  filterPanel.addEventListener("change", countSet);
+})();
