@@ -54,9 +54,13 @@ class InsertWriter:
     """A thread that runs multi-row INSERTs on SQLite's connection while the caller's
     thread checks the next rows.
 
-    The caller's thread must not use the connection until the block ends (it joins the
-    thread). An error in the writer is raised in the caller's thread, by `send` or at the
-    end of the block; after one, the writer discards what it is sent.
+    The caller's thread must not use the connection until the block ends: the end of the
+    block waits for the writer to finish, even through an interrupt (KeyboardInterrupt, a
+    signal handler's SystemExit), because the caller rolls back right after and a
+    statement run after that would be committed on its own. An error in the writer is
+    raised in the caller's thread, by `send` or at the end of the block. Once the block
+    fails or the writer errs, the writer drops whatever is still queued. Its statements
+    bypass Django's cursor wrappers (`connection.queries` does not list them).
     """
 
     def __init__(self, raw: sqlite3.Connection, rows_per_statement: int, columns: Sequence[str]):
@@ -65,6 +69,7 @@ class InsertWriter:
         self._columns = tuple(columns)
         self._chunks: queue.Queue[list[Any] | None] = queue.Queue(maxsize=4)
         self._thread = threading.Thread(target=self._run, name="tally-insert-writer")
+        self._cancelled = False
         self.inserted = 0
         self.error: BaseException | None = None
 
@@ -77,21 +82,27 @@ class InsertWriter:
         )
 
     def _run(self) -> None:
-        cursor = self._raw.cursor()
-        full = self._statement(self._rows_per_statement)
+        cursor = None
         try:
+            cursor = self._raw.cursor()
+            full = self._statement(self._rows_per_statement)
             while (params := self._chunks.get()) is not None:
-                if self.error is not None:
-                    continue
+                if self.error is not None or self._cancelled:
+                    continue  # keep taking chunks, so that the caller never waits on a full queue
+                if not self._raw.in_transaction:
+                    # Outside the caller's transaction each statement would commit alone.
+                    raise sqlite3.ProgrammingError("the insert writer ran outside a transaction")
                 n_rows = len(params) // len(self._columns)
                 sql = full if n_rows == self._rows_per_statement else self._statement(n_rows)
-                try:
-                    cursor.execute(sql, params)
-                    self.inserted += cursor.rowcount
-                except BaseException as e:  # noqa: BLE001 (raised again in the caller's thread)
-                    self.error = e
+                cursor.execute(sql, params)
+                self.inserted += cursor.rowcount
+        except BaseException as e:  # noqa: BLE001 (raised again in the caller's thread)
+            self.error = e
+            while self._chunks.get() is not None:  # the caller may still be sending
+                pass
         finally:
-            cursor.close()
+            if cursor is not None:
+                cursor.close()
 
     def send(self, params: list[Any]) -> None:
         """Queue one statement's rows, flattened; waits while four are queued."""
@@ -104,16 +115,44 @@ class InsertWriter:
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
-        self._chunks.put(None)
-        self._thread.join()
+        if exc is not None:
+            self._cancelled = True
+        interrupted = self._stop()
+        if interrupted is not None:
+            raise interrupted
         if exc is None and self.error is not None:
             raise self.error
 
+    def _stop(self) -> BaseException | None:
+        """Send the end and wait for the thread to finish, whatever interrupts the wait;
+        returns the first interruption, to be raised once the thread is done."""
+        interrupted: BaseException | None = None
+        ended = False
+        while self._thread.is_alive():
+            try:
+                if not ended:
+                    self._chunks.put(None)
+                    ended = True
+                self._thread.join()
+            except BaseException as e:  # noqa: BLE001 (raised again once the writer is done)
+                self._cancelled = True
+                interrupted = interrupted or e
+        return interrupted
 
-# One background checkpoint at a time per process; one asked for while another runs is
-# not needed (a PASSIVE checkpoint takes every frame committed when it starts, and the
-# next bulk commit asks again).
-_checkpointing = threading.Lock()
+
+# The background checkpoint: at most one thread at a time per process. A commit made
+# while it runs asks for another pass (`_again`), which the running thread makes before
+# it ends, so every bulk commit is checkpointed.
+_state = threading.Lock()
+_idle = threading.Event()
+_idle.set()
+_again = False
+# The WAL's length in frames after the last checkpoint: a bulk transaction that begins
+# while a checkpoint is running reads a snapshot the WAL cannot be restarted under, so
+# back-to-back batches would grow it without end. Past this length the next bulk
+# transaction waits for the running checkpoint first, and the WAL restarts from its head.
+WAL_FRAMES_BEFORE_WAITING = 65_536  # 256 MiB of 4 KiB pages
+_wal_frames = 0
 
 
 @contextmanager
@@ -135,44 +174,69 @@ def checkpoint_in_background(*, when: bool = True) -> Iterator[None]:
     ):
         yield
         return
-    with connection.cursor() as cursor:
-        cursor.execute("PRAGMA wal_autocheckpoint")
-        (previous,) = cursor.fetchone()
-        cursor.execute("PRAGMA wal_autocheckpoint = 0")
+    if _wal_frames > WAL_FRAMES_BEFORE_WAITING:
+        wait_for_checkpoint()
+    previous = None
+    committed = False
     try:
-        yield
-    finally:
         with connection.cursor() as cursor:
-            cursor.execute(f"PRAGMA wal_autocheckpoint = {int(previous)}")
-        if _checkpointing.acquire(blocking=False):
-            path = str(connection.settings_dict["NAME"])
-            try:
-                threading.Thread(
-                    target=_checkpoint, args=(path,), name="tally-wal-checkpoint", daemon=True
-                ).start()
-            except BaseException:
-                _checkpointing.release()
-                raise
+            cursor.execute("PRAGMA wal_autocheckpoint")
+            (previous,) = cursor.fetchone()
+            cursor.execute("PRAGMA wal_autocheckpoint = 0")
+        yield
+        committed = True
+    finally:
+        if previous is not None:
+            with connection.cursor() as cursor:
+                cursor.execute(f"PRAGMA wal_autocheckpoint = {int(previous)}")
+        if committed:
+            _checkpoint_soon(str(connection.settings_dict["NAME"]))
+
+
+def _checkpoint_soon(path: str) -> None:
+    global _again
+    with _state:
+        if not _idle.is_set():
+            _again = True
+            return
+        _idle.clear()
+    try:
+        threading.Thread(
+            target=_checkpoint, args=(path,), name="tally-wal-checkpoint", daemon=True
+        ).start()
+    except BaseException:
+        _idle.set()
+        raise
 
 
 def _checkpoint(path: str) -> None:
+    global _again, _wal_frames
     try:
-        # mode=rw: a database removed meanwhile (a test run's) is not made again, empty.
-        db = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=rw", uri=True, timeout=20)
-        try:
-            db.execute("PRAGMA wal_checkpoint(PASSIVE)")
-        finally:
-            db.close()
-    except sqlite3.Error:
-        # Nothing is lost: the WAL holds the commit, and the next checkpoint (this
-        # process's or any connection's automatic one) copies it.
-        logger.exception("background WAL checkpoint of %s failed", path)
-    finally:
-        _checkpointing.release()
+        while True:
+            try:
+                # mode=rw: a database removed meanwhile (a test run's) is not made again.
+                uri = f"{Path(path).resolve().as_uri()}?mode=rw"
+                db = sqlite3.connect(uri, uri=True, timeout=20)
+                try:
+                    _busy, frames, _copied = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                    _wal_frames = frames
+                finally:
+                    db.close()
+            except sqlite3.Error:
+                # Nothing is lost: the WAL holds the commit, and the next checkpoint (this
+                # process's or any connection's automatic one) copies it.
+                logger.exception("background WAL checkpoint of %s failed", path)
+            with _state:
+                if not _again:
+                    _idle.set()
+                    return
+                _again = False
+    except BaseException:
+        _idle.set()
+        raise
 
 
 def wait_for_checkpoint() -> None:
     """Until the background checkpoint, if one is running, has finished (the benchmark
-    counts its time; tests read the WAL after it)."""
-    with _checkpointing:
-        pass
+    counts its time; tests read the database file after it)."""
+    _idle.wait()

@@ -25,6 +25,16 @@ def short_statements(monkeypatch):
     monkeypatch.setattr(services, "_ROWS_PER_INSERT", 10)
 
 
+def in_the_database_file(client) -> int:
+    """The client's events in the database file itself, read without its WAL."""
+    database = Path(connection.settings_dict["NAME"]).resolve()
+    with closing(sqlite3.connect(f"{database.as_uri()}?immutable=1", uri=True)) as file_only:
+        (stored,) = file_only.execute(
+            "SELECT COUNT(*) FROM operations_event WHERE client_id = ?", [client.pk]
+        ).fetchone()
+    return stored
+
+
 def _pipelined(client, rows):
     """What the pipelined path itself returns (None: it stored nothing, left it to the
     general path), and the events it left stored."""
@@ -113,15 +123,110 @@ def test_a_bulk_commit_is_checkpointed_by_a_background_thread(tx_db):
     rows = event_rows("pick", 2000)
     assert ingest_events(actor=None, client=acme, rows=rows).created == 2000
     sqlite_bulk.wait_for_checkpoint()
-    # The events are in the database file itself, read without its WAL (`immutable`).
     # The WAL is far below SQLite's own checkpoint threshold and the commit was told not
     # to checkpoint: only the background thread can have copied them there.
-    database = Path(connection.settings_dict["NAME"]).resolve()
-    with closing(sqlite3.connect(f"{database.as_uri()}?immutable=1", uri=True)) as file_only:
-        (stored,) = file_only.execute(
-            "SELECT COUNT(*) FROM operations_event WHERE client_id = ?", [acme.pk]
-        ).fetchone()
-    assert stored == 2000
+    assert in_the_database_file(acme) == 2000
     with connection.cursor() as cursor:
         cursor.execute("PRAGMA wal_autocheckpoint")
         assert cursor.fetchone()[0] == 1000  # the connection's own setting is back
+
+
+class Interrupted(BaseException):
+    """What a signal handler raises, like KeyboardInterrupt (which would stop pytest)."""
+
+
+def test_an_interrupt_while_the_writer_finishes_keeps_nothing_of_the_batch(acme):
+    """The signal lands while the caller waits at the end of the block for the writer to
+    finish its last chunks: the caller rolls back right after, so the writer must be done
+    first, or its last statements would be written outside the rolled-back savepoint."""
+    import signal
+    import threading
+    import time
+
+    rows = event_rows("pick", 300)
+    main = threading.main_thread().ident
+    armed = [True]
+    calls = [0]
+
+    def slow_row(_):
+        # Each row takes a millisecond to write; with 45 rows left, every chunk has been
+        # sent (four wait in the queue) and the caller is at the end of the block.
+        calls[0] += 1
+        if calls[0] == len(rows) - 45:
+            signal.pthread_kill(main, signal.SIGUSR1)
+        time.sleep(0.001)
+        return 0
+
+    def handler(signum, frame):
+        if armed[0]:
+            raise Interrupted
+
+    connection.connection.create_function("slow_row", 1, slow_row)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TEMP TRIGGER slow_insert BEFORE INSERT ON operations_event "
+            "BEGIN SELECT slow_row(NEW.external_id); END"
+        )
+    previous = signal.signal(signal.SIGUSR1, handler)
+    try:
+        with pytest.raises(Interrupted):
+            ingest_events(actor=None, client=acme, rows=rows)
+    finally:
+        armed[0] = False
+        signal.signal(signal.SIGUSR1, previous)
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TRIGGER slow_insert")
+    assert calls[0] >= len(rows) - 45  # the signal was sent
+    assert not Event.objects.exists()
+    assert not any(t.name == "tally-insert-writer" for t in threading.enumerate())
+    assert ingest_events(actor=None, client=acme, rows=rows).created == 300
+
+
+def test_a_refused_bulk_batch_puts_the_automatic_checkpoint_back(tx_db):
+    from tests.factories import make_client
+
+    acme = make_client("acme")
+    rows = event_rows("pick", 50)
+    rows[40]["quantity"] = -1
+    with pytest.raises(DomainError):
+        ingest_events(actor=None, client=acme, rows=rows)
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA wal_autocheckpoint")
+        assert cursor.fetchone()[0] == 1000
+
+
+def test_a_commit_made_while_a_checkpoint_runs_is_checkpointed_by_it(tx_db):
+    from tally.operations import sqlite_bulk
+    from tests.factories import make_client
+
+    acme = make_client("acme")
+    sqlite_bulk.wait_for_checkpoint()
+    # As if a checkpoint were running: this commit asks it for another pass.
+    sqlite_bulk._idle.clear()
+    try:
+        assert ingest_events(actor=None, client=acme, rows=event_rows("pick", 40)).created == 40
+        assert sqlite_bulk._again
+    finally:
+        # The running checkpoint's work, done here: its second pass copies the commit.
+        sqlite_bulk._checkpoint(str(connection.settings_dict["NAME"]))
+    assert sqlite_bulk._idle.is_set() and not sqlite_bulk._again
+    assert in_the_database_file(acme) == 40
+
+
+def test_back_to_back_batches_do_not_grow_the_wal_without_end(tx_db, monkeypatch):
+    """A batch that begins while the last one's checkpoint runs cannot restart the WAL;
+    once it is past its limit, the next batch waits for the checkpoint and it restarts."""
+    from tally.operations import sqlite_bulk
+    from tests.factories import make_client
+
+    acme = make_client("acme")
+    monkeypatch.setattr(sqlite_bulk, "WAL_FRAMES_BEFORE_WAITING", 50)
+    wal = Path(f"{connection.settings_dict['NAME']}-wal")
+    sizes = []
+    for n in range(12):
+        rows = event_rows("pick", 2000, prefix=f"b{n}", details={"note": "x" * 100})
+        ingest_events(actor=None, client=acme, rows=rows)
+        sizes.append(wal.stat().st_size)
+    sqlite_bulk.wait_for_checkpoint()
+    assert max(sizes) < 3 * sizes[0], sizes
+    assert in_the_database_file(acme) == 24_000
