@@ -23,7 +23,6 @@ PostgreSQL database `tally_bench`, dropped and created again) and migrates it. T
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import os
 import platform
@@ -41,7 +40,6 @@ ROOT = BENCH.parent
 DATA = BENCH / "data"
 PG_URL = "postgres://postgres@127.0.0.1:5432/"
 PG_DB = "tally_bench"
-GROUP = 25  # batches made, then sent back to back (`ingest`)
 
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(BENCH))
@@ -218,7 +216,6 @@ def _stream(batches: list[list[dict[str, Any]]], start: Any, out: Any) -> None:
     """One of `--streams` processes: wait for the start, send its batches, report."""
     from django.db import connections
 
-    from tally.operations import sqlite_bulk
     from tally.operations.services import ingest_events
 
     connections.close_all()  # its own connection, not the parent's
@@ -231,8 +228,6 @@ def _stream(batches: list[list[dict[str, Any]]], start: Any, out: Any) -> None:
     for batch in batches:
         with watch:
             created += ingest_events(actor=None, rows=batch, source=generate.SOURCE).created
-    with watch:
-        sqlite_bulk.wait_for_checkpoint()
     out.put((created, watch.client, watch.server))
 
 
@@ -273,7 +268,7 @@ def ingest_streams(
     report.add(
         f"{label}ingest: events", f"{sent:,} in batches of {batch_size:,}, {streams} streams"
     )
-    report.add(f"{label}ingest: time (service calls and their checkpoints)", f"{wall:.1f} s")
+    report.add(f"{label}ingest: time (service calls only)", f"{wall:.1f} s")
     report.add(f"{label}ingest: throughput", rate(sent, wall))
     per = 1e6 / sent
     server = "n/a" if None in servers else f"{sum(servers) * per:.1f}"  # type: ignore[arg-type]
@@ -285,21 +280,9 @@ def ingest_streams(
     return sent
 
 
-def wal_bytes() -> int | None:
-    """The size of SQLite's WAL file (None on PostgreSQL): back-to-back batches must not
-    grow it without end (operations.sqlite_bulk)."""
-    from django.db import connection
-
-    if connection.vendor != "sqlite":
-        return None
-    wal = Path(f"{connection.settings_dict['NAME']}-wal")
-    return wal.stat().st_size if wal.exists() else 0
-
-
 def ingest(
     ds: generate.Dataset, batch_size: int, report: Report, label: str = "", streams: int = 1
 ) -> int:
-    from tally.operations import sqlite_bulk
     from tally.operations.services import ingest_events
 
     if streams > 1:
@@ -309,36 +292,24 @@ def ingest(
     created = 0
     sent = 0
     gen = 0.0
-    largest_wal = 0
     for month in ds.month_starts():
-        batches = generate.batches(
-            generate.month_rows(plans, month, ds.events_per_month, seed=ds.seed), batch_size
-        )
-        while True:
-            # A group of batches is made first (not counted), then sent back to back, as
-            # a feed would; the group's time ends when SQLite's background checkpoint of
-            # its last commit has (operations.sqlite_bulk), so no work escapes the count.
-            t_gen = time.perf_counter()
-            group = list(itertools.islice(batches, GROUP))
+        rows = generate.month_rows(plans, month, ds.events_per_month, seed=ds.seed)
+        t_gen = time.perf_counter()
+        for batch in generate.batches(rows, batch_size):
             gen += time.perf_counter() - t_gen
-            if not group:
-                break
             with watch:
-                for batch in group:
-                    created += ingest_events(actor=None, rows=batch, source=generate.SOURCE).created
-                sqlite_bulk.wait_for_checkpoint()
-            sent += sum(len(batch) for batch in group)
-            wal = wal_bytes()
-            largest_wal = max(largest_wal, wal or 0)
-            print(f"    … {sent:,} rows, {sent / watch.wall:,.0f}/s", flush=True)
+                result = ingest_events(actor=None, rows=batch, source=generate.SOURCE)
+            t_gen = time.perf_counter()
+            created += result.created
+            sent += len(batch)
+            if sent % (batch_size * 20) == 0:
+                print(f"    … {sent:,} rows, {sent / watch.wall:,.0f}/s", flush=True)
     assert created == sent, f"{created} stored of {sent} sent"
     report.add(f"{label}ingest: events", f"{sent:,} in batches of {batch_size:,}")
-    report.add(f"{label}ingest: time (service calls and their checkpoints)", f"{watch.wall:.1f} s")
+    report.add(f"{label}ingest: time (service calls only)", f"{watch.wall:.1f} s")
     report.add(f"{label}ingest: throughput", rate(sent, watch.wall))
     report.add(f"{label}ingest: CPU", watch.cpu(sent))
     print(f"    (making the rows took {gen:.1f} s, not counted)")
-    if wal_bytes() is not None:
-        report.add(f"{label}ingest: largest WAL file", f"{largest_wal / 2**20:,.0f} MiB")
 
     # The re-send path: the first batch again, every row already stored.
     first = next(

@@ -632,11 +632,7 @@ def ingest_events(
     clients_by_code = dict(Client.objects.values_list("code", "id"))
     default_client_id = client.pk if client else None
     now = timezone.now()
-    with (
-        sqlite_bulk.bigger_cache(),
-        sqlite_bulk.checkpoint_in_background(when=len(rows) > _ROWS_PER_INSERT),
-        transaction.atomic(),
-    ):
+    with sqlite_bulk.bigger_cache(), transaction.atomic():
         created_by_client = None
         if connection.vendor == "postgresql":
             _share_client_locks(_named_clients(rows, clients_by_code, default_client_id))

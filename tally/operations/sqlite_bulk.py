@@ -1,30 +1,19 @@
-"""Bulk writes on SQLite, the embedded default: what lets one process use both cores.
+"""Bulk writes on SQLite, the embedded default.
 
-SQLite has one writer at a time and Python one running thread, but SQLite lets go of the
-GIL while it works. So a bulk write is split across threads (bench/RESULTS.md):
-
-* `InsertWriter` — a thread running multi-row INSERTs while the caller checks the next
-  rows (ingestion);
-* `checkpoint_in_background` — the commit's WAL checkpoint (copying the written pages
-  into the database file, and two fsyncs) is done by a thread on a connection of its
-  own, not by the committing request;
+* `InsertWriter` — SQLite has one writer at a time and Python one running thread, but
+  SQLite lets go of the GIL while it works: a thread runs multi-row INSERTs while the
+  caller checks the next rows, so ingestion uses both cores (bench/RESULTS.md).
 * `bigger_cache` — a page cache that holds one bulk write's pages.
-
-Everything here does nothing on PostgreSQL.
 """
 
-import logging
 import queue
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 from django.db import connection
-
-logger = logging.getLogger(__name__)
 
 
 @contextmanager
@@ -138,105 +127,3 @@ class InsertWriter:
                 self._cancelled = True
                 interrupted = interrupted or e
         return interrupted
-
-
-# The background checkpoint: at most one thread at a time per process. A commit made
-# while it runs asks for another pass (`_again`), which the running thread makes before
-# it ends, so every bulk commit is checkpointed.
-_state = threading.Lock()
-_idle = threading.Event()
-_idle.set()
-_again = False
-# The WAL's length in frames after the last checkpoint: a bulk transaction that begins
-# while a checkpoint is running reads a snapshot the WAL cannot be restarted under, so
-# back-to-back batches would grow it without end. Past this length the next bulk
-# transaction waits for the running checkpoint first, and the WAL restarts from its head.
-WAL_FRAMES_BEFORE_WAITING = 65_536  # 256 MiB of 4 KiB pages
-_wal_frames = 0
-
-
-@contextmanager
-def checkpoint_in_background(*, when: bool = True) -> Iterator[None]:
-    """Around a bulk transaction on SQLite: its commit does not checkpoint the WAL in
-    this thread; a background thread does, right after, on a connection of its own.
-
-    SQLite checkpoints in the committing connection once the WAL passes 1,000 pages: after
-    a batch of 20,000 events that is a third of the request's time. A PASSIVE checkpoint
-    blocks no reader or writer, so the next batch is checked and written meanwhile. Does
-    nothing inside an enclosing transaction (the commit is not this block's), for an
-    in-memory database, or when `when` is false.
-    """
-    if (
-        not when
-        or connection.vendor != "sqlite"
-        or connection.in_atomic_block
-        or connection.is_in_memory_db()  # type: ignore[attr-defined]
-    ):
-        yield
-        return
-    if _wal_frames > WAL_FRAMES_BEFORE_WAITING:
-        wait_for_checkpoint()
-    previous = None
-    committed = False
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("PRAGMA wal_autocheckpoint")
-            (previous,) = cursor.fetchone()
-            cursor.execute("PRAGMA wal_autocheckpoint = 0")
-        yield
-        committed = True
-    finally:
-        if previous is not None:
-            with connection.cursor() as cursor:
-                cursor.execute(f"PRAGMA wal_autocheckpoint = {int(previous)}")
-        if committed:
-            _checkpoint_soon(str(connection.settings_dict["NAME"]))
-
-
-def _checkpoint_soon(path: str) -> None:
-    global _again
-    with _state:
-        if not _idle.is_set():
-            _again = True
-            return
-        _idle.clear()
-    try:
-        threading.Thread(
-            target=_checkpoint, args=(path,), name="tally-wal-checkpoint", daemon=True
-        ).start()
-    except BaseException:
-        _idle.set()
-        raise
-
-
-def _checkpoint(path: str) -> None:
-    global _again, _wal_frames
-    try:
-        while True:
-            try:
-                # mode=rw: a database removed meanwhile (a test run's) is not made again.
-                uri = f"{Path(path).resolve().as_uri()}?mode=rw"
-                db = sqlite3.connect(uri, uri=True, timeout=20)
-                try:
-                    _busy, frames, _copied = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-                    _wal_frames = frames
-                finally:
-                    db.close()
-            except sqlite3.Error:
-                # Nothing is lost: the WAL holds the commit, and the next checkpoint (this
-                # process's or any connection's automatic one) copies it.
-                logger.exception("background WAL checkpoint of %s failed", path)
-            with _state:
-                if not _again:
-                    _idle.set()
-                    return
-                _again = False
-    except BaseException:
-        _idle.set()
-        raise
-
-
-def wait_for_checkpoint() -> None:
-    """Until the background checkpoint, if one is running, has finished (the benchmark
-    counts its time; tests read the database file after it)."""
-    _idle.wait()

@@ -3,9 +3,6 @@ caller checks the next. Statements are shortened to 10 rows so that a batch of a
 dozen crosses several of them; the answers must be exactly the general path's."""
 
 import json
-import sqlite3
-from contextlib import closing
-from pathlib import Path
 
 import pytest
 from django.db import DatabaseError, connection, transaction
@@ -23,16 +20,6 @@ pytestmark = [pytest.mark.django_db, pytest.mark.sqlite_only]
 @pytest.fixture(autouse=True)
 def short_statements(monkeypatch):
     monkeypatch.setattr(services, "_ROWS_PER_INSERT", 10)
-
-
-def in_the_database_file(client) -> int:
-    """The client's events in the database file itself, read without its WAL."""
-    database = Path(connection.settings_dict["NAME"]).resolve()
-    with closing(sqlite3.connect(f"{database.as_uri()}?immutable=1", uri=True)) as file_only:
-        (stored,) = file_only.execute(
-            "SELECT COUNT(*) FROM operations_event WHERE client_id = ?", [client.pk]
-        ).fetchone()
-    return stored
 
 
 def _pipelined(client, rows):
@@ -115,22 +102,6 @@ def test_a_database_error_in_the_writer_reaches_the_caller_and_keeps_nothing(acm
     assert ingest_events(actor=None, client=acme, rows=event_rows("pick", 12)).created == 12
 
 
-def test_a_bulk_commit_is_checkpointed_by_a_background_thread(tx_db):
-    from tally.operations import sqlite_bulk
-    from tests.factories import make_client
-
-    acme = make_client("acme")
-    rows = event_rows("pick", 2000)
-    assert ingest_events(actor=None, client=acme, rows=rows).created == 2000
-    sqlite_bulk.wait_for_checkpoint()
-    # The WAL is far below SQLite's own checkpoint threshold and the commit was told not
-    # to checkpoint: only the background thread can have copied them there.
-    assert in_the_database_file(acme) == 2000
-    with connection.cursor() as cursor:
-        cursor.execute("PRAGMA wal_autocheckpoint")
-        assert cursor.fetchone()[0] == 1000  # the connection's own setting is back
-
-
 class Interrupted(BaseException):
     """What a signal handler raises, like KeyboardInterrupt (which would stop pytest)."""
 
@@ -180,53 +151,3 @@ def test_an_interrupt_while_the_writer_finishes_keeps_nothing_of_the_batch(acme)
     assert not Event.objects.exists()
     assert not any(t.name == "tally-insert-writer" for t in threading.enumerate())
     assert ingest_events(actor=None, client=acme, rows=rows).created == 300
-
-
-def test_a_refused_bulk_batch_puts_the_automatic_checkpoint_back(tx_db):
-    from tests.factories import make_client
-
-    acme = make_client("acme")
-    rows = event_rows("pick", 50)
-    rows[40]["quantity"] = -1
-    with pytest.raises(DomainError):
-        ingest_events(actor=None, client=acme, rows=rows)
-    with connection.cursor() as cursor:
-        cursor.execute("PRAGMA wal_autocheckpoint")
-        assert cursor.fetchone()[0] == 1000
-
-
-def test_a_commit_made_while_a_checkpoint_runs_is_checkpointed_by_it(tx_db):
-    from tally.operations import sqlite_bulk
-    from tests.factories import make_client
-
-    acme = make_client("acme")
-    sqlite_bulk.wait_for_checkpoint()
-    # As if a checkpoint were running: this commit asks it for another pass.
-    sqlite_bulk._idle.clear()
-    try:
-        assert ingest_events(actor=None, client=acme, rows=event_rows("pick", 40)).created == 40
-        assert sqlite_bulk._again
-    finally:
-        # The running checkpoint's work, done here: its second pass copies the commit.
-        sqlite_bulk._checkpoint(str(connection.settings_dict["NAME"]))
-    assert sqlite_bulk._idle.is_set() and not sqlite_bulk._again
-    assert in_the_database_file(acme) == 40
-
-
-def test_back_to_back_batches_do_not_grow_the_wal_without_end(tx_db, monkeypatch):
-    """A batch that begins while the last one's checkpoint runs cannot restart the WAL;
-    once it is past its limit, the next batch waits for the checkpoint and it restarts."""
-    from tally.operations import sqlite_bulk
-    from tests.factories import make_client
-
-    acme = make_client("acme")
-    monkeypatch.setattr(sqlite_bulk, "WAL_FRAMES_BEFORE_WAITING", 50)
-    wal = Path(f"{connection.settings_dict['NAME']}-wal")
-    sizes = []
-    for n in range(12):
-        rows = event_rows("pick", 2000, prefix=f"b{n}", details={"note": "x" * 100})
-        ingest_events(actor=None, client=acme, rows=rows)
-        sizes.append(wal.stat().st_size)
-    sqlite_bulk.wait_for_checkpoint()
-    assert max(sizes) < 3 * sizes[0], sizes
-    assert in_the_database_file(acme) == 24_000
