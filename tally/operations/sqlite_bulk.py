@@ -76,7 +76,7 @@ class InsertWriter:
             cursor = self._raw.cursor()
             full = self._statement(self._rows_per_statement)
             while (params := self._chunks.get()) is not None:
-                if self.error is not None or self._cancelled:
+                if self._cancelled:
                     continue  # keep taking chunks, so that the caller never waits on a full queue
                 if not self._raw.in_transaction:
                     # Outside the caller's transaction each statement would commit alone.
