@@ -96,7 +96,7 @@ CLIENTS = [
         35,
         90,
         2,
-        "prompt",
+        "late",  # so that the EUR client has an invoice to pay, and sees the SEPA details
         ("sepa",),
     ),
     ClientSpec(

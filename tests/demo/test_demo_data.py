@@ -44,6 +44,15 @@ def test_the_demo_has_invoices_in_every_state(demo):
     assert InvoiceLine.objects.filter(line_type="adjustment").exists()
 
 
+def test_the_euro_client_has_an_invoice_to_pay_into_its_sepa_account(demo):
+    from tally.payments.instructions import payment_instructions
+
+    nordkap = Client.objects.get(currency="EUR")
+    assert Invoice.objects.filter(client=nordkap, status="open").exists()
+    assert "IBAN" in payment_instructions(nordkap.currency)
+    assert "IBAN" not in payment_instructions("USD")
+
+
 def test_the_demo_has_months_of_all_four_kinds_for_every_client(demo):
     for client in Client.objects.all():
         kinds = set(Event.objects.filter(client=client).values_list("kind", flat=True))
