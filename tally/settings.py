@@ -189,32 +189,27 @@ TALLY_OPERATOR_TAX_ID = os.environ.get("TALLY_OPERATOR_TAX_ID", "EIN 94-1234567"
 # How to pay, on invoices, in reminders and in the portal: bank details differ by currency
 # (a EUR client pays by SEPA to an IBAN, a USD client by ACH or wire).
 # TALLY_PAYMENT_INSTRUCTIONS is the text for every currency without one of its own in
-# TALLY_PAYMENT_INSTRUCTIONS_<ISO code> (e.g. TALLY_PAYMENT_INSTRUCTIONS_EUR). The demo
-# texts below apply only while TALLY_PAYMENT_INSTRUCTIONS is unset: an operator who sets
-# their own bank must never have a client pay into the demo's EUR or GBP account.
+# TALLY_PAYMENT_INSTRUCTIONS_<ISO code> (e.g. TALLY_PAYMENT_INSTRUCTIONS_EUR); "\n" starts
+# a new line. The demo's texts apply only while none of these is set: an operator who sets
+# any of their own must never have a client pay into a demo account.
 _DEMO_PAYMENT_INSTRUCTIONS = {
     "": "ACH/wire: Northwind Logistics, First Harbor Bank, routing 021000021, "
     "account 4410 2231 8890",
-    "EUR": "SEPA transfer: Northwind Logistics B.V., IBAN NL91 ABNA 0417 1643 00, BIC ABNANL2A",
-    "GBP": "Faster Payments or BACS: Northwind Logistics UK Ltd, sort code 20-00-00, "
-    "account 55779911",
+    "EUR": "SEPA transfer: Northwind Logistics B.V.\nIBAN NL91 ABNA 0417 1643 00\n"
+    "BIC ABNANL2A",
+    "GBP": "Faster Payments or BACS: Northwind Logistics UK Ltd\n"
+    "Sort code 20-00-00, account 55779911",
 }
-_OWN_INSTRUCTIONS = "TALLY_PAYMENT_INSTRUCTIONS"
-if _OWN_INSTRUCTIONS in os.environ:
-    TALLY_PAYMENT_INSTRUCTIONS = os.environ[_OWN_INSTRUCTIONS]
-    TALLY_PAYMENT_INSTRUCTIONS_BY_CURRENCY: dict[str, str] = {}
-else:
-    TALLY_PAYMENT_INSTRUCTIONS = _DEMO_PAYMENT_INSTRUCTIONS[""]
-    TALLY_PAYMENT_INSTRUCTIONS_BY_CURRENCY = {
-        code: text for code, text in _DEMO_PAYMENT_INSTRUCTIONS.items() if code
-    }
-TALLY_PAYMENT_INSTRUCTIONS_BY_CURRENCY.update(
-    {
-        name.removeprefix(f"{_OWN_INSTRUCTIONS}_"): text
-        for name, text in os.environ.items()
-        if re.fullmatch(rf"{_OWN_INSTRUCTIONS}_[A-Z]{{3}}", name)
-    }
-)
+_OWN_INSTRUCTIONS = {
+    name.removeprefix("TALLY_PAYMENT_INSTRUCTIONS").lstrip("_"): text.replace("\\n", "\n")
+    for name, text in os.environ.items()
+    if re.fullmatch(r"TALLY_PAYMENT_INSTRUCTIONS(_[A-Z]{3})?", name) and text.strip()
+}
+_INSTRUCTIONS = _OWN_INSTRUCTIONS or _DEMO_PAYMENT_INSTRUCTIONS
+TALLY_PAYMENT_INSTRUCTIONS = _INSTRUCTIONS.get("", "")
+TALLY_PAYMENT_INSTRUCTIONS_BY_CURRENCY = {
+    code: text for code, text in _INSTRUCTIONS.items() if code
+}
 
 LOGGING = {
     "version": 1,

@@ -57,7 +57,9 @@ class InsertWriter:
         self._rows_per_statement = rows_per_statement
         self._columns = tuple(columns)
         self._chunks: queue.Queue[list[Any] | None] = queue.Queue(maxsize=4)
-        self._thread = threading.Thread(target=self._run, name="tally-insert-writer")
+        # A daemon, so that a process never hangs at exit on a writer whose block was cut
+        # short before its end could run.
+        self._thread = threading.Thread(target=self._run, name="tally-insert-writer", daemon=True)
         self._cancelled = False
         self.inserted = 0
         self.error: BaseException | None = None
@@ -79,7 +81,9 @@ class InsertWriter:
                 if self._cancelled:
                     continue  # keep taking chunks, so that the caller never waits on a full queue
                 if not self._raw.in_transaction:
-                    # Outside the caller's transaction each statement would commit alone.
+                    # Only a guard against misuse (each statement would commit alone): what
+                    # keeps a statement from landing after the caller's rollback is that
+                    # the caller waits for this thread first (`_stop`).
                     raise sqlite3.ProgrammingError("the insert writer ran outside a transaction")
                 n_rows = len(params) // len(self._columns)
                 sql = full if n_rows == self._rows_per_statement else self._statement(n_rows)
@@ -100,7 +104,12 @@ class InsertWriter:
         self._chunks.put(params)
 
     def __enter__(self) -> "InsertWriter":
-        self._thread.start()
+        try:
+            self._thread.start()
+        except BaseException:
+            self._cancelled = True
+            self._stop()
+            raise
         return self
 
     def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:

@@ -289,7 +289,7 @@ def render_invoice_pdf(client: ClientHeader, detail: InvoiceDetail, locale: str 
             widths=(16, 15, 51, 18),
             align=("LEFT", "LEFT", "LEFT", "RIGHT"),
         )
-    if row.status not in ("paid", "void"):
+    if row.status not in ("paid", "void") and payment_instructions(row.currency):
         _instructions(pdf, row.number, row.currency, content_width)
     return bytes(pdf.output())
 

@@ -442,6 +442,16 @@ def _days_phrase(due: date, today: date) -> str:
     return f"due in {-days} day{'s' if days != -1 else ''}"
 
 
+def _how_to_pay(currency: str, number: str) -> list[str]:
+    """The email's payment lines, each line of the operator's text indented; none when
+    the operator has given no instructions for this currency."""
+    instructions = payment_instructions(currency)
+    if not instructions:
+        return []
+    lines = [f"  {line}" for line in instructions.splitlines()]
+    return ["How to pay:", *lines, f"  Please quote {number} as the payment reference.", ""]
+
+
 def compose_reminder(
     *, invoice: Invoice, client: Client, recipients: list[str], today: date
 ) -> EmailMessage:
@@ -468,10 +478,7 @@ def compose_reminder(
             f"  Amount due:  {amount}",
             f"  Due date:    {due} ({when})",
             "",
-            "How to pay:",
-            f"  {payment_instructions(invoice.currency)}",
-            f"  Please quote {number} as the payment reference.",
-            "",
+            *_how_to_pay(invoice.currency, number),
             "The invoice, every charge on it and the events behind each charge are in the",
             "client portal. If something looks wrong, open a dispute there: reminders pause",
             "while a dispute is open. If you have already paid, thank you, and please",

@@ -177,6 +177,10 @@ def test_on_a_phone_the_filters_fold_away_until_asked_for(portal, new_context, l
     expect(summary).to_have_text("Filters · 2 active")
     assert_fits_the_phone(page, "billing with its filters open")
 
+    # Narrowed to an aging bucket (a hidden filter, from the aging report): not folded.
+    page.goto("/?bucket=1_30")
+    expect(page.locator("#id_status")).to_be_visible()
+
 
 def test_on_a_wide_screen_the_filters_stay_open(portal, page):
     page.goto("/")

@@ -186,6 +186,17 @@ def test_paging_forward_and_back_and_the_browser_back_button(portal, page):
     page.wait_for_url(second_url)
     expect(rows(page)).to_have_text(everything[25:])
 
+    # The restored page runs the portal's script again; its controls still act once:
+    # a row opens with one click and closes with the next.
+    first = everything[25]
+    button = page.locator(f"#invoice-{first} button.expand")
+    button.click()
+    expect(button).to_have_attribute("aria-expanded", "true")
+    expect(page.locator(f"#detail-{first}")).to_be_visible()
+    button.click()
+    expect(button).to_have_attribute("aria-expanded", "false")
+    expect(page.locator(f"#detail-{first}")).to_be_hidden()
+
 
 def test_paging_keeps_the_sort_and_comes_back_to_the_same_first_page(portal, page):
     wanted = expected_order(portal, "amount", False)

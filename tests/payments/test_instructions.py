@@ -12,7 +12,7 @@ import pytest
 from tally.payments.instructions import payment_instructions
 
 ROOT = Path(__file__).resolve().parents[2]
-SEPA = "SEPA: Harbor 3PL B.V., IBAN NL91 ABNA 0417 1643 00, BIC ABNANL2A"
+SEPA = "SEPA: Harbor 3PL B.V.\nIBAN NL91 ABNA 0417 1643 00\nBIC ABNANL2A"
 ACH = "ACH: Harbor 3PL, routing 021000021, account 4410"
 
 
@@ -49,18 +49,27 @@ def _configured(env: dict[str, str]) -> tuple[str, dict[str, str]]:
 
 
 def test_an_operator_who_sets_their_own_bank_never_gets_the_demo_accounts():
+    written = SEPA.replace("\n", "\\n")  # as an environment variable carries it
     default, by_currency = _configured({"TALLY_PAYMENT_INSTRUCTIONS": ACH})
     assert (default, by_currency) == (ACH, {})
     default, by_currency = _configured(
-        {"TALLY_PAYMENT_INSTRUCTIONS": ACH, "TALLY_PAYMENT_INSTRUCTIONS_EUR": SEPA}
+        {"TALLY_PAYMENT_INSTRUCTIONS": ACH, "TALLY_PAYMENT_INSTRUCTIONS_EUR": written}
     )
     assert (default, by_currency) == (ACH, {"EUR": SEPA})
+    # Only a currency of their own: no demo text for any other currency either.
+    default, by_currency = _configured({"TALLY_PAYMENT_INSTRUCTIONS_EUR": written})
+    assert (default, by_currency) == ("", {"EUR": SEPA})
+
+
+def test_an_empty_variable_counts_as_unset():
+    default, by_currency = _configured({"TALLY_PAYMENT_INSTRUCTIONS": " "})
+    assert "routing" in default and "IBAN" in by_currency["EUR"]
 
 
 def test_the_demo_has_a_bank_for_each_of_its_currencies_until_one_is_set():
     default, by_currency = _configured({})
     assert "routing" in default
-    assert "IBAN" in by_currency["EUR"] and "sort code" in by_currency["GBP"]
+    assert "IBAN" in by_currency["EUR"] and "Sort code" in by_currency["GBP"]
     # A variable that is not an ISO code is not taken for one.
     _, by_currency = _configured({"TALLY_PAYMENT_INSTRUCTIONS_EURO": "x"})
     assert "EURO" not in by_currency and "IBAN" in by_currency["EUR"]
@@ -87,5 +96,27 @@ def test_a_euro_invoice_pdf_and_reminder_say_how_to_pay_in_euro(two_banks, mailo
 
     send_due_reminders(today=date(2026, 11, 28))
     bodies = {msg.to[0]: msg.body for msg in mailoutbox}
-    assert SEPA in bodies["ap@berlin.example"] and ACH not in bodies["ap@berlin.example"]
-    assert ACH in bodies["ap@boston.example"] and SEPA not in bodies["ap@boston.example"]
+    indented = "\n".join(f"  {line}" for line in SEPA.splitlines())
+    assert indented in bodies["ap@berlin.example"] and ACH not in bodies["ap@berlin.example"]
+    assert ACH in bodies["ap@boston.example"] and "IBAN" not in bodies["ap@boston.example"]
+
+
+@pytest.mark.django_db
+def test_a_currency_without_instructions_gets_no_empty_how_to_pay(settings, mailoutbox):
+    from datetime import date
+
+    from tally.portal import queries
+    from tally.portal.pdf import render_invoice_pdf
+    from tally.reminders.services import send_due_reminders
+    from tests.factories import issued_invoice, make_client
+    from tests.portal.test_pdf import pdf_text
+
+    settings.TALLY_PAYMENT_INSTRUCTIONS = ""
+    settings.TALLY_PAYMENT_INSTRUCTIONS_BY_CURRENCY = {"EUR": SEPA}
+    boston = make_client("boston", currency="USD")
+    invoice = issued_invoice(boston, picks=100)
+    detail = queries.invoice_detail(boston.pk, invoice.pk, date(2026, 11, 20))
+    _, _, text = pdf_text(render_invoice_pdf(queries.client_header(boston.pk), detail, "en_US"))
+    assert "HOW TO PAY" not in text and "Balance due" in text
+    send_due_reminders(today=date(2026, 11, 28))
+    assert "How to pay" not in mailoutbox[0].body and "Amount due" in mailoutbox[0].body
