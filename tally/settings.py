@@ -195,8 +195,7 @@ TALLY_OPERATOR_TAX_ID = os.environ.get("TALLY_OPERATOR_TAX_ID", "EIN 94-1234567"
 _DEMO_PAYMENT_INSTRUCTIONS = {
     "": "ACH/wire: Northwind Logistics, First Harbor Bank, routing 021000021, "
     "account 4410 2231 8890",
-    "EUR": "SEPA transfer: Northwind Logistics B.V.\nIBAN NL91 ABNA 0417 1643 00\n"
-    "BIC ABNANL2A",
+    "EUR": "SEPA transfer: Northwind Logistics B.V.\nIBAN NL91 ABNA 0417 1643 00\nBIC ABNANL2A",
     "GBP": "Faster Payments or BACS: Northwind Logistics UK Ltd\n"
     "Sort code 20-00-00, account 55779911",
 }
