@@ -204,6 +204,14 @@ _OWN_INSTRUCTIONS = {
     for name, text in os.environ.items()
     if re.fullmatch(r"TALLY_PAYMENT_INSTRUCTIONS(_[A-Z]{3})?", name) and text.strip()
 }
+if HTTPS and not _OWN_INSTRUCTIONS:
+    # Served for real: invoices must never send a payer to the demo's bank accounts.
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(
+        "TALLY_HTTPS=1 needs TALLY_PAYMENT_INSTRUCTIONS: how clients pay you (the demo's "
+        "bank details would otherwise be printed on invoices)"
+    )
 _INSTRUCTIONS = _OWN_INSTRUCTIONS or _DEMO_PAYMENT_INSTRUCTIONS
 TALLY_PAYMENT_INSTRUCTIONS = _INSTRUCTIONS.get("", "")
 TALLY_PAYMENT_INSTRUCTIONS_BY_CURRENCY = {

@@ -91,8 +91,17 @@ def test_serving_over_https_without_a_secret_key_refuses_to_start():
     assert refused.returncode != 0
     assert "TALLY_HTTPS=1 needs TALLY_SECRET_KEY" in refused.stderr
 
-    started = _settings_in_a_fresh_process({"TALLY_HTTPS": "1", "TALLY_SECRET_KEY": "k3y-" * 16})
+    bank = {"TALLY_PAYMENT_INSTRUCTIONS": "Wire: Harbor 3PL, account 998877"}
+    started = _settings_in_a_fresh_process(
+        {"TALLY_HTTPS": "1", "TALLY_SECRET_KEY": "k3y-" * 16, **bank}
+    )
     assert started.returncode == 0 and started.stdout.split()[0] == "k3y-"
+
+
+def test_serving_over_https_without_payment_instructions_refuses_to_start():
+    refused = _settings_in_a_fresh_process({"TALLY_HTTPS": "1", "TALLY_SECRET_KEY": "k3y-" * 16})
+    assert refused.returncode != 0
+    assert "TALLY_HTTPS=1 needs TALLY_PAYMENT_INSTRUCTIONS" in refused.stderr
 
 
 def test_a_tls_proxys_header_is_trusted_only_when_named():
