@@ -5,6 +5,8 @@ import re
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from django.core.exceptions import ImproperlyConfigured
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("TALLY_VAR_DIR", BASE_DIR / "var"))
 (VAR_DIR / "static").mkdir(parents=True, exist_ok=True)
@@ -15,8 +17,6 @@ SECRET_KEY = os.environ.get("TALLY_SECRET_KEY", "")
 if not SECRET_KEY:
     if HTTPS:
         # Served for real: sessions, reset links and the throttle's keys hang on this.
-        from django.core.exceptions import ImproperlyConfigured
-
         raise ImproperlyConfigured("TALLY_HTTPS=1 needs TALLY_SECRET_KEY: a long random value")
     SECRET_KEY = "dev-only-insecure-key-change-me-in-production"
 ALLOWED_HOSTS = os.environ.get("TALLY_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",")
@@ -206,8 +206,6 @@ _OWN_INSTRUCTIONS = {
 }
 if HTTPS and not _OWN_INSTRUCTIONS:
     # Served for real: invoices must never send a payer to the demo's bank accounts.
-    from django.core.exceptions import ImproperlyConfigured
-
     raise ImproperlyConfigured(
         "TALLY_HTTPS=1 needs TALLY_PAYMENT_INSTRUCTIONS: how clients pay you (the demo's "
         "bank details would otherwise be printed on invoices)"

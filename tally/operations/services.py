@@ -462,6 +462,20 @@ class _NotAllNew(Exception):
     """The batch is not the common case of valid rows that are all new."""
 
 
+def _while_all_valid(
+    checked: Iterator[_Row], problems: list[Problem], created: Counter[int]
+) -> Iterator[_Row]:
+    """The checked rows, counted per client, for a fast path to store as they come; raises
+    _NotAllNew at the first problem (the general path then names them all)."""
+    for row in checked:
+        if problems:
+            raise _NotAllNew
+        created[row[0]] += 1
+        yield row
+    if problems:
+        raise _NotAllNew
+
+
 def _copy_postgres(
     rows: list[Mapping[str, Any]],
     clients_by_code: dict[str, int],
@@ -491,13 +505,8 @@ def _copy_postgres(
             cursor.copy(f"COPY operations_event ({', '.join(_COLUMNS)}) FROM STDIN") as copy,
         ):
             write = copy.write_row
-            for row in checked:
-                if problems:
-                    raise _NotAllNew
+            for row in _while_all_valid(checked, problems, created):
                 write(row)
-                created[row[0]] += 1
-            if problems:
-                raise _NotAllNew
     except _NotAllNew:
         return None
     except IntegrityError as e:
@@ -588,17 +597,12 @@ def _insert_sqlite_while_checking(
             with sqlite_bulk.InsertWriter(raw, per_statement, _COLUMNS) as writer:
                 params: list[Any] = []
                 extend = params.extend
-                for row in checked:
-                    if problems:
-                        raise _NotAllNew
+                for row in _while_all_valid(checked, problems, created):
                     extend(row)
-                    created[row[0]] += 1
                     if len(params) == width:
                         writer.send(params)
                         params = []
                         extend = params.extend
-                if problems:
-                    raise _NotAllNew
                 if params:
                     writer.send(params)
             # Fewer stored than sent: a key twice in the batch, or one stored meanwhile.
@@ -632,21 +636,23 @@ def ingest_events(
     clients_by_code = dict(Client.objects.values_list("code", "id"))
     default_client_id = client.pk if client else None
     now = timezone.now()
+    # The ingestion time, as text in the backend's own format (rows are written raw).
+    sqlite = connection.vendor == "sqlite"
+    stamp = str(connection.ops.adapt_datetimefield_value(now)) if sqlite else now.isoformat()
     with sqlite_bulk.bigger_cache(), transaction.atomic():
         created_by_client = None
         if connection.vendor == "postgresql":
             _share_client_locks(_named_clients(rows, clients_by_code, default_client_id))
             created_by_client = _copy_postgres(
-                rows, clients_by_code, default_client_id, source, now.isoformat()
+                rows, clients_by_code, default_client_id, source, stamp
             )
-        elif connection.vendor == "sqlite":
-            stamp = str(connection.ops.adapt_datetimefield_value(now))
+        elif sqlite:
             created_by_client = _insert_sqlite_while_checking(
                 rows, clients_by_code, default_client_id, source, stamp
             )
         if created_by_client is None:
             created_by_client = _store_checked(
-                rows, clients_by_code, default_client_id, source, now
+                rows, clients_by_code, default_client_id, source, stamp
             )
         for cid, count in sorted(created_by_client.items()):
             audit.record(
@@ -666,12 +672,11 @@ def _store_checked(
     clients_by_code: dict[str, int],
     default_client_id: int | None,
     source: str,
-    now: datetime,
+    stamp: str,
 ) -> dict[int, int]:
     """Check every row, then store the new ones: the general path, which names every
     problem, stores a key repeated in the batch once and skips events already stored."""
     sqlite = connection.vendor == "sqlite"
-    stamp = str(connection.ops.adapt_datetimefield_value(now)) if sqlite else now.isoformat()
     parsed, problems = _validate(
         rows, clients_by_code, default_client_id, source, stamp=stamp, sqlite=sqlite
     )

@@ -289,8 +289,9 @@ def render_invoice_pdf(client: ClientHeader, detail: InvoiceDetail, locale: str 
             widths=(16, 15, 51, 18),
             align=("LEFT", "LEFT", "LEFT", "RIGHT"),
         )
-    if row.status not in ("paid", "void") and payment_instructions(row.currency):
-        _instructions(pdf, row.number, row.currency, content_width)
+    how_to_pay = payment_instructions(row.currency)
+    if row.status not in ("paid", "void") and how_to_pay:
+        _instructions(pdf, row.number, how_to_pay, content_width)
     return bytes(pdf.output())
 
 
@@ -501,8 +502,8 @@ def _line_count(pdf: _InvoicePDF, text: str, width: float) -> int:
     return len(lines) if isinstance(lines, list) else 1
 
 
-def _instructions(pdf: _InvoicePDF, number: str, currency: str, width: float) -> None:
-    text = safe_text(payment_instructions(currency))
+def _instructions(pdf: _InvoicePDF, number: str, how_to_pay: str, width: float) -> None:
+    text = safe_text(how_to_pay)
     reference = safe_text(f"Please quote invoice {number} with your payment.")
     pdf._font(9.5)
     text_lines = _line_count(pdf, text, width - 8)
