@@ -13,12 +13,27 @@ VAR_DIR = Path(os.environ.get("TALLY_VAR_DIR", BASE_DIR / "var"))
 
 DEBUG = os.environ.get("TALLY_DEBUG", "0") == "1"
 HTTPS = os.environ.get("TALLY_HTTPS", "0") == "1"
-SECRET_KEY = os.environ.get("TALLY_SECRET_KEY", "")
-if not SECRET_KEY:
+# Served for real (TALLY_HTTPS=1), nothing of the demo may reach a client: no demo secret
+# key, no demo company on invoices, no demo bank account. Each setting below read with
+# `_own` must then be set; Tally refuses to start and names every one missing.
+_MISSING: list[str] = []
+
+
+def _own(name: str, demo: str, why: str) -> str:
+    value = os.environ.get(name, "").strip()
+    if value:
+        return value
     if HTTPS:
-        # Served for real: sessions, reset links and the throttle's keys hang on this.
-        raise ImproperlyConfigured("TALLY_HTTPS=1 needs TALLY_SECRET_KEY: a long random value")
-    SECRET_KEY = "dev-only-insecure-key-change-me-in-production"
+        _MISSING.append(f"{name} ({why})")
+        return ""
+    return demo
+
+
+SECRET_KEY = _own(
+    "TALLY_SECRET_KEY",
+    "dev-only-insecure-key-change-me-in-production",
+    "a long random value: sessions, reset links and the login throttle hang on it",
+)
 ALLOWED_HOSTS = os.environ.get("TALLY_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",")
 
 INSTALLED_APPS = [
@@ -175,17 +190,29 @@ EMAIL_BACKEND = os.environ.get(
 EMAIL_FILE_PATH = str(VAR_DIR / "outbox")
 EMAIL_HOST = os.environ.get("TALLY_EMAIL_HOST", "localhost")
 EMAIL_PORT = int(os.environ.get("TALLY_EMAIL_PORT", "25"))
-DEFAULT_FROM_EMAIL = os.environ.get("TALLY_FROM_EMAIL", "billing@tally.example")
+DEFAULT_FROM_EMAIL = _own(
+    "TALLY_FROM_EMAIL", "billing@tally.example", "the address reminders are sent from"
+)
 
 # The 3PL running this Tally: printed on invoices and in reminder emails.
-TALLY_OPERATOR_NAME = os.environ.get("TALLY_OPERATOR_NAME", "Northwind Logistics")
+TALLY_OPERATOR_NAME = _own(
+    "TALLY_OPERATOR_NAME", "Northwind Logistics", "your company's name, on every invoice"
+)
 # Who the invoice is from, as an AP department files it: address lines ("\n" between them),
 # a contact, and the tax registration that taxed invoices must show (VAT, GST/HST, EIN).
-TALLY_OPERATOR_ADDRESS = os.environ.get(
-    "TALLY_OPERATOR_ADDRESS", "2200 Harbor Industrial Pkwy\nPort City, CA 94607\nUnited States"
+TALLY_OPERATOR_ADDRESS = _own(
+    "TALLY_OPERATOR_ADDRESS",
+    "2200 Harbor Industrial Pkwy\nPort City, CA 94607\nUnited States",
+    "the address invoices come from; \\n between lines",
 ).replace("\\n", "\n")
-TALLY_OPERATOR_CONTACT = os.environ.get("TALLY_OPERATOR_CONTACT", "billing@northwind.example")
-TALLY_OPERATOR_TAX_ID = os.environ.get("TALLY_OPERATOR_TAX_ID", "EIN 94-1234567")
+TALLY_OPERATOR_CONTACT = _own(
+    "TALLY_OPERATOR_CONTACT",
+    "billing@northwind.example",
+    "where clients write about invoices",
+)
+# Not every operator has one to print, so it is never required, but the demo's is never
+# printed for real.
+TALLY_OPERATOR_TAX_ID = os.environ.get("TALLY_OPERATOR_TAX_ID", "" if HTTPS else "EIN 94-1234567")
 # How to pay, on invoices, in reminders and in the portal: bank details differ by currency
 # (a EUR client pays by SEPA to an IBAN, a USD client by ACH or wire).
 # TALLY_PAYMENT_INSTRUCTIONS is the text for every currency without one of its own in
@@ -205,16 +232,20 @@ _OWN_INSTRUCTIONS = {
     if re.fullmatch(r"TALLY_PAYMENT_INSTRUCTIONS(_[A-Z]{3})?", name) and text.strip()
 }
 if HTTPS and not _OWN_INSTRUCTIONS:
-    # Served for real: invoices must never send a payer to the demo's bank accounts.
-    raise ImproperlyConfigured(
-        "TALLY_HTTPS=1 needs TALLY_PAYMENT_INSTRUCTIONS: how clients pay you (the demo's "
-        "bank details would otherwise be printed on invoices)"
+    _MISSING.append(
+        "TALLY_PAYMENT_INSTRUCTIONS (how clients pay you: your bank details, printed on "
+        "invoices; TALLY_PAYMENT_INSTRUCTIONS_EUR and so on per currency)"
     )
 _INSTRUCTIONS = _OWN_INSTRUCTIONS or _DEMO_PAYMENT_INSTRUCTIONS
 TALLY_PAYMENT_INSTRUCTIONS = _INSTRUCTIONS.get("", "")
 TALLY_PAYMENT_INSTRUCTIONS_BY_CURRENCY = {
     code: text for code, text in _INSTRUCTIONS.items() if code
 }
+if _MISSING:
+    raise ImproperlyConfigured(
+        "TALLY_HTTPS=1 serves Tally for real and needs settings of your own:\n  "
+        + "\n  ".join(_MISSING)
+    )
 
 LOGGING = {
     "version": 1,

@@ -1,5 +1,6 @@
 """CSRF, security headers, cookies and hashers around sign-in."""
 
+import json
 import os
 import subprocess
 import sys
@@ -86,22 +87,63 @@ def _settings_in_a_fresh_process(env: dict[str, str]) -> subprocess.CompletedPro
     )
 
 
-def test_serving_over_https_without_a_secret_key_refuses_to_start():
+_OWN_SETTINGS = {
+    "TALLY_SECRET_KEY": "k3y-" * 16,
+    "TALLY_FROM_EMAIL": "accounts@harbor3pl.example",
+    "TALLY_OPERATOR_NAME": "Harbor 3PL Ltd",
+    "TALLY_OPERATOR_ADDRESS": "1 Quay Road\\nDover CT17 9BY",
+    "TALLY_OPERATOR_CONTACT": "accounts@harbor3pl.example",
+    "TALLY_PAYMENT_INSTRUCTIONS": "Wire: Harbor 3PL, account 998877",
+}
+
+
+def _operator_in_a_fresh_process(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    code = (
+        "import django, os, json; os.environ['DJANGO_SETTINGS_MODULE'] = 'tally.settings'; "
+        "django.setup(); from django.conf import settings as s; print(json.dumps(["
+        "s.SECRET_KEY, s.DEFAULT_FROM_EMAIL, s.TALLY_OPERATOR_NAME, s.TALLY_OPERATOR_ADDRESS, "
+        "s.TALLY_OPERATOR_CONTACT, s.TALLY_OPERATOR_TAX_ID, s.TALLY_PAYMENT_INSTRUCTIONS]))"
+    )
+    base = {k: v for k, v in os.environ.items() if not k.startswith("TALLY_")}
+    base["TALLY_VAR_DIR"] = os.environ.get("TALLY_VAR_DIR", "var")
+    return subprocess.run(  # noqa: S603 (fixed arguments)
+        [sys.executable, "-c", code], env={**base, **env}, capture_output=True, text=True
+    )
+
+
+def test_serving_for_real_refuses_to_start_and_names_every_demo_setting_left_in_place():
     refused = _settings_in_a_fresh_process({"TALLY_HTTPS": "1"})
     assert refused.returncode != 0
-    assert "TALLY_HTTPS=1 needs TALLY_SECRET_KEY" in refused.stderr
+    for name in _OWN_SETTINGS:
+        assert f"\n  {name} (" in refused.stderr, name
 
-    bank = {"TALLY_PAYMENT_INSTRUCTIONS": "Wire: Harbor 3PL, account 998877"}
-    started = _settings_in_a_fresh_process(
-        {"TALLY_HTTPS": "1", "TALLY_SECRET_KEY": "k3y-" * 16, **bank}
+    for name in _OWN_SETTINGS:
+        one_missing = {k: v for k, v in _OWN_SETTINGS.items() if k != name}
+        refused = _settings_in_a_fresh_process({"TALLY_HTTPS": "1", **one_missing, name: " "})
+        assert refused.returncode != 0
+        assert f"needs settings of your own:\n  {name} (" in refused.stderr
+        assert refused.stderr.count("\n  TALLY_") == 1, refused.stderr
+
+
+def test_served_for_real_nothing_of_the_demo_company_is_printed():
+    demo = json.loads(_operator_in_a_fresh_process({}).stdout)
+    started = _operator_in_a_fresh_process({"TALLY_HTTPS": "1", **_OWN_SETTINGS})
+    assert started.returncode == 0, started.stderr
+    own = json.loads(started.stdout)
+    assert own == [
+        "k3y-" * 16,
+        "accounts@harbor3pl.example",
+        "Harbor 3PL Ltd",
+        "1 Quay Road\nDover CT17 9BY",
+        "accounts@harbor3pl.example",
+        "",  # no tax ID set: none printed, not the demo's EIN
+        "Wire: Harbor 3PL, account 998877",
+    ]
+    assert not set(own) & set(demo)
+    with_tax_id = _operator_in_a_fresh_process(
+        {"TALLY_HTTPS": "1", **_OWN_SETTINGS, "TALLY_OPERATOR_TAX_ID": "GB 123 4567 89"}
     )
-    assert started.returncode == 0 and started.stdout.split()[0] == "k3y-"
-
-
-def test_serving_over_https_without_payment_instructions_refuses_to_start():
-    refused = _settings_in_a_fresh_process({"TALLY_HTTPS": "1", "TALLY_SECRET_KEY": "k3y-" * 16})
-    assert refused.returncode != 0
-    assert "TALLY_HTTPS=1 needs TALLY_PAYMENT_INSTRUCTIONS" in refused.stderr
+    assert json.loads(with_tax_id.stdout)[5] == "GB 123 4567 89"
 
 
 def test_a_tls_proxys_header_is_trusted_only_when_named():
