@@ -57,6 +57,9 @@ def _tables(*models: type) -> frozenset[str]:
 
 
 _INVOICE_TABLE = _tables(Invoice, Dispute)
+# A client sees the invoices that were issued: never a draft, nor a draft that was voided
+# before it was issued (it has no number). The scope applies the same rule (scope.py).
+ISSUED = Q(number__isnull=False)
 _SEARCH_TABLES = _tables(Event, BilledRange)
 
 # What the client sees as an invoice's status, most pressing first.
@@ -353,7 +356,7 @@ def _status_condition(status: str, today: date) -> Q:
 def _invoices(client_id: int, today: date) -> QuerySet:
     return (
         Invoice.objects.filter(client_id=client_id)
-        .exclude(status=InvoiceStatus.DRAFT)
+        .filter(ISSUED)
         .annotate(status_rank=_status_expression(today))
     )
 
@@ -628,7 +631,7 @@ def invoice_detail(client_id: int, invoice_id: int, today: date) -> InvoiceDetai
         # table's status expression would cost more than this query.
         values = (
             Invoice.objects.filter(client_id=client_id, pk=invoice_id)
-            .exclude(status=InvoiceStatus.DRAFT)
+            .filter(ISSUED)
             .values(
                 *(c for c in _ROW_COLUMNS if c != "status_rank"),
                 "status",
@@ -762,7 +765,7 @@ def invoice_id_for_number(client_id: int, number: int) -> int:
     with client_scope(client_id, _tables(Invoice)):
         found = (
             Invoice.objects.filter(client_id=client_id, number=number)
-            .exclude(status=InvoiceStatus.DRAFT)
+            .filter(ISSUED)
             .values_list("id", flat=True)
             .first()
         )
@@ -782,13 +785,7 @@ def line_events(
         # adjustment).
         found = list(
             InvoiceLine.objects.filter(client_id=client_id, pk=line_id)
-            .filter(
-                Exists(
-                    Invoice.objects.filter(pk=OuterRef("invoice_id")).exclude(
-                        status=InvoiceStatus.DRAFT
-                    )
-                )
-            )
+            .filter(Exists(Invoice.objects.filter(ISSUED, pk=OuterRef("invoice_id"))))
             .values(*_LINE_COLUMNS, "invoice__number", *_RANGE_COLUMNS)
         )
         if not found:
@@ -944,7 +941,7 @@ def aging(client_id: int, as_of: date) -> AgingReport:
         rows = (
             Invoice.objects.filter(client_id=client_id, issue_date__lte=as_of)
             .filter(candidates)
-            .exclude(status=InvoiceStatus.DRAFT)
+            .filter(ISSUED)
             .exclude(status=InvoiceStatus.VOID, voided_at__date__lte=as_of)
             .annotate(
                 paid_asof=Coalesce(Subquery(paid), 0), credited_asof=Coalesce(Subquery(credited), 0)

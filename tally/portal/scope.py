@@ -29,13 +29,14 @@ from django.db import connection, transaction
 PORTAL_ROLE = "tally_portal"
 
 # Client-visible tables and the rows of each a client may read, as SQL on the table's own
-# columns; `{client}` is the scoped client's id. Drafts are never visible. Each condition
+# columns; `{client}` is the scoped client's id. Only issued invoices are visible: never a
+# draft, nor a draft voided before it was issued (it has no number). Each condition
 # reads a column other than the rowid in a way the planner cannot drop (`IS NOT NULL` on a
 # NOT NULL column is dropped): SQLite reports a rowid-only read without naming the
 # view it came through, and the authorizer would refuse it.
 CLIENT_VISIBLE: dict[str, str] = {
     "clients_client": "id = {client} AND length(code) > 0",
-    "invoicing_invoice": "client_id = {client} AND status <> 'draft'",
+    "invoicing_invoice": "client_id = {client} AND number IS NOT NULL",
     "invoicing_invoiceline": "client_id = {client}",
     "invoicing_billedrange": "client_id = {client}",
     "invoicing_creditnote": "client_id = {client}",

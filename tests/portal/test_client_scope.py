@@ -6,7 +6,7 @@ import pytest
 from django.db import DatabaseError, connection, transaction
 
 from tally.invoicing.models import Invoice
-from tally.invoicing.services import generate_draft_invoice
+from tally.invoicing.services import generate_draft_invoice, void_invoice
 from tally.portal.scope import CLIENT_VISIBLE, PORTAL_ROLE, ScopeError, client_scope
 from tests.factories import add_events, issued_invoice
 
@@ -70,6 +70,16 @@ def test_a_query_without_where_returns_only_the_scoped_clients_rows(two_clients_
     # Outside the scope the connection is itself again.
     assert Invoice.objects.count() == 3
     assert raw("SELECT count(*) FROM accounts_user") == [(0,)]
+
+
+def test_a_draft_voided_before_it_was_issued_stays_invisible(two_clients_billed):
+    """Voiding is how a bad draft is thrown away: it never becomes the client's to read."""
+    acme, _ = two_clients_billed
+    draft = Invoice.objects.get(client=acme, status="draft")
+    void_invoice(actor=None, client=acme, invoice_id=draft.pk, reason="wrong period")
+    with client_scope(acme.pk):
+        assert raw("SELECT status FROM invoicing_invoice") == [("open",)]
+        assert raw(f"SELECT count(*) FROM invoicing_invoice WHERE id = {draft.pk}") == [(0,)]
 
 
 def test_writes_are_refused_in_scope(two_clients_billed):

@@ -75,6 +75,35 @@ def test_every_url_of_another_clients_invoice_is_a_404(setup):
     assert not Dispute.objects.exists()
 
 
+def test_a_draft_voided_before_it_was_issued_is_nowhere_in_the_portal(setup):
+    from tally.invoicing.services import generate_draft_invoice, void_invoice
+    from tests.factories import add_events
+
+    add_events(setup["acme"], "pick", 3, day=date(2026, 12, 3))
+    draft = generate_draft_invoice(
+        actor=None,
+        client=setup["acme"],
+        period_start=date(2026, 12, 1),
+        period_end=date(2026, 12, 31),
+    ).invoice
+    void_invoice(actor=None, client=setup["acme"], invoice_id=draft.pk, reason="wrong period")
+    browser = setup["browser"]
+    for query in ("", "?status=void", "?sort=issue_date&direction=asc"):
+        page = browser.get("/" + query)
+        assert page.status_code == 200, query
+        assert "INV-000000" not in page.content.decode() and "None" not in page.content.decode()
+    download = b"".join(browser.get("/invoices.csv").streaming_content).decode()
+    rows = list(csv.reader(io.StringIO(download)))
+    assert [row[0] for row in rows[1:]] == [number(setup["ours"])]
+    line = draft.lines.first().pk
+    for url in (
+        reverse("portal:line_events", args=[number(setup["ours"]), line]),
+        reverse("portal:line_events", args=["INV-000000", line]),
+        reverse("portal:invoice", args=["INV-000000"]),
+    ):
+        assert browser.get(url).status_code == 404, url
+
+
 def test_a_line_is_found_only_under_its_own_invoice(setup):
     """The client's own line, addressed through another of their invoices, is a 404 too."""
     other = issued_invoice(setup["acme"], picks=2, issue_date=date(2026, 11, 8))
