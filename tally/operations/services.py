@@ -54,6 +54,16 @@ def _json_has_nul(text: str) -> bool:
     return "\\u0000" in text and _JSON_NUL.search(text) is not None
 
 
+def _refuse_constant(name: str) -> Any:
+    """NaN and Infinity are not JSON (RFC 8259), though Python's parser takes them, and
+    neither database stores them in a JSON column."""
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _parse_details(text: str) -> Any:
+    return json.loads(text, parse_constant=_refuse_constant) if text.strip() else {}
+
+
 CSV_COLUMNS = ("client", "kind", "occurred_at", "quantity", "reference", "external_id")
 _CHUNK = 5000
 
@@ -121,7 +131,8 @@ def _parse_quantity(value: Any) -> int:
 
 def _details_encoder() -> Callable[[Any], str]:
     """The canonical JSON of a details object, exactly what
-    `json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)` returns.
+    `json.dumps(value, sort_keys=True, separators=(",", ":"), default=str, allow_nan=False)`
+    returns.
 
     `json.dumps` builds an encoder for every call, which is half the cost of encoding a
     small object; this builds CPython's C encoder once, for one batch (the circular
@@ -129,8 +140,10 @@ def _details_encoder() -> Callable[[Any], str]:
     after an error). Falls back to the pure-Python encoder where there is no C one.
     """
     if c_make_encoder is None:  # pragma: no cover (other Python implementations)
-        return json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str).encode
-    encoder = c_make_encoder({}, str, encode_basestring_ascii, None, ":", ",", True, False, True)
+        return json.JSONEncoder(
+            sort_keys=True, separators=(",", ":"), default=str, allow_nan=False
+        ).encode
+    encoder = c_make_encoder({}, str, encode_basestring_ascii, None, ":", ",", True, False, False)
     return lambda value: "".join(encoder(value, 0))
 
 
@@ -169,6 +182,10 @@ def _check_row(
     occurred_at = None
     try:
         occurred_at = _parse_timestamp(raw.get("occurred_at"))
+    except OverflowError:
+        problems.append(
+            Problem(f"{raw.get('occurred_at')!r} is out of range", field="occurred_at", row=n)
+        )
     except (TypeError, ValueError) as e:
         why = str(e) if "time zone" in str(e) else "is not an ISO 8601 timestamp"
         problems.append(Problem(f"{raw.get('occurred_at')!r} {why}", field="occurred_at", row=n))
@@ -199,8 +216,8 @@ def _check_row(
     details = raw.get("details") or {}
     if isinstance(details, str):
         try:
-            details = json.loads(details) if details.strip() else {}
-        except json.JSONDecodeError:
+            details = _parse_details(details)
+        except (ValueError, RecursionError):
             problems.append(Problem("is not valid JSON", field="details", row=n))
             details = {}
     if not isinstance(details, dict):
@@ -209,8 +226,15 @@ def _check_row(
     for name, value in (("external_id", external_id), ("reference", reference), ("source", source)):
         if "\x00" in value:
             problems.append(Problem("contains a NUL character", field=name, row=n))
-    if _json_has_nul(json.dumps(details, default=str)):
-        problems.append(Problem("contains a NUL character", field="details", row=n))
+    try:
+        if _json_has_nul(json.dumps(details, default=str, allow_nan=False)):
+            problems.append(Problem("contains a NUL character", field="details", row=n))
+    except ValueError:
+        problems.append(
+            Problem("holds NaN or Infinity, which are not JSON", field="details", row=n)
+        )
+    except RecursionError:
+        problems.append(Problem("is nested too deeply", field="details", row=n))
     if len(problems) > row_problems:
         return None
     assert client_id is not None and occurred_at is not None
@@ -314,7 +338,7 @@ def _checked_rows(
             if type(details) is not dict:
                 if type(details) is not str:
                     raise _Unusual
-                details = json.loads(details) if details.strip() else {}  # CSV
+                details = _parse_details(details)  # CSV
                 if type(details) is not dict:
                     raise _Unusual
             details_json = encode(details) if details else "{}"
@@ -322,7 +346,7 @@ def _checked_rows(
                 raise _Unusual
             if _json_has_nul(details_json):
                 raise _Unusual
-        except (_Unusual, KeyError, TypeError, ValueError):
+        except (_Unusual, KeyError, TypeError, ValueError, OverflowError, RecursionError):
             encode = _details_encoder()  # in case the error came from inside the encoder
             checked = _check_row(
                 raw, n, clients_by_code, default_client_id, default_source, problems
@@ -732,7 +756,19 @@ def ingest_csv(
     """The same as ingest_events, from a CSV file with a header row."""
     handle = io.StringIO(file) if isinstance(file, str) else file
     reader = csv.DictReader(handle)
-    header = reader.fieldnames or []
+    try:
+        header = reader.fieldnames or []
+        rows = list(reader)
+    except UnicodeDecodeError as e:
+        raise DomainError(
+            "invalid_csv",
+            f'the file is not UTF-8 text (byte 0x{e.object[e.start]:02X}): save it as "CSV UTF-8"',
+        ) from None
+    except csv.Error as e:  # a field past csv.field_size_limit(), say
+        # `line_num` counts the lines read before the one that failed; the header is row 1.
+        raise DomainError(
+            "invalid_csv", "the CSV cannot be read", [Problem(str(e), row=reader.line_num + 1)]
+        ) from None
     required = [c for c in CSV_COLUMNS if c != "client" or client is None]
     missing = [c for c in required if c not in header]
     if missing:
@@ -742,7 +778,6 @@ def ingest_csv(
             [Problem("missing column", field=c, row=1) for c in missing],
         )
     # Row numbers in errors count the header as row 1, as a spreadsheet shows them.
-    rows = list(reader)
     try:
         return ingest_events(actor=actor, rows=rows, client=client, source=source)
     except DomainError as e:

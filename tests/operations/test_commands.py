@@ -39,6 +39,28 @@ def test_ingest_events_command_names_the_bad_row(acme, tmp_path):
     assert Event.objects.count() == 0
 
 
+def test_ingest_events_command_refuses_a_file_that_is_not_utf8_and_says_how_to_fix_it(
+    acme, tmp_path
+):
+    path = tmp_path / "excel.csv"
+    path.write_bytes(CSV.replace("ORD", "Café ORD").encode("cp1252"))
+    with pytest.raises(
+        CommandError, match=r"not UTF-8 text \(byte 0xE9\): save it as \"CSV UTF-8\""
+    ):
+        call_command("ingest_events", str(path))
+    assert Event.objects.count() == 0
+
+
+def test_ingest_events_command_names_the_line_of_a_field_too_long_to_read(acme, tmp_path):
+    path = tmp_path / "long.csv"
+    lines = CSV.splitlines()
+    lines[2] = lines[2] + ',"' + "x" * 200_000 + '"'
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(CommandError, match=r"the CSV cannot be read: row 3: field larger than"):
+        call_command("ingest_events", str(path))
+    assert Event.objects.count() == 0
+
+
 def test_generate_invoices_command_drafts_one_invoice_per_client_with_events(
     acme, globex, tmp_path, capsys
 ):

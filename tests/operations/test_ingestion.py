@@ -8,6 +8,13 @@ from tests.factories import billing_lines, event_rows
 pytestmark = pytest.mark.django_db
 
 
+def _deep(levels):
+    value = {}
+    for _ in range(levels):
+        value = {"in": value}
+    return value
+
+
 def test_a_batch_is_stored_with_its_fields(acme):
     rows = event_rows("pick", 3, details={"sku": "SKU-1"})
     result = ingest_events(actor=None, client=acme, rows=rows)
@@ -61,6 +68,13 @@ def test_a_reused_id_with_a_different_payload_is_refused_and_nothing_is_written(
         ({"quantity": 2**63}, "quantity", f"{2**63} is too large"),
         ({"reference": "SO-1\x00"}, "reference", "contains a NUL character"),
         ({"details": {"note": "a\x00b"}}, "details", "contains a NUL character"),
+        # What Python cannot work out or the databases cannot store:
+        ({"occurred_at": "0001-01-01T00:00:00+05:00"}, "occurred_at", "is out of range"),
+        ({"occurred_at": "9999-12-31T23:00:00-05:00"}, "occurred_at", "is out of range"),
+        ({"details": '{"weight": NaN}'}, "details", "is not valid JSON"),
+        ({"details": {"weight": float("inf")}}, "details", "holds NaN or Infinity"),
+        ({"details": "[" * 5000 + "]" * 5000}, "details", "is not valid JSON"),
+        ({"details": {"nested": _deep(5000)}}, "details", "is nested too deeply"),
     ],
 )
 def test_bad_input_names_the_row_and_field_and_writes_nothing(acme, change, field, message):

@@ -2,6 +2,7 @@
 
 from datetime import UTC, datetime, timedelta, timezone
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -37,7 +38,7 @@ timestamps = st.one_of(
 )
 details = st.one_of(
     st.none(),
-    st.sampled_from(["", "  ", '{"sku": "A"}', "[1]", "{bad", '"text"']),
+    st.sampled_from(["", "  ", '{"sku": "A"}', "[1]", "{bad", '"text"', '{"w": NaN}']),
     st.dictionaries(st.text(max_size=4), st.one_of(st.integers(), st.text(max_size=4)), max_size=3),
     st.lists(st.integers(), max_size=2),
 )
@@ -139,6 +140,14 @@ def test_details_are_encoded_exactly_as_json_dumps_encodes_them(value):
     from tally.operations.services import _details_encoder
 
     encode = _details_encoder()
-    expected = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    try:
+        expected = json.dumps(
+            value, sort_keys=True, separators=(",", ":"), default=str, allow_nan=False
+        )
+    except ValueError:  # NaN or Infinity: not JSON, refused alike
+        with pytest.raises(ValueError):
+            encode(value)
+        encode = _details_encoder()  # an encoder is not reused after an error
+        return
     assert encode(value) == expected
     assert encode(value) == expected  # and again, with the same encoder
