@@ -2,11 +2,11 @@
 
 Money columns are BIGINT minor units. The invoice keeps running totals of what has been
 allocated and credited so that the balance is one generated column the database itself
-refuses to take below zero.
+refuses to take below zero (zero once void).
 """
 
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import Case, F, Q, Value, When
 
 
 class InvoiceStatus(models.TextChoices):
@@ -34,8 +34,13 @@ class Invoice(models.Model):
     total_minor = models.BigIntegerField(default=0)
     allocated_minor = models.BigIntegerField(default=0)
     credited_minor = models.BigIntegerField(default=0)
+    # What is still owed: nothing on a void invoice (which keeps its total as the record of
+    # what it billed), so that sorting and summing balances needs no exception for it.
     balance_minor = models.GeneratedField(
-        expression=F("total_minor") - F("allocated_minor") - F("credited_minor"),
+        expression=Case(
+            When(status="void", then=Value(0)),
+            default=F("total_minor") - F("allocated_minor") - F("credited_minor"),
+        ),
         output_field=models.BigIntegerField(),
         db_persist=True,
     )

@@ -12,7 +12,7 @@ from tally.money import to_decimal
 
 from . import queries
 from .access import Portal, client_portal
-from .views import HtmxHttpRequest, _table_state, invoice_id_from_number
+from .views import HtmxHttpRequest, invoice_id_from_number, table_filters
 
 
 class _Echo:
@@ -50,8 +50,7 @@ def _stream_csv(
 @client_portal
 def invoices_csv(request: HtmxHttpRequest, portal: Portal) -> StreamingHttpResponse:
     """The invoice list as filtered and sorted on screen, every page of it."""
-    form, _ = _table_state(request, portal)
-    filters = form.filters()
+    form, filters = table_filters(request, portal)
     rows = queries.all_invoice_rows(
         portal.client_id, portal.today, filters, form.sort_key, form.is_descending
     )

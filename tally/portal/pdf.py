@@ -244,7 +244,9 @@ def render_invoice_pdf(client: ClientHeader, detail: InvoiceDetail, locale: str 
     row = detail.row
     fmt = _Formats(row.currency, locale)
     operator = safe_text(settings.TALLY_OPERATOR_NAME)
-    pdf = _InvoicePDF(operator, safe_text(row.number), row.status)
+    # A paid invoice under dispute still says PAID across the page: it owes nothing.
+    settled = "paid" if row.status != "void" and row.balance_minor == 0 else row.status
+    pdf = _InvoicePDF(operator, safe_text(row.number), settled)
     pdf.add_page()
     content_width = pdf.w - pdf.l_margin - pdf.r_margin
 
@@ -290,7 +292,7 @@ def render_invoice_pdf(client: ClientHeader, detail: InvoiceDetail, locale: str 
             align=("LEFT", "LEFT", "LEFT", "RIGHT"),
         )
     how_to_pay = payment_instructions(row.currency)
-    if row.status not in ("paid", "void") and how_to_pay:
+    if row.balance_minor > 0 and how_to_pay:
         _instructions(pdf, row.number, how_to_pay, content_width)
     return bytes(pdf.output())
 
@@ -452,7 +454,7 @@ def _totals(pdf: _InvoicePDF, detail: InvoiceDetail, fmt: _Formats, width: float
         entries.append(("Credits", fmt.money(-detail.credited_minor), ""))
     box_w = width * 0.45
     x = pdf.l_margin + width - box_w
-    owing = row.status not in ("paid", "void") and row.balance_minor > 0
+    owing = row.balance_minor > 0
     _keep_together(pdf, 3 + 6.5 * len(entries) + 1.3 + 1.5 + 9 + (6 if owing else 0))
     pdf.ln(3)
     for label, value, kind in entries:
@@ -470,7 +472,7 @@ def _totals(pdf: _InvoicePDF, detail: InvoiceDetail, fmt: _Formats, width: float
     pdf.cell(
         box_w * 0.45,
         9,
-        fmt.money(0 if row.status == "void" else row.balance_minor),
+        fmt.money(row.balance_minor),
         align="R",
         fill=True,
         new_x=XPos.LMARGIN,

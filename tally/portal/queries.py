@@ -381,9 +381,7 @@ def _row(values: dict[str, Any]) -> InvoiceRow:
         due_date=values["due_date"],
         status=STATUSES[values["status_rank"]],
         total_minor=values["total_minor"],
-        balance_minor=0
-        if values["status_rank"] == STATUSES.index("void")
-        else values["balance_minor"],
+        balance_minor=values["balance_minor"],
         currency=values["currency"],
     )
 

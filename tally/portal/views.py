@@ -47,9 +47,11 @@ def home(request: HtmxHttpRequest) -> HttpResponseBase:
     return billing(request)
 
 
-def _table_state(
+def table_filters(
     request: HtmxHttpRequest, portal: Portal
-) -> tuple[InvoiceFilterForm, queries.InvoicePage]:
+) -> tuple[InvoiceFilterForm, queries.InvoiceFilters]:
+    """The invoice table's filters as the query string sets them, an aging bucket included:
+    the page and its CSV download list the same invoices."""
     form = InvoiceFilterForm(request.GET or None, currency=portal.client.currency)
     bucket_ids = None
     if form.is_bound:
@@ -59,7 +61,13 @@ def _table_state(
             as_of = form.as_of_date or portal.today
             report = queries.aging(portal.client_id, as_of)
             bucket_ids = next((b.invoice_ids for b in report.buckets if b.key == bucket), [])
-    filters = form.filters(bucket_ids)
+    return form, form.filters(bucket_ids)
+
+
+def _table_state(
+    request: HtmxHttpRequest, portal: Portal
+) -> tuple[InvoiceFilterForm, queries.InvoicePage]:
+    form, filters = table_filters(request, portal)
     page = queries.invoice_page(
         portal.client_id,
         portal.today,

@@ -255,6 +255,20 @@ def test_a_paid_invoice_says_so():
     assert "HOW TO PAY" not in text
 
 
+def test_a_paid_invoice_under_dispute_still_says_paid_and_asks_for_nothing():
+    from tally.disputes.services import open_dispute
+
+    client = make_client("settled-then-disputed")
+    invoice = issued_invoice(client, picks=10)
+    pay(client, invoice, 350, "full")
+    clerk = make_user(role=Role.CLIENT_USER, client=client, email="ap@settled.example")
+    open_dispute(actor=clerk, client=client, invoice_id=invoice.pk, reason="Picks billed twice")
+    _, _, text = pdf_text(render(client, invoice))
+    assert "DISPUTED" in text and "PAID" in text.replace("UNPAID", "")
+    assert "Balance due $0.00" in text
+    assert "HOW TO PAY" not in text
+
+
 def test_a_void_invoice_says_why_and_asks_for_nothing(operator):
     client = make_client("voided")
     invoice = issued_invoice(client, picks=10)

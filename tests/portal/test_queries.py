@@ -249,3 +249,16 @@ def test_aging_puts_open_balances_in_buckets_as_of_a_date(ledger):
     assert earlier == {"current": 700, "1_30": 0, "31_60": 0, "61_90": 0, "over_90": 0}
     due_from, due_to = queries.aging_bucket_range("31_60", TODAY)
     assert (due_from, due_to) == (TODAY - timedelta(days=60), TODAY - timedelta(days=31))
+
+
+def test_a_void_invoice_owes_nothing_in_the_filtered_total_and_in_the_balance_sort(acme):
+    voided = issued_invoice(acme, picks=100)  # $35.00
+    issued_invoice(
+        acme, picks=10, period=(date(2026, 11, 1), date(2026, 11, 30)), issue_date=date(2026, 12, 1)
+    )  # $3.50
+    void_invoice(actor=None, client=acme, invoice_id=voided.pk, reason="billed twice")
+    today = date(2026, 12, 5)
+    page = queries.invoice_page(acme.pk, today, InvoiceFilters(issued_from=date(2026, 1, 1)))
+    assert (page.matching, page.matching_balance_minor) == (2, 350)
+    by_balance = queries.invoice_page(acme.pk, today, sort="balance", descending=True)
+    assert [(r.status, r.balance_minor) for r in by_balance.rows] == [("open", 350), ("void", 0)]

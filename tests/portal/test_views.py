@@ -204,6 +204,19 @@ def test_csv_of_invoices_and_of_a_lines_events(setup):
     assert len(events) == 13 and {r[1] for r in events[1:]} == {"pick"}
 
 
+def test_the_invoices_csv_of_an_aging_bucket_lists_what_the_page_lists(acme, acme_browser):
+    old = issued_invoice(acme, picks=10, issue_date=date(2026, 8, 1))  # due Aug 31
+    recent = issued_invoice(
+        acme, picks=20, period=(date(2026, 11, 1), date(2026, 11, 30)), issue_date=date(2026, 12, 1)
+    )
+    query = {"bucket": "over_90", "as_of": "2026-12-15"}
+    html = acme_browser.get("/", query).content.decode()
+    assert number(old) in html and number(recent) not in html
+    download = b"".join(acme_browser.get(reverse("portal:invoices_csv"), query).streaming_content)
+    rows = list(csv.reader(io.StringIO(download.decode())))
+    assert [row[0] for row in rows[1:]] == [number(old)]
+
+
 def test_aging_page_and_csv(setup):
     html = setup["browser"].get(reverse("portal:aging"), {"as_of": "2026-12-15"}).content.decode()
     assert "1–30 days" in html and "$4.34" in html
