@@ -1,12 +1,12 @@
 """The invoice table's filters, read from the URL so a link can be shared."""
 
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 
 from django import forms
 from django.forms.renderers import Jinja2
 
-from tally.money import MAX_AMOUNT_DIGITS, MoneyError, parse_amount
+from tally.money import MAX_AMOUNT_DIGITS, MoneyError, exponent, parse_amount
 
 from .queries import AGING_BUCKETS, SORTS, STATUS_LABELS, InvoiceFilters
 
@@ -20,6 +20,16 @@ AMOUNT_ERRORS = {
     "max_value": "That amount is larger than any invoice.",
 }
 FILTER_AMOUNT_ERRORS = {**AMOUNT_ERRORS, "min_value": "Enter zero or more."}
+
+
+def too_many_decimals(currency: str) -> str:
+    """What to say when an amount has more decimals than the currency's minor unit."""
+    places = exponent(currency)
+    like = Decimal("120.50").quantize(Decimal(1).scaleb(-places), rounding=ROUND_DOWN)
+    if places == 0:
+        return f"Enter the amount in whole {currency}, like {like}."
+    return f"Enter the amount in {currency} with at most {places} decimals, like {like}."
+
 
 SORT_LABELS = {
     "issue_date": "Issue date",
@@ -109,8 +119,8 @@ class InvoiceFilterForm(forms.Form):
             return None
         try:
             return parse_amount(value, self.currency)
-        except MoneyError as e:
-            self.add_error(field, str(e))
+        except MoneyError:  # more decimals than the currency has (the field caps the size)
+            self.add_error(field, too_many_decimals(self.currency))
             return None
 
     def filters(self, bucket_invoice_ids: list[int] | None = None) -> InvoiceFilters:

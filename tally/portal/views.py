@@ -17,11 +17,11 @@ from django_htmx.middleware import HtmxDetails
 
 from tally.disputes.services import open_dispute, post_dispute_message
 from tally.errors import DomainError, NotFound
-from tally.money import MoneyError, exponent, parse_amount
+from tally.money import MoneyError, parse_amount
 
 from . import queries
 from .access import Portal, client_portal
-from .forms import DisputeForm, InvoiceFilterForm, MessageForm
+from .forms import DisputeForm, InvoiceFilterForm, MessageForm, too_many_decimals
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -205,11 +205,7 @@ def dispute_invoice(request: HtmxHttpRequest, portal: Portal, number: str) -> Ht
                 line_ids=form.cleaned_data["lines"] or None,
             )
         except MoneyError:  # more decimals than the currency has
-            form.add_error(
-                "amount",
-                f"Enter the amount in {portal.client.currency} with at most "
-                f"{exponent(portal.client.currency)} decimals, like 120.50.",
-            )
+            form.add_error("amount", too_many_decimals(portal.client.currency))
         except DomainError as e:
             _form_errors(form, e)
         else:

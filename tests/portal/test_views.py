@@ -143,6 +143,13 @@ def test_filters_with_bad_input_show_the_error_and_keep_the_rest(setup):
     assert number(setup["ours"]) in html
 
 
+def test_an_amount_filter_with_too_many_decimals_says_so_in_plain_words(setup):
+    html = setup["browser"].get("/", {"amount_min": "1.234"}).content.decode()
+    assert "Enter the amount in USD with at most 2 decimals, like 120.50." in html
+    assert "Decimal(" not in html
+    assert number(setup["ours"]) in html  # the filter is ignored, the table still shown
+
+
 def test_a_client_opens_a_dispute_and_posts_a_message_but_never_sees_internal_notes(setup):
     ours = number(setup["ours"])
     line = setup["ours"].lines.get(kind="label")
