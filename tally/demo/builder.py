@@ -27,6 +27,7 @@ from tally.invoicing.services import (
     void_invoice,
 )
 from tally.operations.services import ingest_events
+from tally.payments.models import Payment
 from tally.payments.services import record_payment
 from tally.rating.services import create_rate_card
 from tally.reminders.services import send_due_reminders
@@ -366,6 +367,7 @@ def build(today: date | None = None, months: int = 6, seed: int = 7) -> list[tup
 
     _story_disputes(operator, clients, today)
     _story_draft_with_adjustment(operator, clients["harbor-pet"])
+    _story_paid_twice(operator, clients["maple-finch"], today)
     return logins
 
 
@@ -396,7 +398,7 @@ def _pay(operator, client, invoice, spec, kind, day, rng):
         else invoice.balance_minor * rng.choice([40, 50, 75]) // 100
     )
     if spec.code == "maple-finch" and kind == "full":
-        amount += 12_345  # overpaid: unapplied credit stays on the account
+        amount += 12_345  # overpaid: the credit pays part of the next invoice at its issue
     if amount <= 0:
         return
     method = rng.choice(spec.methods)
@@ -550,3 +552,23 @@ def _story_draft_with_adjustment(operator, client):
             amount_minor=-1500,
             reason="Agreed with client in the October business review",
         )
+
+
+def _story_paid_twice(operator, client, today):
+    """The client's AP ran a payment batch twice: the second payment is left unallocated,
+    so the portal shows a credit that will pay the next invoice."""
+    last = Payment.objects.filter(client=client).order_by("-received_on", "-id").first()
+    if last is None:
+        return
+    record_payment(
+        actor=operator,
+        client=client,
+        amount_minor=last.amount_minor,
+        currency=client.currency,
+        received_on=min(today, last.received_on + timedelta(days=1)),
+        method=last.method,
+        idempotency_key=f"bank-{client.code}-duplicate-of-{last.pk}",
+        reference=f"{last.reference}-DUP",
+        payer=last.payer,
+        auto_allocate=False,
+    )

@@ -369,22 +369,35 @@ def add_adjustment(
     return line
 
 
-def mark_paid_if_settled(invoice: Invoice) -> None:
+def mark_paid_if_settled(invoice: Invoice, actor: Any = None) -> None:
+    """Open → paid once nothing is owed (after the change that settled it is audited)."""
     invoice.refresh_from_db(fields=["balance_minor"])
     if invoice.status == InvoiceStatus.OPEN and invoice.balance_minor == 0:
         invoice.status = InvoiceStatus.PAID
         invoice.paid_at = timezone.now()
         invoice.save(update_fields=["status", "paid_at"])
+        audit.record(
+            actor=actor,
+            action="invoice.paid",
+            obj=invoice,
+            before={"status": InvoiceStatus.OPEN},
+            after={"status": InvoiceStatus.PAID, "paid_at": invoice.paid_at},
+        )
         from tally.reminders.services import skip_pending_reminders
 
-        skip_pending_reminders(invoice, "invoice paid")
+        skip_pending_reminders(invoice, "invoice paid", actor)
 
 
 @transaction.atomic
 def issue_invoice(
     *, actor: Any, client: Client, invoice_id: int, issue_date: date | None = None
 ) -> Invoice:
-    """Give a draft its number, dates and reminder schedule; from now the client sees it."""
+    """Give a draft its number, dates and reminder schedule; from now the client sees it.
+
+    Credit the client has left over (an overpayment) pays the invoice straight away, as
+    the portal tells the client it will.
+    """
+    from tally.payments.services import apply_credit_to_issued_invoice
     from tally.reminders.services import schedule_reminders
 
     invoice = lock_invoice(client, invoice_id)
@@ -397,15 +410,22 @@ def issue_invoice(
     invoice.status = InvoiceStatus.OPEN
     invoice.issued_at = timezone.now()
     invoice.save(update_fields=["issue_date", "due_date", "number", "status", "issued_at"])
-    mark_paid_if_settled(invoice)
-    schedule_reminders(invoice)
+    schedule = schedule_reminders(invoice) if invoice.total_minor > 0 else []
     audit.record(
         actor=actor,
         action="invoice.issued",
         obj=invoice,
         before=before,
-        after={**snapshot(invoice), "issue_date": invoice.issue_date, "due_date": invoice.due_date},
+        after={
+            **snapshot(invoice),
+            "issue_date": invoice.issue_date,
+            "due_date": invoice.due_date,
+            "reminders_scheduled_for": [step.scheduled_for for step in schedule],
+        },
     )
+    mark_paid_if_settled(invoice, actor)  # nothing to pay
+    if invoice.status == InvoiceStatus.OPEN:
+        apply_credit_to_issued_invoice(actor=actor, invoice=invoice)
     return invoice
 
 
@@ -436,7 +456,7 @@ def void_invoice(*, actor: Any, client: Client, invoice_id: int, reason: str) ->
     invoice.void_reason = reason.strip()
     invoice.voided_at = timezone.now()
     invoice.save(update_fields=["status", "void_reason", "voided_at"])
-    skip_pending_reminders(invoice, "invoice voided")
+    skip_pending_reminders(invoice, "invoice voided", actor)
     audit.record(
         actor=actor,
         action="invoice.voided",
@@ -479,13 +499,13 @@ def create_credit_note(
     )
     invoice.credited_minor += amount_minor
     invoice.save(update_fields=["credited_minor"])
-    mark_paid_if_settled(invoice)
     audit.record(
         actor=actor,
         action="credit_note.created",
         obj=note,
         after={"invoice_id": invoice.pk, "amount_minor": amount_minor, "reason": reason},
     )
+    mark_paid_if_settled(invoice, actor)
     audit.record(
         actor=actor, action="invoice.credited", obj=invoice, before=before, after=snapshot(invoice)
     )

@@ -55,7 +55,6 @@ def _allocate(actor: Any, payment: Payment, invoice: Invoice, amount: int) -> Al
     invoice.save(update_fields=["allocated_minor"])
     payment.allocated_minor += amount
     payment.save(update_fields=["allocated_minor"])
-    mark_paid_if_settled(invoice)
     audit.record(
         actor=actor,
         action="payment.allocated",
@@ -63,6 +62,7 @@ def _allocate(actor: Any, payment: Payment, invoice: Invoice, amount: int) -> Al
         before=before,
         after={**snapshot(invoice), "payment_id": payment.pk, "amount_minor": amount},
     )
+    mark_paid_if_settled(invoice, actor)
     return allocation
 
 
@@ -211,6 +211,30 @@ def record_payment(
             _allocate_all(actor, payment, allocations)
         payment.refresh_from_db()
         return PaymentResult(payment, replayed=False)
+
+
+def apply_credit_to_issued_invoice(*, actor: Any, invoice: Invoice) -> int:
+    """The client's unapplied credit pays a newly issued invoice, oldest credit first; what
+    was applied, in minor units. Called by `issue_invoice`, inside its transaction.
+
+    A payment that another transaction holds (being recorded or allocated) is passed over
+    rather than waited for: issuing never deadlocks with an allocation that locks the
+    payment first, and that payment's credit is still there for the next invoice.
+    """
+    payments = (
+        Payment.objects.select_for_update(skip_locked=True)
+        .filter(client_id=invoice.client_id, currency=invoice.currency, unapplied_minor__gt=0)
+        .order_by("received_on", "pk")
+    )
+    applied = 0
+    for payment in payments:
+        owed = invoice.total_minor - invoice.allocated_minor - invoice.credited_minor
+        if owed <= 0:
+            break
+        take = min(owed, payment.unapplied_minor)
+        _allocate(actor, payment, invoice, take)
+        applied += take
+    return applied
 
 
 @transaction.atomic

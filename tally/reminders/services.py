@@ -241,11 +241,27 @@ def schedule_reminders(invoice: Invoice) -> list[Reminder]:
     return Reminder.objects.bulk_create(steps)
 
 
-def skip_pending_reminders(invoice: Invoice, why: str) -> int:
-    """Paid or void: the steps still to come will not be sent."""
-    return Reminder.objects.filter(invoice=invoice, status=ReminderStatus.SCHEDULED).update(
-        status=ReminderStatus.SKIPPED, status_detail=why
+def skip_pending_reminders(invoice: Invoice, why: str, actor: Any = None) -> int:
+    """Paid or void: the steps still to come will not be sent (one audit event for all)."""
+    pending = list(
+        Reminder.objects.select_for_update()
+        .filter(invoice=invoice, status=ReminderStatus.SCHEDULED)
+        .order_by("scheduled_for")
+        .values_list("pk", "scheduled_for")
     )
+    if not pending:
+        return 0
+    skipped = Reminder.objects.filter(
+        pk__in=[pk for pk, _ in pending], status=ReminderStatus.SCHEDULED
+    ).update(status=ReminderStatus.SKIPPED, status_detail=why)
+    audit.record(
+        actor=actor,
+        action="reminders.skipped",
+        obj=invoice,
+        before={"scheduled_for": [when for _, when in pending]},
+        after={"skipped": skipped, "why": why},
+    )
+    return skipped
 
 
 # ---------------------------------------------------------------------------------------

@@ -67,3 +67,64 @@ def test_the_same_key_sent_twice_at_once_records_one_payment(tx_db):
     assert {o.payment.pk for o in outcomes} == {payment.pk}
     assert sum(not o.replayed for o in outcomes) == 1
     assert Invoice.objects.get(client=client).allocated_minor == 1000
+
+
+def test_issuing_passes_over_a_credit_another_transaction_holds_instead_of_waiting(tx_db):
+    import threading
+
+    from django.db import connection, transaction
+
+    from tally.invoicing.services import generate_draft_invoice, issue_invoice
+    from tests.factories import add_events
+
+    client = make_client("credit-in-use")
+    held = record_payment(
+        actor=None,
+        client=client,
+        amount_minor=1000,
+        currency="USD",
+        received_on=date(2026, 11, 20),
+        method="wire",
+        idempotency_key="held",
+    ).payment
+    free = record_payment(
+        actor=None,
+        client=client,
+        amount_minor=200,
+        currency="USD",
+        received_on=date(2026, 11, 21),
+        method="wire",
+        idempotency_key="free",
+    ).payment
+    add_events(client, "pick", 10, day=date(2026, 10, 3))  # 3.50
+    draft = generate_draft_invoice(
+        actor=None, client=client, period_start=date(2026, 10, 1), period_end=date(2026, 10, 31)
+    ).invoice
+    locked, release = threading.Event(), threading.Event()
+
+    def hold():  # another request, allocating the older credit
+        try:
+            with transaction.atomic():
+                Payment.objects.select_for_update().get(pk=held.pk)
+                locked.set()
+                release.wait(30)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert locked.wait(30)
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '5s'")  # waiting would fail, not hang
+            invoice = issue_invoice(
+                actor=None, client=client, invoice_id=draft.pk, issue_date=date(2026, 11, 22)
+            )
+    finally:
+        release.set()
+        holder.join(30)
+    held.refresh_from_db()
+    free.refresh_from_db()
+    assert (invoice.allocated_minor, invoice.balance_minor) == (200, 150)
+    assert (held.unapplied_minor, free.unapplied_minor) == (1000, 0)
