@@ -513,23 +513,47 @@ def create_credit_note(
 
 
 class _NothingToBill(Exception):
-    pass
+    def __init__(self, unrated: list[UnratedEvents]) -> None:
+        self.unrated = unrated
+
+
+@dataclass(frozen=True)
+class PeriodBilling:
+    """A client's part of a period's run: its new draft, or None when nothing of the period
+    had a price. Unrated events are reported either way; no empty draft is kept, so running
+    a period again adds nothing."""
+
+    client: Client
+    invoice: Invoice | None
+    unrated: list[UnratedEvents]
+
+
+def bill_period(
+    *, actor: Any, client: Client, period_start: date, period_end: date
+) -> PeriodBilling:
+    """A draft of the client's unbilled events of a period, kept only if it bills something."""
+    try:
+        with transaction.atomic():
+            result = generate_draft_invoice(
+                actor=actor, client=client, period_start=period_start, period_end=period_end
+            )
+            if not result.invoice.lines.exists():
+                raise _NothingToBill(result.unrated)
+    except _NothingToBill as nothing:
+        return PeriodBilling(client, None, nothing.unrated)
+    return PeriodBilling(client, result.invoice, result.unrated)
 
 
 def generate_period_invoices(
     *, actor: Any, period_start: date, period_end: date
-) -> list[GenerationResult]:
-    """Generate drafts for every client with unbilled events, one transaction per client."""
+) -> list[PeriodBilling]:
+    """Bill every client's period, one transaction per client; the clients with nothing to
+    bill and nothing unrated are left out."""
     results = []
     for client in Client.objects.order_by("id"):
-        try:
-            with transaction.atomic():
-                result = generate_draft_invoice(
-                    actor=actor, client=client, period_start=period_start, period_end=period_end
-                )
-                if not result.unrated and not result.invoice.lines.exists():
-                    raise _NothingToBill
-        except _NothingToBill:
-            continue
-        results.append(result)
+        billing = bill_period(
+            actor=actor, client=client, period_start=period_start, period_end=period_end
+        )
+        if billing.invoice is not None or billing.unrated:
+            results.append(billing)
     return results

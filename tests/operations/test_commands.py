@@ -1,3 +1,5 @@
+from datetime import date
+
 import pytest
 from django.core.management import CommandError, call_command
 
@@ -76,3 +78,17 @@ def test_generate_invoices_command_drafts_one_invoice_per_client_with_events(
     assert Invoice.objects.count() == 2  # nothing left to bill: no empty drafts
     with pytest.raises(CommandError, match="expected YYYY-MM"):
         call_command("generate_invoices", "--period", "October")
+
+
+def test_events_without_a_price_are_reported_on_every_run_and_leave_no_empty_draft(capsys):
+    from tests.factories import add_events, make_client
+
+    unpriced = make_client("no-stops", prices={"pick": "0.3500"})
+    add_events(unpriced, "stop", 4, day=date(2026, 10, 6))
+    for options in (["--client", "no-stops"], [], []):
+        call_command("generate_invoices", "--period", "2026-10", *options)
+        out = capsys.readouterr().out
+        assert "no-stops: nothing to bill, no draft made" in out
+        assert "not rated: 4 stop events (quantity 4) have no price" in out
+        assert "0 draft invoice(s) generated for 2026-10" in out
+    assert not Invoice.objects.filter(client=unpriced).exists()

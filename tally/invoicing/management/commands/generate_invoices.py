@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from tally.clients.queries import get_client_by_code
 from tally.errors import DomainError
-from tally.invoicing.services import generate_draft_invoice, generate_period_invoices
+from tally.invoicing.services import bill_period, generate_period_invoices
 
 
 def month_bounds(text: str) -> tuple[date, date]:
@@ -31,22 +31,25 @@ class Command(BaseCommand):
             if options["client"]:
                 client = get_client_by_code(options["client"])
                 results = [
-                    generate_draft_invoice(
-                        actor=None, client=client, period_start=start, period_end=end
-                    )
+                    bill_period(actor=None, client=client, period_start=start, period_end=end)
                 ]
             else:
                 results = generate_period_invoices(actor=None, period_start=start, period_end=end)
         except DomainError as e:
             raise CommandError(str(e)) from None
+        drafts = 0
         for r in results:
             inv = r.invoice
-            self.stdout.write(
-                f"{inv.display_number}: {inv.lines.count()} lines, total {inv.total_minor} "
-                f"minor units {inv.currency}"
-            )
+            if inv is None:
+                self.stdout.write(f"{r.client.code}: nothing to bill, no draft made")
+            else:
+                drafts += 1
+                self.stdout.write(
+                    f"{inv.display_number}: {inv.lines.count()} lines, total {inv.total_minor} "
+                    f"minor units {inv.currency}"
+                )
             for u in r.unrated:
                 self.stdout.write(
                     f"  not rated: {u.events} {u.kind} events (quantity {u.quantity}) have no price"
                 )
-        self.stdout.write(f"{len(results)} draft invoice(s) generated for {options['period']}")
+        self.stdout.write(f"{drafts} draft invoice(s) generated for {options['period']}")
