@@ -203,3 +203,28 @@ class MessageForm(forms.Form):
     body = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3}), max_length=10_000, label="Your message"
     )
+
+
+class PaymentFilterForm(forms.Form):
+    """The payments page's date range; an invalid date is shown with its error and ignored."""
+
+    default_renderer = _JINJA2_WIDGETS
+
+    received_from = forms.DateField(
+        required=False, label="Received from", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    received_to = forms.DateField(
+        required=False, label="Received to", widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def clean(self) -> dict:
+        data = super().clean() or {}
+        lo, hi = data.get("received_from"), data.get("received_to")
+        if lo is not None and hi is not None and lo > hi:
+            self.add_error("received_to", "“Received to” must not be before “Received from”.")
+        return data
+
+    def valid(self, name: str) -> date | None:
+        if not self.is_bound or not self.is_valid() and name in self.errors:
+            return None
+        return self.cleaned_data.get(name)

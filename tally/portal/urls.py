@@ -22,6 +22,7 @@ urlpatterns = [
         downloads.line_events_csv,
         name="line_events_csv",
     ),
+    path("payments/", views.payments, name="payments"),
     path("reports/aging/", views.aging, name="aging"),
     path("reports/aging.csv", downloads.aging_csv, name="aging_csv"),
 ]

@@ -21,7 +21,13 @@ from tally.money import MoneyError, parse_amount
 
 from . import queries
 from .access import Portal, client_portal
-from .forms import DisputeForm, InvoiceFilterForm, MessageForm, too_many_decimals
+from .forms import (
+    DisputeForm,
+    InvoiceFilterForm,
+    MessageForm,
+    PaymentFilterForm,
+    too_many_decimals,
+)
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -310,4 +316,25 @@ def aging(request: HtmxHttpRequest, portal: Portal) -> HttpResponse:
         request,
         "portal/aging.html",
         {"portal": portal, "report": report, "error": error, "is_today": as_of == portal.today},
+    )
+
+
+@require_GET
+@client_portal
+def payments(request: HtmxHttpRequest, portal: Portal) -> HttpResponse:
+    """Payments received and what each paid: the page behind "Paid year to date"."""
+    form = PaymentFilterForm(request.GET or None)
+    received_from, received_to = form.valid("received_from"), form.valid("received_to")
+    page = queries.payment_page(
+        portal.client_id, received_from, received_to, cursor=request.GET.get("cursor")
+    )
+    return render(
+        request,
+        "portal/payments.html",
+        {
+            "portal": portal,
+            "form": form,
+            "page": page,
+            "filtered": received_from is not None or received_to is not None,
+        },
     )

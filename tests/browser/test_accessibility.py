@@ -131,6 +131,7 @@ def test_at_phone_width_nothing_but_the_tables_scrolls_sideways(portal, new_cont
     for url, name in (
         (f"/invoices/{portal.n('disputed')}/", "phone-invoice"),
         ("/reports/aging/", "phone-aging"),
+        ("/payments/", "phone-payments"),
         (f"/?open={portal.n('disputed')}", "phone-open-no-js-style"),
     ):
         page.goto(url)
