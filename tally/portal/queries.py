@@ -1059,7 +1059,8 @@ def payment_page(
             .order_by("payment_id", "invoice__number")
             .values_list("payment_id", "invoice__number", "amount_minor")
         ):
-            applied[payment_id].append(AppliedTo(format_invoice_number(number), amount))
+            if number is not None:  # always: only issued invoices take payments
+                applied[payment_id].append(AppliedTo(format_invoice_number(number), amount))
     rows = [PaymentRow(**v, applied_to=applied[v["id"]]) for v in values]
     last = values[-1] if values else None
     return PaymentPage(
