@@ -456,7 +456,6 @@ def void_invoice(*, actor: Any, client: Client, invoice_id: int, reason: str) ->
     invoice.void_reason = reason.strip()
     invoice.voided_at = timezone.now()
     invoice.save(update_fields=["status", "void_reason", "voided_at"])
-    skip_pending_reminders(invoice, "invoice voided", actor)
     audit.record(
         actor=actor,
         action="invoice.voided",
@@ -464,6 +463,7 @@ def void_invoice(*, actor: Any, client: Client, invoice_id: int, reason: str) ->
         before=before,
         after={**snapshot(invoice), "reason": reason, "events_released": released},
     )
+    skip_pending_reminders(invoice, "invoice voided", actor)
     return invoice
 
 
@@ -505,10 +505,10 @@ def create_credit_note(
         obj=note,
         after={"invoice_id": invoice.pk, "amount_minor": amount_minor, "reason": reason},
     )
-    mark_paid_if_settled(invoice, actor)
     audit.record(
         actor=actor, action="invoice.credited", obj=invoice, before=before, after=snapshot(invoice)
     )
+    mark_paid_if_settled(invoice, actor)
     return note
 
 

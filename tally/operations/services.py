@@ -756,18 +756,19 @@ def ingest_csv(
     """The same as ingest_events, from a CSV file with a header row."""
     handle = io.StringIO(file) if isinstance(file, str) else file
     reader = csv.DictReader(handle)
+    rows: list[dict[str, Any]] = []
     try:
         header = reader.fieldnames or []
-        rows = list(reader)
+        rows.extend(reader)
     except UnicodeDecodeError as e:
         raise DomainError(
             "invalid_csv",
             f'the file is not UTF-8 text (byte 0x{e.object[e.start]:02X}): save it as "CSV UTF-8"',
         ) from None
     except csv.Error as e:  # a field past csv.field_size_limit(), say
-        # `line_num` counts the lines read before the one that failed; the header is row 1.
+        # Records, not lines (a quoted field may span lines): the header is row 1.
         raise DomainError(
-            "invalid_csv", "the CSV cannot be read", [Problem(str(e), row=reader.line_num + 1)]
+            "invalid_csv", "the CSV cannot be read", [Problem(str(e), row=len(rows) + 2)]
         ) from None
     required = [c for c in CSV_COLUMNS if c != "client" or client is None]
     missing = [c for c in required if c not in header]

@@ -921,10 +921,11 @@ def aging(client_id: int, as_of: date) -> AgingReport:
             .annotate(s=Sum("amount_minor"))
             .values("s")
         )
-        # Only an invoice with a balance today, or paid or credited after `as_of`, can have
-        # had a balance at the end of `as_of`: the others need no sums.
+        # Only an invoice with a balance today, or voided, paid or credited after `as_of`,
+        # can have had a balance at the end of `as_of`: the others need no sums.
         candidates = (
             Q(balance_minor__gt=0)
+            | Q(status=InvoiceStatus.VOID, voided_at__date__gt=as_of)  # owed nothing now
             | Q(
                 pk__in=Allocation.objects.filter(
                     client_id=client_id, payment__received_on__gt=as_of

@@ -242,9 +242,14 @@ def schedule_reminders(invoice: Invoice) -> list[Reminder]:
 
 
 def skip_pending_reminders(invoice: Invoice, why: str, actor: Any = None) -> int:
-    """Paid or void: the steps still to come will not be sent (one audit event for all)."""
+    """Paid or void: the steps still to come will not be sent (one audit event for all).
+
+    A step the sender has claimed meanwhile is passed over, not waited for: the sender
+    holds it while it waits for the audit chain, which this transaction already holds
+    (waiting would deadlock), and it checks the invoice again before it sends.
+    """
     pending = list(
-        Reminder.objects.select_for_update()
+        Reminder.objects.select_for_update(skip_locked=True)
         .filter(invoice=invoice, status=ReminderStatus.SCHEDULED)
         .order_by("scheduled_for")
         .values_list("pk", "scheduled_for")

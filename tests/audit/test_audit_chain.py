@@ -63,3 +63,34 @@ def test_deleting_the_last_row_is_detected(acme):
     _tamper("DELETE FROM audit_auditevent WHERE id = %s", [last])
     report = verify_chain()
     assert not report.ok and report.first_broken_id == last
+
+
+def test_a_change_is_recorded_before_what_it_brings_about(acme):
+    from tally.invoicing.services import create_credit_note, void_invoice
+
+    def actions_since(mark):
+        return list(
+            AuditEvent.objects.filter(id__gt=mark).order_by("id").values_list("action", flat=True)
+        )
+
+    voided = issued_invoice(acme, picks=3)
+    mark = AuditEvent.objects.latest("id").id
+    void_invoice(actor=None, client=acme, invoice_id=voided.pk, reason="billed twice")
+    assert actions_since(mark) == ["invoice.voided", "reminders.skipped"]
+
+    credited = issued_invoice(acme, picks=10)  # with the voided invoice's events again
+    mark = AuditEvent.objects.latest("id").id
+    create_credit_note(
+        actor=None,
+        client=acme,
+        invoice_id=credited.pk,
+        amount_minor=credited.total_minor,
+        reason="goodwill",
+    )
+    assert actions_since(mark) == [
+        "credit_note.created",
+        "invoice.credited",
+        "invoice.paid",
+        "reminders.skipped",
+    ]
+    assert verify_chain().ok

@@ -56,7 +56,9 @@ def test_ingest_events_command_refuses_a_file_that_is_not_utf8_and_says_how_to_f
 def test_ingest_events_command_names_the_line_of_a_field_too_long_to_read(acme, tmp_path):
     path = tmp_path / "long.csv"
     lines = CSV.splitlines()
-    lines[2] = lines[2] + ',"' + "x" * 200_000 + '"'
+    lines[0] += ",details"
+    lines[1] += ',"{""note"": ""two\nlines""}"'  # a record of two lines: row 2 still
+    lines[2] += ',"' + "x" * 200_000 + '"'
     path.write_text("\n".join(lines) + "\n")
     with pytest.raises(CommandError, match=r"the CSV cannot be read: row 3: field larger than"):
         call_command("ingest_events", str(path))

@@ -262,3 +262,14 @@ def test_a_void_invoice_owes_nothing_in_the_filtered_total_and_in_the_balance_so
     assert (page.matching, page.matching_balance_minor) == (2, 350)
     by_balance = queries.invoice_page(acme.pk, today, sort="balance", descending=True)
     assert [(r.status, r.balance_minor) for r in by_balance.rows] == [("open", 350), ("void", 0)]
+
+
+def test_aging_as_of_a_day_before_a_void_still_counts_what_was_owed_that_day(acme):
+    invoice = issued_invoice(acme, picks=10)  # 3.50, issued Nov 1, 2026
+    as_of = date(2026, 11, 15)
+    assert queries.aging(acme.pk, as_of).total_minor == 350
+    void_invoice(actor=None, client=acme, invoice_id=invoice.pk, reason="billed twice")
+    invoice.refresh_from_db()
+    assert invoice.voided_at.date() > as_of and invoice.balance_minor == 0
+    assert queries.aging(acme.pk, as_of).total_minor == 350
+    assert queries.aging(acme.pk, invoice.voided_at.date()).total_minor == 0

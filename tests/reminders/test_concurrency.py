@@ -97,3 +97,56 @@ def overlapping_runs():
         today=date(2026, 12, 8), connection_factory=lambda: SlowRecordingBackend("c")
     )
     assert (again.sent, again.skipped, SlowRecordingBackend.sent) == (0, 0, [])
+
+
+@pytest.mark.postgres_only
+def test_a_credit_that_settles_an_invoice_while_its_reminder_is_being_claimed(tx_db, monkeypatch):
+    """The sender holds the due step while it waits for the audit chain; the credit holds
+    the chain while it skips the invoice's steps. Skipping passes over the claimed step
+    instead of waiting for it (waiting deadlocked), and the sender, seeing the invoice
+    paid, sends nothing."""
+    from django.core import mail
+
+    from tally.invoicing.services import create_credit_note
+    from tally.reminders import services as reminders
+
+    client = make_client("credit-during-claim")
+    invoice = issued_invoice(client, picks=10)  # 3.50, due Dec 1
+    claimed = threading.Event()
+    days_for_clients = reminders._Days.for_clients
+
+    def pause_inside_the_claim(self, ids):  # the due steps are locked by now
+        claimed.set()
+        time.sleep(1.5)
+        return days_for_clients(self, ids)
+
+    monkeypatch.setattr(reminders._Days, "for_clients", pause_inside_the_claim)
+    mail.outbox = []
+    outcome = {}
+
+    def sender():
+        try:
+            outcome["sent"] = send_due_reminders(today=date(2026, 12, 1))
+        except Exception as e:  # noqa: BLE001 - the outcome is what the test inspects
+            outcome["sent"] = e
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=sender)
+    thread.start()
+    try:
+        assert claimed.wait(30)
+        create_credit_note(
+            actor=None, client=client, invoice_id=invoice.pk, amount_minor=350, reason="goodwill"
+        )
+    finally:
+        thread.join(30)
+    assert not isinstance(outcome["sent"], Exception), outcome
+    invoice.refresh_from_db()
+    assert invoice.status == "paid"
+    assert mail.outbox == []
+    statuses = Counter(Reminder.objects.filter(invoice=invoice).values_list("status", flat=True))
+    assert statuses["sent"] == 0 and statuses["skipped"] == len(
+        Reminder.objects.filter(invoice=invoice)
+    )
+    assert verify_chain().ok
