@@ -6,15 +6,37 @@ precision, so they are stored as integer *micro* units of the major currency
 (1.000000 = 1_000_000) and multiplied out exactly here, rounding half up once per line.
 """
 
+import copy
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import cache
 
 from babel import Locale
-from babel.numbers import NumberPattern, get_currency_precision, list_currencies
+from babel.numbers import NumberPattern
 
 PRICE_SCALE = 1_000_000  # unit prices: six decimals of the major unit
-_KNOWN_CURRENCIES = frozenset(list_currencies())
+
+# ISO 4217's current currencies and their minor units, pinned here rather than read from
+# babel: CLDR's decimals are a display habit (RSD and IQD with none, where ISO 4217 has two
+# and three), and amounts are stored in minor units, so a library upgrade must never
+# change their scale. Historical and non-currency codes (DEM, XAU, XXX) are not accepted.
+_ISO_4217_EXPONENT = {
+    **dict.fromkeys(
+        "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BMD BND BOB BOV BRL BSD BTN "
+        "BWP BYN BZD CAD CDF CHE CHF CHW CNY COP COU CRC CUP CVE CZK DKK DOP DZD EGP ERN ETB "
+        "EUR FJD FKP GBP GEL GHS GIP GMD GTQ GYD HKD HNL HTG HUF IDR ILS INR IRR JMD KES KGS "
+        "KHR KPW KYD KZT LAK LBP LKR LRD LSL MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN "
+        "MXV MYR MZN NAD NGN NIO NOK NPR NZD PAB PEN PGK PHP PKR PLN QAR RON RSD RUB SAR SBD "
+        "SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SVC SYP SZL THB TJS TMT TOP TRY TTD TWD TZS "
+        "UAH USD USN UYU UZS VED VES WST XCD XCG YER ZAR ZMW ZWG".split(),
+        2,
+    ),
+    **dict.fromkeys(
+        "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF".split(), 0
+    ),
+    **dict.fromkeys("BHD IQD JOD KWD LYD OMR TND".split(), 3),
+    **dict.fromkeys("CLF UYW".split(), 4),
+}
 
 
 class MoneyError(ValueError):
@@ -23,14 +45,14 @@ class MoneyError(ValueError):
 
 def check_currency(code: str) -> str:
     code = (code or "").upper()
-    if code not in _KNOWN_CURRENCIES:
+    if code not in _ISO_4217_EXPONENT:
         raise MoneyError(f"unknown currency {code!r}: use an ISO 4217 code such as USD or EUR")
     return code
 
 
 def exponent(currency: str) -> int:
     """ISO 4217 minor-unit exponent: USD 2, JPY 0, BHD 3."""
-    return int(get_currency_precision(check_currency(currency)))
+    return _ISO_4217_EXPONENT[check_currency(currency)]
 
 
 def round_half_up_div(numerator: int, denominator: int) -> int:
@@ -117,7 +139,12 @@ def _currency_format(locale: str) -> tuple[Locale, NumberPattern]:
 
 def _babel_money(minor: int, currency: str, locale: str) -> str:
     parsed, pattern = _currency_format(locale)
-    return pattern.apply(to_decimal(minor, currency), parsed, currency=currency)
+    # As many decimals as ISO 4217 gives the currency, not CLDR's (see _ISO_4217_EXPONENT).
+    places = copy.copy(pattern)
+    places.frac_prec = (exponent(currency),) * 2
+    return places.apply(
+        to_decimal(minor, currency), parsed, currency=currency, currency_digits=False
+    )
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,19 @@ from tally.money import (
 
 def test_exponents_follow_iso_4217():
     assert (exponent("USD"), exponent("JPY"), exponent("BHD")) == (2, 0, 3)
+    # Where CLDR (babel) shows fewer decimals than ISO 4217 gives, ISO 4217 counts: an
+    # amount in minor units must not change scale with a library.
+    assert (exponent("RSD"), exponent("IQD"), exponent("LBP"), exponent("CLF")) == (2, 3, 2, 4)
+    assert parse_amount("1234.50", "RSD") == 123450
+    assert line_amount(3, parse_price("1.50"), "RSD") == 450  # 4.50 RSD, not 5
+    assert format_money(123450, "RSD", "sr_Latn_RS").startswith("1.234,50")
+    assert format_money(123456, "IQD", "en_US").endswith("123.456")
+
+
+@pytest.mark.parametrize("code", ["XXX", "XTS", "XAU", "DEM", "HRK", "", "usd?"])
+def test_codes_that_are_not_a_current_currency_are_refused(code):
+    with pytest.raises(MoneyError, match="use an ISO 4217 code"):
+        exponent(code)
 
 
 def test_line_amount_rounds_half_up_to_the_minor_unit():
