@@ -1,7 +1,24 @@
+from datetime import UTC, datetime
+
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from tally.audit import guard
+
+# The tests' calendar: the clock starts at this instant and runs on from there. Many tests
+# bill fixed dates (invoices issued 1 Nov 2026, due 1 Dec) and expect what the portal shows
+# on a day in between, so "today" must not move with the machine's calendar: on 2 Dec
+# 2026 those invoices would turn overdue and the suite fail for no change of code.
+# Everything reads the time through django.utils.timezone.now, patched for the whole
+# process before any fixture runs (the browser tests' live server and scenario included).
+TESTS_START_AT = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+def pytest_configure(config):
+    real_now = timezone.now
+    shift = real_now() - TESTS_START_AT
+    timezone.now = lambda: real_now() - shift
 
 
 def pytest_collection_modifyitems(config, items):

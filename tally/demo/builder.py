@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from django.db import transaction
+from django.utils import timezone
 
 from tally.accounts.models import Role, User
 from tally.clients.models import Client
@@ -282,7 +283,7 @@ def _create_people(clients: dict[str, Client]) -> list[tuple[str, str, str]]:
 
 def build(today: date | None = None, months: int = 6, seed: int = 7) -> list[tuple[str, str, str]]:
     """Build the demo into an empty database; returns the logins (role, email, who)."""
-    today = today or date.today()
+    today = today or timezone.now().date()
     rng = random.Random(seed)
     first_month = month_start(today, months)
     with transaction.atomic():
