@@ -31,6 +31,16 @@ def too_many_decimals(currency: str) -> str:
     return f"Enter the amount in {currency} with at most {places} decimals, like {like}."
 
 
+def _ranges_in_order(form: forms.Form, data: dict, ranges: list[tuple[str, str]]) -> dict:
+    """A range given backwards is an error on its upper end, naming both ends."""
+    for lo, hi in ranges:
+        if data.get(lo) is not None and data.get(hi) is not None and data[lo] > data[hi]:
+            form.add_error(
+                hi, f"“{form.fields[hi].label}” must not be before “{form.fields[lo].label}”."
+            )
+    return data
+
+
 SORT_LABELS = {
     "issue_date": "Issue date",
     "due_date": "Due date",
@@ -102,17 +112,11 @@ class InvoiceFilterForm(forms.Form):
         self.currency = currency
 
     def clean(self) -> dict:
-        data = super().clean() or {}
-        for lo, hi in (
-            ("issued_from", "issued_to"),
-            ("due_from", "due_to"),
-            ("amount_min", "amount_max"),
-        ):
-            if data.get(lo) is not None and data.get(hi) is not None and data[lo] > data[hi]:
-                self.add_error(
-                    hi, f"“{self.fields[hi].label}” must not be before “{self.fields[lo].label}”."
-                )
-        return data
+        return _ranges_in_order(
+            self,
+            super().clean() or {},
+            [("issued_from", "issued_to"), ("due_from", "due_to"), ("amount_min", "amount_max")],
+        )
 
     def _minor(self, value: Decimal | None, field: str) -> int | None:
         if value is None:
@@ -218,11 +222,7 @@ class PaymentFilterForm(forms.Form):
     )
 
     def clean(self) -> dict:
-        data = super().clean() or {}
-        lo, hi = data.get("received_from"), data.get("received_to")
-        if lo is not None and hi is not None and lo > hi:
-            self.add_error("received_to", "“Received to” must not be before “Received from”.")
-        return data
+        return _ranges_in_order(self, super().clean() or {}, [("received_from", "received_to")])
 
     def valid(self, name: str) -> date | None:
         if not self.is_bound or not self.is_valid() and name in self.errors:
