@@ -1,9 +1,7 @@
 """CSRF, security headers, cookies and hashers around sign-in."""
 
 import json
-import os
 import subprocess
-import sys
 
 import argon2
 import pytest
@@ -13,6 +11,7 @@ from django.test import Client as HttpClient
 from django.urls import reverse
 
 from tally import settings as tally_settings
+from tests.fresh_settings import settings_in_a_fresh_process
 
 from .helpers import PASSWORD, sign_in, signed_in
 
@@ -74,19 +73,6 @@ def test_passwords_are_hashed_with_argon2id_first_and_sign_in_goes_through_the_t
     ]
 
 
-def _settings_in_a_fresh_process(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    code = (
-        "import django, os; os.environ['DJANGO_SETTINGS_MODULE'] = 'tally.settings'; "
-        "django.setup(); from django.conf import settings; "
-        "print(settings.SECRET_KEY[:4], getattr(settings, 'SECURE_PROXY_SSL_HEADER', None))"
-    )
-    base = {k: v for k, v in os.environ.items() if not k.startswith("TALLY_")}
-    base["TALLY_VAR_DIR"] = os.environ.get("TALLY_VAR_DIR", "var")
-    return subprocess.run(  # noqa: S603 (fixed arguments)
-        [sys.executable, "-c", code], env={**base, **env}, capture_output=True, text=True
-    )
-
-
 _OWN_SETTINGS = {
     "TALLY_SECRET_KEY": "k3y-" * 16,
     "TALLY_FROM_EMAIL": "accounts@harbor3pl.example",
@@ -97,29 +83,30 @@ _OWN_SETTINGS = {
 }
 
 
+_OPERATOR = (
+    "SECRET_KEY",
+    "DEFAULT_FROM_EMAIL",
+    "TALLY_OPERATOR_NAME",
+    "TALLY_OPERATOR_ADDRESS",
+    "TALLY_OPERATOR_CONTACT",
+    "TALLY_OPERATOR_TAX_ID",
+    "TALLY_PAYMENT_INSTRUCTIONS",
+)
+
+
 def _operator_in_a_fresh_process(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    code = (
-        "import django, os, json; os.environ['DJANGO_SETTINGS_MODULE'] = 'tally.settings'; "
-        "django.setup(); from django.conf import settings as s; print(json.dumps(["
-        "s.SECRET_KEY, s.DEFAULT_FROM_EMAIL, s.TALLY_OPERATOR_NAME, s.TALLY_OPERATOR_ADDRESS, "
-        "s.TALLY_OPERATOR_CONTACT, s.TALLY_OPERATOR_TAX_ID, s.TALLY_PAYMENT_INSTRUCTIONS]))"
-    )
-    base = {k: v for k, v in os.environ.items() if not k.startswith("TALLY_")}
-    base["TALLY_VAR_DIR"] = os.environ.get("TALLY_VAR_DIR", "var")
-    return subprocess.run(  # noqa: S603 (fixed arguments)
-        [sys.executable, "-c", code], env={**base, **env}, capture_output=True, text=True
-    )
+    return settings_in_a_fresh_process(env, *_OPERATOR)
 
 
 def test_serving_for_real_refuses_to_start_and_names_every_demo_setting_left_in_place():
-    refused = _settings_in_a_fresh_process({"TALLY_HTTPS": "1"})
+    refused = settings_in_a_fresh_process({"TALLY_HTTPS": "1"})
     assert refused.returncode != 0
     for name in _OWN_SETTINGS:
         assert f"\n  {name} (" in refused.stderr, name
 
     for name in _OWN_SETTINGS:
         one_missing = {k: v for k, v in _OWN_SETTINGS.items() if k != name}
-        refused = _settings_in_a_fresh_process({"TALLY_HTTPS": "1", **one_missing, name: " "})
+        refused = settings_in_a_fresh_process({"TALLY_HTTPS": "1", **one_missing, name: " "})
         assert refused.returncode != 0
         assert f"needs settings of your own:\n  {name} (" in refused.stderr
         assert refused.stderr.count("\n  TALLY_") == 1, refused.stderr
@@ -147,6 +134,7 @@ def test_served_for_real_nothing_of_the_demo_company_is_printed():
 
 
 def test_a_tls_proxys_header_is_trusted_only_when_named():
-    assert _settings_in_a_fresh_process({}).stdout.split()[1] == "None"
-    named = _settings_in_a_fresh_process({"TALLY_PROXY_SSL_HEADER": "X-Forwarded-Proto"})
-    assert "('HTTP_X_FORWARDED_PROTO', 'https')" in named.stdout
+    header = "SECURE_PROXY_SSL_HEADER"
+    assert json.loads(settings_in_a_fresh_process({}, header).stdout) == [None]
+    named = settings_in_a_fresh_process({"TALLY_PROXY_SSL_HEADER": "X-Forwarded-Proto"}, header)
+    assert json.loads(named.stdout) == [["HTTP_X_FORWARDED_PROTO", "https"]]

@@ -2,16 +2,12 @@
 routing number. Printed on the PDF, in reminder emails and in the portal."""
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from tally.payments.instructions import payment_instructions
+from tests.fresh_settings import settings_in_a_fresh_process
 
-ROOT = Path(__file__).resolve().parents[2]
 SEPA = "SEPA: Harbor 3PL B.V.\nIBAN NL91 ABNA 0417 1643 00\nBIC ABNANL2A"
 ACH = "ACH: Harbor 3PL, routing 021000021, account 4410"
 
@@ -31,19 +27,10 @@ def test_a_currency_with_its_own_bank_gets_it_and_the_others_the_default(two_ban
 
 def _configured(env: dict[str, str]) -> tuple[str, dict[str, str]]:
     """The settings a fresh process builds from these environment variables."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("TALLY_PAYMENT")}
-    script = (
-        "import json; from tally import settings as s; "
-        "print(json.dumps([s.TALLY_PAYMENT_INSTRUCTIONS, s.TALLY_PAYMENT_INSTRUCTIONS_BY_CURRENCY]))"
+    out = settings_in_a_fresh_process(
+        env, "TALLY_PAYMENT_INSTRUCTIONS", "TALLY_PAYMENT_INSTRUCTIONS_BY_CURRENCY"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", script],
-        env={**clean, **env},
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    assert out.returncode == 0, out.stderr
     default, by_currency = json.loads(out.stdout)
     return default, by_currency
 
