@@ -78,24 +78,20 @@ def test_issuing_passes_over_a_credit_another_transaction_holds_instead_of_waiti
     from tests.factories import add_events
 
     client = make_client("credit-in-use")
-    held = record_payment(
-        actor=None,
-        client=client,
-        amount_minor=1000,
-        currency="USD",
-        received_on=date(2026, 11, 20),
-        method="wire",
-        idempotency_key="held",
-    ).payment
-    free = record_payment(
-        actor=None,
-        client=client,
-        amount_minor=200,
-        currency="USD",
-        received_on=date(2026, 11, 21),
-        method="wire",
-        idempotency_key="free",
-    ).payment
+
+    def credit(amount, key, received_on):  # nothing to allocate to yet: all of it is credit
+        return record_payment(
+            actor=None,
+            client=client,
+            amount_minor=amount,
+            currency="USD",
+            received_on=received_on,
+            method="wire",
+            idempotency_key=key,
+        ).payment
+
+    held = credit(1000, "held", date(2026, 11, 20))
+    free = credit(200, "free", date(2026, 11, 21))
     add_events(client, "pick", 10, day=date(2026, 10, 3))  # 3.50
     draft = generate_draft_invoice(
         actor=None, client=client, period_start=date(2026, 10, 1), period_end=date(2026, 10, 31)
