@@ -663,7 +663,7 @@ def ingest_events(
     # The ingestion time, as text in the backend's own format (rows are written raw).
     sqlite = connection.vendor == "sqlite"
     stamp = str(connection.ops.adapt_datetimefield_value(now)) if sqlite else now.isoformat()
-    with sqlite_bulk.bigger_cache(), transaction.atomic():
+    with sqlite_bulk.bigger_cache(), sqlite_bulk.checkpoint_later(), transaction.atomic():
         created_by_client = None
         if connection.vendor == "postgresql":
             _share_client_locks(_named_clients(rows, clients_by_code, default_client_id))

@@ -4,6 +4,8 @@
   SQLite lets go of the GIL while it works: a thread runs multi-row INSERTs while the
   caller checks the next rows, so ingestion uses both cores (bench/RESULTS.md).
 * `bigger_cache` — a page cache that holds one bulk write's pages.
+* `checkpoint_later` — the bulk write's commit does not wait while the WAL is copied into
+  the database: a thread of its own does that afterwards.
 """
 
 import queue
@@ -37,6 +39,84 @@ def bigger_cache(mib: int = 256) -> Iterator[None]:
     finally:
         with connection.cursor() as cursor:
             cursor.execute(f"PRAGMA cache_size = {int(previous)}")
+
+
+class _Checkpointer:
+    """Copies committed WAL frames into one database file, on a thread and connection of
+    its own, whenever asked (SQLite's advice for heavy writers: automatic checkpoints off,
+    checkpoints from another thread).
+
+    A PASSIVE checkpoint never waits for a lock and never blocks a reader or a writer: it
+    copies what no reader still needs and leaves the rest for the next request. Nothing
+    depends on it for correctness: a connection's own automatic checkpoint, or the last
+    connection to close, would copy the same frames.
+    """
+
+    _by_path: dict[str, "_Checkpointer"] = {}
+    _lock = threading.Lock()
+
+    def __init__(self, path: str):
+        self._path = path
+        self._wanted = threading.Event()
+        self.runs = 0
+        self._thread = threading.Thread(target=self._run, name="tally-checkpointer", daemon=True)
+        self._thread.start()
+
+    @classmethod
+    def for_path(cls, path: str) -> "_Checkpointer":
+        with cls._lock:
+            if path not in cls._by_path:
+                cls._by_path[path] = cls(path)
+            return cls._by_path[path]
+
+    def request(self) -> None:
+        self._wanted.set()
+
+    def _run(self) -> None:
+        raw = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        while True:
+            self._wanted.wait()
+            self._wanted.clear()
+            try:
+                raw.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            except sqlite3.Error:
+                pass  # e.g. the file was removed (a test database): the next request tries again
+            self.runs += 1
+
+
+def _database_file() -> str | None:
+    """The main database's file, or None for an in-memory database."""
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA database_list")
+        files = {name: file for _, name, file in cursor.fetchall()}
+    return files.get("main") or None
+
+
+@contextmanager
+def checkpoint_later() -> Iterator[None]:
+    """On SQLite, no automatic checkpoint at the block's commits; once the block is done,
+    a thread of its own copies the WAL into the database.
+
+    A commit that passes SQLite's automatic threshold (1,000 pages) copies the whole WAL
+    into the database and syncs it before it returns; for a batch of events, whose
+    entries land all over the reference index, that was a quarter of the wall time
+    (bench/RESULTS.md). Inside an enclosing transaction the setting is put back before
+    the commit, which then checkpoints as usual.
+    """
+    if connection.vendor != "sqlite":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA wal_autocheckpoint")
+        (previous,) = cursor.fetchone()
+        cursor.execute("PRAGMA wal_autocheckpoint = 0")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA wal_autocheckpoint = {int(previous)}")
+        if not connection.in_atomic_block and (path := _database_file()):
+            _Checkpointer.for_path(path).request()
 
 
 class InsertWriter:

@@ -1,0 +1,86 @@
+"""SQLite: a batch of events commits without copying the WAL into the database, and a
+thread of its own does that afterwards (`sqlite_bulk.checkpoint_later`)."""
+
+import shutil
+import sqlite3
+import time
+
+import pytest
+from django.db import connection, transaction
+
+from tally.errors import DomainError
+from tally.operations import sqlite_bulk
+from tally.operations.services import ingest_events
+from tests.factories import event_rows, make_client
+
+pytestmark = [pytest.mark.sqlite_only, pytest.mark.usefixtures("tx_db")]
+
+
+def _autocheckpoint() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA wal_autocheckpoint")
+        return cursor.fetchone()[0]
+
+
+def _events_in_the_database_file_alone(tmp_path) -> int:
+    """Events in a copy of the main file without its WAL: what checkpoints have copied."""
+    copy = tmp_path / "main-file-only.sqlite3"
+    shutil.copyfile(sqlite_bulk._database_file(), copy)
+    raw = sqlite3.connect(copy)
+    try:
+        return raw.execute("SELECT COUNT(*) FROM operations_event").fetchone()[0]
+    finally:
+        raw.close()
+
+
+def test_a_batch_commits_without_a_checkpoint_and_a_thread_copies_it_after(tmp_path):
+    client = make_client("acme")
+    path = sqlite_bulk._database_file()
+    checkpointer = sqlite_bulk._Checkpointer.for_path(path)
+    with connection.cursor() as cursor:
+        # Everything so far in the database file; from here the WAL holds what follows.
+        cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        # Any commit past one page would otherwise checkpoint on its own.
+        cursor.execute("PRAGMA wal_autocheckpoint = 1")
+    runs = checkpointer.runs
+    checkpointer._wanted.clear()
+    assert _events_in_the_database_file_alone(tmp_path) == 0
+
+    result = ingest_events(actor=None, client=client, rows=event_rows("pick", 3000))
+
+    assert result.created == 3000
+    assert _autocheckpoint() == 1  # put back as it was
+    deadline = time.monotonic() + 20
+    while checkpointer.runs == runs and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert checkpointer.runs > runs
+    assert _events_in_the_database_file_alone(tmp_path) == 3000
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA wal_autocheckpoint = 1000")
+
+
+def test_inside_an_enclosing_transaction_the_commit_checkpoints_as_usual(tmp_path):
+    client = make_client("acme")
+    checkpointer = sqlite_bulk._Checkpointer.for_path(sqlite_bulk._database_file())
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        cursor.execute("PRAGMA wal_autocheckpoint = 1")
+    runs = checkpointer.runs
+    with transaction.atomic():
+        ingest_events(actor=None, client=client, rows=event_rows("label", 3000))
+        assert _autocheckpoint() == 1  # back before the enclosing commit
+    # The enclosing commit checkpointed by itself; the thread was not asked.
+    assert _events_in_the_database_file_alone(tmp_path) == 3000
+    time.sleep(0.2)
+    assert checkpointer.runs == runs
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA wal_autocheckpoint = 1000")
+
+
+def test_a_refused_batch_puts_the_setting_back():
+    client = make_client("acme")
+    rows = event_rows("pick", 5)
+    rows[3]["quantity"] = "many"
+    with pytest.raises(DomainError):
+        ingest_events(actor=None, client=client, rows=rows)
+    assert _autocheckpoint() == 1000
