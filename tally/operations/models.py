@@ -1,7 +1,30 @@
 """Operational events: what the 3PL did for a client, the raw material of every charge."""
 
+from typing import Any
+
 from django.db import models
-from django.db.models import Q
+from django.db.models import Func, Q
+
+
+class UTCDay(Func):
+    """The UTC calendar day of a timestamp, as each database can keep it in a generated
+    column.
+
+    SQLite keeps Django's timestamps as UTC text ('2026-01-05 12:00:00'), so the day is its
+    first ten characters; PostgreSQL's `AT TIME ZONE 'UTC'` is immutable, as a generated
+    column's expression must be.
+    """
+
+    arity = 1
+    output_field = models.DateField()
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(compiler, connection, template="substr(%(expressions)s, 1, 10)")
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        return self.as_sql(
+            compiler, connection, template="((%(expressions)s AT TIME ZONE 'UTC')::date)"
+        )
 
 
 class EventKind(models.TextChoices):
@@ -21,6 +44,12 @@ class Event(models.Model):
     )
     kind = models.CharField(max_length=32, choices=EventKind.choices)
     occurred_at = models.DateTimeField()
+    # The UTC day, kept by the database: the reference index's first key after the
+    # client. A column, not an index on the expression: PostgreSQL does not use an
+    # expression (timezone() is not leakproof) ahead of the portal's row security.
+    occurred_on = models.GeneratedField(
+        expression=UTCDay("occurred_at"), output_field=models.DateField(), db_persist=True
+    )
     quantity = models.BigIntegerField()
     # The human handle: order number, tracking number, stop address, pallet/location.
     reference = models.CharField(max_length=200)
@@ -48,8 +77,15 @@ class Event(models.Model):
             ),
             # Searching by reference ("which invoice billed order SO-123?", "did we get
             # tracking 1Z…?"). Every event is in it: ingestion pays for the entry as the
-            # event arrives, rather than rating paying for it in the month-end run.
-            models.Index(fields=["client", "reference"], name="event_reference_idx"),
+            # event arrives, rather than rating paying for it in the month-end run. By
+            # day first: tracking numbers and addresses are random, and under (client,
+            # reference) alone each new event dirtied a page of its own anywhere in the
+            # index (at 10M events a month, two thirds of ingestion's time). Within a
+            # day a batch's entries share pages; a search seeks each day of the
+            # client's billed span (portal.queries).
+            models.Index(
+                fields=["client", "occurred_on", "reference"], name="event_day_reference_idx"
+            ),
         ]
 
     def __str__(self) -> str:

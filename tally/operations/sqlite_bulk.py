@@ -73,14 +73,17 @@ class _Checkpointer:
         self._wanted.set()
 
     def _run(self) -> None:
-        raw = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        raw: sqlite3.Connection | None = None
         while True:
             self._wanted.wait()
             self._wanted.clear()
             try:
+                raw = raw or sqlite3.connect(self._path, isolation_level=None)
                 raw.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
             except sqlite3.Error:
-                pass  # e.g. the file was removed (a test database): the next request tries again
+                # Say, the file was removed (a test database): the next request tries
+                # again, and meanwhile commits checkpoint by themselves as usual.
+                raw = None
             self.runs += 1
 
 

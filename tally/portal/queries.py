@@ -22,6 +22,8 @@ from django.db.models import (
     Count,
     Exists,
     IntegerField,
+    Max,
+    Min,
     OuterRef,
     Q,
     QuerySet,
@@ -30,7 +32,6 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.expressions import RawSQL
 from django.db.models.functions import Coalesce
 
 from tally.clients.models import Client
@@ -386,6 +387,43 @@ def _row(values: dict[str, Any]) -> InvoiceRow:
     )
 
 
+def _invoices_billing_reference(client_id: int, term: str) -> list[int]:
+    """The client's invoices that bill an event whose reference starts with `term`.
+
+    The reference index is by UTC day first (operations.models: a batch's entries then
+    share pages), so this seeks it once for each day of the client's billed span, then
+    finds the ranges that bill the few events found. It runs once per search, and the
+    page's queries filter by its answer.
+    """
+    span = BilledRange.objects.filter(client_id=client_id).aggregate(
+        first=Min("occurred_from"), last=Max("occurred_to")
+    )
+    if span["first"] is None:
+        return []
+    first = span["first"].astimezone(UTC).date()
+    days = [
+        first + timedelta(days=n)
+        for n in range((span["last"].astimezone(UTC).date() - first).days + 1)
+    ]
+    if connection.vendor == "sqlite":
+        day_values: Any = [d.isoformat() for d in days]
+        on_a_day = f"IN ({', '.join(['%s'] * len(days))})"
+    else:
+        day_values, on_a_day = [days], "= ANY(%s::date[])"
+    # Up to the term followed by the last code point (U+FFFF would miss an emoji after it).
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT DISTINCT r.invoice_id FROM operations_event e "  # noqa: S608 (placeholders only)
+            "JOIN invoicing_billedrange r ON r.client_id = e.client_id AND r.kind = e.kind "
+            "AND r.occurred_from <= e.occurred_at AND r.occurred_to > e.occurred_at "
+            "AND r.after_id < e.id AND r.upto_id >= e.id "
+            f"WHERE e.client_id = %s AND e.occurred_on {on_a_day} "
+            "AND e.reference >= %s AND e.reference < %s",
+            [client_id, *day_values, term, term + "\U0010ffff"],
+        )
+        return [invoice_id for (invoice_id,) in cursor.fetchall()]
+
+
 def _apply_filters(qs: QuerySet, client_id: int, f: InvoiceFilters, today: date) -> QuerySet:
     if f.statuses:
         wanted = [_status_condition(s, today) for s in f.statuses if s in FILTER_STATUSES]
@@ -410,18 +448,7 @@ def _apply_filters(qs: QuerySet, client_id: int, f: InvoiceFilters, today: date)
         by_number = Q(number=int(digits)) if digits.isdigit() and len(digits) < 18 else Q(pk__in=[])
         # A reference of the invoice's events: order number, tracking number, address,
         # location. From the few events with that reference to the ranges that bill them.
-        by_reference = Q(
-            pk__in=RawSQL(
-                "SELECT r.invoice_id FROM operations_event e JOIN invoicing_billedrange r "
-                "ON r.client_id = e.client_id AND r.kind = e.kind "
-                "AND r.occurred_from <= e.occurred_at AND r.occurred_to > e.occurred_at "
-                "AND r.after_id < e.id AND r.upto_id >= e.id "
-                "WHERE e.client_id = %s AND e.reference >= %s AND e.reference < %s",
-                # Every reference that starts with the term: up to the term followed by
-                # the last code point (U+FFFF would miss an emoji after the term).
-                [client_id, term, term + "\U0010ffff"],
-            )
-        )
+        by_reference = Q(pk__in=_invoices_billing_reference(client_id, term))
         qs = qs.filter(by_number | by_reference)
     return qs
 

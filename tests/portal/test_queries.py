@@ -17,7 +17,7 @@ from tally.operations.services import ingest_events
 from tally.payments.services import record_payment
 from tally.portal import queries
 from tally.portal.queries import InvoiceFilters
-from tests.factories import add_events, event_rows, issued_invoice, make_user
+from tests.factories import add_events, event_rows, issued_invoice, make_client, make_user
 
 pytestmark = pytest.mark.django_db
 TODAY = date(2026, 12, 20)
@@ -138,6 +138,30 @@ def test_a_reference_search_finds_every_reference_that_starts_with_the_term(acme
     page = queries.invoice_page(acme.pk, TODAY, InvoiceFilters(search="SO-12"), limit=100)
     # A letter beyond U+FFFF after the term (the parcel emoji) is found too.
     assert {r.id for r in page.rows} == {invoice_of[r] for r in refs[:4]}
+
+
+def test_a_reference_search_finds_events_on_the_first_and_last_instants_of_a_period():
+    """The reference index is by UTC day and a search seeks each day of the billed span:
+    a period in Chicago time starts and ends at 05:00 or 06:00 UTC, so its first and last
+    events fall on UTC days of their own at the span's two ends."""
+    chicago = make_client("chicago", time_zone="America/Chicago")
+    firsts = {"first": "2026-03-01T00:00:00-06:00", "last": "2026-03-31T23:59:59-05:00"}
+    ingest_events(
+        actor=None,
+        client=chicago,
+        rows=[
+            {**row, "occurred_at": at, "reference": f"REF-{name}"}
+            for row, (name, at) in zip(event_rows("label", 2), firsts.items(), strict=True)
+        ],
+    )
+    draft = generate_draft_invoice(
+        actor=None, client=chicago, period_start=date(2026, 3, 1), period_end=date(2026, 3, 31)
+    ).invoice
+    assert draft.lines.get().quantity == 2
+    issued = issue_invoice(actor=None, client=chicago, invoice_id=draft.pk, issue_date=TODAY)
+    for name in firsts:
+        page = queries.invoice_page(chicago.pk, TODAY, InvoiceFilters(search=f"REF-{name}"))
+        assert [r.id for r in page.rows] == [issued.pk], name
 
 
 @pytest.mark.parametrize("sort", queries.SORTS)
