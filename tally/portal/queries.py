@@ -9,6 +9,7 @@ Nothing here can reach internal notes, users or the audit trail.
 import base64
 import binascii
 import json
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -405,23 +406,35 @@ def _invoices_billing_reference(client_id: int, term: str) -> list[int]:
         first + timedelta(days=n)
         for n in range((span["last"].astimezone(UTC).date() - first).days + 1)
     ]
-    if connection.vendor == "sqlite":
-        day_values: Any = [d.isoformat() for d in days]
-        on_a_day = f"IN ({', '.join(['%s'] * len(days))})"
-    else:
-        day_values, on_a_day = [days], "= ANY(%s::date[])"
-    # Up to the term followed by the last code point (U+FFFF would miss an emoji after it).
+    sqlite = connection.vendor == "sqlite"
+    # SQLite allows a build-defined number of parameters per statement (32,766 by default:
+    # 89 years of days); a longer span takes more than one statement.
+    chunk = len(days)
+    if sqlite:
+        connection.ensure_connection()
+        limit = connection.connection.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+        chunk = limit - 3
+    found: set[int] = set()
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT DISTINCT r.invoice_id FROM operations_event e "  # noqa: S608 (placeholders only)
-            "JOIN invoicing_billedrange r ON r.client_id = e.client_id AND r.kind = e.kind "
-            "AND r.occurred_from <= e.occurred_at AND r.occurred_to > e.occurred_at "
-            "AND r.after_id < e.id AND r.upto_id >= e.id "
-            f"WHERE e.client_id = %s AND e.occurred_on {on_a_day} "
-            "AND e.reference >= %s AND e.reference < %s",
-            [client_id, *day_values, term, term + "\U0010ffff"],
-        )
-        return [invoice_id for (invoice_id,) in cursor.fetchall()]
+        for start in range(0, len(days), chunk):
+            some = days[start : start + chunk]
+            if sqlite:
+                day_values = [d.isoformat() for d in some]
+                on_a_day = f"IN ({', '.join(['%s'] * len(some))})"
+            else:
+                day_values, on_a_day = [some], "= ANY(%s::date[])"
+            # Up to the term followed by the last code point (U+FFFF would miss an emoji).
+            cursor.execute(
+                "SELECT DISTINCT r.invoice_id FROM operations_event e "  # noqa: S608 (placeholders only)
+                "JOIN invoicing_billedrange r ON r.client_id = e.client_id AND r.kind = e.kind "
+                "AND r.occurred_from <= e.occurred_at AND r.occurred_to > e.occurred_at "
+                "AND r.after_id < e.id AND r.upto_id >= e.id "
+                f"WHERE e.client_id = %s AND e.occurred_on {on_a_day} "
+                "AND e.reference >= %s AND e.reference < %s",
+                [client_id, *day_values, term, term + "\U0010ffff"],
+            )
+            found.update(invoice_id for (invoice_id,) in cursor.fetchall())
+    return sorted(found)
 
 
 def _apply_filters(qs: QuerySet, client_id: int, f: InvoiceFilters, today: date) -> QuerySet:
