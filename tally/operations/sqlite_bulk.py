@@ -8,11 +8,13 @@
   the database: a thread of its own does that afterwards.
 """
 
+import os
 import queue
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from django.db import connection
@@ -42,21 +44,26 @@ def bigger_cache(mib: int = 256) -> Iterator[None]:
 
 
 class _Checkpointer:
-    """Copies committed WAL frames into one database file, on a thread and connection of
-    its own, whenever asked (SQLite's advice for heavy writers: automatic checkpoints off,
+    """Copies committed WAL frames into one database file, on a thread of its own,
+    whenever asked (SQLite's advice for heavy writers: automatic checkpoints off,
     checkpoints from another thread).
 
     A PASSIVE checkpoint never waits for a lock and never blocks a reader or a writer: it
     copies what no reader still needs and leaves the rest for the next request. Nothing
     depends on it for correctness: a connection's own automatic checkpoint, or the last
     connection to close, would copy the same frames.
+
+    Each run opens the file afresh (read-write, never creating it) and closes it after: a
+    connection kept open would go on checkpointing a file that was since replaced (a
+    restored backup) through the new file's shared memory, marking the new WAL's frames as
+    copied when they were not, and the next commits would overwrite them.
     """
 
-    _by_path: dict[str, "_Checkpointer"] = {}
+    _by_process_and_path: dict[tuple[int, str], "_Checkpointer"] = {}
     _lock = threading.Lock()
 
     def __init__(self, path: str):
-        self._path = path
+        self._uri = Path(path).as_uri() + "?mode=rw"
         self._wanted = threading.Event()
         self.runs = 0
         self._thread = threading.Thread(target=self._run, name="tally-checkpointer", daemon=True)
@@ -64,26 +71,28 @@ class _Checkpointer:
 
     @classmethod
     def for_path(cls, path: str) -> "_Checkpointer":
+        # By process too: a forked child has the parent's registry but not its threads.
+        key = (os.getpid(), path)
         with cls._lock:
-            if path not in cls._by_path:
-                cls._by_path[path] = cls(path)
-            return cls._by_path[path]
+            if key not in cls._by_process_and_path:
+                cls._by_process_and_path[key] = cls(path)
+            return cls._by_process_and_path[key]
 
     def request(self) -> None:
         self._wanted.set()
 
     def _run(self) -> None:
-        raw: sqlite3.Connection | None = None
         while True:
             self._wanted.wait()
             self._wanted.clear()
             try:
-                raw = raw or sqlite3.connect(self._path, isolation_level=None)
-                raw.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                raw = sqlite3.connect(self._uri, uri=True, isolation_level=None)
+                try:
+                    raw.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                finally:
+                    raw.close()
             except sqlite3.Error:
-                # Say, the file was removed (a test database): the next request tries
-                # again, and meanwhile commits checkpoint by themselves as usual.
-                raw = None
+                pass  # say, the file was removed: commits checkpoint by themselves as usual
             self.runs += 1
 
 

@@ -84,3 +84,54 @@ def test_a_refused_batch_puts_the_setting_back():
     with pytest.raises(DomainError):
         ingest_events(actor=None, client=client, rows=rows)
     assert _autocheckpoint() == 1000
+
+
+def _checkpoint_and_wait(checkpointer: sqlite_bulk._Checkpointer) -> None:
+    runs = checkpointer.runs
+    checkpointer.request()
+    deadline = time.monotonic() + 20
+    while checkpointer.runs == runs and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert checkpointer.runs > runs
+
+
+def test_a_database_file_replaced_under_the_checkpointer_loses_nothing(tmp_path):
+    """A backup moved over the database file while the process runs (a restore): the
+    checkpointer must not go on copying into the old file through the new file's shared
+    memory, which marked new commits as copied and let later ones overwrite them."""
+    path = tmp_path / "tally.sqlite3"
+
+    def writer() -> sqlite3.Connection:
+        raw = sqlite3.connect(path, isolation_level=None)
+        raw.execute("PRAGMA journal_mode=WAL")
+        raw.execute("PRAGMA wal_autocheckpoint = 0")  # as during a batch
+        return raw
+
+    def add(raw: sqlite3.Connection, tag: str, n: int = 5000) -> None:
+        raw.execute("BEGIN")
+        raw.executemany(
+            "INSERT INTO event VALUES (?)", ((f"{tag}-{i:05d}-" + "x" * 40,) for i in range(n))
+        )
+        raw.execute("COMMIT")
+
+    checkpointer = sqlite_bulk._Checkpointer(str(path))
+    first = writer()
+    first.execute("CREATE TABLE event (reference TEXT)")
+    add(first, "a")
+    _checkpoint_and_wait(checkpointer)
+    backup = sqlite3.connect(tmp_path / "backup.sqlite3")
+    first.backup(backup)
+    backup.close()
+    add(first, "b")
+    _checkpoint_and_wait(checkpointer)
+    first.close()
+    (tmp_path / "backup.sqlite3").replace(path)
+
+    second = writer()
+    for tag in "cdef":
+        add(second, tag)
+        _checkpoint_and_wait(checkpointer)
+    second.close()
+    fresh = sqlite3.connect(path)
+    assert fresh.execute("SELECT count(*) FROM event").fetchone() == (5 * 5000,)
+    fresh.close()

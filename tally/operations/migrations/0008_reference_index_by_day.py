@@ -4,6 +4,15 @@ import tally.operations.models
 from django.db import migrations, models
 
 
+def analyze_on_postgresql(apps, schema_editor):
+    """PostgreSQL rewrote the table for the new column, which has no statistics until
+    autovacuum gets to it; without them a reference search planned a scan of the client's
+    whole index. (SQLite is not analyzed: nothing in Tally does, and its search does not
+    depend on statistics.)"""
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute("ANALYZE operations_event")
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -25,4 +34,5 @@ class Migration(migrations.Migration):
             model_name='event',
             index=models.Index(fields=['client', 'occurred_on', 'reference'], name='event_day_reference_idx'),
         ),
+        migrations.RunPython(analyze_on_postgresql, migrations.RunPython.noop),
     ]
