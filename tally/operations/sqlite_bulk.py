@@ -32,15 +32,22 @@ def bigger_cache(mib: int = 256) -> Iterator[None]:
     if connection.vendor != "sqlite":
         yield
         return
+    with _pragma_for_the_block("cache_size", -int(mib) * 1024):
+        yield
+
+
+@contextmanager
+def _pragma_for_the_block(name: str, value: int) -> Iterator[None]:
+    """A connection's PRAGMA set for the length of the block, then put back as it was."""
     with connection.cursor() as cursor:
-        cursor.execute("PRAGMA cache_size")
+        cursor.execute(f"PRAGMA {name}")
         (previous,) = cursor.fetchone()
-        cursor.execute(f"PRAGMA cache_size = {-int(mib) * 1024}")
+        cursor.execute(f"PRAGMA {name} = {int(value)}")
     try:
         yield
     finally:
         with connection.cursor() as cursor:
-            cursor.execute(f"PRAGMA cache_size = {int(previous)}")
+            cursor.execute(f"PRAGMA {name} = {int(previous)}")
 
 
 class _Checkpointer:
@@ -118,15 +125,10 @@ def checkpoint_later() -> Iterator[None]:
     if connection.vendor != "sqlite":
         yield
         return
-    with connection.cursor() as cursor:
-        cursor.execute("PRAGMA wal_autocheckpoint")
-        (previous,) = cursor.fetchone()
-        cursor.execute("PRAGMA wal_autocheckpoint = 0")
     try:
-        yield
+        with _pragma_for_the_block("wal_autocheckpoint", 0):
+            yield
     finally:
-        with connection.cursor() as cursor:
-            cursor.execute(f"PRAGMA wal_autocheckpoint = {int(previous)}")
         if not connection.in_atomic_block and (path := _database_file()):
             _Checkpointer.for_path(path).request()
 

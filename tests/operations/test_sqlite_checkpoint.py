@@ -33,6 +33,13 @@ def _events_in_the_database_file_alone(tmp_path) -> int:
         raw.close()
 
 
+def _wait_for_a_run_after(checkpointer: sqlite_bulk._Checkpointer, runs: int) -> None:
+    deadline = time.monotonic() + 20
+    while checkpointer.runs == runs and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert checkpointer.runs > runs
+
+
 def test_a_batch_commits_without_a_checkpoint_and_a_thread_copies_it_after(tmp_path):
     client = make_client("acme")
     path = sqlite_bulk._database_file()
@@ -50,10 +57,7 @@ def test_a_batch_commits_without_a_checkpoint_and_a_thread_copies_it_after(tmp_p
 
     assert result.created == 3000
     assert _autocheckpoint() == 1  # put back as it was
-    deadline = time.monotonic() + 20
-    while checkpointer.runs == runs and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert checkpointer.runs > runs
+    _wait_for_a_run_after(checkpointer, runs)
     assert _events_in_the_database_file_alone(tmp_path) == 3000
     with connection.cursor() as cursor:
         cursor.execute("PRAGMA wal_autocheckpoint = 1000")
@@ -89,10 +93,7 @@ def test_a_refused_batch_puts_the_setting_back():
 def _checkpoint_and_wait(checkpointer: sqlite_bulk._Checkpointer) -> None:
     runs = checkpointer.runs
     checkpointer.request()
-    deadline = time.monotonic() + 20
-    while checkpointer.runs == runs and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert checkpointer.runs > runs
+    _wait_for_a_run_after(checkpointer, runs)
 
 
 def test_a_database_file_replaced_under_the_checkpointer_loses_nothing(tmp_path):
