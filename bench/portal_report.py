@@ -1,4 +1,4 @@
-"""Markdown tables for bench/RESULTS-portal.md from the recorded runs.
+"""Markdown tables for the "Client portal" section of bench/RESULTS.md from the recorded runs.
 
     .venv/bin/python bench/portal_report.py --before before --after after
 

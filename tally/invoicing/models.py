@@ -82,7 +82,7 @@ class Invoice(models.Model):
             models.Index(fields=["status", "due_date"], name="invoice_status_due_idx"),
             # The portal's invoice table: one client's invoices in the order of each sort,
             # with the id that breaks ties, so a page is an index range, not a sort of all
-            # the client's invoices (bench/RESULTS-portal.md).
+            # the client's invoices (bench/RESULTS.md, "Client portal").
             models.Index(fields=["client", "issue_date", "id"], name="invoice_client_issued_idx"),
             models.Index(fields=["client", "due_date", "id"], name="invoice_client_due_idx"),
             models.Index(fields=["client", "total_minor", "id"], name="invoice_client_total_idx"),

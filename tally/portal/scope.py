@@ -14,7 +14,8 @@ connection never runs scoped.
 
 A scope may name the tables it reads (`tables=`): on SQLite only those get a view, so a
 read of any other table is refused like a table outside the allow-list, and a scope costs
-a few statements instead of two per client-visible table (bench/RESULTS-portal.md). PostgreSQL's policies
+a few statements instead of two per client-visible table (bench/RESULTS.md, "Client
+portal"). PostgreSQL's policies
 cover every client-visible table whatever the scope names. On SQLite the scope's
 transaction is a deferred one: it reads one snapshot without taking the database's write
 lock, so portal reads neither queue behind each other nor behind a writer.
