@@ -16,10 +16,10 @@ from django.utils import timezone
 
 from tally.audit import services as audit
 from tally.clients.models import Client
+from tally.db.sqlite import bigger_cache
 from tally.errors import DomainError, NotFound, Problem
 from tally.money import line_amount, price_to_decimal, tax_amount
 from tally.operations.models import EventKind
-from tally.operations.sqlite_bulk import bigger_cache
 from tally.rating.queries import price_segments
 
 from .models import (

@@ -38,6 +38,7 @@ from django.utils import timezone
 
 from tally.audit import services as audit
 from tally.clients.models import Client
+from tally.db.sqlite import bigger_cache
 from tally.errors import DomainError, Problem
 
 from . import sqlite_bulk
@@ -663,7 +664,7 @@ def ingest_events(
     # The ingestion time, as text in the backend's own format (rows are written raw).
     sqlite = connection.vendor == "sqlite"
     stamp = str(connection.ops.adapt_datetimefield_value(now)) if sqlite else now.isoformat()
-    with sqlite_bulk.bigger_cache(), sqlite_bulk.checkpoint_later(), transaction.atomic():
+    with bigger_cache(), sqlite_bulk.checkpoint_later(), transaction.atomic():
         created_by_client = None
         if connection.vendor == "postgresql":
             _share_client_locks(_named_clients(rows, clients_by_code, default_client_id))

@@ -3,7 +3,6 @@
 * `InsertWriter` — SQLite has one writer at a time and Python one running thread, but
   SQLite lets go of the GIL while it works: a thread runs multi-row INSERTs while the
   caller checks the next rows, so ingestion uses both cores (bench/RESULTS.md).
-* `bigger_cache` — a page cache that holds one bulk write's pages.
 * `checkpoint_later` — the bulk write's commit does not wait while the WAL is copied into
   the database: a thread of its own does that afterwards.
 """
@@ -19,35 +18,7 @@ from typing import Any
 
 from django.db import connection
 
-
-@contextmanager
-def bigger_cache(mib: int = 256) -> Iterator[None]:
-    """On SQLite, a page cache big enough for one bulk write, for the length of the block.
-
-    SQLite's default cache is 2 MiB: a batch that touches more pages than that (every
-    index of a large events table does) spills them to the WAL in mid-transaction and
-    reads them back. The cache only grows as pages are used, and the previous size is put
-    back afterwards.
-    """
-    if connection.vendor != "sqlite":
-        yield
-        return
-    with _pragma_for_the_block("cache_size", -int(mib) * 1024):
-        yield
-
-
-@contextmanager
-def _pragma_for_the_block(name: str, value: int) -> Iterator[None]:
-    """A connection's PRAGMA set for the length of the block, then put back as it was."""
-    with connection.cursor() as cursor:
-        cursor.execute(f"PRAGMA {name}")
-        (previous,) = cursor.fetchone()
-        cursor.execute(f"PRAGMA {name} = {int(value)}")
-    try:
-        yield
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute(f"PRAGMA {name} = {int(previous)}")
+from tally.db.sqlite import pragma_for_the_block
 
 
 class _Checkpointer:
@@ -126,7 +97,7 @@ def checkpoint_later() -> Iterator[None]:
         yield
         return
     try:
-        with _pragma_for_the_block("wal_autocheckpoint", 0):
+        with pragma_for_the_block("wal_autocheckpoint", 0):
             yield
     finally:
         if not connection.in_atomic_block and (path := _database_file()):

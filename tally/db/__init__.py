@@ -1,0 +1,1 @@
+"""Database helpers shared by the domain apps, below all of them (no models)."""
