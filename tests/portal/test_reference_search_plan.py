@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 
 from tally.invoicing.services import generate_draft_invoice, issue_invoice
 from tally.operations.services import ingest_events
-from tally.portal import queries
+from tally.portal.queries.search import _invoices_billing_reference
 from tally.portal.scope import _sqlite_authorizer, client_scope
 from tests.factories import event_rows, make_client
 
@@ -30,7 +30,7 @@ def test_the_reference_search_seeks_the_day_index_on_a_database_never_analyzed()
         assert cursor.fetchone()[0] == 0
     with client_scope(acme.pk):
         with CaptureQueriesContext(connection) as captured:
-            assert queries._invoices_billing_reference(acme.pk, "REF-pick") == [draft.pk]
+            assert _invoices_billing_reference(acme.pk, "REF-pick") == [draft.pk]
         search = next(q["sql"] for q in captured.captured_queries if "occurred_on" in q["sql"])
         connection.connection.set_authorizer(None)  # EXPLAIN reads tables the scope refuses
         try:

@@ -1,0 +1,81 @@
+"""Everything a client user sees, and the only way client-facing code reads data.
+
+Every function takes the client's id (from the signed-in user, never from the request),
+runs inside `client_scope` — so the database itself refuses other clients' rows and every
+table outside the allow-list — and returns plain read models built from explicit columns.
+Nothing here can reach internal notes, users or the audit trail.
+
+One module per resource, each with its read models; this package re-exports what
+client-facing code uses, so a new page adds a module and a line here.
+"""
+
+from .aging import AGING_BUCKETS, AgingBucket, AgingReport, aging, aging_bucket_range
+from .common import (
+    FILTER_STATUSES,
+    KIND_LABELS,
+    METHOD_LABELS,
+    PAGE_SIZE,
+    SORTS,
+    STATUS_LABELS,
+    STATUSES,
+    InvoiceRow,
+    LineRow,
+    decode_cursor,
+    encode_cursor,
+)
+from .detail import (
+    AllocationRow,
+    CreditNoteRow,
+    InvoiceDetail,
+    ReminderRow,
+    invoice_detail,
+    invoice_id_for_number,
+)
+from .disputes import DisputeView, MessageRow
+from .events import EventPage, EventRow, all_line_events, line_events
+from .invoices import InvoiceFilters, InvoicePage, all_invoice_rows, invoice_page
+from .payments import AppliedTo, PaymentPage, PaymentRow, payment_page
+from .summary import ClientHeader, StatCards, client_header, stat_cards
+
+__all__ = [
+    "AGING_BUCKETS",
+    "FILTER_STATUSES",
+    "KIND_LABELS",
+    "METHOD_LABELS",
+    "PAGE_SIZE",
+    "SORTS",
+    "STATUSES",
+    "STATUS_LABELS",
+    "AgingBucket",
+    "AgingReport",
+    "AllocationRow",
+    "AppliedTo",
+    "ClientHeader",
+    "CreditNoteRow",
+    "DisputeView",
+    "EventPage",
+    "EventRow",
+    "InvoiceDetail",
+    "InvoiceFilters",
+    "InvoicePage",
+    "InvoiceRow",
+    "LineRow",
+    "MessageRow",
+    "PaymentPage",
+    "PaymentRow",
+    "ReminderRow",
+    "StatCards",
+    "aging",
+    "aging_bucket_range",
+    "all_invoice_rows",
+    "all_line_events",
+    "client_header",
+    "decode_cursor",
+    "encode_cursor",
+    "invoice_detail",
+    "invoice_id_for_number",
+    "invoice_page",
+    "line_events",
+    "payment_page",
+    "stat_cards",
+]

@@ -1,0 +1,216 @@
+"""What every read of the portal shares: the statuses and labels a client sees, the
+tables a scope exposes, an invoice's row in a table, cursors and the client's currency."""
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from django.db.models import (
+    Case,
+    Exists,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
+
+from tally.clients.models import Client
+from tally.disputes.models import Dispute, DisputeStatus
+from tally.invoicing.models import (
+    Invoice,
+    InvoiceStatus,
+    format_invoice_number,
+)
+from tally.operations.models import EventKind
+from tally.payments.models import PaymentMethod
+
+
+def _tables(*models: type) -> frozenset[str]:
+    """The tables a scope reads, so that on SQLite it exposes only those."""
+    return frozenset(m._meta.db_table for m in models)  # type: ignore[attr-defined]
+
+
+_INVOICE_TABLE = _tables(Invoice, Dispute)
+# A client sees the invoices that were issued: never a draft, nor a draft that was voided
+# before it was issued (it has no number). The scope applies the same rule (scope.py).
+ISSUED = Q(number__isnull=False)
+
+# What the client sees as an invoice's status, most pressing first.
+STATUSES = ("disputed", "overdue", "partially_paid", "open", "paid", "void")
+# What the table can be filtered by: each status, or everything still owed.
+FILTER_STATUSES = (*STATUSES, "outstanding")
+STATUS_LABELS = {
+    "disputed": "Disputed",
+    "overdue": "Overdue",
+    "partially_paid": "Partially paid",
+    "open": "Open",
+    "paid": "Paid",
+    "void": "Void",
+}
+KIND_LABELS = {kind.value: str(kind.label) for kind in EventKind}
+METHOD_LABELS = {method.value: str(method.label) for method in PaymentMethod}
+SORTS = ("issue_date", "due_date", "status", "amount", "balance")
+PAGE_SIZE = 25
+
+
+@dataclass(frozen=True)
+class InvoiceRow:
+    id: int
+    number: str
+    issue_date: date
+    due_date: date
+    status: str
+    total_minor: int
+    balance_minor: int
+    currency: str
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS[self.status]
+
+
+@dataclass(frozen=True)
+class LineRow:
+    id: int
+    line_type: str
+    kind: str
+    description: str
+    quantity: int
+    unit_price_micros: int
+    amount_minor: int
+    event_count: int
+    reason: str
+
+
+# The columns of a LineRow, as read from the lines table.
+_LINE_COLUMNS = (
+    "id",
+    "line_type",
+    "kind",
+    "description",
+    "quantity",
+    "unit_price_micros",
+    "amount_minor",
+    "event_count",
+    "reason",
+)
+
+
+# -- cursors -----------------------------------------------------------------------------
+def encode_cursor(values: list[Any]) -> str:
+    raw = json.dumps(values, separators=(",", ":"), default=str).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> list[Any] | None:
+    """A cursor is only a position; a malformed one starts from the beginning."""
+    if not cursor:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        values = json.loads(raw)
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        return None
+    return values if isinstance(values, list) else None
+
+
+# -- building blocks ---------------------------------------------------------------------
+def _status_expression(today: date) -> Case:
+    open_dispute = Exists(Dispute.objects.filter(invoice=OuterRef("pk"), status=DisputeStatus.OPEN))
+    return Case(
+        When(status=InvoiceStatus.VOID, then=Value(STATUSES.index("void"))),
+        When(open_dispute, then=Value(STATUSES.index("disputed"))),
+        When(status=InvoiceStatus.PAID, then=Value(STATUSES.index("paid"))),
+        When(due_date__lt=today, then=Value(STATUSES.index("overdue"))),
+        When(allocated_minor__gt=0, then=Value(STATUSES.index("partially_paid"))),
+        When(credited_minor__gt=0, then=Value(STATUSES.index("partially_paid"))),
+        default=Value(STATUSES.index("open")),
+        output_field=IntegerField(),
+    )
+
+
+def _status_rank(values: dict[str, Any], has_open_dispute: bool, today: date) -> int:
+    """`_status_expression` for one invoice already read (tests hold the two together)."""
+    if values["status"] == InvoiceStatus.VOID:
+        return STATUSES.index("void")
+    if has_open_dispute:
+        return STATUSES.index("disputed")
+    if values["status"] == InvoiceStatus.PAID:
+        return STATUSES.index("paid")
+    if values["due_date"] is not None and values["due_date"] < today:
+        return STATUSES.index("overdue")
+    if values["allocated_minor"] > 0 or values["credited_minor"] > 0:
+        return STATUSES.index("partially_paid")
+    return STATUSES.index("open")
+
+
+def _status_condition(status: str, today: date) -> Q:
+    """Invoices whose `_status_expression` is `status`, as conditions the database can
+    match with an index (status, dates) instead of computing the rank of every invoice."""
+    disputed = Q(Exists(Dispute.objects.filter(invoice=OuterRef("pk"), status=DisputeStatus.OPEN)))
+    not_yet_due = ~Q(due_date__lt=today)
+    unsettled = Q(status=InvoiceStatus.OPEN) & ~disputed
+    return {
+        "void": Q(status=InvoiceStatus.VOID),
+        "disputed": ~Q(status=InvoiceStatus.VOID) & disputed,
+        "paid": Q(status=InvoiceStatus.PAID) & ~disputed,
+        "overdue": unsettled & Q(due_date__lt=today),
+        "partially_paid": unsettled
+        & not_yet_due
+        & (Q(allocated_minor__gt=0) | Q(credited_minor__gt=0)),
+        "open": unsettled & not_yet_due & Q(allocated_minor__lte=0, credited_minor__lte=0),
+        # Not a status of its own: everything still owed, whatever else it is.
+        "outstanding": Q(status=InvoiceStatus.OPEN),
+    }[status]
+
+
+def _invoices(client_id: int, today: date) -> QuerySet:
+    return (
+        Invoice.objects.filter(client_id=client_id)
+        .filter(ISSUED)
+        .annotate(status_rank=_status_expression(today))
+    )
+
+
+_ROW_COLUMNS = (
+    "id",
+    "number",
+    "issue_date",
+    "due_date",
+    "status_rank",
+    "total_minor",
+    "balance_minor",
+    "currency",
+)
+
+
+def _row(values: dict[str, Any]) -> InvoiceRow:
+    return InvoiceRow(
+        id=values["id"],
+        number=format_invoice_number(values["number"]),
+        issue_date=values["issue_date"],
+        due_date=values["due_date"],
+        status=STATUSES[values["status_rank"]],
+        total_minor=values["total_minor"],
+        balance_minor=values["balance_minor"],
+        currency=values["currency"],
+    )
+
+
+_BIGINT = 2**63 - 1
+
+
+def _cursor_int(value: Any) -> int:
+    """A whole number a cursor may hold: what a bigint column stores, or ValueError."""
+    if type(value) is not int or not -_BIGINT <= value <= _BIGINT:
+        raise ValueError(f"{value!r} is not a cursor position")
+    return value
+
+
+def _currency(client_id: int) -> str:
+    return Client.objects.filter(pk=client_id).values_list("currency", flat=True).get()

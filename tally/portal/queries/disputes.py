@@ -1,0 +1,60 @@
+"""An invoice's disputes and their conversation, as the client sees them."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from tally.disputes.models import Dispute, DisputeLine, DisputeMessage
+
+
+@dataclass(frozen=True)
+class MessageRow:
+    side: str
+    body: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class DisputeView:
+    id: int
+    status: str
+    amount_minor: int | None
+    reason: str
+    opened_at: datetime
+    resolution: str
+    resolution_summary: str
+    resolved_at: datetime | None
+    line_ids: list[int]
+    messages: list[MessageRow]
+
+
+def _disputes(client_id: int, invoice_id: int) -> list[DisputeView]:
+    disputes = list(
+        Dispute.objects.filter(client_id=client_id, invoice_id=invoice_id)
+        .order_by("opened_at", "id")
+        .values(
+            "id",
+            "status",
+            "amount_minor",
+            "reason",
+            "opened_at",
+            "resolution",
+            "resolution_summary",
+            "resolved_at",
+        )
+    )
+    ids = [d["id"] for d in disputes]
+    if not ids:
+        return []
+    lines: dict[int, list[int]] = {i: [] for i in ids}
+    for dispute_id, line_id in DisputeLine.objects.filter(
+        client_id=client_id, dispute_id__in=ids
+    ).values_list("dispute_id", "line_id"):
+        lines[dispute_id].append(line_id)
+    messages: dict[int, list[MessageRow]] = {i: [] for i in ids}
+    for v in (
+        DisputeMessage.objects.filter(client_id=client_id, dispute_id__in=ids)
+        .order_by("created_at", "id")
+        .values("dispute_id", "author_side", "body", "created_at")
+    ):
+        messages[v["dispute_id"]].append(MessageRow(v["author_side"], v["body"], v["created_at"]))
+    return [DisputeView(**d, line_ids=lines[d["id"]], messages=messages[d["id"]]) for d in disputes]

@@ -1,0 +1,120 @@
+"""Payments received and what each paid."""
+
+from dataclasses import dataclass
+from datetime import date
+
+from django.db.models import (
+    Count,
+    Q,
+    Sum,
+)
+from django.db.models.functions import Coalesce
+
+from tally.clients.models import Client
+from tally.invoicing.models import (
+    Invoice,
+    format_invoice_number,
+)
+from tally.payments.models import Allocation, Payment
+
+from ..scope import client_scope
+from .common import (
+    METHOD_LABELS,
+    PAGE_SIZE,
+    _currency,
+    _cursor_int,
+    _tables,
+    decode_cursor,
+    encode_cursor,
+)
+
+
+@dataclass(frozen=True)
+class AppliedTo:
+    invoice_number: str
+    amount_minor: int
+
+
+@dataclass(frozen=True)
+class PaymentRow:
+    id: int
+    received_on: date
+    method: str
+    reference: str
+    payer: str
+    amount_minor: int
+    unapplied_minor: int
+    applied_to: list[AppliedTo]
+
+    @property
+    def method_label(self) -> str:
+        return METHOD_LABELS.get(self.method, self.method)
+
+
+@dataclass(frozen=True)
+class PaymentPage:
+    currency: str
+    rows: list[PaymentRow]
+    count: int  # payments received in the range, on every page
+    total_minor: int  # and what they add up to: the "Paid year to date" card for this year
+    next_cursor: str | None
+
+
+def payment_page(
+    client_id: int,
+    received_from: date | None = None,
+    received_to: date | None = None,
+    cursor: str | None = None,
+    limit: int = PAGE_SIZE,
+) -> PaymentPage:
+    """Payments received, newest first, keyset-paginated on (received_on, id), each with
+    the invoices it paid: "did you get my payment, and what did you put it against?"."""
+    with client_scope(client_id, _tables(Client, Payment, Allocation, Invoice)):
+        currency = _currency(client_id)
+        qs = Payment.objects.filter(client_id=client_id)
+        if received_from is not None:
+            qs = qs.filter(received_on__gte=received_from)
+        if received_to is not None:
+            qs = qs.filter(received_on__lte=received_to)
+        summary = qs.aggregate(n=Count("id"), total=Coalesce(Sum("amount_minor"), 0))
+        position = decode_cursor(cursor)
+        if position and len(position) == 2:
+            try:
+                day, last_id = date.fromisoformat(str(position[0])), _cursor_int(position[1])
+            except (TypeError, ValueError):
+                pass
+            else:
+                qs = qs.filter(
+                    Q(received_on__lt=day) | Q(received_on=day, id__lt=last_id),
+                    received_on__lte=day,
+                )
+        values = list(
+            qs.order_by("-received_on", "-id").values(
+                "id",
+                "received_on",
+                "method",
+                "reference",
+                "payer",
+                "amount_minor",
+                "unapplied_minor",
+            )[: limit + 1]
+        )
+        has_more = len(values) > limit
+        values = values[:limit]
+        applied: dict[int, list[AppliedTo]] = {v["id"]: [] for v in values}
+        for payment_id, number, amount in (
+            Allocation.objects.filter(client_id=client_id, payment_id__in=list(applied))
+            .order_by("payment_id", "invoice__number")
+            .values_list("payment_id", "invoice__number", "amount_minor")
+        ):
+            if number is not None:  # always: only issued invoices take payments
+                applied[payment_id].append(AppliedTo(format_invoice_number(number), amount))
+    rows = [PaymentRow(**v, applied_to=applied[v["id"]]) for v in values]
+    last = values[-1] if values else None
+    return PaymentPage(
+        currency=currency,
+        rows=rows,
+        count=summary["n"],
+        total_minor=summary["total"],
+        next_cursor=encode_cursor([last["received_on"], last["id"]]) if has_more and last else None,
+    )
