@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from tally.audit.actors import SystemActor
+
 SOURCE = "wms"
 
 # Share of a client's events by kind, and what each costs.
@@ -129,7 +131,7 @@ def create_clients(ds: Dataset) -> list[Any]:
     made = []
     for plan in client_plans(ds):
         client = create_client(
-            actor=None,
+            actor=SystemActor.BENCHMARK,
             name=f"Bench Client {plan.index:03d}",
             code=plan.code,
             currency=plan.currency,
@@ -142,7 +144,7 @@ def create_clients(ds: Dataset) -> list[Any]:
         if plan.index % 7 == 6:
             del prices["storage_day"]
         create_rate_card(
-            actor=None,
+            actor=SystemActor.BENCHMARK,
             client=client,
             effective_from=ds.first_month - timedelta(days=365),
             prices=prices,
@@ -150,7 +152,7 @@ def create_clients(ds: Dataset) -> list[Any]:
         )
         if plan.index == 0:
             create_rate_card(
-                actor=None,
+                actor=SystemActor.BENCHMARK,
                 client=client,
                 effective_from=ds.first_month + timedelta(days=14),
                 prices={**prices, "pick": "0.3350", "label": "0.0425"},

@@ -51,6 +51,8 @@ from typing import Any
 
 import portal_common as common
 
+from tally.audit.actors import SystemActor
+
 PRICES = {"pick": "0.3500", "label": "0.0450", "stop": "12.5000", "storage_day": "0.8125"}
 KIND_MIX = {"pick": 0.60, "label": 0.25, "storage_day": 0.10, "stop": 0.05}
 CURRENCIES = ("USD", "USD", "EUR", "GBP", "USD", "CAD", "JPY", "USD")
@@ -163,7 +165,7 @@ def make_clients(n_clients: int, scale: float, today: date) -> list[ClientSpec]:
             currency, tz = CURRENCIES[i % len(CURRENCIES)], ZONES[i % len(ZONES)]
             tax = 825 if i % 3 == 0 else (2000 if currency in ("EUR", "GBP") else None)
         client = create_client(
-            actor=None,
+            actor=SystemActor.BENCHMARK,
             name=name,
             code=code,
             currency=currency,
@@ -174,7 +176,7 @@ def make_clients(n_clients: int, scale: float, today: date) -> list[ClientSpec]:
             billing_contacts=[("Accounts Payable", f"ap@{code}.example")],
         )
         create_rate_card(
-            actor=None,
+            actor=SystemActor.BENCHMARK,
             client=client,
             effective_from=date(today.year - 6, 1, 1),
             prices=PRICES,

@@ -35,6 +35,8 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+from tally.audit.actors import SystemActor
+
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 DATA = BENCH / "data"
@@ -227,7 +229,9 @@ def _stream(batches: list[list[dict[str, Any]]], start: Any, out: Any) -> None:
     start.wait()
     for batch in batches:
         with watch:
-            created += ingest_events(actor=None, rows=batch, source=generate.SOURCE).created
+            created += ingest_events(
+                actor=SystemActor.BENCHMARK, rows=batch, source=generate.SOURCE
+            ).created
     out.put((created, watch.client, watch.server))
 
 
@@ -298,7 +302,9 @@ def ingest(
         for batch in generate.batches(rows, batch_size):
             gen += time.perf_counter() - t_gen
             with watch:
-                result = ingest_events(actor=None, rows=batch, source=generate.SOURCE)
+                result = ingest_events(
+                    actor=SystemActor.BENCHMARK, rows=batch, source=generate.SOURCE
+                )
             t_gen = time.perf_counter()
             created += result.created
             sent += len(batch)
@@ -319,7 +325,7 @@ def ingest(
         )
     )
     t0 = time.perf_counter()
-    again = ingest_events(actor=None, rows=first, source=generate.SOURCE)
+    again = ingest_events(actor=SystemActor.BENCHMARK, rows=first, source=generate.SOURCE)
     took = time.perf_counter() - t0
     assert again.created == 0 and again.duplicates == len(first)
     report.add(f"{label}re-send of one batch (all duplicates)", rate(len(first), took))
@@ -343,7 +349,7 @@ def rate_months(ds: generate.Dataset, report: Report, label: str = "") -> None:
             results = [
                 r
                 for r in generate_period_invoices(
-                    actor=None, period_start=month, period_end=month_end(month)
+                    actor=SystemActor.BENCHMARK, period_start=month, period_end=month_end(month)
                 )
                 if r.invoice is not None
             ]
@@ -410,7 +416,7 @@ def rate_only(period: str) -> dict[str, Any]:
         results = [
             r
             for r in generate_period_invoices(
-                actor=None, period_start=month, period_end=month_end(month)
+                actor=SystemActor.BENCHMARK, period_start=month, period_end=month_end(month)
             )
             if r.invoice is not None
         ]

@@ -5,6 +5,7 @@ from itertools import count
 from typing import Any
 
 from tally.accounts.models import Role, User
+from tally.audit.actors import SystemActor
 from tally.clients.models import Client
 from tally.clients.services import create_client
 from tally.invoicing.models import BilledRange, Invoice, InvoiceLine, InvoiceStatus, LineKind
@@ -31,7 +32,7 @@ def make_client(
     n = next(_seq)
     code = code or f"client-{n}"
     client = create_client(
-        actor=None,
+        actor=SystemActor.TESTS,
         name=f"{code.title()} Inc.",
         code=code,
         currency=currency,
@@ -42,7 +43,7 @@ def make_client(
         billing_contacts=[("Accounts Payable", f"ap@{code}.example")],
     )
     create_rate_card(
-        actor=None,
+        actor=SystemActor.TESTS,
         client=client,
         effective_from=rates_from,
         prices=prices if prices is not None else DEFAULT_PRICES,
@@ -86,7 +87,7 @@ def event_rows(
 
 
 def add_events(client: Client, kind: str, n: int, **kw: Any) -> None:
-    ingest_events(actor=None, client=client, rows=event_rows(kind, n, **kw))
+    ingest_events(actor=SystemActor.TESTS, client=client, rows=event_rows(kind, n, **kw))
 
 
 def issued_invoice(
@@ -102,9 +103,11 @@ def issued_invoice(
     if labels:
         add_events(client, "label", labels, day=period[0] + timedelta(days=3))
     draft = generate_draft_invoice(
-        actor=None, client=client, period_start=period[0], period_end=period[1]
+        actor=SystemActor.TESTS, client=client, period_start=period[0], period_end=period[1]
     ).invoice
-    return issue_invoice(actor=None, client=client, invoice_id=draft.pk, issue_date=issue_date)
+    return issue_invoice(
+        actor=SystemActor.TESTS, client=client, invoice_id=draft.pk, issue_date=issue_date
+    )
 
 
 def assert_lines_total_their_events() -> None:

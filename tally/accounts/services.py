@@ -2,6 +2,7 @@
 
 from django.db import transaction
 
+from tally.audit.models import AuditAction
 from tally.audit.services import record
 
 from . import throttle
@@ -19,6 +20,6 @@ def reset_password(*, actor: User, user: User, password: str) -> User:
         locked = User.objects.select_for_update().get(pk=user.pk)
         locked.set_password(password)
         locked.save(update_fields=["password"])
-        record(actor=actor, action="user.password_reset", obj=locked)
+        record(actor=actor, action=AuditAction.USER_PASSWORD_RESET, obj=locked)
         throttle.clear_account(locked.email)
     return locked

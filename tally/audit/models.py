@@ -1,6 +1,50 @@
 """The audit trail: append-only and hash-chained, so an edit or deletion shows."""
 
+from enum import StrEnum
+
 from django.db import models
+
+
+class AuditAction(StrEnum):
+    """Every action the trail records, declared once: `record` refuses any other.
+
+    The value is what is stored, `<object>.<what happened>`. Stored values never change:
+    rows are append-only and their hash covers the action, so a rename could not be
+    migrated. A new action is one line here.
+    """
+
+    CLIENT_CREATED = "client.created"
+    CLIENT_REMINDER_POLICY_SET = "client.reminder_policy_set"
+    USER_PASSWORD_RESET = "user.password_reset"
+    EVENTS_INGESTED = "events.ingested"
+    RATE_CARD_CREATED = "rate_card.created"
+    RATE_CARD_CLOSED = "rate_card.closed"
+    INVOICE_GENERATED = "invoice.generated"
+    INVOICE_ADJUSTED = "invoice.adjusted"
+    INVOICE_ISSUED = "invoice.issued"
+    INVOICE_PAID = "invoice.paid"
+    INVOICE_VOIDED = "invoice.voided"
+    INVOICE_CREDITED = "invoice.credited"
+    CREDIT_NOTE_CREATED = "credit_note.created"
+    PAYMENT_RECORDED = "payment.recorded"
+    PAYMENT_ALLOCATED = "payment.allocated"
+    REMINDER_POLICY_CREATED = "reminder_policy.created"
+    REMINDER_POLICY_UPDATED = "reminder_policy.updated"
+    # One event on the invoice for all its steps still to come (paid or void). The
+    # object is the invoice; `reminder.skipped` below is one step, passed over by the sender.
+    INVOICE_REMINDERS_SKIPPED = "reminders.skipped"
+    REMINDER_CLAIMED = "reminder.claimed"
+    REMINDER_SENT = "reminder.sent"
+    REMINDER_FAILED = "reminder.failed"
+    REMINDER_SKIPPED = "reminder.skipped"
+    REMINDER_PAUSED = "reminder.paused"
+    REMINDER_RETRY_SCHEDULED = "reminder.retry_scheduled"
+    REMINDER_NEEDS_REVIEW = "reminder.needs_review"
+    DISPUTE_OPENED = "dispute.opened"
+    DISPUTE_MESSAGE_POSTED = "dispute.message_posted"
+    DISPUTE_RESOLVED = "dispute.resolved"
+    DISPUTE_WITHDRAWN = "dispute.withdrawn"
+    INTERNAL_NOTE_ADDED = "internal_note.added"
 
 
 class AuditEvent(models.Model):

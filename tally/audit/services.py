@@ -2,16 +2,18 @@
 
 import hashlib
 import json
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from .models import AuditEvent, AuditHead
+from .actors import Actor, SystemActor
+from .models import AuditAction, AuditEvent, AuditHead
 
 GENESIS = "0" * 64
+_DECLARED = frozenset(AuditAction)
 
 
 def canonical_json(value: Any) -> str:
@@ -54,29 +56,20 @@ def chain_hash(
     return hashlib.sha256(material.encode()).hexdigest()
 
 
-@dataclass(frozen=True)
-class Actor:
-    """Who made a change: a signed-in user, or the system (a command, a scheduler)."""
-
-    id: int | None
-    label: str
-
-    @classmethod
-    def of(cls, user: Any) -> "Actor":
-        if user is None:
-            return SYSTEM
-        if isinstance(user, Actor):
-            return user
-        return cls(id=user.pk, label=user.email)
-
-
-SYSTEM = Actor(id=None, label="system")
+def _who(actor: Actor) -> tuple[int | None, str]:
+    """The actor's id and label as the audit row stores them: a user by id and email, a
+    system actor by its label alone."""
+    if isinstance(actor, SystemActor):
+        return None, actor.value
+    if isinstance(actor, AbstractBaseUser):
+        return actor.pk, actor.get_username()
+    raise TypeError(f"audit.record needs a user or a SystemActor as the actor, not {actor!r}")
 
 
 def record(
     *,
-    actor: Any,
-    action: str,
+    actor: Actor,
+    action: AuditAction,
     obj: Any = None,
     object_type: str = "",
     object_id: Any = "",
@@ -84,10 +77,16 @@ def record(
     before: dict | None = None,
     after: dict | None = None,
 ) -> AuditEvent:
-    """Append one event to the chain. Must run inside the transaction making the change."""
+    """Append one event to the chain. Must run inside the transaction making the change.
+
+    An action not declared in `AuditAction`, or no actor, is refused before anything is
+    written: the trail names every change and who made it.
+    """
+    if action not in _DECLARED:
+        raise ValueError(f"undeclared audit action {action!r}: add it to AuditAction")
+    actor_id, actor_label = _who(actor)
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("audit.record must run inside the transaction of the change")
-    who = Actor.of(actor)
     if obj is not None:
         object_type = object_type or obj._meta.label_lower
         object_id = object_id or obj.pk
@@ -101,9 +100,9 @@ def record(
         head.last_hash,
         event_id,
         occurred.isoformat(),
-        who.id,
-        who.label,
-        action,
+        actor_id,
+        actor_label,
+        str(action),
         object_type,
         str(object_id),
         client_id,
@@ -112,9 +111,9 @@ def record(
     event = AuditEvent.objects.create(
         id=event_id,
         occurred_at=occurred,
-        actor_id=who.id,
-        actor_label=who.label,
-        action=action,
+        actor_id=actor_id,
+        actor_label=actor_label,
+        action=str(action),
         object_type=object_type,
         object_id=str(object_id),
         client_id=client_id,

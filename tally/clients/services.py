@@ -1,11 +1,12 @@
 """Creating and changing clients (platform owner's configuration)."""
 
 import zoneinfo
-from typing import Any
 
 from django.db import transaction
 
 from tally.audit import services as audit
+from tally.audit.actors import Actor
+from tally.audit.models import AuditAction
 from tally.errors import DomainError, Problem
 from tally.money import MoneyError, check_currency
 
@@ -44,7 +45,7 @@ def _validate(
 @transaction.atomic
 def create_client(
     *,
-    actor: Any,
+    actor: Actor,
     name: str,
     code: str,
     currency: str,
@@ -80,7 +81,7 @@ def create_client(
     )
     audit.record(
         actor=actor,
-        action="client.created",
+        action=AuditAction.CLIENT_CREATED,
         obj=client,
         client_id=client.pk,
         after={

@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from tally.accounts.models import Role, User
+from tally.audit.actors import SystemActor
 from tally.clients.models import Client
 from tally.clients.services import create_client
 from tally.disputes.services import open_dispute, post_dispute_message, resolve_dispute
@@ -290,7 +291,7 @@ def build(today: date | None = None, months: int = 6, seed: int = 7) -> list[tup
         clients = {}
         for spec in CLIENTS:
             clients[spec.code] = create_client(
-                actor=None,
+                actor=SystemActor.DEMO,
                 name=spec.name,
                 code=spec.code,
                 currency=spec.currency,
@@ -304,7 +305,7 @@ def build(today: date | None = None, months: int = 6, seed: int = 7) -> list[tup
                 ],
             )
             create_rate_card(
-                actor=None,
+                actor=SystemActor.DEMO,
                 client=clients[spec.code],
                 name="2026 rates",
                 effective_from=first_month - timedelta(days=120),
@@ -313,7 +314,7 @@ def build(today: date | None = None, months: int = 6, seed: int = 7) -> list[tup
         # A price rise three months in for the largest client: two lines per kind that month.
         raise_from = month_start(today, months - 3) + timedelta(days=14)
         create_rate_card(
-            actor=None,
+            actor=SystemActor.DEMO,
             client=clients["acme-outdoor"],
             name="Rates after peak-season review",
             effective_from=raise_from,

@@ -23,6 +23,8 @@ from django.utils import timezone
 
 from tally.accounts.models import Role, User
 from tally.audit import services as audit
+from tally.audit.actors import Actor
+from tally.audit.models import AuditAction
 from tally.clients.models import Client
 from tally.errors import DomainError, NotFound, Problem
 from tally.invoicing.models import InvoiceLine, InvoiceStatus
@@ -43,7 +45,7 @@ DISPUTABLE = (InvoiceStatus.OPEN, InvoiceStatus.PAID)
 WITHDRAWN_BY_CLIENT = "Withdrawn by the client."
 
 
-def _side(actor: Any, client: Client, what: str) -> str:
+def _side(actor: Actor, client: Client, what: str) -> str:
     """The side the actor speaks for on this client's disputes, or a refusal.
 
     A client user of another client gets NotFound(what): the same answer as a missing id.
@@ -175,7 +177,7 @@ def open_dispute(
     )
     audit.record(
         actor=actor,
-        action="dispute.opened",
+        action=AuditAction.DISPUTE_OPENED,
         obj=dispute,
         after={
             "invoice_id": invoice.pk,
@@ -217,7 +219,7 @@ def post_dispute_message(
     )
     audit.record(
         actor=actor,
-        action="dispute.message_posted",
+        action=AuditAction.DISPUTE_MESSAGE_POSTED,
         obj=message,
         after={"dispute_id": dispute.pk, "side": side, "body": message.body},
     )
@@ -284,7 +286,7 @@ def resolve_dispute(
     _close(dispute, actor, resolution, summary.strip())
     audit.record(
         actor=actor,
-        action="dispute.resolved",
+        action=AuditAction.DISPUTE_RESOLVED,
         obj=dispute,
         before=before,
         after={**_snapshot(dispute), "credit_amount_minor": credit_amount_minor},
@@ -309,7 +311,7 @@ def withdraw_dispute(*, actor: User, client: Client, dispute_id: int, summary: s
     _close(dispute, actor, Resolution.WITHDRAWN, text)
     audit.record(
         actor=actor,
-        action="dispute.withdrawn",
+        action=AuditAction.DISPUTE_WITHDRAWN,
         obj=dispute,
         before=before,
         after=_snapshot(dispute),

@@ -13,6 +13,7 @@ from django.db import transaction
 
 from tally.accounts.models import User
 from tally.audit import services as audit
+from tally.audit.models import AuditAction
 from tally.disputes.models import Dispute
 from tally.errors import DomainError, NotFound, Problem
 
@@ -41,7 +42,7 @@ def add_internal_note(*, actor: User, dispute_id: int, body: str) -> InternalNot
     note = InternalNote.objects.create(dispute=dispute, author=actor, body=text)
     audit.record(
         actor=actor,
-        action="internal_note.added",
+        action=AuditAction.INTERNAL_NOTE_ADDED,
         obj=note,
         client_id=dispute.client_id,
         after={

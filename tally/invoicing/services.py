@@ -14,7 +14,10 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
+from tally.accounts.models import User
 from tally.audit import services as audit
+from tally.audit.actors import Actor
+from tally.audit.models import AuditAction
 from tally.clients.models import Client
 from tally.db.sqlite import bigger_cache
 from tally.errors import DomainError, NotFound, Problem
@@ -108,7 +111,7 @@ def _describe(kind: str, micros: int, currency: str) -> str:
 
 
 def generate_draft_invoice(
-    *, actor: Any, client: Client, period_start: date, period_end: date
+    *, actor: Actor, client: Client, period_start: date, period_end: date
 ) -> GenerationResult:
     """Bill a client's unbilled events of a period (dates inclusive, in the client's time zone)."""
     with bigger_cache():
@@ -222,7 +225,7 @@ def _watermark(cursor: Any) -> int:
 
 @transaction.atomic
 def _generate_draft_invoice(
-    *, actor: Any, client: Client, period_start: date, period_end: date
+    *, actor: Actor, client: Client, period_start: date, period_end: date
 ) -> GenerationResult:
     if period_end < period_start:
         raise DomainError(
@@ -301,7 +304,7 @@ def _generate_draft_invoice(
     unrated_events = [UnratedEvents(k, n, q) for k, (n, q) in sorted(unrated.items())]
     audit.record(
         actor=actor,
-        action="invoice.generated",
+        action=AuditAction.INVOICE_GENERATED,
         obj=invoice,
         after={
             "period_start": period_start,
@@ -317,7 +320,13 @@ def _generate_draft_invoice(
 
 @transaction.atomic
 def add_adjustment(
-    *, actor: Any, client: Client, invoice_id: int, description: str, amount_minor: int, reason: str
+    *,
+    actor: Actor,
+    client: Client,
+    invoice_id: int,
+    description: str,
+    amount_minor: int,
+    reason: str,
 ) -> InvoiceLine:
     """A manual charge (positive) or discount (negative) on a draft, with its reason."""
     invoice = lock_invoice(client, invoice_id)
@@ -356,7 +365,7 @@ def add_adjustment(
         ) from None
     audit.record(
         actor=actor,
-        action="invoice.adjusted",
+        action=AuditAction.INVOICE_ADJUSTED,
         obj=invoice,
         before=before,
         after={
@@ -369,7 +378,7 @@ def add_adjustment(
     return line
 
 
-def mark_paid_if_settled(invoice: Invoice, actor: Any = None) -> None:
+def mark_paid_if_settled(invoice: Invoice, actor: Actor) -> None:
     """Open → paid once nothing is owed (after the change that settled it is audited)."""
     invoice.refresh_from_db(fields=["balance_minor"])
     if invoice.status == InvoiceStatus.OPEN and invoice.balance_minor == 0:
@@ -378,7 +387,7 @@ def mark_paid_if_settled(invoice: Invoice, actor: Any = None) -> None:
         invoice.save(update_fields=["status", "paid_at"])
         audit.record(
             actor=actor,
-            action="invoice.paid",
+            action=AuditAction.INVOICE_PAID,
             obj=invoice,
             before={"status": InvoiceStatus.OPEN},
             after={"status": InvoiceStatus.PAID, "paid_at": invoice.paid_at},
@@ -390,7 +399,7 @@ def mark_paid_if_settled(invoice: Invoice, actor: Any = None) -> None:
 
 @transaction.atomic
 def issue_invoice(
-    *, actor: Any, client: Client, invoice_id: int, issue_date: date | None = None
+    *, actor: Actor, client: Client, invoice_id: int, issue_date: date | None = None
 ) -> Invoice:
     """Give a draft its number, dates and reminder schedule; from now the client sees it.
 
@@ -413,7 +422,7 @@ def issue_invoice(
     schedule = schedule_reminders(invoice) if invoice.total_minor > 0 else []
     audit.record(
         actor=actor,
-        action="invoice.issued",
+        action=AuditAction.INVOICE_ISSUED,
         obj=invoice,
         before=before,
         after={
@@ -430,7 +439,7 @@ def issue_invoice(
 
 
 @transaction.atomic
-def void_invoice(*, actor: Any, client: Client, invoice_id: int, reason: str) -> Invoice:
+def void_invoice(*, actor: Actor, client: Client, invoice_id: int, reason: str) -> Invoice:
     """Cancel a draft or an unpaid invoice; its events become billable again."""
     from tally.disputes.models import Dispute, DisputeStatus
     from tally.reminders.services import skip_pending_reminders
@@ -458,7 +467,7 @@ def void_invoice(*, actor: Any, client: Client, invoice_id: int, reason: str) ->
     invoice.save(update_fields=["status", "void_reason", "voided_at"])
     audit.record(
         actor=actor,
-        action="invoice.voided",
+        action=AuditAction.INVOICE_VOIDED,
         obj=invoice,
         before=before,
         after={**snapshot(invoice), "reason": reason, "events_released": released},
@@ -469,7 +478,7 @@ def void_invoice(*, actor: Any, client: Client, invoice_id: int, reason: str) ->
 
 @transaction.atomic
 def create_credit_note(
-    *, actor: Any, client: Client, invoice_id: int, amount_minor: int, reason: str
+    *, actor: Actor, client: Client, invoice_id: int, amount_minor: int, reason: str
 ) -> CreditNote:
     """Reduce what an open invoice owes, with a reason the client will read."""
     invoice = lock_invoice(client, invoice_id)
@@ -495,18 +504,22 @@ def create_credit_note(
         number=next_number("credit_note"),
         amount_minor=amount_minor,
         reason=reason.strip(),
-        created_by=actor if hasattr(actor, "_meta") else None,
+        created_by=actor if isinstance(actor, User) else None,
     )
     invoice.credited_minor += amount_minor
     invoice.save(update_fields=["credited_minor"])
     audit.record(
         actor=actor,
-        action="credit_note.created",
+        action=AuditAction.CREDIT_NOTE_CREATED,
         obj=note,
         after={"invoice_id": invoice.pk, "amount_minor": amount_minor, "reason": reason},
     )
     audit.record(
-        actor=actor, action="invoice.credited", obj=invoice, before=before, after=snapshot(invoice)
+        actor=actor,
+        action=AuditAction.INVOICE_CREDITED,
+        obj=invoice,
+        before=before,
+        after=snapshot(invoice),
     )
     mark_paid_if_settled(invoice, actor)
     return note
@@ -529,7 +542,7 @@ class PeriodBilling:
 
 
 def bill_period(
-    *, actor: Any, client: Client, period_start: date, period_end: date
+    *, actor: Actor, client: Client, period_start: date, period_end: date
 ) -> PeriodBilling:
     """A draft of the client's unbilled events of a period, kept only if it bills something."""
     try:
@@ -545,7 +558,7 @@ def bill_period(
 
 
 def generate_period_invoices(
-    *, actor: Any, period_start: date, period_end: date
+    *, actor: Actor, period_start: date, period_end: date
 ) -> list[PeriodBilling]:
     """Bill every client's period, one transaction per client; the clients with nothing to
     bill and nothing unrated are left out."""

@@ -37,6 +37,8 @@ from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from tally.audit import services as audit
+from tally.audit.actors import Actor
+from tally.audit.models import AuditAction
 from tally.clients.models import Client
 from tally.db.sqlite import bigger_cache
 from tally.errors import DomainError, Problem
@@ -651,7 +653,7 @@ def _named_clients(
 
 def ingest_events(
     *,
-    actor: Any,
+    actor: Actor,
     rows: Iterable[Mapping[str, Any]],
     client: Client | None = None,
     source: str = "api",
@@ -682,7 +684,7 @@ def ingest_events(
         for cid, count in sorted(created_by_client.items()):
             audit.record(
                 actor=actor,
-                action="events.ingested",
+                action=AuditAction.EVENTS_INGESTED,
                 object_type="operations.event",
                 object_id=f"batch:{source}",
                 client_id=cid,
@@ -752,7 +754,7 @@ def _store_checked(
 
 
 def ingest_csv(
-    *, actor: Any, file: TextIO | str, client: Client | None = None, source: str = "csv"
+    *, actor: Actor, file: TextIO | str, client: Client | None = None, source: str = "csv"
 ) -> IngestResult:
     """The same as ingest_events, from a CSV file with a header row."""
     handle = io.StringIO(file) if isinstance(file, str) else file

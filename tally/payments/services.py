@@ -13,7 +13,10 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
+from tally.accounts.models import User
 from tally.audit import services as audit
+from tally.audit.actors import Actor
+from tally.audit.models import AuditAction
 from tally.audit.services import canonical_json
 from tally.clients.models import Client
 from tally.errors import DomainError, NotFound, Problem
@@ -41,7 +44,7 @@ def _payment_snapshot(p: Payment) -> dict[str, Any]:
     }
 
 
-def _allocate(actor: Any, payment: Payment, invoice: Invoice, amount: int) -> Allocation:
+def _allocate(actor: Actor, payment: Payment, invoice: Invoice, amount: int) -> Allocation:
     before = snapshot(invoice)
     allocation, created = Allocation.objects.get_or_create(
         payment=payment,
@@ -57,7 +60,7 @@ def _allocate(actor: Any, payment: Payment, invoice: Invoice, amount: int) -> Al
     payment.save(update_fields=["allocated_minor"])
     audit.record(
         actor=actor,
-        action="payment.allocated",
+        action=AuditAction.PAYMENT_ALLOCATED,
         obj=invoice,
         before=before,
         after={**snapshot(invoice), "payment_id": payment.pk, "amount_minor": amount},
@@ -66,7 +69,9 @@ def _allocate(actor: Any, payment: Payment, invoice: Invoice, amount: int) -> Al
     return allocation
 
 
-def _allocate_all(actor: Any, payment: Payment, allocations: list[tuple[int, int]] | None) -> None:
+def _allocate_all(
+    actor: Actor, payment: Payment, allocations: list[tuple[int, int]] | None
+) -> None:
     client_id = payment.client_id
     if allocations is None:
         # Oldest first: by due date, then number. Lock them in that order.
@@ -132,7 +137,7 @@ def _allocate_all(actor: Any, payment: Payment, allocations: list[tuple[int, int
 
 def record_payment(
     *,
-    actor: Any,
+    actor: Actor,
     client: Client,
     amount_minor: int,
     currency: str,
@@ -192,7 +197,7 @@ def record_payment(
                     payer=payer,
                     idempotency_key=idempotency_key,
                     request_hash=request_hash,
-                    recorded_by=actor if hasattr(actor, "_meta") else None,
+                    recorded_by=actor if isinstance(actor, User) else None,
                 )
         except IntegrityError:
             existing = Payment.objects.get(client=client, idempotency_key=idempotency_key)
@@ -205,7 +210,10 @@ def record_payment(
             return PaymentResult(existing, replayed=True)
         payment.refresh_from_db()
         audit.record(
-            actor=actor, action="payment.recorded", obj=payment, after=_payment_snapshot(payment)
+            actor=actor,
+            action=AuditAction.PAYMENT_RECORDED,
+            obj=payment,
+            after=_payment_snapshot(payment),
         )
         if allocations is not None or auto_allocate:
             _allocate_all(actor, payment, allocations)
@@ -213,7 +221,7 @@ def record_payment(
         return PaymentResult(payment, replayed=False)
 
 
-def apply_credit_to_issued_invoice(*, actor: Any, invoice: Invoice) -> int:
+def apply_credit_to_issued_invoice(*, actor: Actor, invoice: Invoice) -> int:
     """The client's unapplied credit pays a newly issued invoice, oldest credit first; what
     was applied, in minor units. Called by `issue_invoice`, inside its transaction.
 
@@ -239,7 +247,11 @@ def apply_credit_to_issued_invoice(*, actor: Any, invoice: Invoice) -> int:
 
 @transaction.atomic
 def apply_unapplied_credit(
-    *, actor: Any, client: Client, payment_id: int, allocations: list[tuple[int, int]] | None = None
+    *,
+    actor: Actor,
+    client: Client,
+    payment_id: int,
+    allocations: list[tuple[int, int]] | None = None,
 ) -> Payment:
     """Allocate what is left of an earlier payment (explicitly, or oldest invoice first)."""
     try:

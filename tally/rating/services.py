@@ -7,6 +7,8 @@ from django.db import transaction
 from django.db.models import Q
 
 from tally.audit import services as audit
+from tally.audit.actors import Actor
+from tally.audit.models import AuditAction
 from tally.clients.models import Client
 from tally.errors import DomainError, Problem
 from tally.money import MoneyError, parse_price
@@ -18,7 +20,7 @@ from .models import RateCard, RatePrice
 @transaction.atomic
 def create_rate_card(
     *,
-    actor: Any,
+    actor: Actor,
     client: Client,
     effective_from: date,
     prices: dict[str, Any],
@@ -56,7 +58,7 @@ def create_rate_card(
         predecessor.save(update_fields=["effective_to"])
         audit.record(
             actor=actor,
-            action="rate_card.closed",
+            action=AuditAction.RATE_CARD_CLOSED,
             obj=predecessor,
             after={"effective_to": effective_from},
         )
@@ -79,7 +81,7 @@ def create_rate_card(
     )
     audit.record(
         actor=actor,
-        action="rate_card.created",
+        action=AuditAction.RATE_CARD_CREATED,
         obj=card,
         after={
             "effective_from": effective_from,

@@ -27,6 +27,8 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from tally.audit import services as audit
+from tally.audit.actors import Actor, SystemActor
+from tally.audit.models import AuditAction
 from tally.clients.models import Client
 from tally.clients.queries import billing_emails
 from tally.disputes.models import Dispute, DisputeStatus
@@ -112,7 +114,7 @@ def _policy_snapshot(policy: ReminderPolicy) -> dict[str, Any]:
     }
 
 
-def _take_default_from_others(actor: Any, keep: ReminderPolicy | None) -> None:
+def _take_default_from_others(actor: Actor, keep: ReminderPolicy | None) -> None:
     """Only one policy can be the default (a partial unique index says so)."""
     for other in ReminderPolicy.objects.select_for_update().filter(is_default=True):
         if keep is not None and other.pk == keep.pk:
@@ -122,7 +124,7 @@ def _take_default_from_others(actor: Any, keep: ReminderPolicy | None) -> None:
         other.save(update_fields=["is_default"])
         audit.record(
             actor=actor,
-            action="reminder_policy.updated",
+            action=AuditAction.REMINDER_POLICY_UPDATED,
             obj=other,
             before=before,
             after=_policy_snapshot(other),
@@ -131,7 +133,7 @@ def _take_default_from_others(actor: Any, keep: ReminderPolicy | None) -> None:
 
 @transaction.atomic
 def create_reminder_policy(
-    *, actor: Any, name: str, offsets_days: list[int], is_default: bool = False
+    *, actor: Actor, name: str, offsets_days: list[int], is_default: bool = False
 ) -> ReminderPolicy:
     """A named schedule of reminder steps, in days relative to the due date (-3 = 3 days before).
 
@@ -147,7 +149,10 @@ def create_reminder_policy(
         name=name.strip(), offsets_days=sorted(offsets_days), is_default=is_default
     )
     audit.record(
-        actor=actor, action="reminder_policy.created", obj=policy, after=_policy_snapshot(policy)
+        actor=actor,
+        action=AuditAction.REMINDER_POLICY_CREATED,
+        obj=policy,
+        after=_policy_snapshot(policy),
     )
     return policy
 
@@ -155,7 +160,7 @@ def create_reminder_policy(
 @transaction.atomic
 def update_reminder_policy(
     *,
-    actor: Any,
+    actor: Actor,
     policy: ReminderPolicy,
     name: str | None = None,
     offsets_days: list[int] | None = None,
@@ -179,7 +184,7 @@ def update_reminder_policy(
     policy.save(update_fields=["name", "offsets_days", "is_default"])
     audit.record(
         actor=actor,
-        action="reminder_policy.updated",
+        action=AuditAction.REMINDER_POLICY_UPDATED,
         obj=policy,
         before=before,
         after=_policy_snapshot(policy),
@@ -189,7 +194,7 @@ def update_reminder_policy(
 
 @transaction.atomic
 def set_client_reminder_policy(
-    *, actor: Any, client: Client, policy: ReminderPolicy | None
+    *, actor: Actor, client: Client, policy: ReminderPolicy | None
 ) -> Client:
     """Give a client its own reminder policy (None: back to the default).
 
@@ -207,7 +212,7 @@ def set_client_reminder_policy(
     client.save(update_fields=["reminder_policy"])
     audit.record(
         actor=actor,
-        action="client.reminder_policy_set",
+        action=AuditAction.CLIENT_REMINDER_POLICY_SET,
         obj=client,
         client_id=client.pk,
         before=before,
@@ -241,7 +246,7 @@ def schedule_reminders(invoice: Invoice) -> list[Reminder]:
     return Reminder.objects.bulk_create(steps)
 
 
-def skip_pending_reminders(invoice: Invoice, why: str, actor: Any = None) -> int:
+def skip_pending_reminders(invoice: Invoice, why: str, actor: Actor) -> int:
     """Paid or void: the steps still to come will not be sent (one audit event for all).
 
     A step the sender has claimed meanwhile is passed over, not waited for: the sender
@@ -261,7 +266,7 @@ def skip_pending_reminders(invoice: Invoice, why: str, actor: Any = None) -> int
     ).update(status=ReminderStatus.SKIPPED, status_detail=why)
     audit.record(
         actor=actor,
-        action="reminders.skipped",
+        action=AuditAction.INVOICE_REMINDERS_SKIPPED,
         obj=invoice,
         before={"scheduled_for": [when for _, when in pending]},
         after={"skipped": skipped, "why": why},
@@ -349,12 +354,12 @@ def _step(r: Reminder) -> dict[str, Any]:
 
 
 def _change(
-    actor: Any,
+    actor: Actor,
     reminder: Reminder,
     status: str,
     detail: str = "",
     *,
-    action: str | None = None,
+    action: AuditAction,
     extra: dict[str, Any] | None = None,
     **fields: Any,
 ) -> None:
@@ -367,14 +372,14 @@ def _change(
     reminder.save(update_fields=["status", "status_detail", *fields])
     audit.record(
         actor=actor,
-        action=action or f"reminder.{status}",
+        action=action,
         obj=reminder,
         before=before,
         after={**_step(reminder), **(extra or {})},
     )
 
 
-def _flag_stale(actor: Any, stale_after: timedelta, report: SendReport) -> None:
+def _flag_stale(actor: Actor, stale_after: timedelta, report: SendReport) -> None:
     """A step still `sending` long after its claim: the run died mid-send. A person decides."""
     cutoff = timezone.now() - stale_after
     with transaction.atomic():
@@ -390,7 +395,13 @@ def _flag_stale(actor: Any, stale_after: timedelta, report: SendReport) -> None:
                 "the email may or may not have gone out"
             )
             _record_attempt(r, ReminderStatus.NEEDS_REVIEW, [], detail)
-            _change(actor, r, ReminderStatus.NEEDS_REVIEW, detail)
+            _change(
+                actor,
+                r,
+                ReminderStatus.NEEDS_REVIEW,
+                detail,
+                action=AuditAction.REMINDER_NEEDS_REVIEW,
+            )
             report.needs_review += 1
 
 
@@ -400,7 +411,9 @@ def _skip_reason(invoice_status: str) -> str:
     )
 
 
-def _claim(actor: Any, days: _Days, batch_size: int, report: SendReport) -> tuple[bool, list[int]]:
+def _claim(
+    actor: Actor, days: _Days, batch_size: int, report: SendReport
+) -> tuple[bool, list[int]]:
     """Take a batch of due steps, in a short transaction committed before any mail is sent.
 
     Invoices with an open dispute are left out here, so their steps stay `scheduled`
@@ -437,17 +450,29 @@ def _claim(actor: Any, days: _Days, batch_size: int, report: SendReport) -> tupl
             status = invoice_status[r.invoice_id]
             today = today_of[r.client_id]
             if status != InvoiceStatus.OPEN:
-                _change(actor, r, ReminderStatus.SKIPPED, _skip_reason(status))
+                _change(
+                    actor,
+                    r,
+                    ReminderStatus.SKIPPED,
+                    _skip_reason(status),
+                    action=AuditAction.REMINDER_SKIPPED,
+                )
                 report.skipped += 1
             elif any(o > r.offset_days and w <= today for o, w in live[r.invoice_id]):
-                _change(actor, r, ReminderStatus.SKIPPED, "superseded by a later reminder")
+                _change(
+                    actor,
+                    r,
+                    ReminderStatus.SKIPPED,
+                    "superseded by a later reminder",
+                    action=AuditAction.REMINDER_SKIPPED,
+                )
                 report.skipped += 1
             else:
                 _change(
                     actor,
                     r,
                     ReminderStatus.SENDING,
-                    action="reminder.claimed",
+                    action=AuditAction.REMINDER_CLAIMED,
                     claimed_at=claimed_at,
                 )
                 claimed.append(r.pk)
@@ -524,7 +549,7 @@ def _record_attempt(r: Reminder, outcome: str, recipients: list[str], error: str
 
 
 def _finish(
-    actor: Any,
+    actor: Actor,
     reminder_id: int,
     outcome: str,
     *,
@@ -543,11 +568,15 @@ def _finish(
         fields: dict[str, Any] = {"retry_after": None}
         if outcome == ReminderStatus.SENT:
             fields["sent_at"] = timezone.now()
-        _change(actor, r, outcome, error, extra={"recipients": recipients}, **fields)
+        action = {
+            ReminderStatus.SENT: AuditAction.REMINDER_SENT,
+            ReminderStatus.FAILED: AuditAction.REMINDER_FAILED,
+        }[ReminderStatus(outcome)]
+        _change(actor, r, outcome, error, action=action, extra={"recipients": recipients}, **fields)
 
 
 def _deliver(
-    actor: Any,
+    actor: Actor,
     reminder_id: int,
     days: _Days,
     connection: BaseEmailBackend,
@@ -565,10 +594,20 @@ def _deliver(
             if invoice.status == InvoiceStatus.OPEN:
                 # Back to waiting; counted below with the other paused steps.
                 _change(
-                    actor, r, ReminderStatus.SCHEDULED, action="reminder.paused", claimed_at=None
+                    actor,
+                    r,
+                    ReminderStatus.SCHEDULED,
+                    action=AuditAction.REMINDER_PAUSED,
+                    claimed_at=None,
                 )
             else:
-                _change(actor, r, ReminderStatus.SKIPPED, _skip_reason(invoice.status))
+                _change(
+                    actor,
+                    r,
+                    ReminderStatus.SKIPPED,
+                    _skip_reason(invoice.status),
+                    action=AuditAction.REMINDER_SKIPPED,
+                )
                 report.skipped += 1
         return
     recipients = billing_emails(client)
@@ -604,7 +643,7 @@ def _deliver(
 
 
 def _unreachable(
-    actor: Any, reminder_id: int, recipients: list[str], error: str, report: SendReport
+    actor: Actor, reminder_id: int, recipients: list[str], error: str, report: SendReport
 ) -> None:
     """The mail server could not be reached: no copy exists, so try again later, a few
     times, before the step is marked failed for a person to see. The step is this run's
@@ -629,7 +668,7 @@ def _unreachable(
             r,
             ReminderStatus.SCHEDULED,
             f"not sent: {error}; trying again after {retry_after:%Y-%m-%d %H:%M} UTC",
-            action="reminder.retry_scheduled",
+            action=AuditAction.REMINDER_RETRY_SCHEDULED,
             claimed_at=None,
             retry_after=retry_after,
         )
@@ -638,7 +677,7 @@ def _unreachable(
 
 def send_due_reminders(
     *,
-    actor: Any = None,
+    actor: Actor = SystemActor.REMINDER_SENDER,
     today: date | None = None,
     connection_factory: ConnectionFactory | None = None,
     stale_after: timedelta = STALE_AFTER,
@@ -656,7 +695,6 @@ def send_due_reminders(
     that cannot be reached at all is retried after `RETRY_DELAYS`. Each try leaves a
     ReminderAttempt row.
     """
-    actor = actor if actor is not None else audit.SYSTEM
     days = _Days(today)
     report = SendReport()
     _flag_stale(actor, stale_after, report)

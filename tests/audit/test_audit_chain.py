@@ -3,6 +3,7 @@ from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, transaction
 
 from tally.audit import guard
+from tally.audit.actors import SystemActor
 from tally.audit.models import AuditEvent
 from tally.audit.queries import verify_chain
 from tests.factories import issued_invoice
@@ -75,13 +76,13 @@ def test_a_change_is_recorded_before_what_it_brings_about(acme):
 
     voided = issued_invoice(acme, picks=3)
     mark = AuditEvent.objects.latest("id").id
-    void_invoice(actor=None, client=acme, invoice_id=voided.pk, reason="billed twice")
+    void_invoice(actor=SystemActor.TESTS, client=acme, invoice_id=voided.pk, reason="billed twice")
     assert actions_since(mark) == ["invoice.voided", "reminders.skipped"]
 
     credited = issued_invoice(acme, picks=10)  # with the voided invoice's events again
     mark = AuditEvent.objects.latest("id").id
     create_credit_note(
-        actor=None,
+        actor=SystemActor.TESTS,
         client=acme,
         invoice_id=credited.pk,
         amount_minor=credited.total_minor,

@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from tally.accounts.models import Role, User
+from tally.audit.actors import SystemActor
 from tally.clients.models import Client
 from tally.disputes.services import open_dispute, post_dispute_message
 from tally.internal_notes.services import add_internal_note
@@ -63,14 +64,16 @@ def _invoice(client: Client, day: date, issue_date: date, **events: int) -> Invo
             kw = {"prefix": f"{prefix}" if prefix and kind == "pick" else None}
             add_events(client, kind, count, day=day, **kw)
     draft = generate_draft_invoice(
-        actor=None, client=client, period_start=day, period_end=day
+        actor=SystemActor.TESTS, client=client, period_start=day, period_end=day
     ).invoice
-    return issue_invoice(actor=None, client=client, invoice_id=draft.pk, issue_date=issue_date)
+    return issue_invoice(
+        actor=SystemActor.TESTS, client=client, invoice_id=draft.pk, issue_date=issue_date
+    )
 
 
 def _pay(client: Client, invoice: Invoice, amount: int, received_on: date) -> None:
     record_payment(
-        actor=None,
+        actor=SystemActor.TESTS,
         client=client,
         amount_minor=amount,
         currency=client.currency,

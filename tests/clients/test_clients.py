@@ -1,6 +1,7 @@
 import pytest
 
 from tally.accounts.models import Role, User
+from tally.audit.actors import SystemActor
 from tally.audit.models import AuditEvent
 from tally.clients.models import Client
 from tally.clients.services import create_client
@@ -11,7 +12,7 @@ pytestmark = pytest.mark.django_db
 
 def test_a_client_is_created_with_its_contacts_and_audited():
     client = create_client(
-        actor=None,
+        actor=SystemActor.TESTS,
         name="Acme",
         code="acme",
         currency="eur",
@@ -28,7 +29,7 @@ def test_a_client_is_created_with_its_contacts_and_audited():
 def test_bad_client_settings_name_each_field():
     with pytest.raises(DomainError) as err:
         create_client(
-            actor=None,
+            actor=SystemActor.TESTS,
             name="",
             code="x",
             currency="XXY",
@@ -48,7 +49,7 @@ def test_bad_client_settings_name_each_field():
 
 def test_a_duplicate_code_is_refused(acme):
     with pytest.raises(DomainError) as err:
-        create_client(actor=None, name="Other", code="acme", currency="USD")
+        create_client(actor=SystemActor.TESTS, name="Other", code="acme", currency="USD")
     assert err.value.problems[0].field == "code"
 
 

@@ -3,6 +3,7 @@ from datetime import date
 import pytest
 
 from tally.accounts.models import Role
+from tally.audit.actors import SystemActor
 from tally.audit.models import AuditEvent
 from tally.disputes import services
 from tally.disputes.models import (
@@ -189,7 +190,10 @@ def test_another_clients_invoice_answers_exactly_like_a_missing_one(
 def test_a_draft_cannot_be_disputed_and_a_client_cannot_even_see_it(acme, operator, acme_user):
     add_events(acme, "pick", 3)
     draft = generate_draft_invoice(
-        actor=None, client=acme, period_start=date(2026, 10, 1), period_end=date(2026, 10, 31)
+        actor=SystemActor.TESTS,
+        client=acme,
+        period_start=date(2026, 10, 1),
+        period_end=date(2026, 10, 31),
     ).invoice
     refused("invoice_not_issued", open_on, invoice=draft, actor=operator)
     refused("not_found", open_on, invoice=draft, actor=acme_user)
@@ -203,7 +207,7 @@ def test_a_void_invoice_cannot_be_disputed(invoice, operator, acme_user):
 
 def test_a_paid_invoice_can_still_be_disputed(invoice, acme_user):
     record_payment(
-        actor=None,
+        actor=SystemActor.TESTS,
         client=invoice.client,
         amount_minor=800,
         currency="USD",
@@ -257,7 +261,7 @@ def test_an_open_dispute_blocks_voiding_the_invoice(invoice, acme_user, operator
 
 
 def test_a_user_without_an_account_cannot_open_a_dispute(invoice, acme_user):
-    refused("forbidden", open_on, invoice=invoice, actor=None)
+    refused("forbidden", open_on, invoice=invoice, actor=SystemActor.TESTS)
     acme_user.is_active = False
     acme_user.save()
     refused("forbidden", open_on, invoice=invoice, actor=acme_user)

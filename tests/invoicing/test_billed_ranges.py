@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tally.audit.actors import SystemActor
 from tally.invoicing.models import BilledRange
 from tally.invoicing.queries import billed_events
 from tally.invoicing.services import (
@@ -24,7 +25,7 @@ OCT = (date(2026, 10, 1), date(2026, 10, 31))
 
 def generate(client, period=OCT):
     return generate_draft_invoice(
-        actor=None, client=client, period_start=period[0], period_end=period[1]
+        actor=SystemActor.TESTS, client=client, period_start=period[0], period_end=period[1]
     )
 
 
@@ -98,7 +99,10 @@ def test_late_events_are_billed_by_the_next_run_and_only_they(acme):
     assert [(ln.quantity, ln.event_count) for ln in first.lines.all()] == [(4, 4)]
     assert [(ln.quantity, ln.event_count) for ln in second.lines.all()] == [(15, 3)]
     assert {e.quantity for e in billed_events(second.lines.get())} == {5}
-    assert generate_period_invoices(actor=None, period_start=OCT[0], period_end=OCT[1]) == []
+    assert (
+        generate_period_invoices(actor=SystemActor.TESTS, period_start=OCT[0], period_end=OCT[1])
+        == []
+    )
     assert_lines_total_their_events()
 
 
@@ -107,7 +111,7 @@ def test_after_a_void_the_next_run_bills_its_events_and_the_late_ones_once(acme)
     first = generate(acme).invoice
     add_events(acme, "pick", 2, day=date(2026, 10, 7), quantity=3)
     second = generate(acme).invoice  # the two late events
-    void_invoice(actor=None, client=acme, invoice_id=first.pk, reason="wrong rate")
+    void_invoice(actor=SystemActor.TESTS, client=acme, invoice_id=first.pk, reason="wrong rate")
     add_events(acme, "pick", 1, day=date(2026, 10, 9), quantity=10)
     third = generate(acme).invoice  # the voided four and the newest one
     assert second.lines.get().quantity == 6

@@ -14,6 +14,7 @@ import threading
 import pytest
 from django.db import transaction
 
+from tally.audit.actors import SystemActor
 from tally.invoicing.services import generate_draft_invoice
 from tally.operations.models import Event
 from tally.operations.services import ingest_events
@@ -30,7 +31,7 @@ def test_a_run_waits_for_a_batch_in_flight_and_bills_all_of_it(tx_db):
 
     def ingest_slowly():
         with transaction.atomic():
-            ingest_events(actor=None, client=acme, rows=event_rows("pick", 5))
+            ingest_events(actor=SystemActor.TESTS, client=acme, rows=event_rows("pick", 5))
             drawn.set()  # ids drawn, not committed
             generating.wait(5)
             threading.Event().wait(0.5)
@@ -43,7 +44,7 @@ def test_a_run_waits_for_a_batch_in_flight_and_bills_all_of_it(tx_db):
         Event.objects.create(client=globex, **{**event_rows("pick", 1)[0], "payload_hash": "x"})
         generating.set()
         return generate_draft_invoice(
-            actor=None, client=acme, period_start=OCT[0], period_end=OCT[1]
+            actor=SystemActor.TESTS, client=acme, period_start=OCT[0], period_end=OCT[1]
         ).invoice
 
     ingested, invoice = at_once(ingest_slowly, generate_meanwhile)
@@ -70,24 +71,24 @@ class _PausingRow(dict):
 
 def test_a_run_during_a_batch_still_being_copied_waits_for_it(tx_db):
     acme, globex = make_client("acme-copy"), make_client("globex-copy")
-    ingest_events(actor=None, client=acme, rows=event_rows("pick", 1))
+    ingest_events(actor=SystemActor.TESTS, client=acme, rows=event_rows("pick", 1))
     reached, release = threading.Event(), threading.Event()
     rows = event_rows("pick", 3000)
     # Enough rows ahead of the pause that psycopg has sent some to the server.
     rows[-1] = _PausingRow(rows[-1], reached, release)
 
     def ingest():
-        ingest_events(actor=None, client=acme, rows=rows)
+        ingest_events(actor=SystemActor.TESTS, client=acme, rows=rows)
 
     def generate():
         reached.wait(5)
         assert Event.objects.count() == 1  # the batch is not committed yet
         # An event of another client commits meanwhile, above the batch's drawn ids.
-        ingest_events(actor=None, client=globex, rows=event_rows("pick", 1))
+        ingest_events(actor=SystemActor.TESTS, client=globex, rows=event_rows("pick", 1))
         run = threading.Thread(target=release_in_a_second)
         run.start()  # generation waits for the batch, which waits for this
         invoice = generate_draft_invoice(
-            actor=None, client=acme, period_start=OCT[0], period_end=OCT[1]
+            actor=SystemActor.TESTS, client=acme, period_start=OCT[0], period_end=OCT[1]
         ).invoice
         run.join()
         return invoice

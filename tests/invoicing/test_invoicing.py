@@ -3,6 +3,7 @@ from datetime import date
 import pytest
 from django.db.models import Sum
 
+from tally.audit.actors import SystemActor
 from tally.errors import DomainError
 from tally.invoicing.models import InvoiceStatus, LineKind
 from tally.invoicing.queries import billed_events
@@ -24,7 +25,7 @@ OCT = (date(2026, 10, 1), date(2026, 10, 31))
 
 def generate(client, period=OCT):
     return generate_draft_invoice(
-        actor=None, client=client, period_start=period[0], period_end=period[1]
+        actor=SystemActor.TESTS, client=client, period_start=period[0], period_end=period[1]
     )
 
 
@@ -50,7 +51,7 @@ def test_a_draft_has_one_line_per_kind_and_price_linked_to_exactly_its_events(ac
 
 def test_a_price_change_mid_period_makes_two_lines(acme):
     create_rate_card(
-        actor=None,
+        actor=SystemActor.TESTS,
         client=acme,
         effective_from=date(2026, 10, 16),
         prices={"pick": "0.40", "label": "0.045"},
@@ -83,7 +84,7 @@ def test_periods_follow_the_clients_time_zone(db):
     from tally.operations.services import ingest_events
 
     ingest_events(
-        actor=None,
+        actor=SystemActor.TESTS,
         client=client,
         rows=[
             {
@@ -127,13 +128,13 @@ def test_issue_assigns_gapless_numbers_dates_and_a_reminder_schedule(acme, globe
         (date(2026, 12, 31), "scheduled"),
     ]
     with pytest.raises(DomainError, match="invoice_not_draft"):
-        issue_invoice(actor=None, client=acme, invoice_id=first.pk)
+        issue_invoice(actor=SystemActor.TESTS, client=acme, invoice_id=first.pk)
 
 
 def test_another_clients_invoice_is_not_found(acme, globex):
     invoice = issued_invoice(acme)
     with pytest.raises(DomainError) as err:
-        void_invoice(actor=None, client=globex, invoice_id=invoice.pk, reason="x")
+        void_invoice(actor=SystemActor.TESTS, client=globex, invoice_id=invoice.pk, reason="x")
     assert err.value.code == "not_found"
 
 
@@ -141,7 +142,7 @@ def test_adjustments_need_a_reason_and_change_the_total(acme):
     add_events(acme, "pick", 10)
     draft = generate(acme).invoice
     add_adjustment(
-        actor=None,
+        actor=SystemActor.TESTS,
         client=acme,
         invoice_id=draft.pk,
         description="Loyalty discount",
@@ -153,7 +154,7 @@ def test_adjustments_need_a_reason_and_change_the_total(acme):
     assert draft.lines.filter(line_type=LineKind.ADJUSTMENT).get().reason == "Agreed in QBR"
     with pytest.raises(DomainError) as err:
         add_adjustment(
-            actor=None,
+            actor=SystemActor.TESTS,
             client=acme,
             invoice_id=draft.pk,
             description="x",
@@ -163,7 +164,7 @@ def test_adjustments_need_a_reason_and_change_the_total(acme):
     assert err.value.problems[0].field == "reason"
     with pytest.raises(DomainError, match="negative_total"):
         add_adjustment(
-            actor=None,
+            actor=SystemActor.TESTS,
             client=acme,
             invoice_id=draft.pk,
             description="Too much",
@@ -176,7 +177,7 @@ def test_adjustments_need_a_reason_and_change_the_total(acme):
 
 def test_void_releases_events_for_rebilling_and_skips_reminders(acme):
     invoice = issued_invoice(acme, picks=5)
-    void_invoice(actor=None, client=acme, invoice_id=invoice.pk, reason="Wrong period")
+    void_invoice(actor=SystemActor.TESTS, client=acme, invoice_id=invoice.pk, reason="Wrong period")
     invoice.refresh_from_db()
     assert invoice.status == InvoiceStatus.VOID and invoice.number is not None
     assert list(billing_lines().values()) == [[]] * 5
@@ -190,20 +191,32 @@ def test_void_releases_events_for_rebilling_and_skips_reminders(acme):
 def test_credit_notes_reduce_the_balance_and_can_settle_it(acme):
     invoice = issued_invoice(acme, picks=10)  # 3.50
     note = create_credit_note(
-        actor=None, client=acme, invoice_id=invoice.pk, amount_minor=100, reason="Damaged pallet"
+        actor=SystemActor.TESTS,
+        client=acme,
+        invoice_id=invoice.pk,
+        amount_minor=100,
+        reason="Damaged pallet",
     )
     invoice.refresh_from_db()
     assert (invoice.credited_minor, invoice.balance_minor) == (100, 250)
     assert note.display_number.startswith("CN-")
     with pytest.raises(DomainError) as err:
         create_credit_note(
-            actor=None, client=acme, invoice_id=invoice.pk, amount_minor=251, reason="x"
+            actor=SystemActor.TESTS,
+            client=acme,
+            invoice_id=invoice.pk,
+            amount_minor=251,
+            reason="x",
         )
     assert err.value.code == "credit_exceeds_balance"
     invoice.refresh_from_db()
     assert invoice.credited_minor == 100
     create_credit_note(
-        actor=None, client=acme, invoice_id=invoice.pk, amount_minor=250, reason="Goodwill"
+        actor=SystemActor.TESTS,
+        client=acme,
+        invoice_id=invoice.pk,
+        amount_minor=250,
+        reason="Goodwill",
     )
     invoice.refresh_from_db()
     assert invoice.status == InvoiceStatus.PAID and invoice.balance_minor == 0

@@ -5,6 +5,7 @@ import threading
 import pytest
 from django.db import transaction
 
+from tally.audit.actors import SystemActor
 from tally.errors import DomainError
 from tally.operations.models import Event
 from tally.operations.services import ingest_events
@@ -22,14 +23,14 @@ def test_a_conflicting_batch_that_loses_the_race_is_still_refused(tx_db):
 
     def send_first():
         with transaction.atomic():
-            ingest_events(actor=None, client=client, rows=first)
+            ingest_events(actor=SystemActor.TESTS, client=client, rows=first)
             stored.set()
             # Hold the uncommitted event while the second batch tries to store its own.
             threading.Event().wait(0.5)
 
     def send_second():
         stored.wait(5)
-        return ingest_events(actor=None, client=client, rows=second)
+        return ingest_events(actor=SystemActor.TESTS, client=client, rows=second)
 
     first_outcome, result = at_once(send_first, send_second)
     assert first_outcome is None

@@ -8,6 +8,7 @@ These write around the application, with real commits, and expect the database t
 import pytest
 from django.db import IntegrityError, connection, transaction
 
+from tally.audit.actors import SystemActor
 from tally.clients.models import Client
 from tally.operations.models import Event
 from tally.operations.services import ingest_events
@@ -59,7 +60,7 @@ def test_an_event_cannot_be_moved_to_a_missing_client(tx_db):
 
 def test_a_client_with_events_cannot_be_deleted_or_renumbered(tx_db):
     keeps = _bare_client("keeps")
-    ingest_events(actor=None, client=keeps, rows=event_rows("pick", 2))
+    ingest_events(actor=SystemActor.TESTS, client=keeps, rows=event_rows("pick", 2))
     for sql, params in [
         ("DELETE FROM clients_client WHERE id = %s", [keeps.pk]),
         ("UPDATE clients_client SET id = %s WHERE id = %s", [keeps.pk + 1000, keeps.pk]),

@@ -8,6 +8,7 @@ import time
 import pytest
 from django.db import connection, transaction
 
+from tally.audit.actors import SystemActor
 from tally.errors import DomainError
 from tally.operations import sqlite_bulk
 from tally.operations.services import ingest_events
@@ -53,7 +54,7 @@ def test_a_batch_commits_without_a_checkpoint_and_a_thread_copies_it_after(tmp_p
     checkpointer._wanted.clear()
     assert _events_in_the_database_file_alone(tmp_path) == 0
 
-    result = ingest_events(actor=None, client=client, rows=event_rows("pick", 3000))
+    result = ingest_events(actor=SystemActor.TESTS, client=client, rows=event_rows("pick", 3000))
 
     assert result.created == 3000
     assert _autocheckpoint() == 1  # put back as it was
@@ -71,7 +72,7 @@ def test_inside_an_enclosing_transaction_the_commit_checkpoints_as_usual(tmp_pat
         cursor.execute("PRAGMA wal_autocheckpoint = 1")
     runs = checkpointer.runs
     with transaction.atomic():
-        ingest_events(actor=None, client=client, rows=event_rows("label", 3000))
+        ingest_events(actor=SystemActor.TESTS, client=client, rows=event_rows("label", 3000))
         assert _autocheckpoint() == 1  # back before the enclosing commit
     # The enclosing commit checkpointed by itself; the thread was not asked.
     assert _events_in_the_database_file_alone(tmp_path) == 3000
@@ -86,7 +87,7 @@ def test_a_refused_batch_puts_the_setting_back():
     rows = event_rows("pick", 5)
     rows[3]["quantity"] = "many"
     with pytest.raises(DomainError):
-        ingest_events(actor=None, client=client, rows=rows)
+        ingest_events(actor=SystemActor.TESTS, client=client, rows=rows)
     assert _autocheckpoint() == 1000
 
 

@@ -7,6 +7,7 @@ import json
 import pytest
 from django.db import DatabaseError, connection, transaction
 
+from tally.audit.actors import SystemActor
 from tally.audit.models import AuditEvent
 from tally.errors import DomainError
 from tally.operations import services
@@ -42,12 +43,12 @@ def test_a_clean_batch_is_written_in_chunks_while_it_is_checked(acme):
         "api",
     )
     # The same rows through the general path get the same fingerprint.
-    assert ingest_events(actor=None, client=acme, rows=rows).duplicates == 35
+    assert ingest_events(actor=SystemActor.TESTS, client=acme, rows=rows).duplicates == 35
 
 
 def test_through_the_service_it_is_audited_per_client(acme, globex):
     rows = [*event_rows("label", 20, client=acme.code), *event_rows("stop", 15, client=globex.code)]
-    result = ingest_events(actor=None, rows=rows)
+    result = ingest_events(actor=SystemActor.TESTS, rows=rows)
     assert (result.created, result.duplicates) == (35, 0)
     audited = AuditEvent.objects.filter(action="events.ingested").order_by("client_id")
     counted = [(a.client_id, json.loads(a.data)["after"]["events"]) for a in audited]
@@ -59,7 +60,7 @@ def test_a_bad_row_after_chunks_were_written_undoes_them_and_is_named(acme):
     rows[32]["occurred_at"] = "yesterday"
     assert _pipelined(acme, rows) == (None, 0)
     with pytest.raises(DomainError) as err:
-        ingest_events(actor=None, client=acme, rows=rows)
+        ingest_events(actor=SystemActor.TESTS, client=acme, rows=rows)
     assert [(p.row, p.field) for p in err.value.problems] == [(33, "occurred_at")]
     assert not Event.objects.exists()
 
@@ -68,21 +69,21 @@ def test_a_key_twice_in_the_batch_is_stored_once(acme):
     rows = event_rows("pick", 35)
     rows[30] = dict(rows[4])
     assert _pipelined(acme, rows) == (None, 0)
-    result = ingest_events(actor=None, client=acme, rows=rows)
+    result = ingest_events(actor=SystemActor.TESTS, client=acme, rows=rows)
     assert (result.created, result.duplicates) == (34, 1)
 
 
 def test_an_event_stored_in_the_middle_of_the_batch_is_a_duplicate(acme):
     rows = event_rows("pick", 35)
-    ingest_events(actor=None, client=acme, rows=rows[17:18])
+    ingest_events(actor=SystemActor.TESTS, client=acme, rows=rows[17:18])
     assert _pipelined(acme, rows) == (None, 1)
-    result = ingest_events(actor=None, client=acme, rows=rows)
+    result = ingest_events(actor=SystemActor.TESTS, client=acme, rows=rows)
     assert (result.created, result.duplicates) == (34, 1)
 
 
 def test_a_re_sent_batch_is_not_written_again(acme):
     rows = event_rows("pick", 35)
-    ingest_events(actor=None, client=acme, rows=rows)
+    ingest_events(actor=SystemActor.TESTS, client=acme, rows=rows)
     # The first and last events are stored already: no INSERT is tried.
     assert _pipelined(acme, rows) == (None, 35)
 
@@ -96,10 +97,13 @@ def test_a_database_error_in_the_writer_reaches_the_caller_and_keeps_nothing(acm
     rows = event_rows("pick", 35)
     rows[25]["reference"] = "boom"
     with pytest.raises(DatabaseError, match="refused boom"):
-        ingest_events(actor=None, client=acme, rows=rows)
+        ingest_events(actor=SystemActor.TESTS, client=acme, rows=rows)
     assert not Event.objects.exists()
     # The connection is usable afterwards, and the writer thread has ended.
-    assert ingest_events(actor=None, client=acme, rows=event_rows("pick", 12)).created == 12
+    assert (
+        ingest_events(actor=SystemActor.TESTS, client=acme, rows=event_rows("pick", 12)).created
+        == 12
+    )
 
 
 class Interrupted(BaseException):
@@ -141,7 +145,7 @@ def test_an_interrupt_while_the_writer_finishes_keeps_nothing_of_the_batch(acme)
     previous = signal.signal(signal.SIGUSR1, handler)
     try:
         with pytest.raises(Interrupted):
-            ingest_events(actor=None, client=acme, rows=rows)
+            ingest_events(actor=SystemActor.TESTS, client=acme, rows=rows)
     finally:
         armed[0] = False
         signal.signal(signal.SIGUSR1, previous)
@@ -150,4 +154,4 @@ def test_an_interrupt_while_the_writer_finishes_keeps_nothing_of_the_batch(acme)
     assert calls[0] >= len(rows) - 45  # the signal was sent
     assert not Event.objects.exists()
     assert not any(t.name == "tally-insert-writer" for t in threading.enumerate())
-    assert ingest_events(actor=None, client=acme, rows=rows).created == 300
+    assert ingest_events(actor=SystemActor.TESTS, client=acme, rows=rows).created == 300

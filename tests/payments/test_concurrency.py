@@ -4,6 +4,7 @@ from datetime import date
 
 import pytest
 
+from tally.audit.actors import SystemActor
 from tally.errors import DomainError
 from tally.invoicing.models import Invoice
 from tally.payments.models import Allocation, Payment
@@ -21,7 +22,7 @@ def test_concurrent_payments_never_allocate_past_the_balance(tx_db):
 
     def pay(i):
         return record_payment(
-            actor=None,
+            actor=SystemActor.TESTS,
             client=client,
             amount_minor=3000,
             currency="USD",
@@ -52,7 +53,7 @@ def test_the_same_key_sent_twice_at_once_records_one_payment(tx_db):
 
     def pay(i):
         return record_payment(
-            actor=None,
+            actor=SystemActor.TESTS,
             client=client,
             amount_minor=1000,
             currency="USD",
@@ -81,7 +82,7 @@ def test_issuing_passes_over_a_credit_another_transaction_holds_instead_of_waiti
 
     def credit(amount, key, received_on):  # nothing to allocate to yet: all of it is credit
         return record_payment(
-            actor=None,
+            actor=SystemActor.TESTS,
             client=client,
             amount_minor=amount,
             currency="USD",
@@ -94,7 +95,10 @@ def test_issuing_passes_over_a_credit_another_transaction_holds_instead_of_waiti
     free = credit(200, "free", date(2026, 11, 21))
     add_events(client, "pick", 10, day=date(2026, 10, 3))  # 3.50
     draft = generate_draft_invoice(
-        actor=None, client=client, period_start=date(2026, 10, 1), period_end=date(2026, 10, 31)
+        actor=SystemActor.TESTS,
+        client=client,
+        period_start=date(2026, 10, 1),
+        period_end=date(2026, 10, 31),
     ).invoice
     locked, release = threading.Event(), threading.Event()
 
@@ -115,7 +119,10 @@ def test_issuing_passes_over_a_credit_another_transaction_holds_instead_of_waiti
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL lock_timeout = '5s'")  # waiting would fail, not hang
             invoice = issue_invoice(
-                actor=None, client=client, invoice_id=draft.pk, issue_date=date(2026, 11, 22)
+                actor=SystemActor.TESTS,
+                client=client,
+                invoice_id=draft.pk,
+                issue_date=date(2026, 11, 22),
             )
     finally:
         release.set()

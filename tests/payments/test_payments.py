@@ -2,6 +2,7 @@ from datetime import date
 
 import pytest
 
+from tally.audit.actors import SystemActor
 from tally.errors import DomainError
 from tally.invoicing.models import InvoiceStatus
 from tally.payments.models import Allocation, Payment
@@ -13,7 +14,7 @@ pytestmark = pytest.mark.django_db
 
 def pay(client, amount, key, **kw):
     return record_payment(
-        actor=None,
+        actor=SystemActor.TESTS,
         client=client,
         amount_minor=amount,
         currency=kw.pop("currency", "USD"),
@@ -101,7 +102,7 @@ def test_credit_left_by_an_explicit_allocation_can_be_applied_to_open_invoices_l
     second = issued_invoice(acme, picks=20)  # 7.00
     payment = pay(acme, 1000, "for-first", allocations=[(first.pk, 350)]).payment
     assert payment.unapplied_minor == 650  # the remittance named the first invoice only
-    payment = apply_unapplied_credit(actor=None, client=acme, payment_id=payment.pk)
+    payment = apply_unapplied_credit(actor=SystemActor.TESTS, client=acme, payment_id=payment.pk)
     second.refresh_from_db()
     assert (payment.unapplied_minor, second.balance_minor, second.status) == (0, 50, "open")
 

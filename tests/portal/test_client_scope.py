@@ -5,6 +5,7 @@ from datetime import date
 import pytest
 from django.db import DatabaseError, connection, transaction
 
+from tally.audit.actors import SystemActor
 from tally.invoicing.models import Invoice
 from tally.invoicing.services import generate_draft_invoice, void_invoice
 from tally.portal.scope import CLIENT_VISIBLE, PORTAL_ROLE, ScopeError, client_scope
@@ -19,7 +20,7 @@ def two_clients_billed(acme, globex):
     issued_invoice(globex, picks=4)
     add_events(acme, "label", 2, day=date(2026, 11, 3))
     generate_draft_invoice(
-        actor=None,
+        actor=SystemActor.TESTS,
         client=acme,
         period_start=date(2026, 11, 1),
         period_end=date(2026, 11, 30),
@@ -76,7 +77,7 @@ def test_a_draft_voided_before_it_was_issued_stays_invisible(two_clients_billed)
     """Voiding is how a bad draft is thrown away: it never becomes the client's to read."""
     acme, _ = two_clients_billed
     draft = Invoice.objects.get(client=acme, status="draft")
-    void_invoice(actor=None, client=acme, invoice_id=draft.pk, reason="wrong period")
+    void_invoice(actor=SystemActor.TESTS, client=acme, invoice_id=draft.pk, reason="wrong period")
     with client_scope(acme.pk):
         assert raw("SELECT status FROM invoicing_invoice") == [("open",)]
         assert raw(f"SELECT count(*) FROM invoicing_invoice WHERE id = {draft.pk}") == [(0,)]

@@ -12,6 +12,7 @@ import pytest
 from django.db import DatabaseError, connection
 
 from tally.accounts.models import Role
+from tally.audit.actors import SystemActor
 from tally.disputes.services import open_dispute
 from tally.invoicing.models import CreditNote, Invoice, InvoiceStatus
 from tally.invoicing.services import (
@@ -34,7 +35,7 @@ TODAY = date(2026, 12, 20)
 
 def pay(client, invoice, amount, key, received_on):
     record_payment(
-        actor=None,
+        actor=SystemActor.TESTS,
         client=client,
         amount_minor=amount,
         currency="USD",
@@ -129,11 +130,16 @@ def test_event_pages_with_equal_timestamps_walk_every_event_once_both_ways(acme)
         }
         for i in range(29)
     ]
-    ingest_events(actor=None, client=acme, rows=rows)
+    ingest_events(actor=SystemActor.TESTS, client=acme, rows=rows)
     draft = generate_draft_invoice(
-        actor=None, client=acme, period_start=date(2026, 10, 1), period_end=date(2026, 10, 31)
+        actor=SystemActor.TESTS,
+        client=acme,
+        period_start=date(2026, 10, 1),
+        period_end=date(2026, 10, 31),
     ).invoice
-    invoice = issue_invoice(actor=None, client=acme, invoice_id=draft.pk, issue_date=TODAY)
+    invoice = issue_invoice(
+        actor=SystemActor.TESTS, client=acme, invoice_id=draft.pk, issue_date=TODAY
+    )
     line = invoice.lines.get()
     expected = [e.id for e in queries.line_events(acme.pk, line.pk, limit=100).rows]
     assert len(expected) == 29
@@ -255,7 +261,7 @@ def test_a_line_of_several_ranges_pages_through_its_own_events_only(acme):
 
     def events(day, n, prefix):
         ingest_events(
-            actor=None,
+            actor=SystemActor.TESTS,
             client=acme,
             rows=[
                 {
@@ -271,18 +277,18 @@ def test_a_line_of_several_ranges_pages_through_its_own_events_only(acme):
 
     def bill(first, last):
         return generate_draft_invoice(
-            actor=None, client=acme, period_start=first, period_end=last
+            actor=SystemActor.TESTS, client=acme, period_start=first, period_end=last
         ).invoice
 
     events(5, 4, "early")
     first = bill(date(2026, 10, 1), date(2026, 10, 31))
     events(6, 3, "late")
     second = bill(date(2026, 10, 1), date(2026, 10, 31))  # bills the late three
-    issue_invoice(actor=None, client=acme, invoice_id=second.pk, issue_date=TODAY)
-    void_invoice(actor=None, client=acme, invoice_id=first.pk, reason="re-rate")
+    issue_invoice(actor=SystemActor.TESTS, client=acme, invoice_id=second.pk, issue_date=TODAY)
+    void_invoice(actor=SystemActor.TESTS, client=acme, invoice_id=first.pk, reason="re-rate")
     events(7, 5, "later")
     third = issue_invoice(
-        actor=None,
+        actor=SystemActor.TESTS,
         client=acme,
         invoice_id=bill(date(2026, 10, 1), date(2026, 10, 31)).pk,
         issue_date=TODAY,

@@ -8,6 +8,7 @@ from django.test import Client as HttpClient
 from django.urls import reverse
 
 from tally.accounts.models import Role
+from tally.audit.actors import SystemActor
 from tally.payments.services import record_payment
 from tally.portal import queries
 from tests.factories import issued_invoice, make_user
@@ -17,7 +18,7 @@ pytestmark = pytest.mark.django_db
 
 def pay(client, amount, key, received_on, allocations=None, **kw):
     return record_payment(
-        actor=None,
+        actor=SystemActor.TESTS,
         client=client,
         amount_minor=amount,
         currency=client.currency,

@@ -12,6 +12,7 @@ from django.urls import reverse
 from pypdf import PdfReader
 
 from tally.accounts.models import Role
+from tally.audit.actors import SystemActor
 from tally.clients.services import create_client
 from tally.invoicing.services import (
     add_adjustment,
@@ -56,7 +57,7 @@ def render(client, invoice, locale: str = "en_US") -> bytes:
 
 def pay(client, invoice, amount: int, key: str) -> None:
     record_payment(
-        actor=None,
+        actor=SystemActor.TESTS,
         client=client,
         amount_minor=amount,
         currency=client.currency,
@@ -91,7 +92,7 @@ def billed():
     invoice = issued_invoice(client, picks=1200, labels=800)  # 420.00 + 36.00, tax 37.62
     pay(client, invoice, 20000, "pay-1")
     create_credit_note(
-        actor=None,
+        actor=SystemActor.TESTS,
         client=client,
         invoice_id=invoice.pk,
         amount_minor=1500,
@@ -214,18 +215,23 @@ def test_a_long_invoice_paginates_with_every_line_and_page_numbers():
     client = make_client("bulk")
     add_events(client, "pick", 10, day=date(2026, 10, 3))
     draft = generate_draft_invoice(
-        actor=None, client=client, period_start=date(2026, 10, 1), period_end=date(2026, 10, 31)
+        actor=SystemActor.TESTS,
+        client=client,
+        period_start=date(2026, 10, 1),
+        period_end=date(2026, 10, 31),
     ).invoice
     for i in range(1, 121):
         add_adjustment(
-            actor=None,
+            actor=SystemActor.TESTS,
             client=client,
             invoice_id=draft.pk,
             description=f"Dock appointment {i:03d}",
             amount_minor=1000 + i,
             reason=f"Booked dock slot {i:03d}",
         )
-    invoice = issue_invoice(actor=None, client=client, invoice_id=draft.pk, issue_date=TODAY)
+    invoice = issue_invoice(
+        actor=SystemActor.TESTS, client=client, invoice_id=draft.pk, issue_date=TODAY
+    )
     pdf = render(client, invoice)
     save_artifact("invoice-long.pdf", pdf)
     pages, page_texts, text = pdf_text(pdf)
@@ -294,7 +300,7 @@ def test_an_overdue_invoice_says_when_it_was_due():
 
 def test_a_client_without_an_address_still_gets_an_invoice():
     client = create_client(
-        actor=None,
+        actor=SystemActor.TESTS,
         name="Bare Co",
         code="bare",
         currency="USD",
@@ -305,7 +311,10 @@ def test_a_client_without_an_address_still_gets_an_invoice():
         billing_contacts=[("AP", "ap@bare.example")],
     )
     create_rate_card(
-        actor=None, client=client, effective_from=date(2026, 1, 1), prices=DEFAULT_PRICES
+        actor=SystemActor.TESTS,
+        client=client,
+        effective_from=date(2026, 1, 1),
+        prices=DEFAULT_PRICES,
     )
     invoice = issued_invoice(client, picks=10)
     _, _, text = pdf_text(render(client, invoice))
@@ -347,7 +356,10 @@ def test_another_clients_user_gets_404_for_the_same_pdf(acme, globex):
 def test_a_draft_has_no_pdf(acme):
     add_events(acme, "pick", 5, day=date(2026, 10, 3))
     draft = generate_draft_invoice(
-        actor=None, client=acme, period_start=date(2026, 10, 1), period_end=date(2026, 10, 31)
+        actor=SystemActor.TESTS,
+        client=acme,
+        period_start=date(2026, 10, 1),
+        period_end=date(2026, 10, 31),
     ).invoice
     web = WebClient()
     web.force_login(make_user(role=Role.CLIENT_USER, client=acme))

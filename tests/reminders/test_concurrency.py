@@ -14,6 +14,7 @@ import pytest
 from django.core.mail.backends.base import BaseEmailBackend
 from django.db import connection
 
+from tally.audit.actors import SystemActor
 from tally.audit.queries import verify_chain
 from tally.reminders.models import Reminder, ReminderAttempt
 from tally.reminders.services import send_due_reminders
@@ -137,7 +138,11 @@ def test_a_credit_that_settles_an_invoice_while_its_reminder_is_being_claimed(tx
     try:
         assert claimed.wait(30)
         create_credit_note(
-            actor=None, client=client, invoice_id=invoice.pk, amount_minor=350, reason="goodwill"
+            actor=SystemActor.TESTS,
+            client=client,
+            invoice_id=invoice.pk,
+            amount_minor=350,
+            reason="goodwill",
         )
     finally:
         thread.join(30)

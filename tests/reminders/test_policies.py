@@ -4,6 +4,7 @@ from datetime import date
 import pytest
 from django.apps import apps
 
+from tally.audit.actors import SystemActor
 from tally.audit.models import AuditEvent
 from tally.errors import DomainError
 from tally.reminders.models import Reminder, ReminderPolicy
@@ -41,10 +42,10 @@ def test_policy_validation_names_the_field_and_the_bad_step(db):
     ]
     assert refused(offsets_days="0,7") == [("offsets_days", "must be a list of whole days")]
     assert refused(name="  ") == [("name", "is required")]
-    create_reminder_policy(actor=None, name="Firm", offsets_days=[0])
+    create_reminder_policy(actor=SystemActor.TESTS, name="Firm", offsets_days=[0])
     assert refused(name="Firm") == [("name", "a policy named 'Firm' exists")]
     # The edges are allowed.
-    policy = create_reminder_policy(actor=None, name="Wide", offsets_days=[365, -60])
+    policy = create_reminder_policy(actor=SystemActor.TESTS, name="Wide", offsets_days=[365, -60])
     assert policy.offsets_days == [-60, 365]
 
 
@@ -61,10 +62,10 @@ def test_the_migration_makes_standard_the_default_policy(db):
 
 def test_a_new_default_policy_takes_over_from_the_old_one_and_both_changes_are_audited(db):
     old = ReminderPolicy.objects.filter(is_default=True).first() or create_reminder_policy(
-        actor=None, name="Old default", offsets_days=[0], is_default=True
+        actor=SystemActor.TESTS, name="Old default", offsets_days=[0], is_default=True
     )
     new = create_reminder_policy(
-        actor=None, name="Strict", offsets_days=[14, -7, 0], is_default=True
+        actor=SystemActor.TESTS, name="Strict", offsets_days=[14, -7, 0], is_default=True
     )
     old.refresh_from_db()
     assert (old.is_default, new.is_default, new.offsets_days) == (False, True, [-7, 0, 14])
@@ -75,16 +76,18 @@ def test_a_new_default_policy_takes_over_from_the_old_one_and_both_changes_are_a
         action="reminder_policy.updated", object_id=str(old.pk)
     ).exists()
     with pytest.raises(DomainError) as err:
-        update_reminder_policy(actor=None, policy=new, is_default=False)
+        update_reminder_policy(actor=SystemActor.TESTS, policy=new, is_default=False)
     assert err.value.problems[0].field == "is_default"
 
 
 def test_updating_a_policy_validates_like_creating_one(db):
-    policy = create_reminder_policy(actor=None, name="Gentle", offsets_days=[0, 10])
+    policy = create_reminder_policy(actor=SystemActor.TESTS, name="Gentle", offsets_days=[0, 10])
     with pytest.raises(DomainError) as err:
-        update_reminder_policy(actor=None, policy=policy, offsets_days=[0, 400])
+        update_reminder_policy(actor=SystemActor.TESTS, policy=policy, offsets_days=[0, 400])
     assert [p.field for p in err.value.problems] == ["offsets_days"]
-    update_reminder_policy(actor=None, policy=policy, offsets_days=[21, 0], name="Gentler")
+    update_reminder_policy(
+        actor=SystemActor.TESTS, policy=policy, offsets_days=[21, 0], name="Gentler"
+    )
     policy.refresh_from_db()
     assert (policy.name, policy.offsets_days) == ("Gentler", [0, 21])
     event = AuditEvent.objects.filter(action="reminder_policy.updated").latest("id")
@@ -92,8 +95,8 @@ def test_updating_a_policy_validates_like_creating_one(db):
 
 
 def test_a_clients_own_policy_shapes_the_schedule_of_its_next_invoices(acme, globex):
-    gentle = create_reminder_policy(actor=None, name="Gentle", offsets_days=[0, 10])
-    set_client_reminder_policy(actor=None, client=acme, policy=gentle)
+    gentle = create_reminder_policy(actor=SystemActor.TESTS, name="Gentle", offsets_days=[0, 10])
+    set_client_reminder_policy(actor=SystemActor.TESTS, client=acme, policy=gentle)
 
     acme_invoice = issued_invoice(acme)
     globex_invoice = issued_invoice(globex)
@@ -108,7 +111,7 @@ def test_a_clients_own_policy_shapes_the_schedule_of_its_next_invoices(acme, glo
     assert event.client_id == acme.pk and '"reminder_policy":"Gentle"' in event.data
 
     # Back to the default: the next invoice follows it; the earlier schedule is kept.
-    set_client_reminder_policy(actor=None, client=acme, policy=None)
+    set_client_reminder_policy(actor=SystemActor.TESTS, client=acme, policy=None)
     later = issued_invoice(acme, period=(date(2026, 9, 1), date(2026, 9, 30)))
     assert list(Reminder.objects.filter(invoice=later).values_list("offset_days", flat=True)) == [
         -3,

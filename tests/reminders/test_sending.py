@@ -12,6 +12,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
+from tally.audit.actors import SystemActor
 from tally.audit.models import AuditEvent
 from tally.audit.queries import verify_chain
 from tally.clients.models import BillingContact
@@ -113,7 +114,7 @@ def test_a_due_step_is_emailed_to_the_billing_contacts_with_amount_due_date_and_
 def test_an_overdue_reminder_asks_for_the_balance_still_owed_and_counts_the_days(acme, mailoutbox):
     invoice = issued_invoice(acme, picks=100)  # 35.00
     record_payment(
-        actor=None,
+        actor=SystemActor.TESTS,
         client=acme,
         amount_minor=1000,
         currency="USD",
@@ -153,7 +154,7 @@ def test_paid_and_voided_invoices_get_no_reminders(acme, mailoutbox):
     paid = issued_invoice(acme, picks=10)
     voided = issued_invoice(acme, picks=10, period=(date(2026, 9, 1), date(2026, 9, 30)))
     record_payment(
-        actor=None,
+        actor=SystemActor.TESTS,
         client=acme,
         amount_minor=350,
         currency="USD",
@@ -162,7 +163,7 @@ def test_paid_and_voided_invoices_get_no_reminders(acme, mailoutbox):
         idempotency_key="full",
         allocations=[(paid.pk, 350)],
     )
-    void_invoice(actor=None, client=acme, invoice_id=voided.pk, reason="Wrong period")
+    void_invoice(actor=SystemActor.TESTS, client=acme, invoice_id=voided.pk, reason="Wrong period")
 
     report = send_due_reminders(today=DEC_8)
 

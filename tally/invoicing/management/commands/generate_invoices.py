@@ -3,6 +3,7 @@ from datetime import date
 
 from django.core.management.base import BaseCommand, CommandError
 
+from tally.audit.actors import SystemActor
 from tally.clients.queries import get_client_by_code
 from tally.errors import DomainError
 from tally.invoicing.services import bill_period, generate_period_invoices
@@ -31,10 +32,17 @@ class Command(BaseCommand):
             if options["client"]:
                 client = get_client_by_code(options["client"])
                 results = [
-                    bill_period(actor=None, client=client, period_start=start, period_end=end)
+                    bill_period(
+                        actor=SystemActor.COMMAND_LINE,
+                        client=client,
+                        period_start=start,
+                        period_end=end,
+                    )
                 ]
             else:
-                results = generate_period_invoices(actor=None, period_start=start, period_end=end)
+                results = generate_period_invoices(
+                    actor=SystemActor.COMMAND_LINE, period_start=start, period_end=end
+                )
         except DomainError as e:
             raise CommandError(str(e)) from None
         drafts = 0

@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from tally.audit.actors import SystemActor
 from tally.clients.queries import get_client_by_code
 from tally.errors import DomainError
 from tally.operations.services import ingest_csv
@@ -23,7 +24,10 @@ class Command(BaseCommand):
             client = get_client_by_code(options["client"]) if options["client"] else None
             with open(options["file"], newline="", encoding="utf-8-sig") as handle:
                 result = ingest_csv(
-                    actor=None, file=handle, client=client, source=options["source"]
+                    actor=SystemActor.COMMAND_LINE,
+                    file=handle,
+                    client=client,
+                    source=options["source"],
                 )
         except DomainError as e:
             raise CommandError(str(e)) from None
