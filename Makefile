@@ -1,4 +1,5 @@
-# The two commands: `make run` (set up, demo data, serve on SQLite) and `make test`.
+# The two commands: `make run` (set up, demo data, serve and run the worker on SQLite)
+# and `make test`.
 VENV ?= .venv
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
@@ -18,7 +19,7 @@ run: setup
 	mkdir -p var
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py demo_data --if-empty
-	$(PY) manage.py runserver $(HOST):$(PORT)
+	$(PY) manage.py serve $(HOST):$(PORT)
 
 lint: setup
 	$(VENV)/bin/ruff check .

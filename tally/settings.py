@@ -44,6 +44,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_htmx",
+    "django_tasks",
+    "django_tasks_db",
     "tally.accounts",
     "tally.clients",
     "tally.operations",
@@ -56,6 +58,7 @@ INSTALLED_APPS = [
     "tally.audit",
     "tally.portal",
     "tally.demo",
+    "tally.worker",
 ]
 
 MIDDLEWARE = [
@@ -131,6 +134,10 @@ def database_from_url(url: str | None) -> dict:
 
 
 DATABASES = {"default": database_from_url(os.environ.get("DATABASE_URL"))}
+# Work outside the request goes through django-tasks (Django 6's django.tasks, backported)
+# into the database, and `tally worker` runs it (tally/worker/). Another backend (RQ,
+# Celery) replaces this one when one database is no longer enough.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
@@ -250,9 +257,21 @@ if _MISSING:
         + "\n  ".join(_MISSING)
     )
 
+# Logs go to the console (stderr), each line with its time, level and module; the level
+# is TALLY_LOG_LEVEL (default INFO). Every failure Tally swallows or retries is logged
+# with its module's logger (logging.getLogger(__name__)). To send logs elsewhere, add a
+# handler and name it in "root", e.g. a file rotated daily:
+#     "file": {"class": "logging.handlers.TimedRotatingFileHandler",
+#              "filename": "/var/log/tally/tally.log", "when": "midnight",
+#              "formatter": "plain"},
+# or syslog ("logging.handlers.SysLogHandler", "address": "/dev/log"); a service manager
+# (systemd, Docker) already collects the console.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("TALLY_LOG_LEVEL", "WARNING")},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("TALLY_LOG_LEVEL", "INFO")},
 }

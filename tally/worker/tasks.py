@@ -1,0 +1,29 @@
+"""The tasks Tally runs outside the request. Each is safe to run twice: the worker runs a
+task again when the one running it died, and a retry may follow a try that did part of
+the work.
+
+Import `task` from `django.tasks` once on Django 6; nothing else changes.
+"""
+
+from dataclasses import asdict
+from datetime import date
+
+from django_tasks import task
+
+from tally.accounts import throttle
+from tally.reminders import services as reminders
+
+
+@task()
+def send_due_reminders(today: str | None = None) -> dict[str, int]:
+    """Every 15 minutes (`schedule.PERIODIC`). Twice is harmless: each step is claimed
+    once (reminders.services), so a second run finds nothing left to send. `today`
+    (YYYY-MM-DD) fixes the date for every client, as `tally send-reminders --today`."""
+    report = reminders.send_due_reminders(today=date.fromisoformat(today) if today else None)
+    return asdict(report)
+
+
+@task()
+def purge_login_throttle() -> int:
+    """Daily: forget sign-in counters idle for a day. Twice deletes nothing more."""
+    return throttle.purge()

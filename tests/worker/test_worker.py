@@ -1,0 +1,185 @@
+"""The task queue on a real database: tasks run, failures retry with backoff and end up
+visible, and a worker killed in the middle of a task leaves it to run again."""
+
+import email
+import logging
+import signal
+from collections import Counter
+from datetime import date, timedelta
+
+import pytest
+from django.utils import timezone
+from django_tasks import TaskResultStatus
+from django_tasks_db.models import DBTaskResult
+
+from tally.accounts import throttle
+from tally.accounts.models import LoginThrottle
+from tally.audit.models import AuditEvent
+from tally.reminders.models import Reminder, ReminderStatus
+from tally.reminders.services import send_due_reminders as send_now
+from tally.worker import tasks
+from tally.worker.models import WorkerProcess
+from tally.worker.queries import failed_tasks
+from tests.clock import ManualClock
+from tests.factories import issued_invoice, make_client
+from tests.worker import sample_tasks
+from tests.worker.conftest import run_worker, worker_process
+
+DEC_8 = date(2026, 12, 8)  # steps -3, 0 and +7 of an invoice due on 1 Dec are due: one email
+
+
+def row(result) -> DBTaskResult:
+    return DBTaskResult.objects.get(pk=result.id)
+
+
+def test_a_queued_reminder_run_sends_what_is_due_and_records_its_report(tx_db, mailoutbox):
+    invoice = issued_invoice(make_client("acme"), picks=3)
+    result = tasks.send_due_reminders.enqueue(today=DEC_8.isoformat())
+    assert row(result).status == TaskResultStatus.READY and mailoutbox == []
+
+    run_worker()
+
+    done = row(result)
+    assert done.status == TaskResultStatus.SUCCESSFUL
+    assert done.return_value["sent"] == 1 and done.return_value["skipped"] == 2
+    assert [m.extra_headers["X-Tally-Invoice"] for m in mailoutbox] == [invoice.display_number]
+    assert not WorkerProcess.objects.exists()  # a worker that stops says so
+
+
+def test_running_the_reminder_task_twice_sends_nothing_twice(tx_db, mailoutbox):
+    issued_invoice(make_client("acme"), picks=3)
+    first = tasks.send_due_reminders.enqueue(today=DEC_8.isoformat())
+    second = tasks.send_due_reminders.enqueue(today=DEC_8.isoformat())
+
+    run_worker()
+
+    assert len(mailoutbox) == 1
+    assert row(first).return_value["sent"] == 1 and row(second).return_value["sent"] == 0
+    assert AuditEvent.objects.filter(action="reminder.sent").count() == 1
+
+
+def test_the_throttle_purge_task_forgets_idle_counters(tx_db):
+    throttle.record_failure("someone@acme.example", "203.0.113.9")
+    LoginThrottle.objects.update(last_failure_at=timezone.now() - timedelta(days=2))
+    result = tasks.purge_login_throttle.enqueue()
+
+    run_worker()
+
+    assert row(result).return_value >= 1 and not LoginThrottle.objects.exists()
+
+
+def test_a_failing_task_is_retried_with_backoff_then_shown_as_failed_with_its_error(
+    tx_db, monkeypatch, caplog
+):
+    clock = ManualClock()
+    monkeypatch.setattr(timezone, "now", clock)
+    result = sample_tasks.always_fails.enqueue("invoice run 2026-11")
+
+    run_worker()  # try 1 fails: the next is 30 s later
+    waiting = row(result)
+    assert (waiting.status, len(waiting.worker_ids)) == (TaskResultStatus.READY, 1)
+    assert "the ledger service said no (invoice run 2026-11)" in waiting.traceback
+    assert failed_tasks() == []
+
+    clock.advance(seconds=29)
+    run_worker()
+    assert len(row(result).worker_ids) == 1  # not yet
+
+    clock.advance(seconds=1)
+    run_worker()  # try 2 fails: the next is 60 s later
+    assert (row(result).status, len(row(result).worker_ids)) == (TaskResultStatus.READY, 2)
+    clock.advance(seconds=59)
+    run_worker()
+    assert len(row(result).worker_ids) == 2
+
+    clock.advance(seconds=1)
+    with caplog.at_level(logging.WARNING, logger="tally.worker.runner"):
+        run_worker()  # try 3 of 3 fails: given up
+
+    assert row(result).status == TaskResultStatus.FAILED
+    [failed] = failed_tasks()
+    assert (failed.id, failed.task_path, failed.args, failed.attempts) == (
+        str(result.id),
+        "tests.worker.sample_tasks.always_fails",
+        ["invoice run 2026-11"],
+        3,
+    )
+    assert failed.error == "RuntimeError: the ledger service said no (invoice run 2026-11)"
+    assert failed.error_class == "builtins.RuntimeError"
+    [given_up] = [
+        r for r in caplog.records if r.levelno == logging.ERROR and r.name == "tally.worker.runner"
+    ]
+    assert "failed on try 3 of 3; giving up" in given_up.getMessage()
+    assert given_up.exc_info is not None
+
+
+def test_a_worker_killed_in_the_middle_of_a_task_leaves_it_to_run_again_and_nothing_is_done_twice(
+    tx_db, holding_smtp
+):
+    invoices = [issued_invoice(make_client(code), picks=3) for code in ("acme", "globex")]
+    holding_smtp.hold = 2  # the first email goes through; the worker dies sending the second
+    result = tasks.send_due_reminders.enqueue(today=DEC_8.isoformat())
+
+    first = worker_process("--no-periodic", "--interval", "0.05", env=holding_smtp.env)
+    try:
+        while not holding_smtp.arrived.wait(0.1):
+            assert first.poll() is None, first.communicate()[0]
+        assert row(result).status == TaskResultStatus.RUNNING
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    finally:
+        first.kill()
+        holding_smtp.release.set()
+    held = row(result)
+    assert held.status == TaskResultStatus.RUNNING and len(held.worker_ids) == 1
+
+    second = worker_process("--no-periodic", "--batch", "--interval", "0", env=holding_smtp.env)
+    output = second.communicate(timeout=120)[0]
+    assert second.returncode == 0, output
+
+    done = row(result)
+    assert done.status == TaskResultStatus.SUCCESSFUL, output
+    assert len(done.worker_ids) == 2 and done.worker_ids[0] == held.worker_ids[0]
+    assert done.return_value["sent"] == 0  # the second run found nothing left to send
+    numbers = Counter(
+        email.message_from_bytes(m.content)["X-Tally-Invoice"] for m in holding_smtp.messages
+    )
+    assert numbers == Counter({invoice.display_number: 1 for invoice in invoices})
+    assert AuditEvent.objects.filter(action="reminder.claimed").count() == 2
+    assert AuditEvent.objects.filter(action="reminder.sent").count() == 1
+    # The email the dead worker was handing over may or may not have gone: a person decides.
+    in_flight = Reminder.objects.get(status=ReminderStatus.SENDING)
+    report = send_now(today=DEC_8, stale_after=timedelta(0))
+    assert report.needs_review == 1 and report.sent == 0 and len(holding_smtp.messages) == 2
+    in_flight.refresh_from_db()
+    assert in_flight.status == ReminderStatus.NEEDS_REVIEW
+
+
+@pytest.mark.parametrize("last_try", [False, True])
+def test_a_task_whose_worker_is_gone_is_queued_again_or_given_up_on_its_last_try(tx_db, last_try):
+    from tally.worker.runner import requeue_abandoned
+
+    result = sample_tasks.always_fails.enqueue("x")
+    tries = 3 if last_try else 1
+    now = timezone.now()
+    DBTaskResult.objects.filter(pk=result.id).update(
+        status=TaskResultStatus.RUNNING,
+        started_at=now,
+        worker_ids=[f"gone-{n}" for n in range(tries)],
+    )
+    WorkerProcess.objects.create(
+        worker_id=f"gone-{tries - 1}", host="elsewhere", pid=1, started_at=now, last_seen=now
+    )
+    assert requeue_abandoned(now) == 0  # seen just now on another host: alive
+
+    assert requeue_abandoned(now + timedelta(minutes=3)) == 1
+    after = row(result)
+    if last_try:
+        assert after.status == TaskResultStatus.FAILED
+        assert failed_tasks()[0].error.startswith("tally.worker.runner.WorkerLost: worker gone-2")
+    else:
+        assert after.status == TaskResultStatus.READY
+        assert "WorkerLost: worker gone-0 stopped while running this task (try 1 of 3)" in (
+            after.traceback
+        )
+    assert not WorkerProcess.objects.exists()
