@@ -5,11 +5,12 @@ from itertools import count
 from typing import Any
 
 from tally.accounts.models import Role, User
+from tally.actions.invoices import issue_invoice
 from tally.audit.actors import SystemActor
 from tally.clients.models import Client
 from tally.clients.services import create_client
 from tally.invoicing.models import BilledRange, Invoice, InvoiceLine, InvoiceStatus, LineKind
-from tally.invoicing.services import generate_draft_invoice, issue_invoice
+from tally.invoicing.services import generate_draft_invoice
 from tally.operations.models import Event
 from tally.operations.services import ingest_events
 from tally.rating.services import create_rate_card

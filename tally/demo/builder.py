@@ -16,21 +16,18 @@ from django.db import transaction
 from django.utils import timezone
 
 from tally.accounts.models import Role, User
+from tally.actions.disputes import resolve_dispute
+from tally.actions.invoices import issue_invoice, void_invoice
+from tally.actions.payments import record_payment
 from tally.audit.actors import SystemActor
 from tally.clients.models import Client
 from tally.clients.services import create_client
-from tally.disputes.services import open_dispute, post_dispute_message, resolve_dispute
+from tally.disputes.services import open_dispute, post_dispute_message
 from tally.internal_notes.services import add_internal_note
 from tally.invoicing.models import Invoice
-from tally.invoicing.services import (
-    add_adjustment,
-    generate_draft_invoice,
-    issue_invoice,
-    void_invoice,
-)
+from tally.invoicing.services import add_adjustment, generate_draft_invoice
 from tally.operations.services import ingest_events
 from tally.payments.models import Payment
-from tally.payments.services import record_payment
 from tally.rating.services import create_rate_card
 from tally.reminders.services import send_due_reminders
 

@@ -5,7 +5,9 @@ Who may do what:
 - a client user opens disputes, posts messages and withdraws disputes, only for their own
   client; anything of another client answers "not found", exactly as if it did not exist;
 - operators and platform owners do all of that on behalf of any client, and they alone
-  resolve a dispute (credited, charge upheld, withdrawn).
+  resolve a dispute (credited, charge upheld, withdrawn). A resolution may credit the
+  invoice, which may pay it and stop its reminders: resolving is an action
+  (`tally.actions.disputes`) built from `check_resolution` and `close_resolved`.
 
 A dispute may be opened on an issued invoice — open, or already paid (a client may find an
 error after paying) — never on a draft (clients never see drafts) or a void invoice. At most
@@ -27,8 +29,8 @@ from tally.audit.actors import Actor
 from tally.audit.models import AuditAction
 from tally.clients.models import Client
 from tally.errors import DomainError, NotFound, Problem
-from tally.invoicing.models import InvoiceLine, InvoiceStatus
-from tally.invoicing.services import create_credit_note, lock_invoice
+from tally.invoicing.models import CreditNote, InvoiceLine, InvoiceStatus
+from tally.invoicing.services import lock_invoice
 from tally.money import format_money
 
 from .models import (
@@ -226,8 +228,7 @@ def post_dispute_message(
     return message
 
 
-@transaction.atomic
-def resolve_dispute(
+def check_resolution(
     *,
     actor: User,
     client: Client,
@@ -237,10 +238,10 @@ def resolve_dispute(
     credit_amount_minor: int | None = None,
     credit_reason: str | None = None,
 ) -> Dispute:
-    """Settle an open dispute (operators only) with a summary the client will read.
+    """Lock an open dispute and check a resolution of it (operators only); writes nothing.
 
-    `credited` issues a credit note on the invoice — its reason is `credit_reason`, or the
-    summary — and links it to the dispute; the credit cannot exceed the invoice's balance.
+    Part of `tally.actions.disputes.resolve_dispute`, which credits the invoice between
+    this and `close_resolved`, in one transaction.
     """
     side = _side(actor, client, "dispute")
     dispute = _lock_dispute(client, dispute_id)
@@ -271,18 +272,22 @@ def resolve_dispute(
         problems.append(Problem("only a credited resolution has a credit", field="credit_amount"))
     if problems:
         raise DomainError("invalid_resolution", "the dispute was not resolved", problems)
+    return dispute
 
+
+def close_resolved(
+    *,
+    actor: User,
+    dispute: Dispute,
+    resolution: str,
+    summary: str,
+    credit_note: CreditNote | None,
+    credit_amount_minor: int | None,
+) -> Dispute:
+    """Close a dispute `check_resolution` passed, linked to its credit note if any."""
     before = _snapshot(dispute)
-    if resolution == Resolution.CREDITED:
-        assert credit_amount_minor is not None
-        # Refusals (invoice not open, credit above the balance) roll everything back.
-        dispute.credit_note = create_credit_note(
-            actor=actor,
-            client=client,
-            invoice_id=dispute.invoice_id,
-            amount_minor=credit_amount_minor,
-            reason=(credit_reason or "").strip() or summary.strip(),
-        )
+    if credit_note is not None:
+        dispute.credit_note = credit_note
     _close(dispute, actor, resolution, summary.strip())
     audit.record(
         actor=actor,

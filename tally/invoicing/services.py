@@ -1,4 +1,7 @@
-"""Invoice life cycle: generate a draft from events, adjust, issue, credit, void.
+"""Invoice life cycle: generate a draft from events, adjust, credit, mark paid.
+
+Issuing and voiding reach reminders, payments and disputes, so they are actions
+(`tally.actions.invoices`), as is a credit note once it may stop reminders.
 
 Rating only reads. A line bills blocks of events (`BilledRange`: one kind, a span of
 time, a span of ids under the watermark), and is totalled by one index-only aggregate
@@ -378,109 +381,35 @@ def add_adjustment(
     return line
 
 
-def mark_paid_if_settled(invoice: Invoice, actor: Actor) -> None:
-    """Open → paid once nothing is owed (after the change that settled it is audited)."""
+def mark_paid_if_settled(invoice: Invoice, actor: Actor) -> bool:
+    """Open → paid once nothing is owed (after the change that settled it is audited).
+    Whether it became paid: the caller then stops its reminders
+    (`tally.actions.invoices.settle`)."""
     invoice.refresh_from_db(fields=["balance_minor"])
-    if invoice.status == InvoiceStatus.OPEN and invoice.balance_minor == 0:
-        invoice.status = InvoiceStatus.PAID
-        invoice.paid_at = timezone.now()
-        invoice.save(update_fields=["status", "paid_at"])
-        audit.record(
-            actor=actor,
-            action=AuditAction.INVOICE_PAID,
-            obj=invoice,
-            before={"status": InvoiceStatus.OPEN},
-            after={"status": InvoiceStatus.PAID, "paid_at": invoice.paid_at},
-        )
-        from tally.reminders.services import skip_pending_reminders
-
-        skip_pending_reminders(invoice, "invoice paid", actor)
-
-
-@transaction.atomic
-def issue_invoice(
-    *, actor: Actor, client: Client, invoice_id: int, issue_date: date | None = None
-) -> Invoice:
-    """Give a draft its number, dates and reminder schedule; from now the client sees it.
-
-    Credit the client has left over (an overpayment) pays the invoice straight away, as
-    the portal tells the client it will.
-    """
-    from tally.payments.services import apply_credit_to_issued_invoice
-    from tally.reminders.services import schedule_reminders
-
-    invoice = lock_invoice(client, invoice_id)
-    if invoice.status != InvoiceStatus.DRAFT:
-        raise DomainError("invoice_not_draft", f"invoice is {invoice.status}, not a draft")
-    before = snapshot(invoice)
-    invoice.issue_date = issue_date or client_today(client)
-    invoice.due_date = invoice.issue_date + timedelta(days=client.payment_terms_days)
-    invoice.number = next_number("invoice")
-    invoice.status = InvoiceStatus.OPEN
-    invoice.issued_at = timezone.now()
-    invoice.save(update_fields=["issue_date", "due_date", "number", "status", "issued_at"])
-    schedule = schedule_reminders(invoice) if invoice.total_minor > 0 else []
+    if invoice.status != InvoiceStatus.OPEN or invoice.balance_minor != 0:
+        return False
+    invoice.status = InvoiceStatus.PAID
+    invoice.paid_at = timezone.now()
+    invoice.save(update_fields=["status", "paid_at"])
     audit.record(
         actor=actor,
-        action=AuditAction.INVOICE_ISSUED,
+        action=AuditAction.INVOICE_PAID,
         obj=invoice,
-        before=before,
-        after={
-            **snapshot(invoice),
-            "issue_date": invoice.issue_date,
-            "due_date": invoice.due_date,
-            "reminders_scheduled_for": [step.scheduled_for for step in schedule],
-        },
+        before={"status": InvoiceStatus.OPEN},
+        after={"status": InvoiceStatus.PAID, "paid_at": invoice.paid_at},
     )
-    mark_paid_if_settled(invoice, actor)  # nothing to pay
-    if invoice.status == InvoiceStatus.OPEN:
-        apply_credit_to_issued_invoice(actor=actor, invoice=invoice)
-    return invoice
-
-
-@transaction.atomic
-def void_invoice(*, actor: Actor, client: Client, invoice_id: int, reason: str) -> Invoice:
-    """Cancel a draft or an unpaid invoice; its events become billable again."""
-    from tally.disputes.models import Dispute, DisputeStatus
-    from tally.reminders.services import skip_pending_reminders
-
-    invoice = lock_invoice(client, invoice_id)
-    if not reason.strip():
-        raise DomainError(
-            "invalid_void", "a reason is required", [Problem("is required", field="reason")]
-        )
-    if invoice.status not in (InvoiceStatus.DRAFT, InvoiceStatus.OPEN):
-        raise DomainError("invoice_not_voidable", f"a {invoice.status} invoice cannot be voided")
-    if invoice.allocated_minor or invoice.credited_minor:
-        raise DomainError(
-            "invoice_has_payments", "payments or credits are applied; reverse them before voiding"
-        )
-    if Dispute.objects.filter(invoice=invoice, status=DisputeStatus.OPEN).exists():
-        raise DomainError("invoice_disputed", "resolve the open dispute before voiding")
-    before = snapshot(invoice)
-    # Its ranges stay as the record of what it billed; a void invoice's ranges no longer
-    # count as billed, so the next generation bills those events again.
-    released = sum(invoice.lines.values_list("event_count", flat=True))
-    invoice.status = InvoiceStatus.VOID
-    invoice.void_reason = reason.strip()
-    invoice.voided_at = timezone.now()
-    invoice.save(update_fields=["status", "void_reason", "voided_at"])
-    audit.record(
-        actor=actor,
-        action=AuditAction.INVOICE_VOIDED,
-        obj=invoice,
-        before=before,
-        after={**snapshot(invoice), "reason": reason, "events_released": released},
-    )
-    skip_pending_reminders(invoice, "invoice voided", actor)
-    return invoice
+    return True
 
 
 @transaction.atomic
 def create_credit_note(
     *, actor: Actor, client: Client, invoice_id: int, amount_minor: int, reason: str
 ) -> CreditNote:
-    """Reduce what an open invoice owes, with a reason the client will read."""
+    """Reduce what an open invoice owes, with a reason the client will read.
+
+    Marks the invoice paid if the credit settles it; `tally.actions.invoices` wraps this
+    to stop its reminders too, and is what callers use.
+    """
     invoice = lock_invoice(client, invoice_id)
     problems = []
     if not reason.strip():

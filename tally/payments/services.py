@@ -1,5 +1,8 @@
 """Recording payments and allocating them to invoices.
 
+Allocating a payment may pay an invoice, which stops its reminders: the whole of
+recording and allocating is `tally.actions.payments`, which calls these.
+
 Idempotent as Stripe promises it: the key is claimed by the insert of the payment itself
 (a unique constraint), in the same transaction as the allocation; a retry returns the
 first payment, and the same key with a different body is refused. Allocation locks each
@@ -44,34 +47,38 @@ def _payment_snapshot(p: Payment) -> dict[str, Any]:
     }
 
 
-def _allocate(actor: Actor, payment: Payment, invoice: Invoice, amount: int) -> Allocation:
+def allocate(*, actor: Actor, payment: Payment, invoice: Invoice, amount_minor: int) -> bool:
+    """Put part of a payment on a locked invoice; whether that paid the invoice (the
+    caller then stops its reminders: `tally.actions.payments`)."""
     before = snapshot(invoice)
     allocation, created = Allocation.objects.get_or_create(
         payment=payment,
         invoice=invoice,
-        defaults={"client_id": payment.client_id, "amount_minor": amount},
+        defaults={"client_id": payment.client_id, "amount_minor": amount_minor},
     )
     if not created:
-        allocation.amount_minor += amount
+        allocation.amount_minor += amount_minor
         allocation.save(update_fields=["amount_minor"])
-    invoice.allocated_minor += amount
+    invoice.allocated_minor += amount_minor
     invoice.save(update_fields=["allocated_minor"])
-    payment.allocated_minor += amount
+    payment.allocated_minor += amount_minor
     payment.save(update_fields=["allocated_minor"])
     audit.record(
         actor=actor,
         action=AuditAction.PAYMENT_ALLOCATED,
         obj=invoice,
         before=before,
-        after={**snapshot(invoice), "payment_id": payment.pk, "amount_minor": amount},
+        after={**snapshot(invoice), "payment_id": payment.pk, "amount_minor": amount_minor},
     )
-    mark_paid_if_settled(invoice, actor)
-    return allocation
+    return mark_paid_if_settled(invoice, actor)
 
 
-def _allocate_all(
-    actor: Actor, payment: Payment, allocations: list[tuple[int, int]] | None
-) -> None:
+def plan_allocations(
+    payment: Payment, allocations: list[tuple[int, int]] | None
+) -> list[tuple[Invoice, int]]:
+    """Lock and check the invoices a payment goes to, and how much each gets, in the order
+    to allocate: `allocations` as given, or None for oldest invoice first. Writes nothing;
+    a refusal names every problem."""
     client_id = payment.client_id
     if allocations is None:
         # Oldest first: by due date, then number. Lock them in that order.
@@ -80,15 +87,16 @@ def _allocate_all(
             .filter(client_id=client_id, status=InvoiceStatus.OPEN)
             .order_by("due_date", "number")
         )
+        plan = []
         remaining = payment.unapplied_minor
         for invoice in invoices:
             if remaining == 0:
                 break
             take = min(invoice.balance_minor, remaining)
             if take > 0:
-                _allocate(actor, payment, invoice, take)
+                plan.append((invoice, take))
                 remaining -= take
-        return
+        return plan
 
     problems = []
     wanted: dict[int, int] = {}
@@ -131,11 +139,10 @@ def _allocate_all(
             )
     if problems:
         raise DomainError("invalid_allocation", "nothing was allocated", problems)
-    for invoice_id, amount in wanted.items():
-        _allocate(actor, payment, locked[invoice_id], amount)
+    return [(locked[invoice_id], amount) for invoice_id, amount in wanted.items()]
 
 
-def record_payment(
+def receive_payment(
     *,
     actor: Actor,
     client: Client,
@@ -149,8 +156,9 @@ def record_payment(
     allocations: list[tuple[int, int]] | None = None,
     auto_allocate: bool = True,
 ) -> PaymentResult:
-    """Record money received. `allocations` is [(invoice_id, amount_minor)], or None for
-    oldest-invoice-first when `auto_allocate`. What is not allocated stays as unapplied credit."""
+    """Record money received, once per idempotency key; allocating it is the caller's
+    (`tally.actions.payments.record_payment`). `allocations` and `auto_allocate` are part
+    of the request a retry must repeat."""
     problems = []
     if amount_minor <= 0:
         problems.append(Problem("must be positive", field="amount"))
@@ -215,15 +223,13 @@ def record_payment(
             obj=payment,
             after=_payment_snapshot(payment),
         )
-        if allocations is not None or auto_allocate:
-            _allocate_all(actor, payment, allocations)
-        payment.refresh_from_db()
         return PaymentResult(payment, replayed=False)
 
 
 def apply_credit_to_issued_invoice(*, actor: Actor, invoice: Invoice) -> int:
     """The client's unapplied credit pays a newly issued invoice, oldest credit first; what
-    was applied, in minor units. Called by `issue_invoice`, inside its transaction.
+    was applied, in minor units. Called by `tally.actions.invoices.issue_invoice`, inside
+    its transaction, which then stops the reminders of an invoice this paid.
 
     A payment that another transaction holds (being recorded or allocated) is passed over
     rather than waited for: issuing never deadlocks with an allocation that locks the
@@ -240,24 +246,14 @@ def apply_credit_to_issued_invoice(*, actor: Actor, invoice: Invoice) -> int:
         if owed <= 0:
             break
         take = min(owed, payment.unapplied_minor)
-        _allocate(actor, payment, invoice, take)
+        allocate(actor=actor, payment=payment, invoice=invoice, amount_minor=take)
         applied += take
     return applied
 
 
-@transaction.atomic
-def apply_unapplied_credit(
-    *,
-    actor: Actor,
-    client: Client,
-    payment_id: int,
-    allocations: list[tuple[int, int]] | None = None,
-) -> Payment:
-    """Allocate what is left of an earlier payment (explicitly, or oldest invoice first)."""
+def lock_payment(client: Client, payment_id: int) -> Payment:
+    """The client's payment, locked; another client's is NotFound."""
     try:
-        payment = Payment.objects.select_for_update().get(pk=payment_id, client=client)
+        return Payment.objects.select_for_update().get(pk=payment_id, client=client)
     except Payment.DoesNotExist:
         raise NotFound("payment") from None
-    _allocate_all(actor, payment, allocations)
-    payment.refresh_from_db()
-    return payment

@@ -67,7 +67,7 @@ def test_deleting_the_last_row_is_detected(acme):
 
 
 def test_a_change_is_recorded_before_what_it_brings_about(acme):
-    from tally.invoicing.services import create_credit_note, void_invoice
+    from tally.actions.invoices import create_credit_note, void_invoice
 
     def actions_since(mark):
         return list(

@@ -14,13 +14,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from tally.accounts.models import Role, User
+from tally.actions.invoices import issue_invoice, void_invoice
+from tally.actions.payments import record_payment
 from tally.audit.actors import SystemActor
 from tally.clients.models import Client
 from tally.disputes.services import open_dispute, post_dispute_message
 from tally.internal_notes.services import add_internal_note
 from tally.invoicing.models import Invoice
-from tally.invoicing.services import generate_draft_invoice, issue_invoice, void_invoice
-from tally.payments.services import record_payment
+from tally.invoicing.services import generate_draft_invoice
 from tests.factories import add_events, make_client, make_user
 
 PASSWORD = "browser-tests-Pa55phrase!"

@@ -3,11 +3,11 @@
 import pytest
 
 from tally.accounts.models import Role
+from tally.actions.invoices import void_invoice
 from tally.disputes.models import Dispute, DisputeMessage
 from tally.disputes.services import open_dispute
 from tally.errors import DomainError
 from tally.invoicing.models import InvoiceStatus
-from tally.invoicing.services import void_invoice
 from tests.concurrency import at_once
 from tests.factories import issued_invoice, make_client, make_user
 

@@ -3,6 +3,9 @@ from datetime import date
 import pytest
 
 from tally.accounts.models import Role
+from tally.actions.disputes import resolve_dispute
+from tally.actions.invoices import create_credit_note, void_invoice
+from tally.actions.payments import record_payment
 from tally.audit.actors import SystemActor
 from tally.audit.models import AuditEvent
 from tally.disputes import services
@@ -15,20 +18,10 @@ from tally.disputes.models import (
     Resolution,
 )
 from tally.disputes.queries import dispute_detail, list_disputes, open_disputes
-from tally.disputes.services import (
-    open_dispute,
-    post_dispute_message,
-    resolve_dispute,
-    withdraw_dispute,
-)
+from tally.disputes.services import open_dispute, post_dispute_message, withdraw_dispute
 from tally.errors import DomainError, NotFound
 from tally.invoicing.models import CreditNote, InvoiceStatus
-from tally.invoicing.services import (
-    create_credit_note,
-    generate_draft_invoice,
-    void_invoice,
-)
-from tally.payments.services import record_payment
+from tally.invoicing.services import generate_draft_invoice
 from tests.factories import add_events, issued_invoice, make_user
 
 pytestmark = pytest.mark.django_db

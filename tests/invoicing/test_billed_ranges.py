@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tally.actions.invoices import void_invoice
 from tally.audit.actors import SystemActor
 from tally.invoicing.models import BilledRange
 from tally.invoicing.queries import billed_events
@@ -14,7 +15,6 @@ from tally.invoicing.services import (
     _unbilled_blocks,
     generate_draft_invoice,
     generate_period_invoices,
-    void_invoice,
 )
 from tally.operations.models import Event
 from tests.factories import add_events, assert_lines_total_their_events, billing_lines

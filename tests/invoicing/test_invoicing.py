@@ -3,17 +3,12 @@ from datetime import date
 import pytest
 from django.db.models import Sum
 
+from tally.actions.invoices import create_credit_note, issue_invoice, void_invoice
 from tally.audit.actors import SystemActor
 from tally.errors import DomainError
 from tally.invoicing.models import InvoiceStatus, LineKind
 from tally.invoicing.queries import billed_events
-from tally.invoicing.services import (
-    add_adjustment,
-    create_credit_note,
-    generate_draft_invoice,
-    issue_invoice,
-    void_invoice,
-)
+from tally.invoicing.services import add_adjustment, generate_draft_invoice
 from tally.operations.models import Event
 from tally.rating.services import create_rate_card
 from tally.reminders.models import Reminder

@@ -4,11 +4,11 @@ from datetime import date
 
 import pytest
 
+from tally.actions.payments import record_payment
 from tally.audit.actors import SystemActor
 from tally.errors import DomainError
 from tally.invoicing.models import Invoice
 from tally.payments.models import Allocation, Payment
-from tally.payments.services import record_payment
 from tests.concurrency import at_once
 from tests.factories import issued_invoice, make_client
 
@@ -75,7 +75,8 @@ def test_issuing_passes_over_a_credit_another_transaction_holds_instead_of_waiti
 
     from django.db import connection, transaction
 
-    from tally.invoicing.services import generate_draft_invoice, issue_invoice
+    from tally.actions.invoices import issue_invoice
+    from tally.invoicing.services import generate_draft_invoice
     from tests.factories import add_events
 
     client = make_client("credit-in-use")

@@ -2,11 +2,11 @@ from datetime import date
 
 import pytest
 
+from tally.actions.payments import apply_unapplied_credit, record_payment
 from tally.audit.actors import SystemActor
 from tally.errors import DomainError
 from tally.invoicing.models import InvoiceStatus
 from tally.payments.models import Allocation, Payment
-from tally.payments.services import apply_unapplied_credit, record_payment
 from tests.factories import issued_invoice
 
 pytestmark = pytest.mark.django_db

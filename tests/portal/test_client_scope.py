@@ -5,9 +5,10 @@ from datetime import date
 import pytest
 from django.db import DatabaseError, connection, transaction
 
+from tally.actions.invoices import void_invoice
 from tally.audit.actors import SystemActor
 from tally.invoicing.models import Invoice
-from tally.invoicing.services import generate_draft_invoice, void_invoice
+from tally.invoicing.services import generate_draft_invoice
 from tally.portal.scope import CLIENT_VISIBLE, PORTAL_ROLE, ScopeError, client_scope
 from tests.factories import add_events, issued_invoice
 

@@ -12,18 +12,14 @@ import pytest
 from django.db import DatabaseError, connection
 
 from tally.accounts.models import Role
+from tally.actions.invoices import create_credit_note, issue_invoice, void_invoice
+from tally.actions.payments import record_payment
 from tally.audit.actors import SystemActor
 from tally.disputes.services import open_dispute
 from tally.invoicing.models import CreditNote, Invoice, InvoiceStatus
-from tally.invoicing.services import (
-    create_credit_note,
-    generate_draft_invoice,
-    issue_invoice,
-    void_invoice,
-)
+from tally.invoicing.services import generate_draft_invoice
 from tally.operations.services import ingest_events
 from tally.payments.models import Allocation
-from tally.payments.services import record_payment
 from tally.portal import queries
 from tally.portal.queries import InvoiceFilters
 from tally.portal.scope import ScopeError, client_scope

@@ -8,8 +8,8 @@ from django.test import Client as HttpClient
 from django.urls import reverse
 
 from tally.accounts.models import Role
+from tally.actions.payments import record_payment
 from tally.audit.actors import SystemActor
-from tally.payments.services import record_payment
 from tally.portal import queries
 from tests.factories import issued_invoice, make_user
 

@@ -12,17 +12,12 @@ from django.urls import reverse
 from pypdf import PdfReader
 
 from tally.accounts.models import Role
+from tally.actions.invoices import create_credit_note, issue_invoice, void_invoice
+from tally.actions.payments import record_payment
 from tally.audit.actors import SystemActor
 from tally.clients.services import create_client
-from tally.invoicing.services import (
-    add_adjustment,
-    create_credit_note,
-    generate_draft_invoice,
-    issue_invoice,
-    void_invoice,
-)
+from tally.invoicing.services import add_adjustment, generate_draft_invoice
 from tally.money import format_money
-from tally.payments.services import record_payment
 from tally.portal import queries
 from tally.portal.pdf import render_invoice_pdf, safe_text
 from tally.rating.services import create_rate_card

@@ -5,19 +5,15 @@ import pytest
 from django.db import connection
 
 from tally.accounts.models import Role
+from tally.actions.invoices import create_credit_note, issue_invoice, void_invoice
+from tally.actions.payments import record_payment
 from tally.audit.actors import SystemActor
 from tally.disputes.services import open_dispute, post_dispute_message
 from tally.errors import NotFound
 from tally.internal_notes.services import add_internal_note
 from tally.invoicing.queries import billed_events
-from tally.invoicing.services import (
-    create_credit_note,
-    generate_draft_invoice,
-    issue_invoice,
-    void_invoice,
-)
+from tally.invoicing.services import generate_draft_invoice
 from tally.operations.services import ingest_events
-from tally.payments.services import record_payment
 from tally.portal import queries
 from tally.portal.queries import InvoiceFilters
 from tests.factories import add_events, event_rows, issued_invoice, make_client, make_user

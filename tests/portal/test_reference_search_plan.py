@@ -8,8 +8,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from tally.actions.invoices import issue_invoice
 from tally.audit.actors import SystemActor
-from tally.invoicing.services import generate_draft_invoice, issue_invoice
+from tally.invoicing.services import generate_draft_invoice
 from tally.operations.services import ingest_events
 from tally.portal.queries.search import _invoices_billing_reference
 from tally.portal.scope import _sqlite_authorizer, client_scope

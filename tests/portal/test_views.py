@@ -77,7 +77,8 @@ def test_every_url_of_another_clients_invoice_is_a_404(setup):
 
 
 def test_a_draft_voided_before_it_was_issued_is_nowhere_in_the_portal(setup):
-    from tally.invoicing.services import generate_draft_invoice, void_invoice
+    from tally.actions.invoices import void_invoice
+    from tally.invoicing.services import generate_draft_invoice
     from tests.factories import add_events
 
     add_events(setup["acme"], "pick", 3, day=date(2026, 12, 3))
@@ -283,7 +284,8 @@ def test_each_client_sees_its_own_header_and_an_edit_shows_once_the_cache_lapses
 
 
 def test_a_reference_that_a_spreadsheet_would_run_opens_as_text_in_the_csv(acme, acme_browser):
-    from tally.invoicing.services import generate_draft_invoice, issue_invoice
+    from tally.actions.invoices import issue_invoice
+    from tally.invoicing.services import generate_draft_invoice
     from tally.operations.services import ingest_events
     from tests.factories import event_rows
 
@@ -445,7 +447,7 @@ def test_a_filtered_table_says_how_many_invoices_match_and_what_they_leave_unpai
 def test_an_unpaid_invoice_says_how_to_pay_in_its_currency_and_a_paid_one_does_not(
     acme, acme_browser, settings
 ):
-    from tally.payments.services import record_payment
+    from tally.actions.payments import record_payment
 
     settings.TALLY_PAYMENT_INSTRUCTIONS = "ACH: Harbor 3PL, routing 021000021"
     settings.TALLY_PAYMENT_INSTRUCTIONS_BY_CURRENCY = {"EUR": "SEPA: IBAN NL91 ABNA 0417 1643 00"}

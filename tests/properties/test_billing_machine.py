@@ -14,21 +14,18 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from tally.accounts.models import Role
+from tally.actions.disputes import resolve_dispute
+from tally.actions.invoices import create_credit_note, issue_invoice, void_invoice
+from tally.actions.payments import record_payment
 from tally.disputes.models import Dispute, DisputeStatus
-from tally.disputes.services import open_dispute, resolve_dispute
+from tally.disputes.services import open_dispute
 from tally.errors import DomainError
 from tally.invoicing.models import BilledRange, CreditNote, Invoice, InvoiceStatus
-from tally.invoicing.services import (
-    create_credit_note,
-    generate_draft_invoice,
-    issue_invoice,
-    void_invoice,
-)
+from tally.invoicing.services import generate_draft_invoice
 from tally.money import line_amount, tax_amount
 from tally.operations.models import Event
 from tally.operations.services import ingest_events
 from tally.payments.models import Allocation, Payment
-from tally.payments.services import record_payment
 from tests.factories import assert_lines_total_their_events, make_client, make_user
 
 PRICES = {"pick": "0.3333", "label": "0.0450", "stop": "12.5000", "storage_day": "0.8125"}

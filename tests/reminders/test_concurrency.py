@@ -108,7 +108,7 @@ def test_a_credit_that_settles_an_invoice_while_its_reminder_is_being_claimed(tx
     paid, sends nothing."""
     from django.core import mail
 
-    from tally.invoicing.services import create_credit_note
+    from tally.actions.invoices import create_credit_note
     from tally.reminders import services as reminders
 
     client = make_client("credit-during-claim")

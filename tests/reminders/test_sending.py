@@ -12,14 +12,14 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
+from tally.actions.invoices import void_invoice
+from tally.actions.payments import record_payment
 from tally.audit.actors import SystemActor
 from tally.audit.models import AuditEvent
 from tally.audit.queries import verify_chain
 from tally.clients.models import BillingContact
 from tally.disputes.models import Dispute
 from tally.invoicing.models import Invoice
-from tally.invoicing.services import void_invoice
-from tally.payments.services import record_payment
 from tally.reminders import services as reminder_services
 from tally.reminders.models import Reminder, ReminderAttempt
 from tally.reminders.services import send_due_reminders

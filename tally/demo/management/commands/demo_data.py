@@ -1,5 +1,6 @@
 from django.core.management.base import BaseCommand
 
+from tally.accounts.models import User
 from tally.clients.models import Client
 from tally.demo.builder import DEMO_PASSWORD, build
 
@@ -27,8 +28,6 @@ class Command(BaseCommand):
         self._print_logins()
 
     def _print_logins(self):
-        from tally.accounts.models import User
-
         self.stdout.write(f"\nDemo logins (password for all: {DEMO_PASSWORD}):")
         for user in User.objects.select_related("client").order_by("role", "email"):
             who = user.client.name if user.client else user.get_role_display()

@@ -1,0 +1,113 @@
+"""Issuing, voiding and crediting invoices: what each brings about in reminders,
+payments and disputes."""
+
+from datetime import date, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from tally.audit import services as audit
+from tally.audit.actors import Actor
+from tally.audit.models import AuditAction
+from tally.clients.models import Client
+from tally.disputes.models import Dispute, DisputeStatus
+from tally.errors import DomainError, Problem
+from tally.invoicing import services as invoicing
+from tally.invoicing.models import CreditNote, Invoice, InvoiceStatus
+from tally.payments.services import apply_credit_to_issued_invoice
+from tally.reminders.services import schedule_reminders, skip_pending_reminders
+
+
+def stop_reminders_once_paid(invoice: Invoice, actor: Actor) -> None:
+    """After a change that may have paid an invoice (it was open or a draft before): once
+    paid, the steps still to come will not be sent. Audited after the change that paid it,
+    and before anything else happens to another invoice."""
+    if invoice.status == InvoiceStatus.PAID:
+        skip_pending_reminders(invoice, "invoice paid", actor)
+
+
+@transaction.atomic
+def issue_invoice(
+    *, actor: Actor, client: Client, invoice_id: int, issue_date: date | None = None
+) -> Invoice:
+    """Give a draft its number, dates and reminder schedule; from now the client sees it.
+
+    Credit the client has left over (an overpayment) pays the invoice straight away, as
+    the portal tells the client it will.
+    """
+    invoice = invoicing.lock_invoice(client, invoice_id)
+    if invoice.status != InvoiceStatus.DRAFT:
+        raise DomainError("invoice_not_draft", f"invoice is {invoice.status}, not a draft")
+    before = invoicing.snapshot(invoice)
+    invoice.issue_date = issue_date or invoicing.client_today(client)
+    invoice.due_date = invoice.issue_date + timedelta(days=client.payment_terms_days)
+    invoice.number = invoicing.next_number("invoice")
+    invoice.status = InvoiceStatus.OPEN
+    invoice.issued_at = timezone.now()
+    invoice.save(update_fields=["issue_date", "due_date", "number", "status", "issued_at"])
+    schedule = schedule_reminders(invoice) if invoice.total_minor > 0 else []
+    audit.record(
+        actor=actor,
+        action=AuditAction.INVOICE_ISSUED,
+        obj=invoice,
+        before=before,
+        after={
+            **invoicing.snapshot(invoice),
+            "issue_date": invoice.issue_date,
+            "due_date": invoice.due_date,
+            "reminders_scheduled_for": [step.scheduled_for for step in schedule],
+        },
+    )
+    invoicing.mark_paid_if_settled(invoice, actor)  # nothing to pay
+    if invoice.status == InvoiceStatus.OPEN:
+        apply_credit_to_issued_invoice(actor=actor, invoice=invoice)
+    stop_reminders_once_paid(invoice, actor)
+    return invoice
+
+
+@transaction.atomic
+def void_invoice(*, actor: Actor, client: Client, invoice_id: int, reason: str) -> Invoice:
+    """Cancel a draft or an unpaid invoice; its events become billable again."""
+    invoice = invoicing.lock_invoice(client, invoice_id)
+    if not reason.strip():
+        raise DomainError(
+            "invalid_void", "a reason is required", [Problem("is required", field="reason")]
+        )
+    if invoice.status not in (InvoiceStatus.DRAFT, InvoiceStatus.OPEN):
+        raise DomainError("invoice_not_voidable", f"a {invoice.status} invoice cannot be voided")
+    if invoice.allocated_minor or invoice.credited_minor:
+        raise DomainError(
+            "invoice_has_payments", "payments or credits are applied; reverse them before voiding"
+        )
+    if Dispute.objects.filter(invoice=invoice, status=DisputeStatus.OPEN).exists():
+        raise DomainError("invoice_disputed", "resolve the open dispute before voiding")
+    before = invoicing.snapshot(invoice)
+    # Its ranges stay as the record of what it billed; a void invoice's ranges no longer
+    # count as billed, so the next generation bills those events again.
+    released = sum(invoice.lines.values_list("event_count", flat=True))
+    invoice.status = InvoiceStatus.VOID
+    invoice.void_reason = reason.strip()
+    invoice.voided_at = timezone.now()
+    invoice.save(update_fields=["status", "void_reason", "voided_at"])
+    audit.record(
+        actor=actor,
+        action=AuditAction.INVOICE_VOIDED,
+        obj=invoice,
+        before=before,
+        after={**invoicing.snapshot(invoice), "reason": reason, "events_released": released},
+    )
+    skip_pending_reminders(invoice, "invoice voided", actor)
+    return invoice
+
+
+@transaction.atomic
+def create_credit_note(
+    *, actor: Actor, client: Client, invoice_id: int, amount_minor: int, reason: str
+) -> CreditNote:
+    """Reduce what an open invoice owes, with a reason the client will read; a credit that
+    pays the invoice stops its reminders."""
+    note = invoicing.create_credit_note(
+        actor=actor, client=client, invoice_id=invoice_id, amount_minor=amount_minor, reason=reason
+    )
+    stop_reminders_once_paid(note.invoice, actor)
+    return note
