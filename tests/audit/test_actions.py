@@ -18,7 +18,8 @@ TALLY = Path(tally.__file__).parent
 
 
 def _record_calls() -> list[tuple[str, int, ast.Call]]:
-    """Every call of `record(...)` / `audit.record(...)` in Tally's code."""
+    """Every call of `record(...)` / `audit.record(...)` in Tally's code (the audit
+    services are imported as `audit`, or `record` on its own)."""
     calls = []
     for path in sorted(TALLY.rglob("*.py")):
         if "migrations" in path.parts:
@@ -26,9 +27,15 @@ def _record_calls() -> list[tuple[str, int, ast.Call]]:
         for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
             if not isinstance(node, ast.Call):
                 continue
-            name = node.func.attr if isinstance(node.func, ast.Attribute) else None
-            name = node.func.id if isinstance(node.func, ast.Name) else name
-            if name == "record":
+            func = node.func
+            bare = isinstance(func, ast.Name) and func.id == "record"
+            qualified = (
+                isinstance(func, ast.Attribute)
+                and func.attr == "record"
+                and isinstance(func.value, ast.Name)
+                and func.value.id == "audit"
+            )
+            if bare or qualified:
                 calls.append((str(path.relative_to(TALLY)), node.lineno, node))
     return calls
 
