@@ -5,14 +5,16 @@ from itertools import count
 from typing import Any
 
 from tally.accounts.models import Role, User
-from tally.actions.invoices import issue_invoice
-from tally.audit.actors import SystemActor
+from tally.actions.invoices import issue_invoice, void_invoice
+from tally.actions.payments import record_payment
+from tally.audit.actors import Actor, SystemActor
 from tally.clients.models import Client
 from tally.clients.services import create_client
 from tally.invoicing.models import BilledRange, Invoice, InvoiceLine, InvoiceStatus, LineKind
-from tally.invoicing.services import generate_draft_invoice
+from tally.invoicing.services import GenerationResult, generate_draft_invoice
 from tally.operations.models import Event
 from tally.operations.services import ingest_events
+from tally.payments.services import PaymentResult
 from tally.rating.services import create_rate_card
 
 _seq = count(1)
@@ -91,23 +93,119 @@ def add_events(client: Client, kind: str, n: int, **kw: Any) -> None:
     ingest_events(actor=SystemActor.TESTS, client=client, rows=event_rows(kind, n, **kw))
 
 
+OCTOBER = (date(2026, 10, 1), date(2026, 10, 31))
+NOV_1 = date(2026, 11, 1)
+
+
+def generate(
+    client: Client, period: tuple[date, date] = OCTOBER, *, actor: Actor = SystemActor.TESTS
+) -> GenerationResult:
+    """Generate the draft for `period` from the events already ingested, as an operator would."""
+    return generate_draft_invoice(
+        actor=actor, client=client, period_start=period[0], period_end=period[1]
+    )
+
+
+def draft_invoice(
+    client: Client,
+    *,
+    picks: int = 10,
+    labels: int = 0,
+    period: tuple[date, date] = OCTOBER,
+    day: date | None = None,
+    pick_prefix: str | None = None,
+    actor: Actor = SystemActor.TESTS,
+) -> Invoice:
+    """A draft billing `picks` and `labels` new events of `period` (and any unbilled ones
+    already there: with picks=0 and labels=0 it bills only what the test ingested).
+
+    The events fall on `day`, by default the period's 3rd day (picks) and 4th (labels);
+    `pick_prefix` gives the picks' references a recognisable stem (REF-<prefix>-<n>).
+    """
+    if picks:
+        on = day or period[0] + timedelta(days=2)
+        add_events(client, "pick", picks, day=on, prefix=pick_prefix)
+    if labels:
+        add_events(client, "label", labels, day=day or period[0] + timedelta(days=3))
+    return generate(client, period, actor=actor).invoice
+
+
 def issued_invoice(
     client: Client,
     *,
     picks: int = 10,
     labels: int = 0,
-    period: tuple[date, date] = (date(2026, 10, 1), date(2026, 10, 31)),
-    issue_date: date = date(2026, 11, 1),
+    period: tuple[date, date] = OCTOBER,
+    issue_date: date = NOV_1,
+    day: date | None = None,
+    pick_prefix: str | None = None,
+    actor: Actor = SystemActor.TESTS,
 ) -> Invoice:
-    if picks:
-        add_events(client, "pick", picks, day=period[0] + timedelta(days=2))
-    if labels:
-        add_events(client, "label", labels, day=period[0] + timedelta(days=3))
-    draft = generate_draft_invoice(
-        actor=SystemActor.TESTS, client=client, period_start=period[0], period_end=period[1]
-    ).invoice
-    return issue_invoice(
-        actor=SystemActor.TESTS, client=client, invoice_id=draft.pk, issue_date=issue_date
+    """`draft_invoice(...)`, issued on `issue_date` (numbered, reminders scheduled, any
+    unapplied credit applied)."""
+    draft = draft_invoice(
+        client,
+        picks=picks,
+        labels=labels,
+        period=period,
+        day=day,
+        pick_prefix=pick_prefix,
+        actor=actor,
+    )
+    return issue_invoice(actor=actor, client=client, invoice_id=draft.pk, issue_date=issue_date)
+
+
+def voided_invoice(
+    client: Client,
+    *,
+    reason: str = "Billed twice",
+    issued: bool = True,
+    actor: Actor = SystemActor.TESTS,
+    **invoice: Any,
+) -> Invoice:
+    """An invoice voided for `reason`: issued first (`issued_invoice(**invoice)`), or
+    voided while still a draft when `issued` is False. Its events are free to bill again."""
+    build = issued_invoice if issued else draft_invoice
+    made = build(client, actor=actor, **invoice)
+    return void_invoice(actor=actor, client=client, invoice_id=made.pk, reason=reason)
+
+
+def pay(
+    client: Client,
+    amount_minor: int,
+    *,
+    invoice: Invoice | None = None,
+    allocations: list[tuple[int, int]] | None = None,
+    key: str | None = None,
+    received_on: date = date(2026, 11, 10),
+    method: str = "ach",
+    reference: str = "",
+    payer: str = "",
+    currency: str | None = None,
+    auto_allocate: bool = True,
+    actor: Actor = SystemActor.TESTS,
+) -> PaymentResult:
+    """Record a payment from `client`: all of it to `invoice` when one is named, else as
+    `allocations` says, else oldest invoice first (or left as credit: `auto_allocate=False`).
+
+    `key` is the idempotency key (a fresh one by default); `currency` the client's unless
+    a test wants another.
+    """
+    if invoice is not None:
+        assert allocations is None, "name an invoice or allocations, not both"
+        allocations = [(invoice.pk, amount_minor)]
+    return record_payment(
+        actor=actor,
+        client=client,
+        amount_minor=amount_minor,
+        currency=currency or client.currency,
+        received_on=received_on,
+        method=method,
+        idempotency_key=key or f"pay-{next(_seq)}",
+        reference=reference,
+        payer=payer,
+        allocations=allocations,
+        auto_allocate=auto_allocate,
     )
 
 

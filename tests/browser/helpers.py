@@ -8,7 +8,7 @@ from playwright.sync_api import Download, Locator, Page
 
 from tally.money import format_money
 from tally.portal.queries import STATUSES
-from tests.browser.scenario import INTERNAL_NOTE, Scenario, number
+from tests.browser.scenario import INTERNAL_NOTE, Scenario
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
 
@@ -47,11 +47,12 @@ def expected_order(
 ) -> list[str]:
     """Acme's invoice numbers in the order the table must show them (ties broken by id)."""
     key = SORT_FIELDS[sort]
-    invoices = [inv for inv in portal.invoices if only is None or number(inv) in only]
+    invoices = [inv for inv in portal.invoices if only is None or inv.display_number in only]
     invoices.sort(
-        key=lambda inv: (key(inv, portal.expected_status[number(inv)]), inv.pk), reverse=descending
+        key=lambda inv: (key(inv, portal.expected_status[inv.display_number]), inv.pk),
+        reverse=descending,
     )
-    return [number(inv) for inv in invoices]
+    return [inv.display_number for inv in invoices]
 
 
 def assert_private(page: Page, portal: Scenario) -> None:

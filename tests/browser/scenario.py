@@ -9,20 +9,18 @@ other client, has invoices of its own that must never show up in Acme's browser.
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
 from tally.accounts.models import Role, User
-from tally.actions.invoices import issue_invoice, void_invoice
-from tally.actions.payments import record_payment
-from tally.audit.actors import SystemActor
+from tally.actions.invoices import void_invoice
 from tally.clients.models import Client
 from tally.disputes.services import open_dispute, post_dispute_message
 from tally.internal_notes.services import add_internal_note
 from tally.invoicing.models import Invoice
-from tally.invoicing.services import generate_draft_invoice
-from tests.factories import add_events, make_client, make_user
+from tests.factories import issued_invoice, make_client, make_user, pay
 
 PASSWORD = "browser-tests-Pa55phrase!"
 EMAIL = "ap@acme.example"
@@ -34,8 +32,18 @@ INVOICES = 32
 BIG_LINE_EVENTS = 120
 
 
-def number(invoice: Invoice) -> str:
-    return f"INV-{invoice.number:06d}"
+@dataclass
+class Roles:
+    """The invoices of Acme's that tests reach for, by what makes each one of interest."""
+
+    open: Invoice  # not yet due: the one the dispute test disputes
+    partial: Invoice  # not yet due, half paid
+    big: Invoice  # a line of 120 events
+    reference: Invoice  # its picks carry ORD-77311 references
+    disputed: Invoice  # overdue and disputed
+    void: Invoice
+    paid: Invoice
+    overdue_partial: Invoice  # overdue, part paid: still shows as overdue
 
 
 @dataclass
@@ -46,44 +54,27 @@ class Scenario:
     user: User
     operator: User
     invoices: list[Invoice]  # Acme's, index i issued i*9+1 days ago
-    roles: dict[str, Invoice]  # the invoices each test reaches for, by role
+    roles: Roles
     expected_status: dict[str, str]  # number → the status the client should see
     globex_numbers: list[str] = field(default_factory=list)
-
-    def n(self, role: str) -> str:
-        return number(self.roles[role])
 
     def numbers_with_status(self, status: str) -> set[str]:
         return {n for n, s in self.expected_status.items() if s == status}
 
 
-def _invoice(client: Client, day: date, issue_date: date, **events: int) -> Invoice:
+def _invoice(client: Client, day: date, issue_date: date, **kw: Any) -> Invoice:
     """Bill one day of events on an invoice issued on `issue_date`."""
-    prefix = events.pop("prefix", None)
-    for kind, count in events.items():
-        if count:
-            kw = {"prefix": f"{prefix}" if prefix and kind == "pick" else None}
-            add_events(client, kind, count, day=day, **kw)
-    draft = generate_draft_invoice(
-        actor=SystemActor.TESTS, client=client, period_start=day, period_end=day
-    ).invoice
-    return issue_invoice(
-        actor=SystemActor.TESTS, client=client, invoice_id=draft.pk, issue_date=issue_date
-    )
+    return issued_invoice(client, period=(day, day), day=day, issue_date=issue_date, **kw)
 
 
 def _pay(client: Client, invoice: Invoice, amount: int, received_on: date) -> None:
-    record_payment(
-        actor=SystemActor.TESTS,
-        client=client,
-        amount_minor=amount,
-        currency=client.currency,
+    pay(
+        client,
+        amount,
+        invoice=invoice,
         received_on=received_on,
-        method="ach",
-        idempotency_key=f"bank-{invoice.pk}-{amount}",
         reference=f"ACH-{invoice.pk:06d}",
         payer=f"{client.name} AP",
-        allocations=[(invoice.pk, amount)],
     )
 
 
@@ -113,43 +104,43 @@ def _build() -> Scenario:
             acme,
             day,
             issue,
-            pick=picks,
-            label=(10 + i) if i % 2 == 0 else 0,
-            prefix=ORDER_REFERENCE if i == 3 else None,
+            picks=picks,
+            labels=(10 + i) if i % 2 == 0 else 0,
+            pick_prefix=ORDER_REFERENCE if i == 3 else None,
         )
         invoices.append(inv)
         overdue = inv.due_date < today
-        status[number(inv)] = "overdue" if overdue else "open"
+        status[inv.display_number] = "overdue" if overdue else "open"
 
-    roles = {
-        "open": invoices[0],  # not yet due: the one the dispute test disputes
-        "partial": invoices[1],  # not yet due, half paid
-        "big": invoices[2],  # a line of 120 events
-        "reference": invoices[3],  # its picks carry ORD-77311 references
-        "disputed": invoices[4],  # overdue and disputed
-        "void": invoices[5],
-        "paid": invoices[6],
-        "overdue_partial": invoices[7],  # overdue, part paid: still shows as overdue
-    }
-    half = roles["partial"].total_minor // 2
-    _pay(acme, roles["partial"], half, today - timedelta(days=1))
-    status[number(roles["partial"])] = "partially_paid"
-    _pay(acme, roles["overdue_partial"], 100, today - timedelta(days=20))
+    roles = Roles(
+        open=invoices[0],
+        partial=invoices[1],
+        big=invoices[2],
+        reference=invoices[3],
+        disputed=invoices[4],
+        void=invoices[5],
+        paid=invoices[6],
+        overdue_partial=invoices[7],
+    )
+    half = roles.partial.total_minor // 2
+    _pay(acme, roles.partial, half, today - timedelta(days=1))
+    status[roles.partial.display_number] = "partially_paid"
+    _pay(acme, roles.overdue_partial, 100, today - timedelta(days=20))
     for i in range(6, INVOICES, 2):  # every other older invoice is paid in full
         inv = invoices[i]
         inv.refresh_from_db()
         _pay(acme, inv, inv.balance_minor, inv.issue_date + timedelta(days=12))
-        status[number(inv)] = "paid"
+        status[inv.display_number] = "paid"
 
     void_invoice(
         actor=operator,
         client=acme,
-        invoice_id=roles["void"].pk,
+        invoice_id=roles.void.pk,
         reason="Billed at the wrong rate; replaced by a corrected invoice.",
     )
-    status[number(roles["void"])] = "void"
+    status[roles.void.display_number] = "void"
 
-    disputed = roles["disputed"]
+    disputed = roles.disputed
     label_line = disputed.lines.get(kind="label")
     dispute = open_dispute(
         actor=user,
@@ -161,15 +152,19 @@ def _build() -> Scenario:
     )
     post_dispute_message(actor=operator, client=acme, dispute_id=dispute.pk, body=OPERATOR_REPLY)
     add_internal_note(actor=operator, dispute_id=dispute.pk, body=INTERNAL_NOTE)
-    status[number(disputed)] = "disputed"
+    status[disputed.display_number] = "disputed"
 
     globex_numbers = []
     for i in range(3):
         issue = today - timedelta(days=9 * i + 3)
         inv = _invoice(
-            globex, issue - timedelta(days=4), issue, pick=7 + i, prefix=f"{ORDER_REFERENCE}-GX{i}"
+            globex,
+            issue - timedelta(days=4),
+            issue,
+            picks=7 + i,
+            pick_prefix=f"{ORDER_REFERENCE}-GX{i}",
         )
-        globex_numbers.append(number(inv))
+        globex_numbers.append(inv.display_number)
     gx_dispute = open_dispute(
         actor=operator,
         client=globex,

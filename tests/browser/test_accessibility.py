@@ -58,7 +58,7 @@ def test_keyboard_only_expands_rows_and_line_events_with_a_visible_focus(portal,
 
 
 def test_keyboard_only_filters_by_status_and_search_and_submits_with_enter(portal: Scenario, page):
-    target = portal.n("overdue_partial")
+    target = portal.roles.overdue_partial.display_number
     page.goto("/")
     tab_until(page, "#id_status")
     assert_focus_visible(page)
@@ -120,20 +120,20 @@ def test_at_phone_width_nothing_but_the_tables_scrolls_sideways(portal, new_cont
     expect(first.locator(".due-note")).to_have_text(f"due {due:%b} {due.day}, {due.year}")
     shot(page, portal, "phone-billing")
 
-    big = portal.n("big")
+    big = portal.roles.big.display_number
     page.locator(f"#invoice-{big} button.expand").click()
     expect(page.locator(f"#detail-{big}")).to_be_visible()
-    pick_line = portal.roles["big"].lines.get(kind="pick")
+    pick_line = portal.roles.big.lines.get(kind="pick")
     page.locator(f'#detail-{big} a.expand[aria-controls="events-{pick_line.pk}"]').click()
     expect(page.locator(f"#detail-{big} table.events tbody tr")).to_have_count(50)
     assert_fits_the_phone(page, "billing with a drilldown open")
     shot(page, portal, "phone-expanded")
 
     for url, name in (
-        (f"/invoices/{portal.n('disputed')}/", "phone-invoice"),
+        (f"/invoices/{portal.roles.disputed.display_number}/", "phone-invoice"),
         ("/reports/aging/", "phone-aging"),
         ("/payments/", "phone-payments"),
-        (f"/?open={portal.n('disputed')}", "phone-open-no-js-style"),
+        (f"/?open={portal.roles.disputed.display_number}", "phone-open-no-js-style"),
     ):
         page.goto(url)
         assert_fits_the_phone(page, url)
@@ -174,7 +174,7 @@ def test_on_a_phone_the_filters_fold_away_until_asked_for(portal, new_context, l
     page.wait_for_url(re.compile(r"status=overdue"))
 
     # Opened with filters set, they stay open and say how many.
-    page.goto(f"/?status=overdue&q={portal.n('overdue_partial')}")
+    page.goto(f"/?status=overdue&q={portal.roles.overdue_partial.display_number}")
     expect(page.locator("#id_q")).to_be_visible()
     expect(summary).to_have_text("Filters · 2 active")
     assert_fits_the_phone(page, "billing with its filters open")

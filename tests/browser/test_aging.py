@@ -6,7 +6,7 @@ from playwright.sync_api import expect
 
 from tally.portal.queries import AGING_BUCKETS, aging
 from tests.browser.helpers import csv_rows, expected_order, rows, shot, usd
-from tests.browser.scenario import Scenario, number
+from tests.browser.scenario import Scenario
 
 
 def expected_buckets(portal: Scenario) -> dict[str, list]:
@@ -62,7 +62,7 @@ def test_aging_shows_bucket_totals_and_a_bucket_link_filters_the_table(portal, p
     key, label = "31_60", "31–60 days"
     page.get_by_role("link", name=label).click()
     page.wait_for_url(re.compile(rf"\?bucket={key}&as_of={portal.today.isoformat()}$"))
-    wanted = {number(inv) for inv in buckets[key]}
+    wanted = {inv.display_number for inv in buckets[key]}
     assert wanted
     expect(rows(page)).to_have_text(expected_order(portal, only=wanted))
     # The table says what it is narrowed to, and how to see everything again.

@@ -15,8 +15,8 @@ OPERATOR = "Northwind Logistics"  # TALLY_OPERATOR_NAME's default
 
 
 def test_a_client_opens_a_dispute_from_the_drilldown_and_posts_a_message(portal, page):
-    number = portal.n("open")
-    invoice = portal.roles["open"]
+    number = portal.roles.open.display_number
+    invoice = portal.roles.open
     label_line = invoice.lines.get(kind="label")
     page.goto("/")
     _, detail = expand(page, number)
@@ -62,13 +62,13 @@ def test_a_client_opens_a_dispute_from_the_drilldown_and_posts_a_message(portal,
     # The table agrees after a reload: the invoice is disputed, reminders paused.
     page.goto(f"/?status=disputed&open={number}")
     rows = page.locator("table.invoices tbody.invoice > tr:first-child > th[scope=row]")
-    expect(rows).to_have_text([number, portal.n("disputed")])  # newest issued first
+    expect(rows).to_have_text([number, portal.roles.disputed.display_number])  # newest issued first
     expect(page.locator(f"#detail-{number}")).to_contain_text("Paused while disputed")
 
 
 def test_a_dispute_the_client_cannot_make_shows_why_and_writes_nothing(portal, page):
-    number = portal.n("open")
-    invoice = portal.roles["open"]
+    number = portal.roles.open.display_number
+    invoice = portal.roles.open
     page.goto("/")
     _, detail = expand(page, number)
     detail.get_by_text("Dispute this invoice").click()
@@ -89,7 +89,7 @@ def test_a_dispute_the_client_cannot_make_shows_why_and_writes_nothing(portal, p
 
 
 def test_the_conversation_shows_and_internal_notes_never_reach_the_client(portal, page):
-    number = portal.n("disputed")
+    number = portal.roles.disputed.display_number
     page.goto("/")
     _, detail = expand(page, number)
     conversation = detail.locator(".conversation li")
@@ -104,7 +104,7 @@ def test_the_conversation_shows_and_internal_notes_never_reach_the_client(portal
     # Not in the page, nor in any response a client can ask for about this invoice.
     assert INTERNAL_NOTE not in page.content()
     assert INTERNAL_NOTE not in page.inner_text("body")
-    line = portal.roles["disputed"].lines.get(kind="pick")
+    line = portal.roles.disputed.lines.get(kind="pick")
     for url in (
         f"/invoices/{number}/",
         f"/?open={number}",

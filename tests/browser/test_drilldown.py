@@ -6,14 +6,15 @@ from pathlib import Path
 from playwright.sync_api import Page, expect
 from pypdf import PdfReader
 
+from tally.invoicing.models import Invoice
 from tally.invoicing.queries import billed_events
 from tally.money import to_decimal
 from tests.browser.helpers import csv_rows, expected_order, shot, usd
-from tests.browser.scenario import BIG_LINE_EVENTS, Scenario
+from tests.browser.scenario import BIG_LINE_EVENTS
 
 
-def line_references(portal: Scenario, role: str, kind: str) -> tuple[int, list[str]]:
-    line = portal.roles[role].lines.get(kind=kind)
+def line_references(invoice: Invoice, kind: str) -> tuple[int, list[str]]:
+    line = invoice.lines.get(kind=kind)
     references = list(
         billed_events(line).order_by("occurred_at", "id").values_list("reference", flat=True)
     )
@@ -31,8 +32,8 @@ def expand(page: Page, number: str):  # noqa: ANN201
 
 
 def test_an_invoice_expands_inline_and_a_line_shows_its_events_page_by_page(portal, page):
-    big = portal.n("big")
-    line_id, references = line_references(portal, "big", "pick")
+    big = portal.roles.big.display_number
+    line_id, references = line_references(portal.roles.big, "pick")
     assert len(references) == BIG_LINE_EVENTS
     page.goto("/")
     button, detail = expand(page, big)
@@ -42,7 +43,7 @@ def test_an_invoice_expands_inline_and_a_line_shows_its_events_page_by_page(port
     expect(pick_line.locator("td").nth(1)).to_have_text("Pick")
     expect(pick_line.locator("td").nth(3)).to_have_text(str(BIG_LINE_EVENTS))
     expect(pick_line.locator("td").nth(5)).to_have_text(usd(BIG_LINE_EVENTS * 35))
-    invoice = portal.roles["big"]
+    invoice = portal.roles.big
     expect(detail.locator("tr.balance td")).to_have_text(usd(invoice.balance_minor))
     shot(page, portal, "invoice-expanded")
 
@@ -72,7 +73,7 @@ def test_an_invoice_expands_inline_and_a_line_shows_its_events_page_by_page(port
 
 
 def test_the_pdf_and_the_csvs_download_with_the_right_content(portal, page):
-    number = portal.n("big")
+    number = portal.roles.big.display_number
     page.goto("/")
     _, detail = expand(page, number)
 
@@ -85,7 +86,7 @@ def test_the_pdf_and_the_csvs_download_with_the_right_content(portal, page):
     text = "".join(p.extract_text() for p in PdfReader(io.BytesIO(content)).pages)
     assert number in text
 
-    line_id, references = line_references(portal, "big", "pick")
+    line_id, references = line_references(portal.roles.big, "pick")
     detail.locator(f'a.expand[aria-controls="events-{line_id}"]').click()
     with page.expect_download() as events_download:
         page.locator(f"#line-events-{line_id}").get_by_role(
@@ -122,8 +123,8 @@ def test_the_pdf_and_the_csvs_download_with_the_right_content(portal, page):
     assert [r[0] for r in everything] == expected_order(portal, "amount", False)
     assert len(everything) == len(portal.invoices) > 25
     by_number = {r[0]: r for r in everything}
-    partial = portal.roles["partial"]
-    assert by_number[portal.n("partial")][3:] == [
+    partial = portal.roles.partial
+    assert by_number[portal.roles.partial.display_number][3:] == [
         "partially_paid",
         "USD",
         str(to_decimal(partial.total_minor, "USD")),

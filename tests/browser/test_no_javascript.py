@@ -21,7 +21,7 @@ def test_without_javascript_expand_sort_page_filter_and_reply_all_work(
     expect(rows(page)).to_have_text(everything[:25])
 
     # Expanding is a form button that reloads the page with ?open=.
-    big = portal.n("big")
+    big = portal.roles.big.display_number
     page.locator(f"#invoice-{big} button.expand").click()
     page.wait_for_url(re.compile(rf"\?open={big}$"))
     expect(page.locator(f"#invoice-{big} button.expand")).to_have_attribute("aria-expanded", "true")
@@ -30,7 +30,7 @@ def test_without_javascript_expand_sort_page_filter_and_reply_all_work(
     shot(page, portal, "nojs-expanded")
 
     # A line's events: the link opens their own page, paged by links.
-    line_id, references = line_references(portal, "big", "pick")
+    line_id, references = line_references(portal.roles.big, "pick")
     page.locator(f'#detail-{big} a.expand[aria-controls="events-{line_id}"]').click()
     page.wait_for_url(f"**/invoices/{big}/lines/{line_id}/events/")
     refs = page.locator("table.events tbody tr td:nth-child(3)")
@@ -65,7 +65,7 @@ def test_without_javascript_expand_sort_page_filter_and_reply_all_work(
     )
 
     # Replying in a dispute posts the form and comes back to the invoice's page.
-    disputed = portal.n("disputed")
+    disputed = portal.roles.disputed.display_number
     page.goto(f"/?open={disputed}")
     page.get_by_label("Your message").fill("Replying without JavaScript.")
     page.get_by_role("button", name="Send message").click()

@@ -5,7 +5,6 @@ import pytest
 from tally.accounts.models import Role
 from tally.actions.disputes import resolve_dispute
 from tally.actions.invoices import create_credit_note, void_invoice
-from tally.actions.payments import record_payment
 from tally.audit.actors import SystemActor
 from tally.audit.models import AuditEvent
 from tally.disputes import services
@@ -21,8 +20,7 @@ from tally.disputes.queries import dispute_detail, list_disputes, open_disputes
 from tally.disputes.services import open_dispute, post_dispute_message, withdraw_dispute
 from tally.errors import DomainError, NotFound
 from tally.invoicing.models import CreditNote, InvoiceStatus
-from tally.invoicing.services import generate_draft_invoice
-from tests.factories import add_events, issued_invoice, make_user
+from tests.factories import draft_invoice, issued_invoice, make_user, pay
 
 pytestmark = pytest.mark.django_db
 
@@ -181,13 +179,7 @@ def test_another_clients_invoice_answers_exactly_like_a_missing_one(
 
 
 def test_a_draft_cannot_be_disputed_and_a_client_cannot_even_see_it(acme, operator, acme_user):
-    add_events(acme, "pick", 3)
-    draft = generate_draft_invoice(
-        actor=SystemActor.TESTS,
-        client=acme,
-        period_start=date(2026, 10, 1),
-        period_end=date(2026, 10, 31),
-    ).invoice
+    draft = draft_invoice(acme, picks=3)
     refused("invoice_not_issued", open_on, invoice=draft, actor=operator)
     refused("not_found", open_on, invoice=draft, actor=acme_user)
 
@@ -199,16 +191,7 @@ def test_a_void_invoice_cannot_be_disputed(invoice, operator, acme_user):
 
 
 def test_a_paid_invoice_can_still_be_disputed(invoice, acme_user):
-    record_payment(
-        actor=SystemActor.TESTS,
-        client=invoice.client,
-        amount_minor=800,
-        currency="USD",
-        received_on=date(2026, 11, 10),
-        method="wire",
-        idempotency_key="pay-1",
-        allocations=[(invoice.pk, 800)],
-    )
+    pay(invoice.client, 800, invoice=invoice, method="wire")
     invoice.refresh_from_db()
     assert invoice.status == InvoiceStatus.PAID
     assert open_on(invoice, acme_user).status == DisputeStatus.OPEN

@@ -4,13 +4,12 @@ from datetime import date
 
 import pytest
 
-from tally.actions.payments import record_payment
 from tally.audit.actors import SystemActor
 from tally.errors import DomainError
 from tally.invoicing.models import Invoice
 from tally.payments.models import Allocation, Payment
 from tests.concurrency import at_once
-from tests.factories import issued_invoice, make_client
+from tests.factories import draft_invoice, issued_invoice, make_client, pay
 
 pytestmark = [pytest.mark.postgres_only]
 
@@ -20,19 +19,17 @@ def test_concurrent_payments_never_allocate_past_the_balance(tx_db):
     invoice = issued_invoice(client, picks=100)  # 35.00
     explicit = [(invoice.pk, 3000)]
 
-    def pay(i):
-        return record_payment(
-            actor=SystemActor.TESTS,
-            client=client,
-            amount_minor=3000,
-            currency="USD",
+    def payment(i):
+        return pay(
+            client,
+            3000,
+            key=f"p{i}",
             received_on=date(2026, 11, 20),
             method="wire",
-            idempotency_key=f"p{i}",
             allocations=explicit if i % 2 else None,
         )
 
-    outcomes = at_once(*(lambda i=i: pay(i) for i in range(4)))
+    outcomes = at_once(*(lambda i=i: payment(i) for i in range(4)))
     invoice.refresh_from_db()
     assert invoice.allocated_minor == sum(
         Allocation.objects.filter(invoice=invoice).values_list("amount_minor", flat=True)
@@ -51,18 +48,10 @@ def test_the_same_key_sent_twice_at_once_records_one_payment(tx_db):
     client = make_client("retry-race")
     issued_invoice(client, picks=100)
 
-    def pay(i):
-        return record_payment(
-            actor=SystemActor.TESTS,
-            client=client,
-            amount_minor=1000,
-            currency="USD",
-            received_on=date(2026, 11, 20),
-            method="ach",
-            idempotency_key="same",
-        )
+    def payment():
+        return pay(client, 1000, key="same", received_on=date(2026, 11, 20))
 
-    outcomes = at_once(*(lambda i=i: pay(i) for i in range(4)))
+    outcomes = at_once(*(payment for _ in range(4)))
     assert Payment.objects.filter(client=client).count() == 1
     payment = Payment.objects.get(client=client)
     assert {o.payment.pk for o in outcomes} == {payment.pk}
@@ -76,31 +65,12 @@ def test_issuing_passes_over_a_credit_another_transaction_holds_instead_of_waiti
     from django.db import connection, transaction
 
     from tally.actions.invoices import issue_invoice
-    from tally.invoicing.services import generate_draft_invoice
-    from tests.factories import add_events
 
     client = make_client("credit-in-use")
-
-    def credit(amount, key, received_on):  # nothing to allocate to yet: all of it is credit
-        return record_payment(
-            actor=SystemActor.TESTS,
-            client=client,
-            amount_minor=amount,
-            currency="USD",
-            received_on=received_on,
-            method="wire",
-            idempotency_key=key,
-        ).payment
-
-    held = credit(1000, "held", date(2026, 11, 20))
-    free = credit(200, "free", date(2026, 11, 21))
-    add_events(client, "pick", 10, day=date(2026, 10, 3))  # 3.50
-    draft = generate_draft_invoice(
-        actor=SystemActor.TESTS,
-        client=client,
-        period_start=date(2026, 10, 1),
-        period_end=date(2026, 10, 31),
-    ).invoice
+    # Nothing to allocate to yet: all of each payment is credit.
+    held = pay(client, 1000, key="held", received_on=date(2026, 11, 20), method="wire").payment
+    free = pay(client, 200, key="free", received_on=date(2026, 11, 21), method="wire").payment
+    draft = draft_invoice(client, picks=10)  # 3.50, picks on 3 October
     locked, release = threading.Event(), threading.Event()
 
     def hold():  # another request, allocating the older credit

@@ -2,41 +2,26 @@ from datetime import date
 
 import pytest
 
-from tally.actions.payments import apply_unapplied_credit, record_payment
+from tally.actions.payments import apply_unapplied_credit
 from tally.audit.actors import SystemActor
 from tally.errors import DomainError
 from tally.invoicing.models import InvoiceStatus
 from tally.payments.models import Allocation, Payment
-from tests.factories import issued_invoice
+from tests.factories import issued_invoice, pay
 
 pytestmark = pytest.mark.django_db
-
-
-def pay(client, amount, key, **kw):
-    return record_payment(
-        actor=SystemActor.TESTS,
-        client=client,
-        amount_minor=amount,
-        currency=kw.pop("currency", "USD"),
-        received_on=date(2026, 11, 10),
-        method=kw.pop("method", "ach"),
-        idempotency_key=key,
-        reference="RX-1",
-        payer="Acme AP",
-        **kw,
-    )
 
 
 def test_oldest_invoice_first_partial_and_unapplied_credit(acme):
     older = issued_invoice(acme, picks=10, issue_date=date(2026, 10, 1))  # 3.50
     newer = issued_invoice(acme, picks=20, issue_date=date(2026, 11, 1))  # 7.00
-    result = pay(acme, 500, "k1")
+    result = pay(acme, 500, key="k1")
     older.refresh_from_db()
     newer.refresh_from_db()
     assert older.status == InvoiceStatus.PAID and older.balance_minor == 0
     assert newer.status == InvoiceStatus.OPEN and newer.balance_minor == 550
     assert result.payment.unapplied_minor == 0
-    over = pay(acme, 1000, "k2").payment
+    over = pay(acme, 1000, key="k2").payment
     newer.refresh_from_db()
     assert newer.status == InvoiceStatus.PAID
     assert (over.allocated_minor, over.unapplied_minor) == (550, 450)
@@ -47,7 +32,7 @@ def test_credit_left_over_pays_the_next_invoice_when_it_is_issued(acme, mailoutb
     from tally.reminders.services import send_due_reminders
 
     first = issued_invoice(acme, picks=10, issue_date=date(2026, 10, 1))  # 3.50
-    over = pay(acme, 800, "overpaid", allocations=[(first.pk, 350)]).payment
+    over = pay(acme, 800, key="overpaid", allocations=[(first.pk, 350)]).payment
     assert over.unapplied_minor == 450
     second = issued_invoice(acme, picks=20)  # 7.00, issued Nov 1, due Dec 1
     over.refresh_from_db()
@@ -66,7 +51,7 @@ def test_credit_larger_than_the_next_invoice_pays_it_and_the_rest_waits(acme):
     from tally.audit.models import AuditEvent
     from tally.reminders.models import Reminder
 
-    advance = pay(acme, 1000, "advance").payment  # no invoice yet: all of it is credit
+    advance = pay(acme, 1000, key="advance").payment  # no invoice yet: all of it is credit
     assert advance.unapplied_minor == 1000
     invoice = issued_invoice(acme, picks=10)  # 3.50
     advance.refresh_from_db()
@@ -88,8 +73,8 @@ def test_credit_larger_than_the_next_invoice_pays_it_and_the_rest_waits(acme):
 
 
 def test_several_credits_pay_the_next_invoice_oldest_first(acme):
-    older = pay(acme, 200, "older").payment
-    newer = pay(acme, 300, "newer").payment
+    older = pay(acme, 200, key="older").payment
+    newer = pay(acme, 300, key="newer").payment
     invoice = issued_invoice(acme, picks=10)  # 3.50
     older.refresh_from_db()
     newer.refresh_from_db()
@@ -100,7 +85,7 @@ def test_several_credits_pay_the_next_invoice_oldest_first(acme):
 def test_credit_left_by_an_explicit_allocation_can_be_applied_to_open_invoices_later(acme):
     first = issued_invoice(acme, picks=10, issue_date=date(2026, 10, 1))  # 3.50
     second = issued_invoice(acme, picks=20)  # 7.00
-    payment = pay(acme, 1000, "for-first", allocations=[(first.pk, 350)]).payment
+    payment = pay(acme, 1000, key="for-first", allocations=[(first.pk, 350)]).payment
     assert payment.unapplied_minor == 650  # the remittance named the first invoice only
     payment = apply_unapplied_credit(actor=SystemActor.TESTS, client=acme, payment_id=payment.pk)
     second.refresh_from_db()
@@ -111,11 +96,11 @@ def test_explicit_allocation_is_checked_against_each_balance(acme):
     a = issued_invoice(acme, picks=10)
     b = issued_invoice(acme, picks=10)
     with pytest.raises(DomainError) as err:
-        pay(acme, 1000, "k", allocations=[(a.pk, 100), (b.pk, 351)])
+        pay(acme, 1000, key="k", allocations=[(a.pk, 100), (b.pk, 351)])
     assert err.value.code == "invalid_allocation"
     assert (err.value.problems[0].row, err.value.problems[0].field) == (2, "amount")
     assert not Payment.objects.exists()
-    pay(acme, 1000, "k", allocations=[(b.pk, 200)])
+    pay(acme, 1000, key="k", allocations=[(b.pk, 200)])
     b.refresh_from_db()
     a.refresh_from_db()
     assert (a.balance_minor, b.balance_minor) == (350, 150)
@@ -123,18 +108,18 @@ def test_explicit_allocation_is_checked_against_each_balance(acme):
 
 def test_a_retry_with_the_same_key_gives_the_same_payment(acme):
     issued_invoice(acme, picks=10)
-    first = pay(acme, 200, "retry-me")
-    second = pay(acme, 200, "retry-me")
+    first = pay(acme, 200, key="retry-me")
+    second = pay(acme, 200, key="retry-me")
     assert second.replayed and second.payment.pk == first.payment.pk
     assert Payment.objects.count() == 1 and Allocation.objects.count() == 1
     with pytest.raises(DomainError) as err:
-        pay(acme, 300, "retry-me")
+        pay(acme, 300, key="retry-me")
     assert err.value.code == "idempotency_key_reused"
 
 
 def test_a_payment_in_another_currency_is_refused(acme):
     with pytest.raises(DomainError) as err:
-        pay(acme, 100, "eur", currency="EUR")
+        pay(acme, 100, key="eur", currency="EUR")
     assert err.value.problems[0].field == "currency"
     assert "EUR does not match the client's currency USD" in str(err.value)
     assert not Payment.objects.exists()
@@ -143,7 +128,7 @@ def test_a_payment_in_another_currency_is_refused(acme):
 def test_an_allocation_to_another_clients_invoice_is_not_found(acme, globex):
     theirs = issued_invoice(globex, picks=10)
     with pytest.raises(DomainError) as err:
-        pay(acme, 100, "x", allocations=[(theirs.pk, 100)])
+        pay(acme, 100, key="x", allocations=[(theirs.pk, 100)])
     assert err.value.code == "not_found"
     theirs.refresh_from_db()
     assert theirs.allocated_minor == 0

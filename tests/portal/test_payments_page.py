@@ -8,28 +8,10 @@ from django.test import Client as HttpClient
 from django.urls import reverse
 
 from tally.accounts.models import Role
-from tally.actions.payments import record_payment
-from tally.audit.actors import SystemActor
 from tally.portal import queries
-from tests.factories import issued_invoice, make_user
+from tests.factories import issued_invoice, make_user, pay
 
 pytestmark = pytest.mark.django_db
-
-
-def pay(client, amount, key, received_on, allocations=None, **kw):
-    return record_payment(
-        actor=SystemActor.TESTS,
-        client=client,
-        amount_minor=amount,
-        currency=client.currency,
-        received_on=received_on,
-        method=kw.get("method", "ach"),
-        idempotency_key=key,
-        reference=kw.get("reference", f"REF-{key}"),
-        payer="Acme AP",
-        allocations=allocations,
-        auto_allocate=kw.get("auto_allocate", True),
-    ).payment
 
 
 def browser_for(client):
@@ -43,28 +25,30 @@ def browser_for(client):
 def test_each_payment_shows_what_it_paid_and_what_is_left_and_no_other_clients(acme, globex):
     first = issued_invoice(acme, picks=10, issue_date=date(2026, 10, 1))  # 3.50
     second = issued_invoice(acme, picks=20)  # 7.00
-    pay(acme, 800, "split", date(2026, 11, 5), method="wire")  # oldest first: 3.50 + 4.50
-    pay(acme, 999, "advance", date(2026, 11, 9), auto_allocate=False, reference="PREPAY-9")
-    pay(globex, 777, "theirs", date(2026, 11, 6), reference="GLOBEX-SECRET")
+    pay(
+        acme, 800, reference="REF-split", received_on=date(2026, 11, 5), method="wire"
+    )  # oldest first: 3.50 + 4.50
+    pay(acme, 999, reference="PREPAY-9", received_on=date(2026, 11, 9), auto_allocate=False)
+    pay(globex, 777, reference="GLOBEX-SECRET", received_on=date(2026, 11, 6))
     html = browser_for(acme).get(reverse("portal:payments")).content.decode()
     text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
     assert "2 payments · $17.99 received" in text
     assert "GLOBEX-SECRET" not in html and "$7.77" not in text
     # Newest first; the split payment names both invoices with what each got.
     assert text.index("PREPAY-9") < text.index("REF-split")
-    assert f"INV-{first.number:06d} $3.50" in text and f"INV-{second.number:06d} $4.50" in text
+    assert f"{first.display_number} $3.50" in text and f"{second.display_number} $4.50" in text
     assert "Wire transfer" in text
     prepay_row = text[text.index("PREPAY-9") :].split("</tr>")[0]
     assert "$9.99 — $9.99" in prepay_row  # amount, applied to nothing, all of it unapplied
     # Each invoice paid links to its own page, which opens however old the invoice is.
-    assert f'href="/invoices/INV-{first.number:06d}/"' in html
+    assert f'href="/invoices/{first.display_number}/"' in html
 
 
 def test_the_paid_year_to_date_card_leads_to_the_payments_it_adds_up(acme):
     invoice = issued_invoice(acme, picks=100)  # 35.00
-    pay(acme, 1000, "last-year", date(2025, 12, 30), auto_allocate=False)
-    pay(acme, 1200, "this-year", date(2026, 2, 3), allocations=[(invoice.pk, 1200)])
-    pay(acme, 300, "this-year-too", date(2026, 11, 2))
+    pay(acme, 1000, reference="REF-last-year", received_on=date(2025, 12, 30), auto_allocate=False)
+    pay(acme, 1200, invoice=invoice, received_on=date(2026, 2, 3))
+    pay(acme, 300, received_on=date(2026, 11, 2))
     browser = browser_for(acme)
     billing = browser.get("/").content.decode()
     link = re.search(r'<a class="card" href="([^"]+)" data-card="paid">', billing).group(1)
@@ -81,7 +65,7 @@ def test_payments_come_a_page_at_a_time_newest_first_with_no_query_per_row(acme)
 
     invoice = issued_invoice(acme, picks=1000)  # 350.00
     for n in range(7):
-        pay(acme, 100 + n, f"p{n}", date(2026, 11, 1 + n % 3), allocations=[(invoice.pk, 50)])
+        pay(acme, 100 + n, received_on=date(2026, 11, 1 + n % 3), allocations=[(invoice.pk, 50)])
     seen, cursor, queries_per_page = [], None, set()
     while True:
         with CaptureQueriesContext(connection) as ran:
@@ -98,7 +82,7 @@ def test_payments_come_a_page_at_a_time_newest_first_with_no_query_per_row(acme)
 
 
 def test_a_date_range_given_backwards_says_so_and_a_bad_cursor_starts_from_the_top(acme):
-    pay(acme, 500, "only", date(2026, 11, 5), auto_allocate=False)
+    pay(acme, 500, reference="REF-only", received_on=date(2026, 11, 5), auto_allocate=False)
     browser = browser_for(acme)
     html = browser.get(
         reverse("portal:payments"), {"received_from": "2026-12-01", "received_to": "2026-11-01"}

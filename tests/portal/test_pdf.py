@@ -12,16 +12,23 @@ from django.urls import reverse
 from pypdf import PdfReader
 
 from tally.accounts.models import Role
-from tally.actions.invoices import create_credit_note, issue_invoice, void_invoice
-from tally.actions.payments import record_payment
+from tally.actions.invoices import create_credit_note, issue_invoice
 from tally.audit.actors import SystemActor
 from tally.clients.services import create_client
-from tally.invoicing.services import add_adjustment, generate_draft_invoice
+from tally.invoicing.services import add_adjustment
 from tally.money import format_money
 from tally.portal import queries
 from tally.portal.pdf import render_invoice_pdf, safe_text
 from tally.rating.services import create_rate_card
-from tests.factories import DEFAULT_PRICES, add_events, issued_invoice, make_client, make_user
+from tests.factories import (
+    DEFAULT_PRICES,
+    draft_invoice,
+    issued_invoice,
+    make_client,
+    make_user,
+    pay,
+    voided_invoice,
+)
 
 pytestmark = pytest.mark.django_db
 TODAY = date(2026, 11, 20)
@@ -40,29 +47,10 @@ def squash(text: str) -> str:
     return " ".join(text.replace("\xa0", " ").replace("\u202f", " ").split())
 
 
-def number_of(invoice) -> str:
-    return f"INV-{invoice.number:06d}"
-
-
 def render(client, invoice, locale: str = "en_US") -> bytes:
     header = queries.client_header(client.pk)
     detail = queries.invoice_detail(client.pk, invoice.pk, TODAY)
     return render_invoice_pdf(header, detail, locale)
-
-
-def pay(client, invoice, amount: int, key: str) -> None:
-    record_payment(
-        actor=SystemActor.TESTS,
-        client=client,
-        amount_minor=amount,
-        currency=client.currency,
-        received_on=date(2026, 11, 12),
-        method="wire",
-        idempotency_key=key,
-        reference=f"FED-{key}",
-        payer="Harbor Treasury",
-        allocations=[(invoice.pk, amount)],
-    )
 
 
 def save_artifact(name: str, pdf: bytes) -> None:
@@ -85,7 +73,15 @@ def billed():
     """A taxed USD invoice with two lines, a payment and a credit note."""
     client = make_client("harbor", tax_rate_bp=825)
     invoice = issued_invoice(client, picks=1200, labels=800)  # 420.00 + 36.00, tax 37.62
-    pay(client, invoice, 20000, "pay-1")
+    pay(
+        client,
+        20000,
+        invoice=invoice,
+        received_on=date(2026, 11, 12),
+        method="wire",
+        reference="FED-pay-1",
+        payer="Harbor Treasury",
+    )
     create_credit_note(
         actor=SystemActor.TESTS,
         client=client,
@@ -105,7 +101,7 @@ def test_the_invoice_pdf_shows_everything_the_client_needs_to_pay_it(billed):
     assert pages == 1
     assert settings.TALLY_OPERATOR_NAME in text
     assert "INVOICE" in text
-    assert number_of(invoice) in text
+    assert invoice.display_number in text
     assert "Harbor Inc." in text
     for line in client.address.splitlines():
         assert line in text
@@ -208,13 +204,7 @@ def test_names_print_as_written_and_what_the_font_lacks_never_breaks_the_pdf(bil
 
 def test_a_long_invoice_paginates_with_every_line_and_page_numbers():
     client = make_client("bulk")
-    add_events(client, "pick", 10, day=date(2026, 10, 3))
-    draft = generate_draft_invoice(
-        actor=SystemActor.TESTS,
-        client=client,
-        period_start=date(2026, 10, 1),
-        period_end=date(2026, 10, 31),
-    ).invoice
+    draft = draft_invoice(client, picks=10)
     for i in range(1, 121):
         add_adjustment(
             actor=SystemActor.TESTS,
@@ -237,7 +227,7 @@ def test_a_long_invoice_paginates_with_every_line_and_page_numbers():
         assert f"Reason: Booked dock slot {i:03d} 1 — {format_money(1000 + i, 'USD')}" in text
     for n, page in enumerate(page_texts, start=1):
         assert f"Page {n} of {pages}" in squash(page)
-        assert number_of(invoice) in page
+        assert invoice.display_number in page
     assert "Description" in page_texts[1]  # the table's headings repeat on the next page
     assert f"Balance due {format_money(invoice.total_minor, 'USD')}" in squash(page_texts[-1])
     assert squash(settings.TALLY_PAYMENT_INSTRUCTIONS) in text
@@ -246,7 +236,7 @@ def test_a_long_invoice_paginates_with_every_line_and_page_numbers():
 def test_a_paid_invoice_says_so():
     client = make_client("settled")
     invoice = issued_invoice(client, picks=10)
-    pay(client, invoice, 350, "full")
+    pay(client, 350, invoice=invoice)
     pdf = render(client, invoice)
     save_artifact("invoice-paid.pdf", pdf)
     _, _, text = pdf_text(pdf)
@@ -261,7 +251,7 @@ def test_a_paid_invoice_under_dispute_still_says_paid_and_asks_for_nothing():
 
     client = make_client("settled-then-disputed")
     invoice = issued_invoice(client, picks=10)
-    pay(client, invoice, 350, "full")
+    pay(client, 350, invoice=invoice)
     clerk = make_user(role=Role.CLIENT_USER, client=client, email="ap@settled.example")
     open_dispute(actor=clerk, client=client, invoice_id=invoice.pk, reason="Picks billed twice")
     _, _, text = pdf_text(render(client, invoice))
@@ -272,8 +262,7 @@ def test_a_paid_invoice_under_dispute_still_says_paid_and_asks_for_nothing():
 
 def test_a_void_invoice_says_why_and_asks_for_nothing(operator):
     client = make_client("voided")
-    invoice = issued_invoice(client, picks=10)
-    void_invoice(actor=operator, client=client, invoice_id=invoice.pk, reason="Billed twice")
+    invoice = voided_invoice(client, picks=10, reason="Billed twice", actor=operator)
     pdf = render(client, invoice)
     save_artifact("invoice-void.pdf", pdf)
     _, _, text = pdf_text(pdf)
@@ -320,8 +309,8 @@ def test_a_client_without_an_address_still_gets_an_invoice():
 # -- through the portal ------------------------------------------------------------------
 def test_a_client_user_downloads_their_invoice_pdf(acme):
     invoice = issued_invoice(acme, picks=10)
-    pay(acme, invoice, 100, "acme-1")
-    url = reverse("portal:invoice_pdf", args=[number_of(invoice)])
+    pay(acme, 100, invoice=invoice, reference="FED-acme-1")
+    url = reverse("portal:invoice_pdf", args=[invoice.display_number])
     web = WebClient()
     web.force_login(make_user(role=Role.CLIENT_USER, client=acme))
 
@@ -329,10 +318,10 @@ def test_a_client_user_downloads_their_invoice_pdf(acme):
 
     assert response.status_code == 200
     assert response["Content-Type"] == "application/pdf"
-    assert f'filename="{number_of(invoice)}.pdf"' in response["Content-Disposition"]
+    assert f'filename="{invoice.display_number}.pdf"' in response["Content-Disposition"]
     _, _, text = pdf_text(response.content)
     assert settings.TALLY_OPERATOR_NAME in text
-    assert number_of(invoice) in text
+    assert invoice.display_number in text
     assert "Acme Inc." in text
     assert "Total $3.50" in text
     assert "FED-acme-1" in text
@@ -341,7 +330,7 @@ def test_a_client_user_downloads_their_invoice_pdf(acme):
 
 def test_another_clients_user_gets_404_for_the_same_pdf(acme, globex):
     invoice = issued_invoice(acme, picks=10)
-    url = reverse("portal:invoice_pdf", args=[number_of(invoice)])
+    url = reverse("portal:invoice_pdf", args=[invoice.display_number])
     web = WebClient()
     web.force_login(make_user(role=Role.CLIENT_USER, client=globex))
 
@@ -349,13 +338,7 @@ def test_another_clients_user_gets_404_for_the_same_pdf(acme, globex):
 
 
 def test_a_draft_has_no_pdf(acme):
-    add_events(acme, "pick", 5, day=date(2026, 10, 3))
-    draft = generate_draft_invoice(
-        actor=SystemActor.TESTS,
-        client=acme,
-        period_start=date(2026, 10, 1),
-        period_end=date(2026, 10, 31),
-    ).invoice
+    draft = draft_invoice(acme, picks=5)
     web = WebClient()
     web.force_login(make_user(role=Role.CLIENT_USER, client=acme))
     # A draft has no number; the next number it might get must not reveal it either.
@@ -365,7 +348,7 @@ def test_a_draft_has_no_pdf(acme):
 
 def test_signed_out_visitors_are_sent_to_log_in(acme):
     invoice = issued_invoice(acme, picks=10)
-    response = WebClient().get(reverse("portal:invoice_pdf", args=[number_of(invoice)]))
+    response = WebClient().get(reverse("portal:invoice_pdf", args=[invoice.display_number]))
     assert response.status_code == 302
 
 

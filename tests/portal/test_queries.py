@@ -1,4 +1,5 @@
 import sqlite3
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 import pytest
@@ -6,47 +7,61 @@ from django.db import connection
 
 from tally.accounts.models import Role
 from tally.actions.invoices import create_credit_note, issue_invoice, void_invoice
-from tally.actions.payments import record_payment
 from tally.audit.actors import SystemActor
+from tally.clients.models import Client
 from tally.disputes.services import open_dispute, post_dispute_message
 from tally.errors import NotFound
 from tally.internal_notes.services import add_internal_note
+from tally.invoicing.models import Invoice
 from tally.invoicing.queries import billed_events
-from tally.invoicing.services import generate_draft_invoice
 from tally.operations.services import ingest_events
 from tally.portal import queries
 from tally.portal.queries import InvoiceFilters
-from tests.factories import add_events, event_rows, issued_invoice, make_client, make_user
+from tests.factories import (
+    draft_invoice,
+    event_rows,
+    issued_invoice,
+    make_client,
+    make_user,
+    pay,
+    voided_invoice,
+)
 
 pytestmark = pytest.mark.django_db
 TODAY = date(2026, 12, 20)
 
 
-def pay(client, amount, key, invoice=None, received_on=date(2026, 12, 10)):
-    return record_payment(
-        actor=SystemActor.TESTS,
-        client=client,
-        amount_minor=amount,
-        currency="USD",
-        received_on=received_on,
-        method="wire",
-        idempotency_key=key,
-        reference=f"W-{key}",
-        payer="AP",
-        allocations=[(invoice.pk, amount)] if invoice else None,
-    )
+@dataclass
+class Ledger:
+    """Acme: one paid, one partly paid and overdue, one disputed, one void; Globex: one open."""
+
+    acme: Client
+    globex: Client
+    paid: Invoice
+    partial: Invoice
+    disputed: Invoice
+    void: Invoice
+    theirs: Invoice
 
 
 @pytest.fixture
-def ledger(acme, globex, operator):
-    """Acme: one paid, one partly paid and overdue, one disputed, one void; Globex: one open."""
+def ledger(acme, globex, operator) -> Ledger:
     paid = issued_invoice(acme, picks=10, issue_date=date(2026, 9, 1))  # 3.50, due 10-01
     partial = issued_invoice(acme, picks=20, issue_date=date(2026, 10, 1))  # 7.00, due 10-31
     disputed = issued_invoice(acme, picks=30, labels=4, issue_date=date(2026, 11, 25))  # due 12-25
-    void = issued_invoice(acme, picks=5, issue_date=date(2026, 12, 1))
-    void_invoice(actor=operator, client=acme, invoice_id=void.pk, reason="Duplicate")
-    pay(acme, 350, "p1", paid, received_on=date(2026, 9, 20))
-    pay(acme, 200, "p2", partial)
+    void = voided_invoice(
+        acme, picks=5, issue_date=date(2026, 12, 1), reason="Duplicate", actor=operator
+    )
+    pay(acme, 350, invoice=paid, key="p1", received_on=date(2026, 9, 20))
+    pay(
+        acme,
+        200,
+        invoice=partial,
+        key="p2",
+        received_on=date(2026, 12, 10),
+        method="wire",
+        reference="W-p2",
+    )
     user = make_user(role=Role.CLIENT_USER, client=acme)
     dispute = open_dispute(
         actor=user, client=acme, invoice_id=disputed.pk, reason="Too many picks", amount_minor=100
@@ -58,20 +73,20 @@ def ledger(acme, globex, operator):
         actor=operator, dispute_id=dispute.pk, body="SECRET: picker P07 double-scanned"
     )
     theirs = issued_invoice(globex, picks=40, issue_date=date(2026, 11, 1))
-    return {
-        "paid": paid,
-        "partial": partial,
-        "disputed": disputed,
-        "void": void,
-        "theirs": theirs,
-        "acme": acme,
-        "globex": globex,
-    }
+    return Ledger(
+        acme=acme,
+        globex=globex,
+        paid=paid,
+        partial=partial,
+        disputed=disputed,
+        void=void,
+        theirs=theirs,
+    )
 
 
 def test_stat_cards_count_what_the_client_owes(ledger):
-    cards = queries.stat_cards(ledger["acme"].pk, TODAY)
-    disputed_total = ledger["disputed"].total_minor
+    cards = queries.stat_cards(ledger.acme.pk, TODAY)
+    disputed_total = ledger.disputed.total_minor
     assert cards.outstanding_minor == 500 + disputed_total
     assert (cards.overdue_minor, cards.overdue_count) == (500, 1)
     assert cards.paid_ytd_minor == 550
@@ -80,39 +95,39 @@ def test_stat_cards_count_what_the_client_owes(ledger):
 
 
 def test_the_table_shows_issued_invoices_with_client_facing_statuses(ledger):
-    rows = queries.invoice_page(ledger["acme"].pk, TODAY).rows
+    rows = queries.invoice_page(ledger.acme.pk, TODAY).rows
     by_id = {r.id: r.status for r in rows}
     assert by_id == {
-        ledger["paid"].pk: "paid",
-        ledger["partial"].pk: "overdue",
-        ledger["disputed"].pk: "disputed",
-        ledger["void"].pk: "void",
+        ledger.paid.pk: "paid",
+        ledger.partial.pk: "overdue",
+        ledger.disputed.pk: "disputed",
+        ledger.void.pk: "void",
     }
-    assert ledger["theirs"].pk not in by_id
+    assert ledger.theirs.pk not in by_id
     status_filtered = queries.invoice_page(
-        ledger["acme"].pk, TODAY, InvoiceFilters(statuses=("overdue",))
+        ledger.acme.pk, TODAY, InvoiceFilters(statuses=("overdue",))
     ).rows
-    assert [r.id for r in status_filtered] == [ledger["partial"].pk]
+    assert [r.id for r in status_filtered] == [ledger.partial.pk]
 
 
 def test_filters_by_dates_amount_number_and_event_reference(ledger):
-    acme = ledger["acme"].pk
+    acme = ledger.acme.pk
     ids = lambda f: {r.id for r in queries.invoice_page(acme, TODAY, f).rows}  # noqa: E731
     assert ids(InvoiceFilters(issued_from=date(2026, 10, 1), issued_to=date(2026, 11, 30))) == {
-        ledger["partial"].pk,
-        ledger["disputed"].pk,
+        ledger.partial.pk,
+        ledger.disputed.pk,
     }
     assert ids(InvoiceFilters(due_to=date(2026, 10, 31))) == {
-        ledger["paid"].pk,
-        ledger["partial"].pk,
+        ledger.paid.pk,
+        ledger.partial.pk,
     }
-    assert ids(InvoiceFilters(amount_min_minor=700, amount_max_minor=700)) == {ledger["partial"].pk}
-    number = ledger["disputed"].number
-    assert ids(InvoiceFilters(search=f"INV-{number:06d}")) == {ledger["disputed"].pk}
-    label_ref = billed_events(ledger["disputed"].lines.get(kind="label")).first().reference
-    assert ids(InvoiceFilters(search=label_ref)) == {ledger["disputed"].pk}
+    assert ids(InvoiceFilters(amount_min_minor=700, amount_max_minor=700)) == {ledger.partial.pk}
+    number = ledger.disputed.display_number
+    assert ids(InvoiceFilters(search=number)) == {ledger.disputed.pk}
+    label_ref = billed_events(ledger.disputed.lines.get(kind="label")).first().reference
+    assert ids(InvoiceFilters(search=label_ref)) == {ledger.disputed.pk}
     # Another client's reference finds nothing here.
-    their_ref = billed_events(ledger["theirs"].lines.first()).first().reference
+    their_ref = billed_events(ledger.theirs.lines.first()).first().reference
     assert ids(InvoiceFilters(search=their_ref)) == set()
 
 
@@ -125,16 +140,10 @@ def test_a_reference_search_finds_every_reference_that_starts_with_the_term(acme
             client=acme,
             rows=[{**event_rows("pick", 1, day=date(2026, month, 5))[0], "reference": ref}],
         )
-        draft = generate_draft_invoice(
-            actor=SystemActor.TESTS,
-            client=acme,
-            period_start=date(2026, month, 1),
-            period_end=date(2026, month, 28),
-        ).invoice
-        invoice_of[ref] = issue_invoice(
-            actor=SystemActor.TESTS,
-            client=acme,
-            invoice_id=draft.pk,
+        invoice_of[ref] = issued_invoice(
+            acme,
+            picks=0,
+            period=(date(2026, month, 1), date(2026, month, 28)),
             issue_date=date(2026, month, 28),
         ).pk
     page = queries.invoice_page(acme.pk, TODAY, InvoiceFilters(search="SO-12"), limit=100)
@@ -156,12 +165,7 @@ def test_a_reference_search_finds_events_on_the_first_and_last_instants_of_a_per
             for row, (name, at) in zip(event_rows("label", 2), firsts.items(), strict=True)
         ],
     )
-    draft = generate_draft_invoice(
-        actor=SystemActor.TESTS,
-        client=chicago,
-        period_start=date(2026, 3, 1),
-        period_end=date(2026, 3, 31),
-    ).invoice
+    draft = draft_invoice(chicago, picks=0, period=(date(2026, 3, 1), date(2026, 3, 31)))
     assert draft.lines.get().quantity == 2
     issued = issue_invoice(
         actor=SystemActor.TESTS, client=chicago, invoice_id=draft.pk, issue_date=TODAY
@@ -186,14 +190,8 @@ def test_a_reference_search_over_a_century_of_billing_finds_both_ends():
             client=acme,
             rows=[{**event_rows("pick", 1, day=date(year, 1, 5))[0], "reference": f"OLD-{year}"}],
         )
-        draft = generate_draft_invoice(
-            actor=SystemActor.TESTS,
-            client=acme,
-            period_start=date(year, 1, 1),
-            period_end=date(year, 1, 31),
-        ).invoice
-        invoice_of[year] = issue_invoice(
-            actor=SystemActor.TESTS, client=acme, invoice_id=draft.pk, issue_date=date(year, 2, 1)
+        invoice_of[year] = issued_invoice(
+            acme, picks=0, period=(date(year, 1, 1), date(year, 1, 31)), issue_date=date(year, 2, 1)
         ).pk
     try:
         for year, invoice_id in invoice_of.items():
@@ -239,22 +237,22 @@ def test_keyset_pages_walk_the_whole_table_both_ways(acme, sort, descending):
 
 
 def test_the_drilldown_has_lines_payments_credits_reminders_and_the_conversation(ledger, operator):
-    acme = ledger["acme"]
+    acme = ledger.acme
     create_credit_note(
         actor=operator,
         client=acme,
-        invoice_id=ledger["partial"].pk,
+        invoice_id=ledger.partial.pk,
         amount_minor=50,
         reason="Late pickup",
     )
-    detail = queries.invoice_detail(acme.pk, ledger["partial"].pk, TODAY)
+    detail = queries.invoice_detail(acme.pk, ledger.partial.pk, TODAY)
     assert [(ln.kind, ln.quantity, ln.amount_minor) for ln in detail.lines] == [("pick", 20, 700)]
     assert [(a.method, a.reference, a.amount_minor) for a in detail.allocations] == [
         ("wire", "W-p2", 200)
     ]
     assert [(c.amount_minor, c.reason) for c in detail.credit_notes] == [(50, "Late pickup")]
     assert detail.row.balance_minor == 450
-    disputed = queries.invoice_detail(acme.pk, ledger["disputed"].pk, TODAY)
+    disputed = queries.invoice_detail(acme.pk, ledger.disputed.pk, TODAY)
     assert {r.status for r in disputed.reminders} == {"paused"}
     conversation = [(m.side, m.body) for m in disputed.open_dispute.messages]
     assert conversation == [("client", "Too many picks"), ("operator", "Checking the WMS log.")]
@@ -262,23 +260,18 @@ def test_the_drilldown_has_lines_payments_credits_reminders_and_the_conversation
 
 
 def test_another_clients_invoice_line_and_events_are_not_found(ledger):
-    globex = ledger["globex"].pk
+    globex = ledger.globex.pk
     with pytest.raises(NotFound):
-        queries.invoice_detail(globex, ledger["paid"].pk, TODAY)
-    line = ledger["paid"].lines.first()
+        queries.invoice_detail(globex, ledger.paid.pk, TODAY)
+    line = ledger.paid.lines.first()
     with pytest.raises(NotFound):
         queries.line_events(globex, line.pk)
     with pytest.raises(NotFound):
-        queries.invoice_id_for_number(globex, ledger["paid"].number)
+        queries.invoice_id_for_number(globex, ledger.paid.number)
 
 
 def test_drafts_are_not_found_even_by_their_owner(acme, operator):
-    from tally.invoicing.services import generate_draft_invoice
-
-    add_events(acme, "pick", 3)
-    draft = generate_draft_invoice(
-        actor=operator, client=acme, period_start=date(2026, 10, 1), period_end=date(2026, 10, 31)
-    ).invoice
+    draft = draft_invoice(acme, picks=3, actor=operator)
     with pytest.raises(NotFound):
         queries.invoice_detail(acme.pk, draft.pk, TODAY)
     with pytest.raises(NotFound):
@@ -301,12 +294,12 @@ def test_line_events_page_in_time_order_both_ways(acme):
 
 
 def test_aging_puts_open_balances_in_buckets_as_of_a_date(ledger):
-    acme = ledger["acme"].pk
+    acme = ledger.acme.pk
     report = queries.aging(acme, TODAY)
     buckets = {b.key: (b.balance_minor, b.invoice_count) for b in report.buckets}
-    assert buckets["current"] == (ledger["disputed"].total_minor, 1)  # due 12-25
+    assert buckets["current"] == (ledger.disputed.total_minor, 1)  # due 12-25
     assert buckets["31_60"] == (500, 1)  # due 10-31: 50 days past due
-    assert report.total_minor == 500 + ledger["disputed"].total_minor
+    assert report.total_minor == 500 + ledger.disputed.total_minor
     # As of 15 October the September invoice was paid, the October one not yet due,
     # the November one not yet issued, and the 200 payment of 10 December not received.
     earlier = {b.key: b.balance_minor for b in queries.aging(acme, date(2026, 10, 15)).buckets}
@@ -316,11 +309,10 @@ def test_aging_puts_open_balances_in_buckets_as_of_a_date(ledger):
 
 
 def test_a_void_invoice_owes_nothing_in_the_filtered_total_and_in_the_balance_sort(acme):
-    voided = issued_invoice(acme, picks=100)  # $35.00
+    voided_invoice(acme, picks=100)  # $35.00
     issued_invoice(
         acme, picks=10, period=(date(2026, 11, 1), date(2026, 11, 30)), issue_date=date(2026, 12, 1)
     )  # $3.50
-    void_invoice(actor=SystemActor.TESTS, client=acme, invoice_id=voided.pk, reason="billed twice")
     today = date(2026, 12, 5)
     page = queries.invoice_page(acme.pk, today, InvoiceFilters(issued_from=date(2026, 1, 1)))
     assert (page.matching, page.matching_balance_minor) == (2, 350)

