@@ -55,6 +55,22 @@ def open_on(invoice, actor, **kw):
     return open_dispute(actor=actor, client=invoice.client, invoice_id=invoice.pk, **kw)
 
 
+def resolve(dispute, actor, **kw):
+    """`resolve_dispute` on `dispute`, for its own client unless `client=` says otherwise."""
+    kw.setdefault("client", dispute.client)
+    return resolve_dispute(actor=actor, dispute_id=dispute.pk, **kw)
+
+
+def post(dispute, actor, **kw):
+    kw.setdefault("client", dispute.client)
+    return post_dispute_message(actor=actor, dispute_id=dispute.pk, **kw)
+
+
+def withdraw(dispute, actor, **kw):
+    kw.setdefault("client", dispute.client)
+    return withdraw_dispute(actor=actor, dispute_id=dispute.pk, **kw)
+
+
 def actions_for(obj):
     return list(
         AuditEvent.objects.filter(
@@ -249,13 +265,9 @@ def test_a_user_without_an_account_cannot_open_a_dispute(invoice, acme_user):
 def test_the_conversation_keeps_both_sides_in_order(invoice, acme_user, operator):
     dispute = open_on(invoice, acme_user, reason="Labels look doubled")
     client = invoice.client
-    post_dispute_message(
-        actor=operator, client=client, dispute_id=dispute.pk, body="Checking the manifests."
-    )
+    post(dispute, operator, client=client, body="Checking the manifests.")
     colleague = make_user(Role.CLIENT_USER, client=client)
-    post_dispute_message(
-        actor=colleague, client=client, dispute_id=dispute.pk, body=" Orders 12-15 were cancelled "
-    )
+    post(dispute, colleague, client=client, body=" Orders 12-15 were cancelled ")
     detail = dispute_detail(dispute.pk)
     assert detail is not None
     assert [(m.author_side, m.author_email, m.body) for m in detail.messages] == [
@@ -271,14 +283,7 @@ def test_the_conversation_keeps_both_sides_in_order(invoice, acme_user, operator
 @pytest.mark.parametrize("body", ["", "  ", "x" * 10_001])
 def test_a_message_needs_a_body_of_bounded_length(invoice, acme_user, body):
     dispute = open_on(invoice, acme_user)
-    err = refused(
-        "invalid_message",
-        post_dispute_message,
-        actor=acme_user,
-        client=invoice.client,
-        dispute_id=dispute.pk,
-        body=body,
-    )
+    err = refused("invalid_message", post, dispute=dispute, actor=acme_user, body=body)
     assert [p.field for p in err.problems] == ["body"]
 
 
@@ -286,34 +291,16 @@ def test_another_client_cannot_post_in_a_dispute(invoice, acme_user, globex, glo
     dispute = open_on(invoice, acme_user)
     for client in (globex, invoice.client):
         err = refused(
-            "not_found",
-            post_dispute_message,
-            actor=globex_user,
-            client=client,
-            dispute_id=dispute.pk,
-            body="Let me in",
+            "not_found", post, dispute=dispute, actor=globex_user, client=client, body="Let me in"
         )
         assert err.message == "dispute not found"
 
 
 def test_posting_after_resolution_is_refused(invoice, acme_user, operator):
     dispute = open_on(invoice, acme_user)
-    resolve_dispute(
-        actor=operator,
-        client=invoice.client,
-        dispute_id=dispute.pk,
-        resolution="upheld",
-        summary="Charges are correct.",
-    )
+    resolve(dispute, operator, resolution="upheld", summary="Charges are correct.")
     for actor in (acme_user, operator):
-        refused(
-            "dispute_resolved",
-            post_dispute_message,
-            actor=actor,
-            client=invoice.client,
-            dispute_id=dispute.pk,
-            body="But wait",
-        )
+        refused("dispute_resolved", post, dispute=dispute, actor=actor, body="But wait")
 
 
 # Resolution -------------------------------------------------------------------------------
@@ -323,10 +310,9 @@ def test_a_credited_resolution_issues_a_credit_note_and_reduces_the_balance(
     invoice, acme_user, operator
 ):
     dispute = open_on(invoice, acme_user, amount_minor=450, line_ids=[line_of(invoice, "label").pk])
-    resolved = resolve_dispute(
-        actor=operator,
-        client=invoice.client,
-        dispute_id=dispute.pk,
+    resolved = resolve(
+        dispute,
+        operator,
         resolution="credited",
         summary="Duplicate labels credited.",
         credit_amount_minor=300,
@@ -358,10 +344,9 @@ def test_a_credited_resolution_issues_a_credit_note_and_reduces_the_balance(
 
 def test_the_credit_note_reason_defaults_to_the_summary(invoice, acme_user, operator):
     dispute = open_on(invoice, acme_user)
-    resolve_dispute(
-        actor=operator,
-        client=invoice.client,
-        dispute_id=dispute.pk,
+    resolve(
+        dispute,
+        operator,
         resolution="credited",
         summary="Goodwill credit for the late pickups.",
         credit_amount_minor=800,
@@ -376,10 +361,9 @@ def test_crediting_needs_an_amount(invoice, acme_user, operator):
     for amount in (None, 0, -1):
         err = refused(
             "invalid_resolution",
-            resolve_dispute,
+            resolve,
+            dispute=dispute,
             actor=operator,
-            client=invoice.client,
-            dispute_id=dispute.pk,
             resolution="credited",
             summary="Credited.",
             credit_amount_minor=amount,
@@ -396,10 +380,9 @@ def test_a_credit_above_the_balance_is_refused_and_the_dispute_stays_open(
     dispute = open_on(invoice, acme_user)
     refused(
         "credit_exceeds_balance",
-        resolve_dispute,
+        resolve,
+        dispute=dispute,
         actor=operator,
-        client=invoice.client,
-        dispute_id=dispute.pk,
         resolution="credited",
         summary="Credited.",
         credit_amount_minor=101,
@@ -412,10 +395,9 @@ def test_a_credit_above_the_balance_is_refused_and_the_dispute_stays_open(
 
 def test_an_upheld_charge_leaves_the_balance_alone(invoice, acme_user, operator):
     dispute = open_on(invoice, acme_user, amount_minor=100)
-    resolved = resolve_dispute(
-        actor=operator,
-        client=invoice.client,
-        dispute_id=dispute.pk,
+    resolved = resolve(
+        dispute,
+        operator,
         resolution="upheld",
         summary="The labels were printed and shipped; manifests attached.",
     )
@@ -430,10 +412,9 @@ def test_only_a_credited_resolution_carries_a_credit(invoice, acme_user, operato
     dispute = open_on(invoice, acme_user)
     err = refused(
         "invalid_resolution",
-        resolve_dispute,
+        resolve,
+        dispute=dispute,
         actor=operator,
-        client=invoice.client,
-        dispute_id=dispute.pk,
         resolution="upheld",
         summary="Upheld.",
         credit_amount_minor=100,
@@ -455,10 +436,9 @@ def test_a_resolution_needs_a_known_outcome_and_a_summary(
     dispute = open_on(invoice, acme_user)
     err = refused(
         "invalid_resolution",
-        resolve_dispute,
+        resolve,
+        dispute=dispute,
         actor=operator,
-        client=invoice.client,
-        dispute_id=dispute.pk,
         resolution=resolution,
         summary=summary,
     )
@@ -467,12 +447,8 @@ def test_a_resolution_needs_a_known_outcome_and_a_summary(
 
 def test_an_operator_may_record_a_withdrawal(invoice, acme_user, operator):
     dispute = open_on(invoice, acme_user)
-    resolved = resolve_dispute(
-        actor=operator,
-        client=invoice.client,
-        dispute_id=dispute.pk,
-        resolution="withdrawn",
-        summary="Client withdrew by phone.",
+    resolved = resolve(
+        dispute, operator, resolution="withdrawn", summary="Client withdrew by phone."
     )
     assert (resolved.resolution, resolved.resolution_summary) == (
         Resolution.WITHDRAWN,
@@ -485,15 +461,14 @@ def test_a_client_user_cannot_resolve_but_can_withdraw_their_dispute(invoice, ac
     for resolution in ("credited", "upheld", "withdrawn"):
         refused(
             "forbidden",
-            resolve_dispute,
+            resolve,
+            dispute=dispute,
             actor=acme_user,
-            client=invoice.client,
-            dispute_id=dispute.pk,
             resolution=resolution,
             summary="Self-service",
             credit_amount_minor=800 if resolution == "credited" else None,
         )
-    withdrawn = withdraw_dispute(actor=acme_user, client=invoice.client, dispute_id=dispute.pk)
+    withdrawn = withdraw(dispute, acme_user)
     withdrawn.refresh_from_db()
     assert (withdrawn.status, withdrawn.resolution, withdrawn.resolution_summary) == (
         DisputeStatus.RESOLVED,
@@ -511,15 +486,13 @@ def test_another_client_cannot_withdraw_or_resolve_a_dispute(
 ):
     dispute = open_on(invoice, acme_user)
     for client in (globex, invoice.client):
-        refused(
-            "not_found", withdraw_dispute, actor=globex_user, client=client, dispute_id=dispute.pk
-        )
+        refused("not_found", withdraw, dispute=dispute, actor=globex_user, client=client)
         refused(
             "not_found",
-            resolve_dispute,
+            resolve,
+            dispute=dispute,
             actor=globex_user,
             client=client,
-            dispute_id=dispute.pk,
             resolution="withdrawn",
             summary="x",
         )
@@ -529,10 +502,10 @@ def test_an_operator_naming_the_wrong_client_gets_not_found(invoice, acme_user, 
     dispute = open_on(invoice, acme_user)
     refused(
         "not_found",
-        resolve_dispute,
+        resolve,
+        dispute=dispute,
         actor=operator,
         client=globex,
-        dispute_id=dispute.pk,
         resolution="upheld",
         summary="x",
     )
@@ -540,22 +513,13 @@ def test_an_operator_naming_the_wrong_client_gets_not_found(invoice, acme_user, 
 
 def test_a_resolved_dispute_cannot_be_resolved_or_withdrawn_again(invoice, acme_user, operator):
     dispute = open_on(invoice, acme_user)
-    withdraw_dispute(
-        actor=acme_user, client=invoice.client, dispute_id=dispute.pk, summary="Found it"
-    )
+    withdraw(dispute, acme_user, summary="Found it")
+    refused("dispute_resolved", withdraw, dispute=dispute, actor=acme_user)
     refused(
         "dispute_resolved",
-        withdraw_dispute,
-        actor=acme_user,
-        client=invoice.client,
-        dispute_id=dispute.pk,
-    )
-    refused(
-        "dispute_resolved",
-        resolve_dispute,
+        resolve,
+        dispute=dispute,
         actor=operator,
-        client=invoice.client,
-        dispute_id=dispute.pk,
         resolution="credited",
         summary="Credited",
         credit_amount_minor=100,
@@ -567,17 +531,10 @@ def test_a_resolved_dispute_cannot_be_resolved_or_withdrawn_again(invoice, acme_
 def test_every_state_change_of_a_dispute_is_audited(invoice, acme_user, operator):
     start = AuditEvent.objects.count()
     dispute = open_on(invoice, acme_user, amount_minor=200)
-    post_dispute_message(actor=operator, client=invoice.client, dispute_id=dispute.pk, body="On it")
-    post_dispute_message(
-        actor=acme_user, client=invoice.client, dispute_id=dispute.pk, body="Thanks"
-    )
-    resolve_dispute(
-        actor=operator,
-        client=invoice.client,
-        dispute_id=dispute.pk,
-        resolution="credited",
-        summary="Credited 2.00",
-        credit_amount_minor=200,
+    post(dispute, operator, body="On it")
+    post(dispute, acme_user, body="Thanks")
+    resolve(
+        dispute, operator, resolution="credited", summary="Credited 2.00", credit_amount_minor=200
     )
     events = list(AuditEvent.objects.filter(id__gt=start).order_by("id"))
     assert [(e.action, e.actor_id) for e in events] == [

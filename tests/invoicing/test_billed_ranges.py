@@ -13,20 +13,18 @@ from tally.invoicing.queries import billed_events
 from tally.invoicing.services import (
     _Block,
     _unbilled_blocks,
-    generate_draft_invoice,
     generate_period_invoices,
 )
 from tally.operations.models import Event
-from tests.factories import add_events, assert_lines_total_their_events, billing_lines
+from tests.factories import (
+    OCTOBER,
+    add_events,
+    assert_lines_total_their_events,
+    billing_lines,
+    generate,
+)
 
 T0 = datetime(2026, 10, 1, tzinfo=UTC)
-OCT = (date(2026, 10, 1), date(2026, 10, 31))
-
-
-def generate(client, period=OCT):
-    return generate_draft_invoice(
-        actor=SystemActor.TESTS, client=client, period_start=period[0], period_end=period[1]
-    )
 
 
 # -- the free part of a period, as blocks -------------------------------------------------
@@ -100,7 +98,9 @@ def test_late_events_are_billed_by_the_next_run_and_only_they(acme):
     assert [(ln.quantity, ln.event_count) for ln in second.lines.all()] == [(15, 3)]
     assert {e.quantity for e in billed_events(second.lines.get())} == {5}
     assert (
-        generate_period_invoices(actor=SystemActor.TESTS, period_start=OCT[0], period_end=OCT[1])
+        generate_period_invoices(
+            actor=SystemActor.TESTS, period_start=OCTOBER[0], period_end=OCTOBER[1]
+        )
         == []
     )
     assert_lines_total_their_events()

@@ -15,12 +15,10 @@ import pytest
 from django.db import transaction
 
 from tally.audit.actors import SystemActor
-from tally.invoicing.services import generate_draft_invoice
 from tally.operations.models import Event
 from tally.operations.services import ingest_events
 from tests.concurrency import at_once
-from tests.factories import assert_lines_total_their_events, event_rows, make_client
-from tests.invoicing.test_billed_ranges import OCT
+from tests.factories import assert_lines_total_their_events, event_rows, generate, make_client
 
 pytestmark = [pytest.mark.postgres_only]
 
@@ -43,9 +41,7 @@ def test_a_run_waits_for_a_batch_in_flight_and_bills_all_of_it(tx_db):
         # the race this test is about.)
         Event.objects.create(client=globex, **{**event_rows("pick", 1)[0], "payload_hash": "x"})
         generating.set()
-        return generate_draft_invoice(
-            actor=SystemActor.TESTS, client=acme, period_start=OCT[0], period_end=OCT[1]
-        ).invoice
+        return generate(acme).invoice
 
     ingested, invoice = at_once(ingest_slowly, generate_meanwhile)
     assert ingested is None
@@ -80,16 +76,14 @@ def test_a_run_during_a_batch_still_being_copied_waits_for_it(tx_db):
     def ingest():
         ingest_events(actor=SystemActor.TESTS, client=acme, rows=rows)
 
-    def generate():
+    def generate_meanwhile():
         reached.wait(5)
         assert Event.objects.count() == 1  # the batch is not committed yet
         # An event of another client commits meanwhile, above the batch's drawn ids.
         ingest_events(actor=SystemActor.TESTS, client=globex, rows=event_rows("pick", 1))
         run = threading.Thread(target=release_in_a_second)
         run.start()  # generation waits for the batch, which waits for this
-        invoice = generate_draft_invoice(
-            actor=SystemActor.TESTS, client=acme, period_start=OCT[0], period_end=OCT[1]
-        ).invoice
+        invoice = generate(acme).invoice
         run.join()
         return invoice
 
@@ -97,7 +91,7 @@ def test_a_run_during_a_batch_still_being_copied_waits_for_it(tx_db):
         threading.Event().wait(1)  # with the share lock, generation is still waiting here
         release.set()
 
-    ingested, invoice = at_once(ingest, generate)
+    ingested, invoice = at_once(ingest, generate_meanwhile)
     assert ingested is None
     assert [(ln.quantity, ln.event_count) for ln in invoice.lines.all()] == [(3001, 3001)]
     assert_lines_total_their_events()

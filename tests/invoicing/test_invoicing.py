@@ -8,20 +8,19 @@ from tally.audit.actors import SystemActor
 from tally.errors import DomainError
 from tally.invoicing.models import InvoiceStatus, LineKind
 from tally.invoicing.queries import billed_events
-from tally.invoicing.services import add_adjustment, generate_draft_invoice
+from tally.invoicing.services import add_adjustment
 from tally.operations.models import Event
 from tally.rating.services import create_rate_card
 from tally.reminders.models import Reminder
-from tests.factories import add_events, billing_lines, issued_invoice, make_client
+from tests.factories import (
+    add_events,
+    billing_lines,
+    generate,
+    issued_invoice,
+    make_client,
+)
 
 pytestmark = pytest.mark.django_db
-OCT = (date(2026, 10, 1), date(2026, 10, 31))
-
-
-def generate(client, period=OCT):
-    return generate_draft_invoice(
-        actor=SystemActor.TESTS, client=client, period_start=period[0], period_end=period[1]
-    )
 
 
 def test_a_draft_has_one_line_per_kind_and_price_linked_to_exactly_its_events(acme):

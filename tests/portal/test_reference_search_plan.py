@@ -8,13 +8,11 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from tally.actions.invoices import issue_invoice
 from tally.audit.actors import SystemActor
-from tally.invoicing.services import generate_draft_invoice
 from tally.operations.services import ingest_events
 from tally.portal.queries.search import _invoices_billing_reference
 from tally.portal.scope import _sqlite_authorizer, client_scope
-from tests.factories import event_rows, make_client
+from tests.factories import event_rows, issued_invoice, make_client
 
 pytestmark = [pytest.mark.django_db, pytest.mark.sqlite_only]
 
@@ -27,21 +25,15 @@ def test_the_reference_search_seeks_the_day_index_on_a_database_never_analyzed()
             client=acme,
             rows=event_rows("pick", 50, day=date(2026, 3, day)),
         )
-    draft = generate_draft_invoice(
-        actor=SystemActor.TESTS,
-        client=acme,
-        period_start=date(2026, 3, 1),
-        period_end=date(2026, 3, 31),
-    ).invoice
-    issue_invoice(
-        actor=SystemActor.TESTS, client=acme, invoice_id=draft.pk, issue_date=date(2026, 4, 1)
+    invoice = issued_invoice(
+        acme, picks=0, period=(date(2026, 3, 1), date(2026, 3, 31)), issue_date=date(2026, 4, 1)
     )
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'")
         assert cursor.fetchone()[0] == 0
     with client_scope(acme.pk):
         with CaptureQueriesContext(connection) as captured:
-            assert _invoices_billing_reference(acme.pk, "REF-pick") == [draft.pk]
+            assert _invoices_billing_reference(acme.pk, "REF-pick") == [invoice.pk]
         search = next(q["sql"] for q in captured.captured_queries if "occurred_on" in q["sql"])
         connection.connection.set_authorizer(None)  # EXPLAIN reads tables the scope refuses
         try:
