@@ -204,6 +204,14 @@ DEFAULT_FROM_EMAIL = _own(
     "TALLY_FROM_EMAIL", "billing@tally.example", "the address reminders are sent from"
 )
 
+# Where clients reach Tally, for the links in emails (a reminder links to its invoice in
+# the portal): scheme, host and any path prefix, no trailing slash needed.
+TALLY_BASE_URL = _own(
+    "TALLY_BASE_URL",
+    "http://127.0.0.1:8000",
+    "the address clients open Tally at, e.g. https://billing.example.com, for links in emails",
+).rstrip("/")
+
 # The 3PL running this Tally: printed on invoices and in reminder emails.
 TALLY_OPERATOR_NAME = _own(
     "TALLY_OPERATOR_NAME", "Northwind Logistics", "your company's name, on every invoice"

@@ -31,6 +31,7 @@ def make_client(
     tax_rate_bp: int | None = None,
     prices: dict[str, str] | None = None,
     rates_from: date = date(2026, 1, 1),
+    locale: str = "en_US",
 ) -> Client:
     n = next(_seq)
     code = code or f"client-{n}"
@@ -44,6 +45,7 @@ def make_client(
         tax_rate_bp=tax_rate_bp,
         address=f"{n} Harbor Way\nPort City",
         billing_contacts=[("Accounts Payable", f"ap@{code}.example")],
+        locale=locale,
     )
     create_rate_card(
         actor=SystemActor.TESTS,

@@ -10,6 +10,8 @@ class Client(models.Model):
     currency = models.CharField(max_length=3)
     payment_terms_days = models.PositiveSmallIntegerField(default=30)
     time_zone = models.CharField(max_length=64, default="UTC")
+    # How emails to the client write amounts and dates (a CLDR locale, e.g. de_DE).
+    locale = models.CharField(max_length=16, default="en_US")
     # Basis points of a percent: 8.25% is 825. Null means no tax is charged.
     tax_rate_bp = models.PositiveIntegerField(null=True, blank=True)
     address = models.TextField(blank=True)

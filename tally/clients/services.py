@@ -2,6 +2,7 @@
 
 import zoneinfo
 
+from babel import Locale, UnknownLocaleError
 from django.db import transaction
 
 from tally.audit import services as audit
@@ -21,6 +22,7 @@ def _validate(
     time_zone: str,
     payment_terms_days: int,
     tax_rate_bp: int | None,
+    locale: str,
 ) -> list[Problem]:
     problems = []
     if not name.strip():
@@ -35,6 +37,12 @@ def _validate(
         zoneinfo.ZoneInfo(time_zone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         problems.append(Problem(f"unknown time zone {time_zone!r}", field="time_zone"))
+    try:
+        Locale.parse(locale)
+    except (UnknownLocaleError, ValueError, TypeError):
+        problems.append(
+            Problem(f"unknown locale {locale!r}: use one such as en_US", field="locale")
+        )
     if not 0 <= payment_terms_days <= 365:
         problems.append(Problem("must be between 0 and 365 days", field="payment_terms_days"))
     if tax_rate_bp is not None and not 0 <= tax_rate_bp <= 10000:
@@ -54,7 +62,9 @@ def create_client(
     tax_rate_bp: int | None = None,
     address: str = "",
     billing_contacts: list[tuple[str, str]] | None = None,
+    locale: str = "en_US",
 ) -> Client:
+    locale = locale.replace("-", "_")
     problems = _validate(
         code=code,
         name=name,
@@ -62,6 +72,7 @@ def create_client(
         time_zone=time_zone,
         payment_terms_days=payment_terms_days,
         tax_rate_bp=tax_rate_bp,
+        locale=locale,
     )
     if Client.objects.filter(code=code).exists():
         problems.append(Problem(f"a client with code {code!r} exists", field="code"))
@@ -75,6 +86,7 @@ def create_client(
         time_zone=time_zone,
         tax_rate_bp=tax_rate_bp,
         address=address,
+        locale=str(Locale.parse(locale)),
     )
     BillingContact.objects.bulk_create(
         BillingContact(client=client, name=n, email=e.lower()) for n, e in billing_contacts or []
@@ -91,6 +103,7 @@ def create_client(
             "payment_terms_days": payment_terms_days,
             "time_zone": time_zone,
             "tax_rate_bp": tax_rate_bp,
+            "locale": client.locale,
             "billing_contacts": [e for _, e in billing_contacts or []],
         },
     )

@@ -11,9 +11,10 @@ over, so the step goes back to `scheduled` and is tried again after a delay
 (`RETRY_DELAYS`), then marked `failed` for good.
 """
 
+import logging
 import zoneinfo
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -24,6 +25,8 @@ from django.core.mail import EmailMessage, get_connection
 from django.core.mail.backends.base import BaseEmailBackend
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
+from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 
 from tally.audit import services as audit
@@ -38,6 +41,8 @@ from tally.money import format_money
 from tally.payments.instructions import payment_instructions
 
 from .models import Reminder, ReminderAttempt, ReminderPolicy, ReminderStatus, default_offsets
+
+log = logging.getLogger(__name__)
 
 MIN_OFFSET_DAYS = -60
 MAX_OFFSET_DAYS = 365
@@ -394,6 +399,7 @@ def _flag_stale(actor: Actor, stale_after: timedelta, report: SendReport) -> Non
                 f"claimed for sending at {claimed} and never finished: "
                 "the email may or may not have gone out"
             )
+            log.warning("reminder %s needs review: %s", r.pk, detail)
             _record_attempt(r, ReminderStatus.NEEDS_REVIEW, [], detail)
             _change(
                 actor,
@@ -488,58 +494,61 @@ def _days_phrase(due: date, today: date) -> str:
     return f"due in {-days} day{'s' if days != -1 else ''}"
 
 
-def _how_to_pay(currency: str, number: str) -> list[str]:
-    """The email's payment lines, each line of the operator's text indented; none when
-    the operator has given no instructions for this currency."""
-    instructions = payment_instructions(currency)
-    if not instructions:
-        return []
-    lines = [f"  {line}" for line in instructions.splitlines()]
-    return ["How to pay:", *lines, f"  Please quote {number} as the payment reference.", ""]
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content: bytes
+    mimetype: str
+
+
+# Makes what a reminder carries besides its text (the invoice's PDF): given by the caller,
+# because the PDF is drawn by the portal, a layer above this app (tally.worker.emails).
+Attacher = Callable[[Invoice, Client, date], list[Attachment]]
+
+
+def invoice_url(number: str) -> str:
+    """The invoice's page in the client portal, as a link in an email."""
+    return settings.TALLY_BASE_URL + reverse("portal:invoice", args=[number])
 
 
 def compose_reminder(
-    *, invoice: Invoice, client: Client, recipients: list[str], today: date
+    *,
+    invoice: Invoice,
+    client: Client,
+    recipients: list[str],
+    today: date,
+    attachments: Sequence[Attachment] = (),
 ) -> EmailMessage:
-    """The reminder email: who is asking, for which invoice, how much, by when, how to pay."""
+    """The reminder email: who is asking, for which invoice, how much, by when, how to pay,
+    and where to see it. Written from `reminders/reminder_*.txt`, with amounts and dates
+    in the client's locale."""
     assert invoice.due_date is not None
-    operator = settings.TALLY_OPERATOR_NAME
-    amount = format_money(invoice.balance_minor, invoice.currency)
-    due = format_date(invoice.due_date, format="medium", locale="en_US")
-    when = _days_phrase(invoice.due_date, today)
+    locale = client.locale or "en_US"
     number = invoice.display_number
-    if when == "due today":
-        subject = f"{operator}: invoice {number} for {amount} is due today ({due})"
-    elif when.startswith("due in"):
-        subject = f"{operator}: invoice {number} for {amount} is {when} ({due})"
-    else:
-        subject = f"{operator}: invoice {number} for {amount} is {when} (was due {due})"
-    body = "\n".join(
-        [
-            f"Hello {client.name},",
-            "",
-            f"This is a reminder from {operator} about invoice {number}.",
-            "",
-            f"  Invoice:     {number}",
-            f"  Amount due:  {amount}",
-            f"  Due date:    {due} ({when})",
-            "",
-            *_how_to_pay(invoice.currency, number),
-            "The invoice, every charge on it and the events behind each charge are in the",
-            "client portal. If something looks wrong, open a dispute there: reminders pause",
-            "while a dispute is open. If you have already paid, thank you, and please",
-            "disregard this reminder.",
-            "",
-            operator,
-        ]
-    )
-    return EmailMessage(
-        subject=subject,
-        body=body,
+    context = {
+        "operator_name": settings.TALLY_OPERATOR_NAME,
+        "client_name": client.name,
+        "number": number,
+        "amount": format_money(invoice.balance_minor, invoice.currency, locale),
+        "due": format_date(invoice.due_date, format="medium", locale=locale),
+        "days_late": (today - invoice.due_date).days,
+        "when": _days_phrase(invoice.due_date, today),
+        "payment_instructions": payment_instructions(invoice.currency).splitlines(),
+        "invoice_url": invoice_url(number),
+        "pdf_attached": any(a.mimetype == "application/pdf" for a in attachments),
+    }
+    subject = render_to_string("reminders/reminder_subject.txt", context)
+    message = EmailMessage(
+        # One line, as a header must be.
+        subject="".join(subject.splitlines()).strip(),
+        body=render_to_string("reminders/reminder_email.txt", context).rstrip() + "\n",
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=recipients,
         headers={"X-Tally-Invoice": number},
     )
+    for attachment in attachments:
+        message.attach(attachment.filename, attachment.content, attachment.mimetype)
+    return message
 
 
 def _record_attempt(r: Reminder, outcome: str, recipients: list[str], error: str) -> None:
@@ -581,6 +590,7 @@ def _deliver(
     days: _Days,
     connection: BaseEmailBackend,
     report: SendReport,
+    attach: Attacher | None = None,
 ) -> None:
     r = Reminder.objects.select_related("invoice", "client").get(pk=reminder_id)
     invoice, client = r.invoice, r.client
@@ -612,14 +622,17 @@ def _deliver(
         return
     recipients = billing_emails(client)
     if not recipients:
+        log.warning("reminder %s of %s not sent: no billing contact", r.pk, invoice.display_number)
         _finish(actor, r.pk, ReminderStatus.FAILED, recipients=[], error="no billing contact")
         report.failed += 1
         return
+    today = days.for_clients([client.pk])[client.pk]
     message = compose_reminder(
         invoice=invoice,
         client=client,
         recipients=recipients,
-        today=days.for_clients([client.pk])[client.pk],
+        today=today,
+        attachments=_attachments(attach, invoice, client, today),
     )
     try:
         connection.open()
@@ -630,16 +643,38 @@ def _deliver(
         if connection.send_messages([message]) != 1:
             raise RuntimeError("the mail backend accepted no message")
     except Exception as e:  # noqa: BLE001 - any failure of the mail server is recorded
+        log.warning(
+            "reminder %s of %s failed at the mail server; not retried (it may have gone out)",
+            r.pk,
+            invoice.display_number,
+            exc_info=e,
+        )
         try:
             connection.close()
-        except Exception:  # noqa: BLE001, S110 - the connection is being dropped anyway
-            pass
+        except Exception:  # noqa: BLE001 - the connection is being dropped anyway
+            log.debug("closing the mail connection after a failure failed too", exc_info=True)
         error = f"{type(e).__name__}: {e}"
         _finish(actor, r.pk, ReminderStatus.FAILED, recipients=recipients, error=error)
         report.failed += 1
         return
     _finish(actor, r.pk, ReminderStatus.SENT, recipients=recipients)
     report.sent += 1
+
+
+def _attachments(
+    attach: Attacher | None, invoice: Invoice, client: Client, today: date
+) -> list[Attachment]:
+    """The caller's attachments; none if they cannot be made: the reminder still goes,
+    with its link to the invoice in the portal."""
+    if attach is None:
+        return []
+    try:
+        return attach(invoice, client, today)
+    except Exception:  # noqa: BLE001 - a reminder without its PDF beats no reminder
+        log.exception(
+            "invoice %s: the reminder goes without its attachment", invoice.display_number
+        )
+        return []
 
 
 def _unreachable(
@@ -650,6 +685,12 @@ def _unreachable(
     (`sending`), so nobody else adds attempts meanwhile."""
     tries = ReminderAttempt.objects.filter(reminder_id=reminder_id).count() + 1
     if tries > len(RETRY_DELAYS):
+        log.error(
+            "reminder %s not sent: mail server unreachable on %d tries (%s); giving up",
+            reminder_id,
+            tries,
+            error,
+        )
         _finish(
             actor,
             reminder_id,
@@ -660,6 +701,12 @@ def _unreachable(
         report.failed += 1
         return
     retry_after = now() + RETRY_DELAYS[tries - 1]
+    log.warning(
+        "reminder %s not sent: mail server unreachable (%s); trying again after %s",
+        reminder_id,
+        error,
+        retry_after.isoformat(),
+    )
     with transaction.atomic():
         r = Reminder.objects.select_for_update().get(pk=reminder_id)
         _record_attempt(r, ReminderStatus.FAILED, recipients, error)
@@ -682,6 +729,7 @@ def send_due_reminders(
     connection_factory: ConnectionFactory | None = None,
     stale_after: timedelta = STALE_AFTER,
     batch_size: int = CLAIM_BATCH,
+    attach: Attacher | None = None,
 ) -> SendReport:
     """Send every reminder step that is due, at most once each. Safe to run twice at once.
 
@@ -694,6 +742,8 @@ def send_due_reminders(
     the mail went out, and a second copy is worse than a visible failure. A mail server
     that cannot be reached at all is retried after `RETRY_DELAYS`. Each try leaves a
     ReminderAttempt row.
+
+    `attach` adds attachments to each email (tally.worker.emails: the invoice's PDF).
     """
     days = _Days(today)
     report = SendReport()
@@ -705,12 +755,12 @@ def send_due_reminders(
             if not found:
                 break
             for reminder_id in claimed:
-                _deliver(actor, reminder_id, days, connection, report)
+                _deliver(actor, reminder_id, days, connection, report, attach)
     finally:
         try:
             connection.close()
-        except Exception:  # noqa: BLE001, S110 - nothing left to send on it
-            pass
+        except Exception:  # noqa: BLE001 - nothing left to send on it
+            log.warning("closing the mail connection failed", exc_info=True)
     report.paused += (
         Reminder.objects.filter(days.due_filter(), status=ReminderStatus.SCHEDULED)
         .filter(_open_dispute())

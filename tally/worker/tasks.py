@@ -13,13 +13,18 @@ from django_tasks import task
 from tally.accounts import throttle
 from tally.reminders import services as reminders
 
+from .emails import invoice_pdf
+
 
 @task()
 def send_due_reminders(today: str | None = None) -> dict[str, int]:
     """Every 15 minutes (`schedule.PERIODIC`). Twice is harmless: each step is claimed
     once (reminders.services), so a second run finds nothing left to send. `today`
-    (YYYY-MM-DD) fixes the date for every client, as `tally send-reminders --today`."""
-    report = reminders.send_due_reminders(today=date.fromisoformat(today) if today else None)
+    (YYYY-MM-DD) fixes the date for every client, as `tally send-reminders --today`.
+    Each email carries the invoice's PDF."""
+    report = reminders.send_due_reminders(
+        today=date.fromisoformat(today) if today else None, attach=invoice_pdf
+    )
     return asdict(report)
 
 

@@ -80,6 +80,7 @@ _OWN_SETTINGS = {
     "TALLY_OPERATOR_ADDRESS": "1 Quay Road\\nDover CT17 9BY",
     "TALLY_OPERATOR_CONTACT": "accounts@harbor3pl.example",
     "TALLY_PAYMENT_INSTRUCTIONS": "Wire: Harbor 3PL, account 998877",
+    "TALLY_BASE_URL": "https://billing.harbor3pl.example",
 }
 
 

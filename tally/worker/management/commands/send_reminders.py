@@ -1,8 +1,13 @@
+"""`tally send-reminders`: the due reminders now, for cron (the worker sends them every 15
+minutes by itself). Here, not in tally.reminders, because each email carries the invoice's
+PDF, which the portal draws."""
+
 from datetime import date
 
 from django.core.management.base import BaseCommand, CommandError
 
 from tally.reminders.services import send_due_reminders
+from tally.worker.emails import invoice_pdf
 
 
 class Command(BaseCommand):
@@ -25,5 +30,5 @@ class Command(BaseCommand):
                 today = date.fromisoformat(options["today"])
             except ValueError:
                 raise CommandError(f"--today {options['today']!r}: expected YYYY-MM-DD") from None
-        report = send_due_reminders(today=today)
+        report = send_due_reminders(today=today, attach=invoice_pdf)
         self.stdout.write(report.summary())
