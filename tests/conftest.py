@@ -90,3 +90,63 @@ def operator(db):
     from tests.factories import make_user
 
     return make_user(email="ops@northwind.example")
+
+
+@pytest.fixture
+def every_status(acme, globex, operator):
+    """Acme invoices in every client-facing status, some twice; one Globex invoice.
+    Statuses as of 20 Dec 2026."""
+    from datetime import date, timedelta
+
+    from tally.accounts.models import Role
+    from tally.actions.invoices import create_credit_note, void_invoice
+    from tally.actions.payments import record_payment
+    from tally.audit.actors import SystemActor
+    from tally.disputes.services import open_dispute
+    from tests.factories import issued_invoice, make_user
+
+    def pay(client, invoice, amount, key, received_on):
+        record_payment(
+            actor=SystemActor.TESTS,
+            client=client,
+            amount_minor=amount,
+            currency="USD",
+            received_on=received_on,
+            method="ach",
+            idempotency_key=key,
+            allocations=[(invoice.pk, amount)],
+        )
+
+    user = make_user(role=Role.CLIENT_USER, client=acme)
+    made = {}
+
+    def invoice(name, picks, issued, **kw):
+        made[name] = issued_invoice(
+            acme,
+            picks=picks,
+            period=(issued - timedelta(days=30), issued - timedelta(days=1)),
+            issue_date=issued,
+        )
+        return made[name]
+
+    paid = invoice("paid", 10, date(2026, 6, 1))
+    pay(acme, paid, paid.total_minor, "k-paid", date(2026, 6, 20))
+    invoice("overdue", 11, date(2026, 9, 1))
+    part = invoice("overdue_partly_paid", 12, date(2026, 9, 2))
+    pay(acme, part, 100, "k-part", date(2026, 9, 15))
+    invoice("open", 13, date(2026, 12, 1))
+    part_now = invoice("partially_paid", 14, date(2026, 12, 2))
+    pay(acme, part_now, 100, "k-part-now", date(2026, 12, 10))
+    credited = invoice("partially_credited", 15, date(2026, 12, 3))
+    create_credit_note(
+        actor=operator, client=acme, invoice_id=credited.pk, amount_minor=50, reason="Damage"
+    )
+    disputed = invoice("disputed", 16, date(2026, 12, 4))
+    open_dispute(actor=user, client=acme, invoice_id=disputed.pk, reason="Too many")
+    disputed_paid = invoice("disputed_paid", 17, date(2026, 7, 1))
+    pay(acme, disputed_paid, disputed_paid.total_minor, "k-dp", date(2026, 7, 10))
+    open_dispute(actor=user, client=acme, invoice_id=disputed_paid.pk, reason="Overcharged")
+    void = invoice("void", 18, date(2026, 11, 1))
+    void_invoice(actor=operator, client=acme, invoice_id=void.pk, reason="Duplicate")
+    issued_invoice(globex, picks=19, issue_date=date(2026, 9, 1))
+    return made

@@ -8,12 +8,8 @@ refuses to take below zero (zero once void).
 from django.db import models
 from django.db.models import Case, F, Q, Value, When
 
-
-class InvoiceStatus(models.TextChoices):
-    DRAFT = "draft", "Draft"
-    OPEN = "open", "Open"
-    PAID = "paid", "Paid"
-    VOID = "void", "Void"
+# InvoiceStatus is defined beside the client-visible status and imported from here too.
+from .status import InvoiceQuerySet, InvoiceStatus
 
 
 class Invoice(models.Model):
@@ -49,6 +45,10 @@ class Invoice(models.Model):
     issued_at = models.DateTimeField(null=True, blank=True)
     paid_at = models.DateTimeField(null=True, blank=True)
     voided_at = models.DateTimeField(null=True, blank=True)
+
+    # issued(), outstanding(), with_status(today), status_is(...): the client-visible
+    # status, defined once (status.py).
+    objects = InvoiceQuerySet.as_manager()
 
     class Meta:
         constraints = [

@@ -31,7 +31,9 @@ PORTAL_ROLE = "tally_portal"
 
 # Client-visible tables and the rows of each a client may read, as SQL on the table's own
 # columns; `{client}` is the scoped client's id. Only issued invoices are visible: never a
-# draft, nor a draft voided before it was issued (it has no number). Each condition
+# draft, nor a draft voided before it was issued (it has no number) — the SQL copy of
+# `Invoice.objects.issued()` (invoicing/status.py), as is the PostgreSQL policy (portal
+# migration 0004); tests/portal/test_client_scope.py holds the three together. Each condition
 # reads a column other than the rowid in a way the planner cannot drop (`IS NOT NULL` on a
 # NOT NULL column is dropped): SQLite reports a rowid-only read without naming the
 # view it came through, and the authorizer would refuse it.

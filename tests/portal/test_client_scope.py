@@ -84,6 +84,28 @@ def test_a_draft_voided_before_it_was_issued_stays_invisible(two_clients_billed)
         assert raw(f"SELECT count(*) FROM invoicing_invoice WHERE id = {draft.pk}") == [(0,)]
 
 
+def test_the_scope_shows_the_invoices_the_issued_rule_gives_and_no_others(
+    two_clients_billed, every_status, operator
+):
+    """The scope's copy of "issued" (a SQLite view, a PostgreSQL policy: SQL text of their
+    own) agrees with `Invoice.objects.issued()`: drafts, void drafts, every status."""
+    acme, _ = two_clients_billed
+    draft = Invoice.objects.get(client=acme, status="draft")
+    void_invoice(actor=operator, client=acme, invoice_id=draft.pk, reason="wrong period")
+    add_events(acme, "pick", 2, day=date(2026, 11, 4))
+    generate_draft_invoice(
+        actor=SystemActor.TESTS,
+        client=acme,
+        period_start=date(2026, 11, 1),
+        period_end=date(2026, 11, 30),
+    )
+    issued = set(Invoice.objects.filter(client=acme).issued().values_list("id", flat=True))
+    assert len(issued) == len(every_status) + 1
+    assert Invoice.objects.filter(client=acme).count() == len(issued) + 2
+    with client_scope(acme.pk):
+        assert {r[0] for r in raw("SELECT id FROM invoicing_invoice")} == issued
+
+
 def test_writes_are_refused_in_scope(two_clients_billed):
     acme, _ = two_clients_billed
     with pytest.raises(DatabaseError), client_scope(acme.pk):

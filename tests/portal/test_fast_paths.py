@@ -11,11 +11,9 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from django.db import DatabaseError, connection
 
-from tally.accounts.models import Role
-from tally.actions.invoices import create_credit_note, issue_invoice, void_invoice
+from tally.actions.invoices import issue_invoice, void_invoice
 from tally.actions.payments import record_payment
 from tally.audit.actors import SystemActor
-from tally.disputes.services import open_dispute
 from tally.invoicing.models import CreditNote, Invoice, InvoiceStatus
 from tally.invoicing.services import generate_draft_invoice
 from tally.operations.services import ingest_events
@@ -23,7 +21,7 @@ from tally.payments.models import Allocation
 from tally.portal import queries
 from tally.portal.queries import InvoiceFilters
 from tally.portal.scope import ScopeError, client_scope
-from tests.factories import issued_invoice, make_user
+from tests.factories import issued_invoice
 
 pytestmark = pytest.mark.django_db
 TODAY = date(2026, 12, 20)
@@ -42,44 +40,6 @@ def pay(client, invoice, amount, key, received_on):
     )
 
 
-@pytest.fixture
-def every_status(acme, globex, operator):
-    """Acme invoices in every client-facing status, some twice; one Globex invoice."""
-    user = make_user(role=Role.CLIENT_USER, client=acme)
-    made = {}
-
-    def invoice(name, picks, issued, **kw):
-        made[name] = issued_invoice(
-            acme,
-            picks=picks,
-            period=(issued - timedelta(days=30), issued - timedelta(days=1)),
-            issue_date=issued,
-        )
-        return made[name]
-
-    paid = invoice("paid", 10, date(2026, 6, 1))
-    pay(acme, paid, paid.total_minor, "k-paid", date(2026, 6, 20))
-    invoice("overdue", 11, date(2026, 9, 1))
-    part = invoice("overdue_partly_paid", 12, date(2026, 9, 2))
-    pay(acme, part, 100, "k-part", date(2026, 9, 15))
-    invoice("open", 13, date(2026, 12, 1))
-    part_now = invoice("partially_paid", 14, date(2026, 12, 2))
-    pay(acme, part_now, 100, "k-part-now", date(2026, 12, 10))
-    credited = invoice("partially_credited", 15, date(2026, 12, 3))
-    create_credit_note(
-        actor=operator, client=acme, invoice_id=credited.pk, amount_minor=50, reason="Damage"
-    )
-    disputed = invoice("disputed", 16, date(2026, 12, 4))
-    open_dispute(actor=user, client=acme, invoice_id=disputed.pk, reason="Too many")
-    disputed_paid = invoice("disputed_paid", 17, date(2026, 7, 1))
-    pay(acme, disputed_paid, disputed_paid.total_minor, "k-dp", date(2026, 7, 10))
-    open_dispute(actor=user, client=acme, invoice_id=disputed_paid.pk, reason="Overcharged")
-    void = invoice("void", 18, date(2026, 11, 1))
-    void_invoice(actor=operator, client=acme, invoice_id=void.pk, reason="Duplicate")
-    issued_invoice(globex, picks=19, issue_date=date(2026, 9, 1))
-    return made
-
-
 def test_each_status_filter_finds_exactly_the_invoices_showing_that_status(acme, every_status):
     everything = queries.invoice_page(acme.pk, TODAY, limit=100).rows
     assert len(everything) == len(every_status)
@@ -94,6 +54,20 @@ def test_each_status_filter_finds_exactly_the_invoices_showing_that_status(acme,
     )
     assert {r.id for r in two.rows} == {i for i, s in shown.items() if s in ("overdue", "disputed")}
     assert queries.invoice_page(acme.pk, TODAY, InvoiceFilters(statuses=("bogus",))).rows == []
+
+
+@pytest.mark.parametrize("day", [TODAY, date(2026, 9, 1), TODAY + timedelta(days=400)])
+def test_the_stat_cards_count_what_the_status_rules_give(acme, every_status, day):
+    """The cards are SQL text of their own (one statement, for speed): they agree with the
+    invoice model's status rules."""
+    cards = queries.stat_cards(acme.pk, day)
+    issued = Invoice.objects.filter(client=acme).issued()
+    outstanding = list(issued.outstanding().values_list("balance_minor", flat=True))
+    overdue = list(issued.status_is("overdue", today=day).values_list("balance_minor", flat=True))
+    assert (cards.open_count, cards.outstanding_minor) == (len(outstanding), sum(outstanding))
+    assert (cards.overdue_count, cards.overdue_minor) == (len(overdue), sum(overdue))
+    assert cards.overdue_count > 0 or day < TODAY
+    assert cards.disputed_count == issued.status_is("disputed", today=day).count() == 2
 
 
 def test_the_drilldown_shows_the_status_the_table_shows(acme, every_status):

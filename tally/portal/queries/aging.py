@@ -21,7 +21,7 @@ from tally.invoicing.models import (
 from tally.payments.models import Allocation, Payment
 
 from ..scope import client_scope
-from .common import ISSUED, _currency, _tables
+from .common import _currency, _tables
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,7 @@ def aging(client_id: int, as_of: date) -> AgingReport:
         rows = (
             Invoice.objects.filter(client_id=client_id, issue_date__lte=as_of)
             .filter(candidates)
-            .filter(ISSUED)
+            .issued()
             .exclude(status=InvoiceStatus.VOID, voided_at__date__lte=as_of)
             .annotate(
                 paid_asof=Coalesce(Subquery(paid), 0), credited_asof=Coalesce(Subquery(credited), 0)

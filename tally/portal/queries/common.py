@@ -8,24 +8,10 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from django.db.models import (
-    Case,
-    Exists,
-    IntegerField,
-    OuterRef,
-    Q,
-    QuerySet,
-    Value,
-    When,
-)
-
 from tally.clients.models import Client
-from tally.disputes.models import Dispute, DisputeStatus
-from tally.invoicing.models import (
-    Invoice,
-    InvoiceStatus,
-    format_invoice_number,
-)
+from tally.disputes.models import Dispute
+from tally.invoicing.models import Invoice, format_invoice_number
+from tally.invoicing.status import DerivedStatus, InvoiceQuerySet
 from tally.operations.models import EventKind
 from tally.payments.models import PaymentMethod
 
@@ -36,22 +22,12 @@ def _tables(*models: type) -> frozenset[str]:
 
 
 _INVOICE_TABLE = _tables(Invoice, Dispute)
-# A client sees the invoices that were issued: never a draft, nor a draft that was voided
-# before it was issued (it has no number). The scope applies the same rule (scope.py).
-ISSUED = Q(number__isnull=False)
 
-# What the client sees as an invoice's status, most pressing first.
-STATUSES = ("disputed", "overdue", "partially_paid", "open", "paid", "void")
+# What the client sees as an invoice's status, most pressing first (invoicing/status.py).
+STATUSES = tuple(s.value for s in DerivedStatus)
 # What the table can be filtered by: each status, or everything still owed.
 FILTER_STATUSES = (*STATUSES, "outstanding")
-STATUS_LABELS = {
-    "disputed": "Disputed",
-    "overdue": "Overdue",
-    "partially_paid": "Partially paid",
-    "open": "Open",
-    "paid": "Paid",
-    "void": "Void",
-}
+STATUS_LABELS = {s.value: str(s.label) for s in DerivedStatus}
 KIND_LABELS = {kind.value: str(kind.label) for kind in EventKind}
 METHOD_LABELS = {method.value: str(method.label) for method in PaymentMethod}
 SORTS = ("issue_date", "due_date", "status", "amount", "balance")
@@ -120,61 +96,9 @@ def decode_cursor(cursor: str | None) -> list[Any] | None:
 
 
 # -- building blocks ---------------------------------------------------------------------
-def _status_expression(today: date) -> Case:
-    open_dispute = Exists(Dispute.objects.filter(invoice=OuterRef("pk"), status=DisputeStatus.OPEN))
-    return Case(
-        When(status=InvoiceStatus.VOID, then=Value(STATUSES.index("void"))),
-        When(open_dispute, then=Value(STATUSES.index("disputed"))),
-        When(status=InvoiceStatus.PAID, then=Value(STATUSES.index("paid"))),
-        When(due_date__lt=today, then=Value(STATUSES.index("overdue"))),
-        When(allocated_minor__gt=0, then=Value(STATUSES.index("partially_paid"))),
-        When(credited_minor__gt=0, then=Value(STATUSES.index("partially_paid"))),
-        default=Value(STATUSES.index("open")),
-        output_field=IntegerField(),
-    )
-
-
-def _status_rank(values: dict[str, Any], has_open_dispute: bool, today: date) -> int:
-    """`_status_expression` for one invoice already read (tests hold the two together)."""
-    if values["status"] == InvoiceStatus.VOID:
-        return STATUSES.index("void")
-    if has_open_dispute:
-        return STATUSES.index("disputed")
-    if values["status"] == InvoiceStatus.PAID:
-        return STATUSES.index("paid")
-    if values["due_date"] is not None and values["due_date"] < today:
-        return STATUSES.index("overdue")
-    if values["allocated_minor"] > 0 or values["credited_minor"] > 0:
-        return STATUSES.index("partially_paid")
-    return STATUSES.index("open")
-
-
-def _status_condition(status: str, today: date) -> Q:
-    """Invoices whose `_status_expression` is `status`, as conditions the database can
-    match with an index (status, dates) instead of computing the rank of every invoice."""
-    disputed = Q(Exists(Dispute.objects.filter(invoice=OuterRef("pk"), status=DisputeStatus.OPEN)))
-    not_yet_due = ~Q(due_date__lt=today)
-    unsettled = Q(status=InvoiceStatus.OPEN) & ~disputed
-    return {
-        "void": Q(status=InvoiceStatus.VOID),
-        "disputed": ~Q(status=InvoiceStatus.VOID) & disputed,
-        "paid": Q(status=InvoiceStatus.PAID) & ~disputed,
-        "overdue": unsettled & Q(due_date__lt=today),
-        "partially_paid": unsettled
-        & not_yet_due
-        & (Q(allocated_minor__gt=0) | Q(credited_minor__gt=0)),
-        "open": unsettled & not_yet_due & Q(allocated_minor__lte=0, credited_minor__lte=0),
-        # Not a status of its own: everything still owed, whatever else it is.
-        "outstanding": Q(status=InvoiceStatus.OPEN),
-    }[status]
-
-
-def _invoices(client_id: int, today: date) -> QuerySet:
-    return (
-        Invoice.objects.filter(client_id=client_id)
-        .filter(ISSUED)
-        .annotate(status_rank=_status_expression(today))
-    )
+def _invoices(client_id: int, today: date) -> InvoiceQuerySet:
+    """The client's invoices as the table shows them, with their status's sort rank."""
+    return Invoice.objects.filter(client_id=client_id).issued().with_status(today)
 
 
 _ROW_COLUMNS = (

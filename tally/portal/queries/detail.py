@@ -10,6 +10,7 @@ from tally.invoicing.models import (
     Invoice,
     InvoiceLine,
 )
+from tally.invoicing.status import derived_status
 from tally.payments.models import Allocation, Payment
 from tally.reminders.models import Reminder
 
@@ -17,11 +18,9 @@ from ..scope import client_scope
 from .common import (
     _LINE_COLUMNS,
     _ROW_COLUMNS,
-    ISSUED,
     InvoiceRow,
     LineRow,
     _row,
-    _status_rank,
     _tables,
 )
 from .disputes import DisputeView, _disputes
@@ -95,7 +94,7 @@ def invoice_detail(client_id: int, invoice_id: int, today: date) -> InvoiceDetai
         # table's status expression would cost more than this query.
         values = (
             Invoice.objects.filter(client_id=client_id, pk=invoice_id)
-            .filter(ISSUED)
+            .issued()
             .values(
                 *(c for c in _ROW_COLUMNS if c != "status_rank"),
                 "status",
@@ -161,7 +160,7 @@ def invoice_detail(client_id: int, invoice_id: int, today: date) -> InvoiceDetai
         ]
         disputes = _disputes(client_id, invoice_id)
         paused = any(d.status == DisputeStatus.OPEN for d in disputes)
-        values["status_rank"] = _status_rank(values, paused, today)
+        values["status_rank"] = derived_status(values, paused, today).rank
         reminders = [
             ReminderRow(
                 scheduled_for=v["scheduled_for"],
@@ -196,7 +195,7 @@ def invoice_id_for_number(client_id: int, number: int) -> int:
     with client_scope(client_id, _tables(Invoice)):
         found = (
             Invoice.objects.filter(client_id=client_id, number=number)
-            .filter(ISSUED)
+            .issued()
             .values_list("id", flat=True)
             .first()
         )

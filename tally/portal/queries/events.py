@@ -26,7 +26,6 @@ from tally.operations.models import Event
 from ..scope import client_scope
 from .common import (
     _LINE_COLUMNS,
-    ISSUED,
     LineRow,
     _cursor_int,
     _tables,
@@ -64,7 +63,7 @@ def line_events(
         # adjustment).
         found = list(
             InvoiceLine.objects.filter(client_id=client_id, pk=line_id)
-            .filter(Exists(Invoice.objects.filter(ISSUED, pk=OuterRef("invoice_id"))))
+            .filter(Exists(Invoice.objects.issued().filter(pk=OuterRef("invoice_id"))))
             .values(*_LINE_COLUMNS, "invoice__number", *_RANGE_COLUMNS)
         )
         if not found:

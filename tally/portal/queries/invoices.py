@@ -7,12 +7,9 @@ from functools import reduce
 from operator import or_
 from typing import Any
 
-from django.db.models import (
-    Count,
-    Q,
-    QuerySet,
-    Sum,
-)
+from django.db.models import Count, Q, Sum
+
+from tally.invoicing.status import OUTSTANDING, InvoiceQuerySet
 
 from ..scope import client_scope
 from .common import (
@@ -25,7 +22,6 @@ from .common import (
     _cursor_int,
     _invoices,
     _row,
-    _status_condition,
     decode_cursor,
     encode_cursor,
 )
@@ -58,9 +54,15 @@ class InvoicePage:
     matching_balance_minor: int | None = None
 
 
-def _apply_filters(qs: QuerySet, client_id: int, f: InvoiceFilters, today: date) -> QuerySet:
+def _apply_filters(
+    qs: InvoiceQuerySet, client_id: int, f: InvoiceFilters, today: date
+) -> InvoiceQuerySet:
     if f.statuses:
-        wanted = [_status_condition(s, today) for s in f.statuses if s in FILTER_STATUSES]
+        wanted = [
+            OUTSTANDING if s == "outstanding" else qs.status_condition(s, today)
+            for s in f.statuses
+            if s in FILTER_STATUSES
+        ]
         qs = qs.filter(reduce(or_, wanted)) if wanted else qs.none()
     if f.issued_from:
         qs = qs.filter(issue_date__gte=f.issued_from)

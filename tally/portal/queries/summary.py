@@ -55,6 +55,8 @@ def client_header(client_id: int) -> ClientHeader:
 # to build its three aggregates than the database took to run them. Overdue is the table's
 # status (open, past due, no open dispute); disputed counts invoices with an open dispute
 # (at most one each, a unique index), the table's "disputed"; paid YTD is money received.
+# These copy invoicing/status.py's rules in SQL: tests/portal/test_fast_paths.py holds
+# the two together.
 _STAT_CARDS_SQL = """
 SELECT
     (SELECT currency FROM clients_client WHERE id = %(client)s),
