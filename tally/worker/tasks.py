@@ -6,9 +6,11 @@ Import `task` from `django.tasks` once on Django 6; nothing else changes.
 """
 
 from dataclasses import asdict
-from datetime import date
+from datetime import date, timedelta
 
-from django_tasks import task
+from django.utils import timezone
+from django_tasks import TaskResultStatus, task
+from django_tasks_db.models import DBTaskResult
 
 from tally.accounts import throttle
 from tally.reminders import services as reminders
@@ -32,3 +34,16 @@ def send_due_reminders(today: str | None = None) -> dict[str, int]:
 def purge_login_throttle() -> int:
     """Daily: forget sign-in counters idle for a day. Twice deletes nothing more."""
     return throttle.purge()
+
+
+KEEP_SUCCESSFUL_FOR = timedelta(days=7)
+
+
+@task()
+def prune_task_results() -> int:
+    """Daily: forget tasks that succeeded a week ago (the reminder run alone leaves 96 a
+    day). Failed tasks stay for the console (`queries.failed_tasks`)."""
+    deleted, _ = DBTaskResult.objects.filter(
+        status=TaskResultStatus.SUCCESSFUL, finished_at__lt=timezone.now() - KEEP_SUCCESSFUL_FOR
+    ).delete()
+    return deleted

@@ -2,12 +2,14 @@
 visible, and a worker killed in the middle of a task leaves it to run again."""
 
 import email
+import io
 import logging
 import signal
 from collections import Counter
 from datetime import date, timedelta
 
 import pytest
+from django.core.management import call_command
 from django.utils import timezone
 from django_tasks import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
@@ -98,6 +100,12 @@ def test_a_failing_task_is_retried_with_backoff_then_shown_as_failed_with_its_er
 
     assert row(result).status == TaskResultStatus.FAILED
     [failed] = failed_tasks()
+    listed = io.StringIO()
+    call_command("failed_tasks", stdout=listed)
+    assert f"tests.worker.sample_tasks.always_fails  {result.id}  after 3 tries" in (
+        listed.getvalue()
+    )
+    assert "RuntimeError: the ledger service said no (invoice run 2026-11)" in listed.getvalue()
     assert (failed.id, failed.task_path, failed.args, failed.attempts) == (
         str(result.id),
         "tests.worker.sample_tasks.always_fails",
@@ -183,3 +191,25 @@ def test_a_task_whose_worker_is_gone_is_queued_again_or_given_up_on_its_last_try
             after.traceback
         )
     assert not WorkerProcess.objects.exists()
+
+
+def test_succeeded_tasks_are_pruned_after_a_week_and_failed_ones_kept(tx_db, monkeypatch):
+    clock = ManualClock()
+    monkeypatch.setattr(timezone, "now", clock)
+    old = tasks.purge_login_throttle.enqueue()
+    failed = sample_tasks.always_fails.enqueue("kept for the console")
+    run_worker()  # the purge succeeds; always_fails waits for its second try
+    DBTaskResult.objects.filter(pk=failed.id).update(
+        status=TaskResultStatus.FAILED, finished_at=clock()
+    )
+    clock.advance(days=7, seconds=1)
+    recent = tasks.purge_login_throttle.enqueue()
+    run_worker()
+    prune = tasks.prune_task_results.enqueue()
+
+    run_worker()
+
+    assert row(prune).return_value == 1
+    left = {str(pk) for pk in DBTaskResult.objects.values_list("pk", flat=True)}
+    assert left == {str(failed.id), str(recent.id), str(prune.id)}
+    assert str(old.id) not in left
