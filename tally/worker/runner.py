@@ -84,13 +84,17 @@ def _dead_workers(at: datetime) -> tuple[set[str], set[str]]:
     return dead, known
 
 
-def requeue_abandoned(at: datetime | None = None) -> int:
+def requeue_abandoned(at: datetime | None = None, *, restarting: str = "") -> int:
     """Put each task whose worker died back in the queue (or, if that was its last try,
     mark it failed); returns how many. A task claimed by a worker that never recorded
     itself here (django-tasks-db's own `db_worker`) is taken for abandoned after
-    `STALE_AFTER`."""
+    `STALE_AFTER`. `restarting` names a worker starting again under its old id
+    (`--worker-id`): whatever it held before runs no more."""
     at = at or timezone.now()
     dead, known = _dead_workers(at)
+    if restarting:
+        dead.add(restarting)
+        known.add(restarting)
     count = 0
     with exclusive_transaction(DBTaskResult.objects.db):
         running = DBTaskResult.objects.select_for_update(skip_locked=True).filter(
@@ -162,6 +166,7 @@ class TallyWorker(Worker):
 
     def run(self) -> None:
         now = timezone.now()
+        requeue_abandoned(now, restarting=self.worker_id)
         WorkerProcess.objects.create(
             worker_id=self.worker_id, host=HOST, pid=os.getpid(), started_at=now, last_seen=now
         )

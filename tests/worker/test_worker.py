@@ -4,6 +4,7 @@ visible, and a worker killed in the middle of a task leaves it to run again."""
 import email
 import io
 import logging
+import os
 import signal
 from collections import Counter
 from datetime import date, timedelta
@@ -22,6 +23,7 @@ from tally.reminders.services import send_due_reminders as send_now
 from tally.worker import tasks
 from tally.worker.models import WorkerProcess
 from tally.worker.queries import failed_tasks
+from tally.worker.runner import HOST
 from tests.clock import ManualClock
 from tests.factories import issued_invoice, make_client
 from tests.worker import sample_tasks
@@ -213,3 +215,23 @@ def test_succeeded_tasks_are_pruned_after_a_week_and_failed_ones_kept(tx_db, mon
     left = {str(pk) for pk in DBTaskResult.objects.values_list("pk", flat=True)}
     assert left == {str(failed.id), str(recent.id), str(prune.id)}
     assert str(old.id) not in left
+
+
+def test_a_worker_restarted_under_its_old_id_runs_again_the_task_it_held_when_it_died(
+    tx_db, mailoutbox
+):
+    issued_invoice(make_client("acme"), picks=3)
+    result = tasks.send_due_reminders.enqueue(today=DEC_8.isoformat())
+    now = timezone.now()
+    # As a worker "w1" killed while it held the task leaves things (its pid now reused).
+    DBTaskResult.objects.filter(pk=result.id).update(
+        status=TaskResultStatus.RUNNING, started_at=now, worker_ids=["w1"]
+    )
+    WorkerProcess.objects.create(
+        worker_id="w1", host=HOST, pid=os.getpid(), started_at=now, last_seen=now
+    )
+
+    run_worker(worker_id="w1")
+
+    assert row(result).status == TaskResultStatus.SUCCESSFUL
+    assert row(result).worker_ids == ["w1", "w1"] and len(mailoutbox) == 1
