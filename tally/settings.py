@@ -78,26 +78,30 @@ ROOT_URLCONF = "tally.urls"
 WSGI_APPLICATION = "tally.wsgi.application"
 
 TEMPLATES = [
+    # Every page: Jinja2 (`tally/jinja2/`, `<app>/jinja2/`), see tally/jinja.py. First, so a
+    # page's name is looked up here before Django's engine.
+    {
+        "BACKEND": "django.template.backends.jinja2.Jinja2",
+        "DIRS": [BASE_DIR / "tally" / "jinja2"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "environment": "tally.jinja.environment",
+            "context_processors": [
+                "django.contrib.messages.context_processors.messages",
+                "tally.web.context",
+            ],
+        },
+    },
+    # Django's admin, and the plain-text emails (`<app>/templates/`).
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "tally" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "tally.web.context",
             ],
-        },
-    },
-    # The portal's long lists (`tally/portal/jinja2/`): see tally/portal/jinja.py.
-    {
-        "BACKEND": "django.template.backends.jinja2.Jinja2",
-        "APP_DIRS": True,
-        "OPTIONS": {
-            "environment": "tally.portal.jinja.environment",
-            "context_processors": ["tally.web.context"],
         },
     },
 ]

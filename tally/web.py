@@ -1,4 +1,4 @@
-"""What every page shares: security headers, the page context, money and date display."""
+"""What every page shares: security headers and the page context (`operator_name`)."""
 
 from collections.abc import Callable
 

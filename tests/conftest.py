@@ -19,6 +19,25 @@ def pytest_configure(config):
     real_now = timezone.now
     shift = real_now() - TESTS_START_AT
     timezone.now = lambda: real_now() - shift
+    _record_jinja2_renders()
+
+
+def _record_jinja2_renders():
+    """The test client lists what a response rendered (`response.templates`,
+    `response.context`) from the template_rendered signal, which Django's test set-up
+    makes its own engine send. The pages are Jinja2 templates: their backend sends it too."""
+    from django.template.backends import jinja2
+    from django.test.signals import template_rendered
+
+    render = jinja2.Template.render
+
+    def render_and_record(self, context=None, request=None):
+        context = {} if context is None else context
+        html = render(self, context, request)  # adds request, csrf and the context processors
+        template_rendered.send(sender=self, template=self.template, context=context)
+        return html
+
+    jinja2.Template.render = render_and_record
 
 
 def pytest_collection_modifyitems(config, items):

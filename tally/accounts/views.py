@@ -1,7 +1,9 @@
 """Sign in, sign out, and reset a forgotten password — Django's own views, configured.
 
-The templates have names of their own (registration/reset_password_*): the admin app, listed
-first in INSTALLED_APPS, ships registration/password_reset_*.html that would win otherwise.
+The pages are Jinja2 templates (`accounts/jinja2/registration/`), the emails plain-text
+Django templates (`accounts/templates/registration/`). They have names of their own
+(registration/reset_password_*): the admin app, listed first in INSTALLED_APPS, ships
+registration/password_reset_*.html, which Django's engine would find first.
 """
 
 from django.conf import settings

@@ -31,8 +31,8 @@ from fpdf.enums import TableBordersLayout, XPos, YPos
 from tally.money import format_money, price_to_decimal, to_decimal
 from tally.payments.instructions import payment_instructions
 
+from .formatting import method_label
 from .queries import STATUS_LABELS, ClientHeader, InvoiceDetail
-from .templatetags.portal import method_label
 
 FONTS = Path(__file__).resolve().parent / "fonts"
 FONT = "DejaVu"

@@ -8,9 +8,7 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
-from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.middleware import HtmxDetails
@@ -95,7 +93,6 @@ def billing(request: HtmxHttpRequest, portal: Portal) -> HttpResponse:
         "page": page,
         "sort_columns": _sort_columns(request, form),
         "open_row_id": None,
-        "open_detail_html": "",
     }
     if request.htmx and request.htmx.target == "invoice-table":
         return render(request, "portal/_invoice_table.html", context)
@@ -108,18 +105,10 @@ def billing(request: HtmxHttpRequest, portal: Portal) -> HttpResponse:
             # The same words for another client's invoice as for one that does not exist.
             messages.warning(request, f"There is no invoice {open_number[:40]} to open.")
         else:
+            # The opened row's drilldown is included in the table, from the same context.
+            context |= detail
             context["open_row_id"] = detail["detail"].row.id  # type: ignore[attr-defined]
-            context["open_detail_html"] = _html(
-                request, "portal/_invoice_detail.html", {"portal": portal, **detail}
-            )
-    context["invoices_section"] = _html(request, "portal/_invoices_section.html", context)
     return render(request, "portal/billing.html", context)
-
-
-def _html(request: HttpRequest, template: str, context: dict[str, object]) -> SafeString:
-    """A part of a page rendered on its own (the Jinja2 lists sit in Django templates).
-    Both engines escape what they print, so the result is safe to insert as it is."""
-    return mark_safe(render_to_string(template, context, request))  # noqa: S308
 
 
 def _sort_columns(request: HtmxHttpRequest, form: InvoiceFilterForm) -> dict[str, dict[str, str]]:
@@ -157,10 +146,8 @@ def _invoice_response(
 ) -> HttpResponse:
     """The drilldown alone for htmx, else the invoice's own page around it."""
     context["heading_level"] = _heading_level(request)
-    if request.htmx:
-        return render(request, "portal/_invoice_detail.html", context, status=status)
-    context["detail_html"] = _html(request, "portal/_invoice_detail.html", context)
-    return render(request, "portal/invoice.html", context, status=status)
+    template = "portal/_invoice_detail.html" if request.htmx else "portal/invoice.html"
+    return render(request, template, context, status=status)
 
 
 @require_GET
@@ -184,10 +171,8 @@ def line_events(
     if page.invoice_number != number:
         raise Http404("no such line on this invoice")
     context: dict[str, object] = {"portal": portal, "page": page, "number": number}
-    if request.htmx:
-        return render(request, "portal/_line_events.html", context)
-    context["events_html"] = _html(request, "portal/_line_events.html", context)
-    return render(request, "portal/line_events.html", context)
+    template = "portal/_line_events.html" if request.htmx else "portal/line_events.html"
+    return render(request, template, context)
 
 
 @require_POST
@@ -288,17 +273,13 @@ def _back_to_invoice(
     if not request.htmx:
         return redirect(reverse("portal:invoice", args=[number]))
     invoice_id = invoice_id_from_number(portal, number)
-    # refresh_row: the row's status badge in the table is swapped out-of-band.
+    # refresh_row: the row's status badge in the table is swapped out-of-band; on the
+    # billing page the cards count disputes and overdue money, so they are swapped too.
     context = {"portal": portal, **_detail_context(portal, invoice_id), "refresh_row": True}
-    context |= {"done": done, "heading_level": _heading_level(request)}
-    html = render_to_string("portal/_invoice_detail.html", context, request)
+    context |= {"done": done, "heading_level": _heading_level(request), "cards": None}
     if _on_billing_page(request):
-        # On the billing page the cards count disputes and overdue money: swap them too.
-        cards = queries.stat_cards(portal.client_id, portal.today)
-        html += render_to_string(
-            "portal/_cards.html", {"portal": portal, "cards": cards, "oob": True}, request
-        )
-    return HttpResponse(html)
+        context["cards"] = queries.stat_cards(portal.client_id, portal.today)
+    return render(request, "portal/_invoice_detail_swap.html", context)
 
 
 @require_GET

@@ -1,20 +1,21 @@
 """The portal's plain formatting filters print exactly what Django's general ones would.
 
-`day`, `month_day`, `moment` and `iso_moment` replace `|date` in the portal's Jinja2 partials, `invoice_url` replaces
+`day`, `long_day`, `month_day`, `moment` and `iso_moment` replace `|date` in the pages
+(Jinja2 templates, filters registered in `tally.jinja`), `invoice_url` replaces
 `{% url %}` per row: the same text, for any date, instant and client time zone.
 """
 
 import zoneinfo
 from datetime import UTC, date, datetime
 
-from django.template import Context, Template
+from django.template import Context, Template, engines
 from django.urls import reverse
 from django.utils import timezone
 from hypothesis import given
 from hypothesis import strategies as st
 
 from tally.invoicing.models import format_invoice_number
-from tally.portal.templatetags.portal import day, invoice_url, iso_moment, moment, month_day
+from tally.portal.formatting import day, invoice_url, iso_moment, long_day, moment, month_day
 
 ZONES = ["America/Chicago", "Europe/Berlin", "Asia/Tokyo", "Australia/Adelaide", "UTC"]
 instants = st.datetimes(
@@ -23,13 +24,23 @@ instants = st.datetimes(
 
 
 def render(source: str, value: object) -> str:
-    """As a template prints it (the engine puts aware datetimes in the current time zone)."""
-    return Template("{% load portal %}" + source).render(Context({"v": value}))
+    """As a page prints it: Django's own filters (`|date`) through Django's engine, which
+    puts aware datetimes in the current time zone; the portal's (`|day`) through the
+    pages' engine, Jinja2, where they are registered."""
+    if "|date" in source:
+        return Template(source).render(Context({"v": value}))
+    return engines["jinja2"].from_string(source).render({"v": value})
 
 
 @given(value=st.dates(min_value=date(1990, 1, 1), max_value=date(2100, 12, 31)))
 def test_day_is_what_the_date_filter_prints(value):
     assert day(value) == render('{{ v|date:"M j, Y" }}', value) == render("{{ v|day }}", value)
+
+
+@given(value=st.dates(min_value=date(1990, 1, 1), max_value=date(2100, 12, 31)))
+def test_long_day_is_what_the_date_filter_prints(value):
+    assert long_day(value) == render('{{ v|date:"F j, Y" }}', value)
+    assert render("{{ v|long_day }}", value) == long_day(value)
 
 
 @given(value=st.dates(min_value=date(1990, 1, 1), max_value=date(2100, 12, 31)))
@@ -62,7 +73,7 @@ def test_invoice_url_is_the_reversed_url(number):
 
 
 def test_a_service_period_is_said_in_as_few_words_as_it_can_be():
-    from tally.portal.templatetags.portal import period
+    from tally.portal.formatting import period
 
     assert period(date(2026, 11, 5), date(2026, 11, 5)) == "Nov 5, 2026"
     assert period(date(2026, 11, 1), date(2026, 11, 30)) == "Nov 1 – Nov 30, 2026"
@@ -71,7 +82,7 @@ def test_a_service_period_is_said_in_as_few_words_as_it_can_be():
 
 
 def test_how_late_an_invoice_is_and_the_words_the_pdf_uses():
-    from tally.portal.templatetags.portal import count, days_late, method_label
+    from tally.portal.formatting import count, days_late, method_label
 
     today = date(2026, 11, 29)
     assert days_late(date(2026, 10, 26), today) == "34 days late"

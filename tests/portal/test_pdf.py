@@ -354,7 +354,7 @@ def test_signed_out_visitors_are_sent_to_log_in(acme):
 
 def test_every_payment_method_has_a_printed_label():
     from tally.payments.models import PaymentMethod
-    from tally.portal.templatetags.portal import method_label
+    from tally.portal.formatting import method_label
 
     for method in PaymentMethod:
         assert method_label(method.value) == method.label

@@ -1,35 +1,34 @@
-"""Template filters for the client's view: money in their currency and locale."""
+"""How the client's view prints things: amounts in their currency and locale, dates and
+instants in their time zone, labels in an AP clerk's words.
+
+Plain functions, for the pages (registered once, in `tally.jinja`) and the PDF alike.
+"""
 
 from datetime import date, datetime
 from functools import cache
 
-from django import template
+from django.http import QueryDict
 from django.urls import reverse
 from django.utils import timezone
 
 from tally.money import format_money, price_to_decimal
 from tally.portal.queries import KIND_LABELS, METHOD_LABELS
 
-register = template.Library()
 
-
-@register.simple_tag(takes_context=True)
-def money(context: template.Context, minor: int | None, currency: str) -> str:
+def money(minor: int | None, currency: str, locale: str) -> str:
+    """An amount in minor units as `locale` writes it, with its currency; None prints nothing."""
     if minor is None:
         return ""
-    portal = context.get("portal")
-    return format_money(minor, currency, portal.locale if portal else "en_US")
+    return format_money(minor, currency, locale)
 
 
-@register.filter
 def unit_price(micros: int) -> str:
     return str(price_to_decimal(micros))
 
 
-@register.simple_tag(takes_context=True)
-def query_with(context: template.Context, **changes: object) -> str:
-    """The current URL's query string with some parameters changed (None removes one)."""
-    params = context["request"].GET.copy()
+def query_with(query: QueryDict, **changes: object) -> str:
+    """`query` as a query string with some parameters changed (None or "" removes one)."""
+    params = query.copy()
     for key, value in changes.items():
         if value is None or value == "":
             params.pop(key, None)
@@ -39,19 +38,22 @@ def query_with(context: template.Context, **changes: object) -> str:
     return f"?{encoded}" if encoded else "?"
 
 
-@register.filter
 def kind_label(kind: str) -> str:
     """pick → Pick, storage_day → Storage day."""
     return KIND_LABELS.get(kind) or kind.replace("_", " ").capitalize()
 
 
-# Plain formatting for the long lists (a table page, a page of events): Django's |date
-# filter is general and, at a hundred cells a page, a visible share of the response time.
-# English month abbreviations, as |date gives them with the portal's one language.
+# Plain date formatting for the long lists (a table page, a page of events): Django's
+# |date filter is general and, at a hundred cells a page, a visible share of the response
+# time. English month names, as |date gives them with the portal's one language
+# (tests/portal/test_formatting.py compares the two).
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+LONG_MONTHS = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)  # fmt: skip
 
 
-@register.filter
 def day(value: date | None) -> str:
     """A date as "Nov 3, 2025"; an instant as its day in the client's time zone."""
     if value is None:
@@ -65,7 +67,11 @@ def _date_text(value: date) -> str:
     return f"{MONTHS[value.month - 1]} {value.day}, {value.year}"
 
 
-@register.filter
+def long_day(value: date) -> str:
+    """A date written out, as "December 3, 2026" (the day an aging report stands at)."""
+    return f"{LONG_MONTHS[value.month - 1]} {value.day}, {value.year}"
+
+
 def month_day(value: date) -> str:
     """A date as "Nov 3" (the start of a service period)."""
     return f"{MONTHS[value.month - 1]} {value.day}"
@@ -89,19 +95,16 @@ def days_late(due: date, today: date) -> str:
     return f"{late} day{'' if late == 1 else 's'} late"
 
 
-@register.filter
 def method_label(method: str) -> str:
     """wire → Wire transfer, as the PDF says it."""
     return METHOD_LABELS.get(method) or method.replace("_", " ").capitalize()
 
 
-@register.filter
 def count(value: int) -> str:
     """A whole number with its thousands grouped, as the PDF prints it: 1,583."""
     return f"{value:,}"
 
 
-@register.filter
 def moment(value: datetime | None) -> str:
     """An instant in the client's time zone, as "Nov 3, 2025 14:05"."""
     if value is None:
@@ -110,7 +113,6 @@ def moment(value: datetime | None) -> str:
     return f"{_date_text(local)} {local:%H:%M}"
 
 
-@register.filter
 def iso_moment(value: datetime | None) -> str:
     """An instant in the client's time zone, ISO 8601 (for <time datetime>)."""
     return timezone.localtime(value).isoformat() if value is not None else ""
@@ -122,8 +124,12 @@ def _invoice_url_parts() -> tuple[str, str]:
     return head, tail
 
 
-@register.filter
 def invoice_url(number: str) -> str:
     """{% url 'portal:invoice' number %} for every row of a table page, reversed once."""
     head, tail = _invoice_url_parts()
     return f"{head}{number}{tail}"
+
+
+def pluralize(count: int) -> str:
+    """The plural ending for a count: "" for one, "s" otherwise."""
+    return "" if count == 1 else "s"
