@@ -36,6 +36,17 @@ def test_an_operator_signs_in_and_is_sent_to_the_console(browser, operator):
     assert home.status_code == 302 and home["Location"] == "/admin/"
 
 
+def test_the_admin_still_renders_with_djangos_own_templates(browser):
+    """Tally's pages are Jinja2 templates, and that engine is asked first; the admin's are
+    Django's, found by Django's engine after it."""
+    User.objects.create_user("staff@northwind.example", PASSWORD, role=Role.OPERATOR, is_staff=True)
+    sign_in(browser, "staff@northwind.example", PASSWORD)
+    index = browser.get("/admin/")
+    assert index.status_code == 200
+    assert "admin/index.html" in [t.name for t in index.templates]
+    assert "Tally — billing" in index.content.decode()  # the admin's own header
+
+
 def test_the_email_is_matched_whatever_its_case_and_surrounding_spaces(browser, alice):
     response = sign_in(browser, "  Alice@ACME.example ", PASSWORD)
     assert response.status_code == 302 and signed_in(browser)
