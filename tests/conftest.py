@@ -1,10 +1,15 @@
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import pytest
 from django.db import connection
 from django.utils import timezone
 
 from tally.audit import guard
+
+if TYPE_CHECKING:  # models load once Django is set up, after this module
+    from tally.invoicing.models import Invoice
 
 # The tests' calendar: the clock starts at this instant and runs on from there. Many tests
 # bill fixed dates (invoices issued 1 Nov 2026, due 1 Dec) and expect what the portal shows
@@ -111,61 +116,71 @@ def operator(db):
     return make_user(email="ops@northwind.example")
 
 
+@dataclass
+class EveryStatus:
+    """Acme's invoices, each named for the status it shows on 20 Dec 2026 (some statuses
+    twice, reached another way: `overdue_partly_paid` shows overdue)."""
+
+    paid: "Invoice"
+    overdue: "Invoice"
+    overdue_partly_paid: "Invoice"
+    open: "Invoice"
+    partially_paid: "Invoice"
+    partially_credited: "Invoice"  # shows partially paid
+    disputed: "Invoice"
+    disputed_paid: "Invoice"  # shows disputed
+    void: "Invoice"
+
+    def invoices(self) -> dict[str, "Invoice"]:
+        """Every one of them, by its name here."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
 @pytest.fixture
-def every_status(acme, globex, operator):
-    """Acme invoices in every client-facing status, some twice; one Globex invoice.
-    Statuses as of 20 Dec 2026."""
+def every_status(acme, globex, operator) -> EveryStatus:
+    """Acme invoices in every client-facing status; one Globex invoice."""
     from datetime import date, timedelta
 
     from tally.accounts.models import Role
-    from tally.actions.invoices import create_credit_note, void_invoice
-    from tally.actions.payments import record_payment
-    from tally.audit.actors import SystemActor
+    from tally.actions.invoices import create_credit_note
     from tally.disputes.services import open_dispute
-    from tests.factories import issued_invoice, make_user
-
-    def pay(client, invoice, amount, key, received_on):
-        record_payment(
-            actor=SystemActor.TESTS,
-            client=client,
-            amount_minor=amount,
-            currency="USD",
-            received_on=received_on,
-            method="ach",
-            idempotency_key=key,
-            allocations=[(invoice.pk, amount)],
-        )
+    from tests.factories import issued_invoice, make_user, pay, voided_invoice
 
     user = make_user(role=Role.CLIENT_USER, client=acme)
-    made = {}
 
-    def invoice(name, picks, issued, **kw):
-        made[name] = issued_invoice(
-            acme,
-            picks=picks,
-            period=(issued - timedelta(days=30), issued - timedelta(days=1)),
-            issue_date=issued,
-        )
-        return made[name]
+    def issued_on(day: date) -> dict:
+        """Issued on `day`, billing the thirty days before it."""
+        return {"period": (day - timedelta(days=30), day - timedelta(days=1)), "issue_date": day}
 
-    paid = invoice("paid", 10, date(2026, 6, 1))
-    pay(acme, paid, paid.total_minor, "k-paid", date(2026, 6, 20))
-    invoice("overdue", 11, date(2026, 9, 1))
-    part = invoice("overdue_partly_paid", 12, date(2026, 9, 2))
-    pay(acme, part, 100, "k-part", date(2026, 9, 15))
-    invoice("open", 13, date(2026, 12, 1))
-    part_now = invoice("partially_paid", 14, date(2026, 12, 2))
-    pay(acme, part_now, 100, "k-part-now", date(2026, 12, 10))
-    credited = invoice("partially_credited", 15, date(2026, 12, 3))
+    paid = issued_invoice(acme, picks=10, **issued_on(date(2026, 6, 1)))
+    pay(acme, paid.total_minor, invoice=paid, received_on=date(2026, 6, 20))
+    overdue = issued_invoice(acme, picks=11, **issued_on(date(2026, 9, 1)))
+    overdue_partly_paid = issued_invoice(acme, picks=12, **issued_on(date(2026, 9, 2)))
+    pay(acme, 100, invoice=overdue_partly_paid, received_on=date(2026, 9, 15))
+    open_ = issued_invoice(acme, picks=13, **issued_on(date(2026, 12, 1)))
+    partially_paid = issued_invoice(acme, picks=14, **issued_on(date(2026, 12, 2)))
+    pay(acme, 100, invoice=partially_paid, received_on=date(2026, 12, 10))
+    credited = issued_invoice(acme, picks=15, **issued_on(date(2026, 12, 3)))
     create_credit_note(
         actor=operator, client=acme, invoice_id=credited.pk, amount_minor=50, reason="Damage"
     )
-    disputed = invoice("disputed", 16, date(2026, 12, 4))
+    disputed = issued_invoice(acme, picks=16, **issued_on(date(2026, 12, 4)))
     open_dispute(actor=user, client=acme, invoice_id=disputed.pk, reason="Too many")
-    disputed_paid = invoice("disputed_paid", 17, date(2026, 7, 1))
-    pay(acme, disputed_paid, disputed_paid.total_minor, "k-dp", date(2026, 7, 10))
+    disputed_paid = issued_invoice(acme, picks=17, **issued_on(date(2026, 7, 1)))
+    pay(acme, disputed_paid.total_minor, invoice=disputed_paid, received_on=date(2026, 7, 10))
     open_dispute(actor=user, client=acme, invoice_id=disputed_paid.pk, reason="Overcharged")
-    void = invoice("void", 18, date(2026, 11, 1))
-    void_invoice(actor=operator, client=acme, invoice_id=void.pk, reason="Duplicate")
+    void = voided_invoice(
+        acme, picks=18, reason="Duplicate", actor=operator, **issued_on(date(2026, 11, 1))
+    )
     issued_invoice(globex, picks=19, issue_date=date(2026, 9, 1))
-    return made
+    return EveryStatus(
+        paid=paid,
+        overdue=overdue,
+        overdue_partly_paid=overdue_partly_paid,
+        open=open_,
+        partially_paid=partially_paid,
+        partially_credited=credited,
+        disputed=disputed,
+        disputed_paid=disputed_paid,
+        void=void,
+    )

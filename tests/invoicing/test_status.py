@@ -6,10 +6,8 @@ from datetime import date, timedelta
 import pytest
 
 from tally.actions.invoices import void_invoice
-from tally.audit.actors import SystemActor
 from tally.disputes.models import Dispute, DisputeStatus
 from tally.invoicing.models import Invoice, InvoiceStatus
-from tally.invoicing.services import generate_draft_invoice
 from tally.invoicing.status import (
     OPEN_DISPUTE,
     RULES,
@@ -17,8 +15,7 @@ from tally.invoicing.status import (
     DerivedStatus,
     derived_status,
 )
-from tally.operations.services import ingest_events
-from tests.factories import event_rows
+from tests.factories import draft_invoice
 
 pytestmark = pytest.mark.django_db
 TODAY = date(2026, 12, 20)
@@ -48,7 +45,7 @@ def _expected(every_status):
                 "disputed_paid": "disputed",
             }.get(name, name)
         )
-        for name, invoice in every_status.items()
+        for name, invoice in every_status.invoices().items()
     }
 
 
@@ -61,7 +58,7 @@ def test_the_expression_the_filters_and_python_agree_on_every_invoice(acme, ever
             "id", "status_rank", "derived_status", *STATUS_COLUMNS
         )
     }
-    assert len(annotated) == len(every_status)
+    assert len(annotated) == len(every_status.invoices())
     disputed = set(
         Dispute.objects.filter(status=DisputeStatus.OPEN).values_list("invoice_id", flat=True)
     )
@@ -84,7 +81,10 @@ def test_several_statuses_filter_as_one_condition(acme, every_status):
     issued = Invoice.objects.filter(client=acme).issued()
     both = issued.status_is(DerivedStatus.OVERDUE, "disputed", today=TODAY)
     assert set(both.values_list("id", flat=True)) == {
-        every_status[n].pk for n in ("overdue", "overdue_partly_paid", "disputed", "disputed_paid")
+        every_status.overdue.pk,
+        every_status.overdue_partly_paid.pk,
+        every_status.disputed.pk,
+        every_status.disputed_paid.pk,
     }
     assert not issued.status_is(today=TODAY).exists()
 
@@ -95,23 +95,17 @@ def test_outstanding_is_every_open_invoice_whatever_its_status(acme, every_statu
     )
     assert outstanding == {
         i.pk
-        for i in every_status.values()
+        for i in every_status.invoices().values()
         if Invoice.objects.get(pk=i.pk).status == InvoiceStatus.OPEN
     }
-    assert every_status["disputed"].pk in outstanding
-    assert every_status["disputed_paid"].pk not in outstanding
+    assert every_status.disputed.pk in outstanding
+    assert every_status.disputed_paid.pk not in outstanding
 
 
 def test_issued_leaves_out_drafts_and_drafts_voided_before_issue(acme, operator):
-    ingest_events(
-        actor=SystemActor.TESTS, client=acme, rows=event_rows("pick", 3, day=date(2026, 3, 2))
+    draft = draft_invoice(
+        acme, picks=3, period=(date(2026, 3, 1), date(2026, 3, 31)), day=date(2026, 3, 2)
     )
-    draft = generate_draft_invoice(
-        actor=SystemActor.TESTS,
-        client=acme,
-        period_start=date(2026, 3, 1),
-        period_end=date(2026, 3, 31),
-    ).invoice
     assert not Invoice.objects.issued().filter(pk=draft.pk).exists()
     void_invoice(actor=operator, client=acme, invoice_id=draft.pk, reason="wrong period")
     assert Invoice.objects.filter(pk=draft.pk, status=InvoiceStatus.VOID).exists()

@@ -8,24 +8,18 @@ from django.db import DatabaseError, connection, transaction
 from tally.actions.invoices import void_invoice
 from tally.audit.actors import SystemActor
 from tally.invoicing.models import Invoice
-from tally.invoicing.services import generate_draft_invoice
 from tally.portal.scope import CLIENT_VISIBLE, PORTAL_ROLE, ScopeError, client_scope
-from tests.factories import add_events, issued_invoice
+from tests.factories import draft_invoice, issued_invoice
 
 pytestmark = pytest.mark.django_db
+NOVEMBER = (date(2026, 11, 1), date(2026, 11, 30))
 
 
 @pytest.fixture
 def two_clients_billed(acme, globex):
     issued_invoice(acme, picks=3)
     issued_invoice(globex, picks=4)
-    add_events(acme, "label", 2, day=date(2026, 11, 3))
-    generate_draft_invoice(
-        actor=SystemActor.TESTS,
-        client=acme,
-        period_start=date(2026, 11, 1),
-        period_end=date(2026, 11, 30),
-    )
+    draft_invoice(acme, picks=0, labels=2, period=NOVEMBER, day=date(2026, 11, 3))
     return acme, globex
 
 
@@ -92,15 +86,9 @@ def test_the_scope_shows_the_invoices_the_issued_rule_gives_and_no_others(
     acme, _ = two_clients_billed
     draft = Invoice.objects.get(client=acme, status="draft")
     void_invoice(actor=operator, client=acme, invoice_id=draft.pk, reason="wrong period")
-    add_events(acme, "pick", 2, day=date(2026, 11, 4))
-    generate_draft_invoice(
-        actor=SystemActor.TESTS,
-        client=acme,
-        period_start=date(2026, 11, 1),
-        period_end=date(2026, 11, 30),
-    )
+    draft_invoice(acme, picks=2, period=NOVEMBER, day=date(2026, 11, 4))
     issued = set(Invoice.objects.filter(client=acme).issued().values_list("id", flat=True))
-    assert len(issued) == len(every_status) + 1
+    assert len(issued) == len(every_status.invoices()) + 1
     assert Invoice.objects.filter(client=acme).count() == len(issued) + 2
     with client_scope(acme.pk):
         assert {r[0] for r in raw("SELECT id FROM invoicing_invoice")} == issued

@@ -12,37 +12,22 @@ import pytest
 from django.db import DatabaseError, connection
 
 from tally.actions.invoices import issue_invoice, void_invoice
-from tally.actions.payments import record_payment
 from tally.audit.actors import SystemActor
 from tally.invoicing.models import CreditNote, Invoice, InvoiceStatus
-from tally.invoicing.services import generate_draft_invoice
 from tally.operations.services import ingest_events
 from tally.payments.models import Allocation
 from tally.portal import queries
 from tally.portal.queries import InvoiceFilters
 from tally.portal.scope import ScopeError, client_scope
-from tests.factories import issued_invoice
+from tests.factories import generate, issued_invoice
 
 pytestmark = pytest.mark.django_db
 TODAY = date(2026, 12, 20)
 
 
-def pay(client, invoice, amount, key, received_on):
-    record_payment(
-        actor=SystemActor.TESTS,
-        client=client,
-        amount_minor=amount,
-        currency="USD",
-        received_on=received_on,
-        method="ach",
-        idempotency_key=key,
-        allocations=[(invoice.pk, amount)],
-    )
-
-
 def test_each_status_filter_finds_exactly_the_invoices_showing_that_status(acme, every_status):
     everything = queries.invoice_page(acme.pk, TODAY, limit=100).rows
-    assert len(everything) == len(every_status)
+    assert len(everything) == len(every_status.invoices())
     shown = {r.id: r.status for r in everything}
     assert set(shown.values()) == set(queries.STATUSES)
     for status in queries.STATUSES:
@@ -101,15 +86,7 @@ def test_event_pages_with_equal_timestamps_walk_every_event_once_both_ways(acme)
         for i in range(29)
     ]
     ingest_events(actor=SystemActor.TESTS, client=acme, rows=rows)
-    draft = generate_draft_invoice(
-        actor=SystemActor.TESTS,
-        client=acme,
-        period_start=date(2026, 10, 1),
-        period_end=date(2026, 10, 31),
-    ).invoice
-    invoice = issue_invoice(
-        actor=SystemActor.TESTS, client=acme, invoice_id=draft.pk, issue_date=TODAY
-    )
+    invoice = issued_invoice(acme, picks=0, issue_date=TODAY)  # October's events
     line = invoice.lines.get()
     expected = [e.id for e in queries.line_events(acme.pk, line.pk, limit=100).rows]
     assert len(expected) == 29
@@ -181,7 +158,7 @@ def test_on_sqlite_a_scope_naming_its_tables_refuses_the_others(acme, every_stat
         pytest.skip("on PostgreSQL the policies cover every client-visible table")
     with client_scope(acme.pk, ["invoicing_invoice"]), connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM invoicing_invoice")
-        assert cursor.fetchone() == (len(every_status),)
+        assert cursor.fetchone() == (len(every_status.invoices()),)
         with pytest.raises(DatabaseError):
             cursor.execute("SELECT count(*) FROM invoicing_creditnote")
         with pytest.raises(DatabaseError):
@@ -245,24 +222,14 @@ def test_a_line_of_several_ranges_pages_through_its_own_events_only(acme):
             ],
         )
 
-    def bill(first, last):
-        return generate_draft_invoice(
-            actor=SystemActor.TESTS, client=acme, period_start=first, period_end=last
-        ).invoice
-
     events(5, 4, "early")
-    first = bill(date(2026, 10, 1), date(2026, 10, 31))
+    first = generate(acme).invoice  # October
     events(6, 3, "late")
-    second = bill(date(2026, 10, 1), date(2026, 10, 31))  # bills the late three
+    second = generate(acme).invoice  # bills the late three
     issue_invoice(actor=SystemActor.TESTS, client=acme, invoice_id=second.pk, issue_date=TODAY)
     void_invoice(actor=SystemActor.TESTS, client=acme, invoice_id=first.pk, reason="re-rate")
     events(7, 5, "later")
-    third = issue_invoice(
-        actor=SystemActor.TESTS,
-        client=acme,
-        invoice_id=bill(date(2026, 10, 1), date(2026, 10, 31)).pk,
-        issue_date=TODAY,
-    )
+    third = issued_invoice(acme, picks=0, issue_date=TODAY)  # the voided four and the later five
     line = third.lines.get()
     assert line.ranges.count() == 2
     expected = list(billed_events(line).order_by("occurred_at", "id").values_list("id", flat=True))
