@@ -49,8 +49,10 @@ sys.path.insert(0, str(BENCH))
 import generate  # noqa: E402
 
 
-def configure(db: str, pg_url: str = PG_URL) -> None:
+def configure(db: str, pg_url: str = PG_URL, pg_db: str = PG_DB) -> None:
     """Point Django at the benchmark's own database, before anything imports settings."""
+    global PG_DB
+    PG_DB = pg_db
     var = DATA / db
     var.mkdir(parents=True, exist_ok=True)
     os.environ["TALLY_VAR_DIR"] = str(var)
@@ -451,7 +453,7 @@ def big_month(args: argparse.Namespace, report: Report) -> None:
     took = analyze()
     print(f"    (ANALYZE {took:.1f} s, not counted)")
     connections.close_all()
-    cmd = [sys.executable, __file__, "--db", args.db, "--pg-url", args.pg_url]
+    cmd = [sys.executable, __file__, "--db", args.db, "--pg-url", args.pg_url, "--pg-db", PG_DB]
     cmd += ["--rate-only", f"{ds.first_month:%Y-%m}"]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     got = json.loads(out.strip().splitlines()[-1])
@@ -471,6 +473,9 @@ def main() -> None:
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument(
         "--pg-url", default=PG_URL, help="server URL ending in / (default %(default)s)"
+    )
+    parser.add_argument(
+        "--pg-db", default=PG_DB, help="the database to drop and create (default %(default)s)"
     )
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--months", type=int, default=1)
@@ -492,7 +497,7 @@ def main() -> None:
     parser.add_argument("--rate-only", metavar="YYYY-MM", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
-    configure(args.db, args.pg_url)
+    configure(args.db, args.pg_url, args.pg_db)
     if args.rate_only:
         setup_django(migrate=False)
         print(json.dumps(rate_only(args.rate_only)))
