@@ -5,10 +5,8 @@ batch with every problem named by row and field. An event re-sent with the same
 `(source, external_id)` and the same payload is counted as a duplicate and stored once;
 the same id with a different payload is refused.
 
-Throughput (bench/RESULTS.md): a well-formed row takes a straight-line path through
-validation (`_validate`); anything unusual about a row sends it to `_check_row`, the
-reference check that names each problem, so the fast path never changes what is
-accepted or what is said about a refused row.
+Every row is checked by `rows.RowCheck`, whichever way the batch is written, and
+becomes an `rows.EventRow`.
 
 On PostgreSQL the common batch — every row valid and new — is COPYed straight into the
 events table while it is being checked, so the server stores rows while Python checks
@@ -21,16 +19,11 @@ that wins the race for an id is still compared with.
 """
 
 import csv
-import hashlib
 import io
-import json
-import re
 import sqlite3
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from typing import Any, TextIO
 
 from django.db import IntegrityError, OperationalError, connection, transaction
@@ -44,49 +37,10 @@ from tally.db.sqlite import bigger_cache
 from tally.errors import DomainError, Problem
 
 from . import sqlite_bulk
-from .models import EventKind
-
-KINDS = frozenset(EventKind.values)
-MAX_QUANTITY = 2**63 - 1  # the database's bigint
-# JSON's escape for NUL, not itself escaped ("\\u0000" is a backslash and "u0000"):
-# PostgreSQL's jsonb cannot hold it.
-_JSON_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
-
-
-def _json_has_nul(text: str) -> bool:
-    return "\\u0000" in text and _JSON_NUL.search(text) is not None
-
-
-def _refuse_constant(name: str) -> Any:
-    """NaN and Infinity are not JSON (RFC 8259), though Python's parser takes them, and
-    neither database stores them in a JSON column."""
-    raise ValueError(f"{name} is not a JSON value")
-
-
-def _parse_details(text: str) -> Any:
-    return json.loads(text, parse_constant=_refuse_constant) if text.strip() else {}
-
+from .rows import COLUMNS, EventRow, Key, RowCheck, staging_table_sql, validate
 
 CSV_COLUMNS = ("client", "kind", "occurred_at", "quantity", "reference", "external_id")
 _CHUNK = 5000
-
-# The event columns a batch writes, in the order of a staged row (`_Row`).
-_COLUMNS = (
-    "client_id",
-    "kind",
-    "occurred_at",
-    "quantity",
-    "reference",
-    "details",
-    "source",
-    "external_id",
-    "payload_hash",
-    "ingested_at",
-)
-# A row ready for the database, values in _COLUMNS order; the two timestamps are text in
-# the backend's own format, `details` is canonical JSON text.
-_Row = tuple[int, str, str, int, str, str, str, str, str, str]
-_Key = tuple[int, str, str]  # (client_id, source, external_id)
 _STAGE = "tally_ingest_stage"
 # Rows per INSERT statement on SQLite's pipelined path (`_insert_sqlite_while_checking`):
 # long enough that the writer thread spends its time in SQLite, without the GIL.
@@ -100,279 +54,6 @@ class IngestResult:
     received: int
     created: int
     duplicates: int
-
-
-class _Unusual(Exception):
-    """The row is not of the common, well-formed shape; let the full check decide."""
-
-
-def _parse_timestamp(value: Any) -> datetime:
-    if isinstance(value, datetime):
-        dt = value
-    else:
-        text = str(value).strip()
-        if text.endswith("Z"):
-            text = text[:-1] + "+00:00"
-        dt = datetime.fromisoformat(text)
-    if dt.tzinfo is None:
-        raise ValueError("has no time zone offset")
-    return dt.astimezone(UTC)
-
-
-def _parse_quantity(value: Any) -> int:
-    if isinstance(value, bool):
-        raise ValueError
-    if isinstance(value, int):
-        q = value
-    else:
-        text = str(value).strip()
-        if not text.lstrip("-").isdigit():
-            raise ValueError
-        q = int(text)
-    return q
-
-
-def _details_encoder() -> Callable[[Any], str]:
-    """The canonical JSON of a details object, exactly what
-    `json.dumps(value, sort_keys=True, separators=(",", ":"), default=str, allow_nan=False)`
-    returns.
-
-    `json.dumps` builds an encoder for every call, which is half the cost of encoding a
-    small object; this builds CPython's C encoder once, for one batch (the circular
-    reference check keeps state, so an encoder is not shared between threads or reused
-    after an error). Falls back to the pure-Python encoder where there is no C one.
-    """
-    if c_make_encoder is None:  # pragma: no cover (other Python implementations)
-        return json.JSONEncoder(
-            sort_keys=True, separators=(",", ":"), default=str, allow_nan=False
-        ).encode
-    encoder = c_make_encoder({}, str, encode_basestring_ascii, None, ":", ",", True, False, False)
-    return lambda value: "".join(encoder(value, 0))
-
-
-def _sqlite_time(iso_utc: str) -> str:
-    """'2026-01-05T12:00:00+00:00' → '2026-01-05 12:00:00', as Django stores it on SQLite."""
-    return iso_utc[:10] + " " + iso_utc[11:-6]
-
-
-def _check_row(
-    raw: Mapping[str, Any],
-    n: int,
-    clients_by_code: dict[str, int],
-    default_client_id: int | None,
-    default_source: str,
-    problems: list[Problem],
-) -> tuple[int, str, datetime, int, str, Any, str, str] | None:
-    """The full check of one row: its values, or None after adding its problems."""
-    row_problems = len(problems)
-    client_id = default_client_id
-    code = raw.get("client")
-    if code not in (None, ""):
-        client_id = clients_by_code.get(str(code))
-        if client_id is None or (default_client_id is not None and client_id != default_client_id):
-            problems.append(Problem(f"unknown client {code!r}", field="client", row=n))
-    elif client_id is None:
-        problems.append(Problem("is required", field="client", row=n))
-    kind = str(raw.get("kind") or "").strip()
-    if kind not in KINDS:
-        problems.append(
-            Problem(
-                f"unknown kind {kind!r}; expected one of {', '.join(sorted(KINDS))}",
-                field="kind",
-                row=n,
-            )
-        )
-    occurred_at = None
-    try:
-        occurred_at = _parse_timestamp(raw.get("occurred_at"))
-    except OverflowError:
-        problems.append(
-            Problem(f"{raw.get('occurred_at')!r} is out of range", field="occurred_at", row=n)
-        )
-    except (TypeError, ValueError) as e:
-        why = str(e) if "time zone" in str(e) else "is not an ISO 8601 timestamp"
-        problems.append(Problem(f"{raw.get('occurred_at')!r} {why}", field="occurred_at", row=n))
-    quantity = 0
-    try:
-        quantity = _parse_quantity(raw.get("quantity"))
-        if quantity <= 0:
-            problems.append(
-                Problem(f"{quantity} is not a positive quantity", field="quantity", row=n)
-            )
-        elif quantity > MAX_QUANTITY:
-            problems.append(Problem(f"{quantity} is too large", field="quantity", row=n))
-    except (TypeError, ValueError):
-        problems.append(
-            Problem(f"{raw.get('quantity')!r} is not a whole number", field="quantity", row=n)
-        )
-    external_id = str(raw.get("external_id") or "").strip()
-    if not external_id:
-        problems.append(Problem("is required", field="external_id", row=n))
-    elif len(external_id) > 128:
-        problems.append(Problem("is longer than 128 characters", field="external_id", row=n))
-    reference = str(raw.get("reference") or "").strip()
-    if len(reference) > 200:
-        problems.append(Problem("is longer than 200 characters", field="reference", row=n))
-    source = str(raw.get("source") or default_source).strip()
-    if not source or len(source) > 64:
-        problems.append(Problem("must be 1 to 64 characters", field="source", row=n))
-    details = raw.get("details") or {}
-    if isinstance(details, str):
-        try:
-            details = _parse_details(details)
-        except (ValueError, RecursionError):
-            problems.append(Problem("is not valid JSON", field="details", row=n))
-            details = {}
-    if not isinstance(details, dict):
-        problems.append(Problem("must be a JSON object", field="details", row=n))
-        details = {}
-    for name, value in (("external_id", external_id), ("reference", reference), ("source", source)):
-        if "\x00" in value:
-            problems.append(Problem("contains a NUL character", field=name, row=n))
-    try:
-        if _json_has_nul(json.dumps(details, default=str, allow_nan=False)):
-            problems.append(Problem("contains a NUL character", field="details", row=n))
-    except ValueError:
-        problems.append(
-            Problem("holds NaN or Infinity, which are not JSON", field="details", row=n)
-        )
-    except RecursionError:
-        problems.append(Problem("is nested too deeply", field="details", row=n))
-    if len(problems) > row_problems:
-        return None
-    assert client_id is not None and occurred_at is not None
-    return client_id, kind, occurred_at, quantity, reference, details, source, external_id
-
-
-def _validate(
-    rows: Iterable[Mapping[str, Any]],
-    clients_by_code: dict[str, int],
-    default_client_id: int | None,
-    default_source: str,
-    *,
-    stamp: str,
-    sqlite: bool,
-    fast: bool = True,
-) -> tuple[list[_Row], list[Problem]]:
-    """Check every row; return the database rows, or every problem found.
-
-    `fast=False` sends every row through `_check_row` (the tests compare the two paths).
-    """
-    problems: list[Problem] = []
-    parsed = list(
-        _checked_rows(
-            rows,
-            clients_by_code,
-            default_client_id,
-            default_source,
-            problems,
-            stamp=stamp,
-            sqlite=sqlite,
-            fast=fast,
-        )
-    )
-    return parsed, problems
-
-
-def _checked_rows(
-    rows: Iterable[Mapping[str, Any]],
-    clients_by_code: dict[str, int],
-    default_client_id: int | None,
-    default_source: str,
-    problems: list[Problem],
-    *,
-    stamp: str,
-    sqlite: bool,
-    fast: bool = True,
-) -> Iterator[_Row]:
-    """The database row of each valid row, as it is checked; problems go to `problems`.
-
-    A generator, so that PostgreSQL can be storing the first rows while the rest are
-    still being checked (`_copy_postgres`).
-    """
-    encode = _details_encoder()
-    fromiso = datetime.fromisoformat
-    blake2b = hashlib.blake2b
-    kinds = KINDS
-    for n, raw in enumerate(rows, start=1):
-        try:
-            if not fast:
-                raise _Unusual
-            get = raw.get
-            code = get("client")
-            if code is None or code == "":
-                client_id = default_client_id
-                if client_id is None:
-                    raise _Unusual
-            else:
-                client_id = clients_by_code[code]
-                if default_client_id is not None and client_id != default_client_id:
-                    raise _Unusual
-            kind = get("kind")
-            if type(kind) is not str or kind not in kinds:
-                raise _Unusual
-            text = get("occurred_at")
-            if type(text) is not str:
-                raise _Unusual
-            if text.endswith("Z"):
-                text = text[:-1] + "+00:00"
-            when = fromiso(text)
-            if when.tzinfo is not UTC:
-                if when.tzinfo is None:
-                    raise _Unusual
-                when = when.astimezone(UTC)
-            iso = when.isoformat()
-            quantity = get("quantity")
-            if type(quantity) is not int:
-                quantity = _parse_quantity(quantity)
-            if quantity <= 0 or quantity > MAX_QUANTITY:
-                raise _Unusual
-            external_id = get("external_id")
-            external_id = str(external_id or "").strip()
-            if not external_id or len(external_id) > 128:
-                raise _Unusual
-            reference = str(get("reference") or "").strip()
-            if len(reference) > 200:
-                raise _Unusual
-            source = str(get("source") or default_source).strip()
-            if not source or len(source) > 64:
-                raise _Unusual
-            details = get("details") or {}
-            if type(details) is not dict:
-                if type(details) is not str:
-                    raise _Unusual
-                details = _parse_details(details)  # CSV
-                if type(details) is not dict:
-                    raise _Unusual
-            details_json = encode(details) if details else "{}"
-            if "\x00" in reference or "\x00" in external_id or "\x00" in source:
-                raise _Unusual
-            if _json_has_nul(details_json):
-                raise _Unusual
-        except (_Unusual, KeyError, TypeError, ValueError, OverflowError, RecursionError):
-            encode = _details_encoder()  # in case the error came from inside the encoder
-            checked = _check_row(
-                raw, n, clients_by_code, default_client_id, default_source, problems
-            )
-            if checked is None:
-                continue
-            client_id, kind, when, quantity, reference, details, source, external_id = checked
-            iso = when.isoformat()
-            details_json = encode(details)
-        # The payload's fingerprint, to tell a harmless re-send from a conflicting one.
-        material = f"{kind}\x1f{iso}\x1f{quantity}\x1f{reference}\x1f{details_json}"
-        yield (
-            client_id,
-            kind,
-            _sqlite_time(iso) if sqlite else iso,
-            quantity,
-            reference,
-            details_json,
-            source,
-            external_id,
-            blake2b(material.encode(), digest_size=16).hexdigest(),
-            stamp,
-        )
 
 
 def _existing_hashes(client_id: int, source: str, ids: list[str]) -> dict[str, str]:
@@ -390,7 +71,7 @@ def _existing_hashes(client_id: int, source: str, ids: list[str]) -> dict[str, s
     return found
 
 
-def _stored_differently(unique: dict[_Key, _Row]) -> list[_Key]:
+def _stored_differently(unique: dict[Key, EventRow]) -> list[Key]:
     """Keys of the batch already stored with another payload (looked up in chunks)."""
     by_scope: dict[tuple[int, str], list[str]] = {}
     for cid, src, ext in unique:
@@ -398,26 +79,21 @@ def _stored_differently(unique: dict[_Key, _Row]) -> list[_Key]:
     conflicts = []
     for (cid, src), ids in by_scope.items():
         for ext, digest in _existing_hashes(cid, src, ids).items():
-            if unique[(cid, src, ext)][8] != digest:
+            if unique[(cid, src, ext)].payload_hash != digest:
                 conflicts.append((cid, src, ext))
     return conflicts
 
 
-def _insert_postgres(rows: list[_Row]) -> tuple[dict[int, int], Callable[[], list[_Key]]]:
+def _insert_postgres(rows: list[EventRow]) -> tuple[dict[int, int], Callable[[], list[Key]]]:
     """COPY the batch into a temporary table, then one `INSERT … SELECT … ON CONFLICT DO
     NOTHING`: the way for a batch holding events already stored (`_copy_postgres` takes
     the rest).
 
     Returns the new events per client, and how to find the batch's conflicting keys.
     """
-    columns = ", ".join(_COLUMNS)
+    columns = ", ".join(COLUMNS)
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} (client_id bigint, kind text, "
-            "occurred_at timestamptz, quantity bigint, reference text, details jsonb, "
-            "source text, external_id text, payload_hash text, ingested_at timestamptz) "
-            "ON COMMIT DELETE ROWS"
-        )
+        cursor.execute(staging_table_sql(_STAGE))
         # Empty even when an enclosing transaction already used it.
         cursor.execute(f"TRUNCATE {_STAGE}")
         with cursor.copy(f"COPY {_STAGE} ({columns}) FROM STDIN") as copy:
@@ -433,7 +109,7 @@ def _insert_postgres(rows: list[_Row]) -> tuple[dict[int, int], Callable[[], lis
         )
         created = {cid: int(n) for cid, n in cursor.fetchall()}
 
-    def conflicts() -> list[_Key]:
+    def conflicts() -> list[Key]:
         with connection.cursor() as cursor:
             cursor.execute(
                 f"SELECT s.client_id, s.source, s.external_id FROM {_STAGE} s "  # noqa: S608 (constants only)
@@ -446,22 +122,22 @@ def _insert_postgres(rows: list[_Row]) -> tuple[dict[int, int], Callable[[], lis
 
 
 def _insert_sqlite(
-    rows: list[_Row], unique: dict[_Key, _Row]
-) -> tuple[dict[int, int], Callable[[], list[_Key]]]:
+    rows: list[EventRow], unique: dict[Key, EventRow]
+) -> tuple[dict[int, int], Callable[[], list[Key]]]:
     """One prepared INSERT for the whole batch. The transaction holds SQLite's write lock,
     so the events with ids above the previous maximum are exactly this batch's."""
-    marks = ", ".join(["%s"] * len(_COLUMNS))
+    marks = ", ".join(["%s"] * len(COLUMNS))
     with connection.cursor() as cursor:
         cursor.execute("SELECT COALESCE(MAX(id), 0) FROM operations_event")
         (before,) = cursor.fetchone()
         cursor.executemany(
-            f"INSERT INTO operations_event ({', '.join(_COLUMNS)}) VALUES ({marks}) "  # noqa: S608 (placeholders only)
+            f"INSERT INTO operations_event ({', '.join(COLUMNS)}) VALUES ({marks}) "  # noqa: S608 (placeholders only)
             "ON CONFLICT (client_id, source, external_id) DO NOTHING",
             rows,
         )
         inserted = max(cursor.rowcount, 0)
         if inserted == len(rows):
-            return dict(Counter(row[0] for row in rows)), lambda: []
+            return dict(Counter(row.client_id for row in rows)), lambda: []
         cursor.execute(
             "SELECT client_id, COUNT(*) FROM operations_event WHERE id > %s GROUP BY client_id",
             [before],
@@ -490,14 +166,14 @@ class _NotAllNew(Exception):
 
 
 def _while_all_valid(
-    checked: Iterator[_Row], problems: list[Problem], created: Counter[int]
-) -> Iterator[_Row]:
+    checked: Iterator[EventRow], problems: list[Problem], created: Counter[int]
+) -> Iterator[EventRow]:
     """The checked rows, counted per client, for a fast path to store as they come; raises
     _NotAllNew at the first problem (the general path then names them all)."""
     for row in checked:
         if problems:
             raise _NotAllNew
-        created[row[0]] += 1
+        created[row.client_id] += 1
         yield row
     if problems:
         raise _NotAllNew
@@ -521,15 +197,14 @@ def _copy_postgres(
         return None
     problems: list[Problem] = []
     created: Counter[int] = Counter()
-    checked = _checked_rows(
-        rows, clients_by_code, default_client_id, source, problems, stamp=stamp, sqlite=False
-    )
+    check = RowCheck(clients_by_code, default_client_id, source, stamp=stamp, sqlite=False)
+    checked = check.rows(rows, problems)
     try:
         with (
             transaction.atomic(),
             connection.wrap_database_errors,
             connection.cursor() as cursor,
-            cursor.copy(f"COPY operations_event ({', '.join(_COLUMNS)}) FROM STDIN") as copy,
+            cursor.copy(f"COPY operations_event ({', '.join(COLUMNS)}) FROM STDIN") as copy,
         ):
             write = copy.write_row
             for row in _while_all_valid(checked, problems, created):
@@ -607,7 +282,7 @@ def _insert_sqlite_while_checking(
     """
     raw = connection.connection
     per_statement = min(
-        _ROWS_PER_INSERT, raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // len(_COLUMNS)
+        _ROWS_PER_INSERT, raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // len(COLUMNS)
     )
     if len(rows) <= per_statement or _ends_already_stored(
         rows, clients_by_code, default_client_id, source
@@ -615,13 +290,12 @@ def _insert_sqlite_while_checking(
         return None
     problems: list[Problem] = []
     created: Counter[int] = Counter()
-    checked = _checked_rows(
-        rows, clients_by_code, default_client_id, source, problems, stamp=stamp, sqlite=True
-    )
-    width = per_statement * len(_COLUMNS)
+    check = RowCheck(clients_by_code, default_client_id, source, stamp=stamp, sqlite=True)
+    checked = check.rows(rows, problems)
+    width = per_statement * len(COLUMNS)
     try:
         with transaction.atomic(), connection.wrap_database_errors:
-            with sqlite_bulk.InsertWriter(raw, per_statement, _COLUMNS) as writer:
+            with sqlite_bulk.InsertWriter(raw, per_statement, COLUMNS) as writer:
                 params: list[Any] = []
                 extend = params.extend
                 for row in _while_all_valid(checked, problems, created):
@@ -704,7 +378,7 @@ def _store_checked(
     """Check every row, then store the new ones: the general path, which names every
     problem, stores a key repeated in the batch once and skips events already stored."""
     sqlite = connection.vendor == "sqlite"
-    parsed, problems = _validate(
+    parsed, problems = validate(
         rows, clients_by_code, default_client_id, source, stamp=stamp, sqlite=sqlite
     )
     if problems:
@@ -713,14 +387,14 @@ def _store_checked(
         )
 
     # Within the batch: one event per key; the same key with another payload is refused.
-    unique: dict[_Key, _Row] = {}
+    unique: dict[Key, EventRow] = {}
     setdefault = unique.setdefault
     for n, row in enumerate(parsed, start=1):
-        seen = setdefault((row[0], row[6], row[7]), row)
-        if seen is not row and seen[8] != row[8]:
+        seen = setdefault(row.key, row)
+        if seen is not row and seen.payload_hash != row.payload_hash:
             problems.append(
                 Problem(
-                    f"external_id {row[7]!r} appears twice with different data",
+                    f"external_id {row.external_id!r} appears twice with different data",
                     field="external_id",
                     row=n,
                 )
@@ -739,7 +413,7 @@ def _store_checked(
         conflicts = find_conflicts() if created < len(new_rows) else []
     if conflicts:
         # A refused key is named at its last row in the batch.
-        row_of = {(r[0], r[6], r[7]): n for n, r in enumerate(parsed, start=1)}
+        row_of = {r.key: n for n, r in enumerate(parsed, start=1)}
         for cid, src, ext in sorted(conflicts, key=lambda k: row_of[k]):
             problems.append(
                 Problem(
