@@ -20,6 +20,7 @@ that wins the race for an id is still compared with.
 
 import csv
 import io
+import logging
 import sqlite3
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -39,6 +40,8 @@ from tally.errors import DomainError, Problem
 from . import sqlite_bulk
 from .rows import COLUMNS, EventRow, Key, RowCheck, staging_table_sql, validate
 
+logger = logging.getLogger(__name__)
+
 CSV_COLUMNS = ("client", "kind", "occurred_at", "quantity", "reference", "external_id")
 _CHUNK = 5000
 _STAGE = "tally_ingest_stage"
@@ -46,6 +49,11 @@ _STAGE = "tally_ingest_stage"
 # long enough that the writer thread spends its time in SQLite, without the GIL.
 _ROWS_PER_INSERT = 1000
 _UNIQUE = "event_unique_source_id_per_client"
+# The write paths, as the log names them.
+_COPY = "COPY while checking"
+_PIPELINE = "the writer thread while checking"
+_GENERAL_PG = "the general path (staged COPY, INSERT … SELECT)"
+_GENERAL_SQLITE = "the general path (one executemany)"
 _DEADLOCK = "40P01"
 
 
@@ -172,11 +180,15 @@ def _while_all_valid(
     _NotAllNew at the first problem (the general path then names them all)."""
     for row in checked:
         if problems:
-            raise _NotAllNew
+            raise _NotAllNew(f"row {problems[0].row} has a problem")
         created[row.client_id] += 1
         yield row
     if problems:
-        raise _NotAllNew
+        raise _NotAllNew(f"row {problems[0].row} has a problem")
+
+
+def _gave_way(path: str, rows: int, why: object) -> None:
+    logger.debug("%s gave a batch of %d rows to the general path: %s", path, rows, why)
 
 
 def _copy_postgres(
@@ -193,7 +205,10 @@ def _copy_postgres(
     not all valid and new (a problem, a key twice in the batch, an event already stored
     — the unique key refuses the COPY), for the general path to decide row by row.
     """
-    if not rows or _copy_would_fail(rows, clients_by_code, default_client_id, source):
+    if not rows:
+        return None
+    if _copy_would_fail(rows, clients_by_code, default_client_id, source):
+        _gave_way(_COPY, len(rows), "its first or last event is stored, or row security is on")
         return None
     problems: list[Problem] = []
     created: Counter[int] = Counter()
@@ -209,17 +224,20 @@ def _copy_postgres(
             write = copy.write_row
             for row in _while_all_valid(checked, problems, created):
                 write(row)
-    except _NotAllNew:
+    except _NotAllNew as e:
+        _gave_way(_COPY, len(rows), e)
         return None
     except IntegrityError as e:
         if getattr(getattr(e.__cause__, "diag", None), "constraint_name", None) != _UNIQUE:
             raise
+        _gave_way(_COPY, len(rows), "an event is stored already, or twice in the batch")
         return None
     except OperationalError as e:
         # A concurrent batch holding some of the same keys in another order: only this
         # savepoint was rolled back, and the general path inserts in key order.
         if getattr(e.__cause__, "sqlstate", None) != _DEADLOCK:
             raise
+        _gave_way(_COPY, len(rows), "a deadlock with a concurrent batch")
         return None
     return dict(created)
 
@@ -284,9 +302,10 @@ def _insert_sqlite_while_checking(
     per_statement = min(
         _ROWS_PER_INSERT, raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // len(COLUMNS)
     )
-    if len(rows) <= per_statement or _ends_already_stored(
-        rows, clients_by_code, default_client_id, source
-    ):
+    if len(rows) <= per_statement:
+        return None
+    if _ends_already_stored(rows, clients_by_code, default_client_id, source):
+        _gave_way(_PIPELINE, len(rows), "its first or last event is stored already")
         return None
     problems: list[Problem] = []
     created: Counter[int] = Counter()
@@ -306,10 +325,13 @@ def _insert_sqlite_while_checking(
                         extend = params.extend
                 if params:
                     writer.send(params)
-            # Fewer stored than sent: a key twice in the batch, or one stored meanwhile.
             if writer.inserted != len(rows):
-                raise _NotAllNew
-    except _NotAllNew:
+                raise _NotAllNew(
+                    f"{writer.inserted} of {len(rows)} rows stored: a key twice in the batch, "
+                    "or one stored meanwhile"
+                )
+    except _NotAllNew as e:
+        _gave_way(_PIPELINE, len(rows), e)
         return None
     return dict(created)
 
@@ -341,20 +363,7 @@ def ingest_events(
     sqlite = connection.vendor == "sqlite"
     stamp = str(connection.ops.adapt_datetimefield_value(now)) if sqlite else now.isoformat()
     with bigger_cache(), sqlite_bulk.checkpoint_later(), transaction.atomic():
-        created_by_client = None
-        if connection.vendor == "postgresql":
-            _share_client_locks(_named_clients(rows, clients_by_code, default_client_id))
-            created_by_client = _copy_postgres(
-                rows, clients_by_code, default_client_id, source, stamp
-            )
-        elif sqlite:
-            created_by_client = _insert_sqlite_while_checking(
-                rows, clients_by_code, default_client_id, source, stamp
-            )
-        if created_by_client is None:
-            created_by_client = _store_checked(
-                rows, clients_by_code, default_client_id, source, stamp
-            )
+        created_by_client, path = _store(rows, clients_by_code, default_client_id, source, stamp)
         for cid, count in sorted(created_by_client.items()):
             audit.record(
                 actor=actor,
@@ -365,7 +374,38 @@ def ingest_events(
                 after={"events": count, "source": source},
             )
     created = sum(created_by_client.values())
+    logger.debug(
+        "a batch of %d events from %r: %d new, for %d client(s), stored by %s",
+        len(rows),
+        source,
+        created,
+        len(created_by_client),
+        path,
+    )
     return IngestResult(received=len(rows), created=created, duplicates=len(rows) - created)
+
+
+def _store(
+    rows: list[Mapping[str, Any]],
+    clients_by_code: dict[str, int],
+    default_client_id: int | None,
+    source: str,
+    stamp: str,
+) -> tuple[dict[int, int], str]:
+    """Store the batch by the fastest path that takes it; returns the new events per
+    client and the path's name, for the log."""
+    if connection.vendor == "postgresql":
+        _share_client_locks(_named_clients(rows, clients_by_code, default_client_id))
+        created = _copy_postgres(rows, clients_by_code, default_client_id, source, stamp)
+        fast, general = _COPY, _GENERAL_PG
+    else:
+        created = _insert_sqlite_while_checking(
+            rows, clients_by_code, default_client_id, source, stamp
+        )
+        fast, general = _PIPELINE, _GENERAL_SQLITE
+    if created is not None:
+        return created, fast
+    return _store_checked(rows, clients_by_code, default_client_id, source, stamp), general
 
 
 def _store_checked(

@@ -7,6 +7,7 @@
   the database: a thread of its own does that afterwards.
 """
 
+import logging
 import os
 import queue
 import sqlite3
@@ -19,6 +20,8 @@ from typing import Any
 from django.db import connection
 
 from tally.db.sqlite import pragma_for_the_block
+
+logger = logging.getLogger(__name__)
 
 
 class _Checkpointer:
@@ -64,14 +67,21 @@ class _Checkpointer:
             self._wanted.wait()
             self._wanted.clear()
             try:
-                raw = sqlite3.connect(self._uri, uri=True, isolation_level=None)
-                try:
-                    raw.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-                finally:
-                    raw.close()
+                self._checkpoint()
             except sqlite3.Error:
-                pass  # say, the file was removed: commits checkpoint by themselves as usual
+                # Say, the file was removed: commits checkpoint by themselves as usual.
+                logger.warning("checkpoint of %s failed", self._uri, exc_info=True)
+            except Exception:  # the thread must live on for the next request
+                logger.exception("checkpoint of %s failed unexpectedly", self._uri)
             self.runs += 1
+
+    def _checkpoint(self) -> None:
+        raw = sqlite3.connect(self._uri, uri=True, isolation_level=None)
+        try:
+            _, frames, copied = raw.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        finally:
+            raw.close()
+        logger.debug("checkpoint of %s: %d of %d WAL frames copied", self._uri, copied, frames)
 
 
 def _database_file() -> str | None:

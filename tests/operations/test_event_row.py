@@ -1,11 +1,17 @@
 """The event row: one type for what a batch writes, checked by one validator whose limits
-are the model's."""
+are the model's, with the same answer for a bad row whichever path the batch took."""
+
+import logging
 
 import pytest
 from django.db import connection
 
+from tally.audit.actors import SystemActor
+from tally.errors import DomainError
+from tally.operations import services
 from tally.operations.models import Event
 from tally.operations.rows import COLUMNS, EventRow, Limits, staging_table_sql, validate
+from tests.factories import event_rows
 
 VALID = {
     "client": "acme",
@@ -119,3 +125,41 @@ def test_the_staging_table_has_the_events_columns_with_their_types():
         cursor.execute(staging_table_sql("test_stage"))
     events = types("operations_event")
     assert types("test_stage") == {c: events[c] for c in COLUMNS}
+
+
+BAD = [
+    ({"kind": "teleport"}, "kind", "unknown kind 'teleport'; expected one of "),
+    ({"quantity": "two"}, "quantity", "'two' is not a whole number"),
+    ({"occurred_at": "2026-10-01T10:00:00"}, "occurred_at", "has no time zone offset"),
+    ({"reference": "R" * 201}, "reference", "is longer than 200 characters"),
+    ({"external_id": ""}, "external_id", "is required"),
+    ({"details": {"note": "a\x00b"}}, "details", "contains a NUL character"),
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("change", "field", "message"), BAD)
+def test_a_bad_row_gets_the_same_problem_whichever_path_the_batch_started_on(
+    acme, monkeypatch, caplog, change, field, message
+):
+    # A batch of new events starts on the fast path (COPY on PostgreSQL, the writer
+    # thread on SQLite, whose statements are shortened here) and gives way at the bad
+    # row; a batch that opens with an event already stored takes the general path.
+    monkeypatch.setattr(services, "_ROWS_PER_INSERT", 10)
+    caplog.set_level(logging.DEBUG, logger="tally.operations.services")
+    stored = event_rows("pick", 1, prefix="stored")
+    services.ingest_events(actor=SystemActor.TESTS, client=acme, rows=stored)
+    answers, why = [], []
+    for first in (event_rows("pick", 1), stored):
+        rows = [*first, *event_rows("pick", 29), {**event_rows("pick", 1)[0], **change}]
+        caplog.clear()
+        with pytest.raises(DomainError) as err:
+            services.ingest_events(actor=SystemActor.TESTS, client=acme, rows=rows)
+        answers.append([(p.row, p.field, p.message) for p in err.value.problems])
+        why += [r.getMessage().split(": ", 1)[1] for r in caplog.records if "gave" in r.msg]
+    assert answers[0] == answers[1]
+    assert [p[:2] for p in answers[0]] == [(31, field)]
+    assert message in answers[0][0][2]
+    assert why[0] == "row 31 has a problem"
+    assert why[1].startswith("its first or last event is stored")
+    assert Event.objects.count() == 1

@@ -1,6 +1,7 @@
 """SQLite: a batch of events commits without copying the WAL into the database, and a
 thread of its own does that afterwards (`sqlite_bulk.checkpoint_later`)."""
 
+import logging
 import shutil
 import sqlite3
 import time
@@ -137,3 +138,16 @@ def test_a_database_file_replaced_under_the_checkpointer_loses_nothing(tmp_path)
     fresh = sqlite3.connect(path)
     assert fresh.execute("SELECT count(*) FROM event").fetchone() == (5 * 5000,)
     fresh.close()
+
+
+def test_a_checkpoint_that_fails_is_logged_and_the_thread_lives_on(tmp_path, caplog):
+    gone = tmp_path / "removed.sqlite3"  # opened read-write, never created: it fails
+    checkpointer = sqlite_bulk._Checkpointer.for_path(str(gone))
+    caplog.set_level(logging.WARNING, logger="tally.operations.sqlite_bulk")
+    for attempt in range(2):
+        runs = checkpointer.runs
+        checkpointer.request()
+        _wait_for_a_run_after(checkpointer, runs)
+        failures = [r for r in caplog.records if r.levelno == logging.WARNING]
+        assert len(failures) == attempt + 1
+        assert "checkpoint of" in failures[-1].getMessage() and failures[-1].exc_info
