@@ -80,9 +80,8 @@ class Event(models.Model):
             # event arrives, rather than rating paying for it in the month-end run. By
             # day first: tracking numbers and addresses are random, and under (client,
             # reference) alone each new event dirtied a page of its own anywhere in the
-            # index (at 10M events a month, two thirds of ingestion's time). Within a
-            # day a batch's entries share pages; a search seeks each day of the
-            # client's billed span (portal.queries).
+            # index (bench/RESULTS.md, 2026-11-30). Within a day a batch's entries share
+            # pages; a search seeks each day of the client's billed span (portal.queries).
             models.Index(
                 fields=["client", "occurred_on", "reference"], name="event_day_reference_idx"
             ),

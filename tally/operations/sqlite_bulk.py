@@ -99,9 +99,9 @@ def checkpoint_later() -> Iterator[None]:
 
     A commit that passes SQLite's automatic threshold (1,000 pages) copies the whole WAL
     into the database and syncs it before it returns; for a batch of events, whose
-    entries land all over the reference index, that was a quarter of the wall time
-    (bench/RESULTS.md). Inside an enclosing transaction the setting is put back before
-    the commit, which then checkpoints as usual.
+    entries land all over the reference index, the request waited on that copy
+    (bench/RESULTS.md, 2026-11-30). Inside an enclosing transaction the setting is put
+    back before the commit, which then checkpoints as usual.
     """
     if connection.vendor != "sqlite":
         yield

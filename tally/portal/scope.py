@@ -61,10 +61,11 @@ def _pg_enter(client_id: int) -> None:
     # One round trip: the setting, then `SET LOCAL ROLE` (set_config('role', …, true) is the
     # same assignment, checked the same way). And no JIT for the scope's transaction: the
     # portal's reads are small, but a computed sort key (the invoice status) inflates the
-    # planner's cost estimate past jit_above_cost, and compiling took 25 ms of a 30 ms query.
-    # Random reads priced as what they are for a client's working set, cached or on SSD
-    # (the default 4.0 is for spinning disks): counting a client's open disputes then
-    # probes each one's invoice by key (1 ms) instead of scanning every invoice (6 ms).
+    # planner's cost estimate past jit_above_cost, and compiling took most of the query's
+    # time. Random reads priced as what they are for a client's working set, cached or on
+    # SSD (the default 4.0 is for spinning disks): counting a client's open disputes then
+    # probes each one's invoice by key instead of scanning every invoice. Both measured:
+    # bench/RESULTS.md, "Measured in passing".
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT set_config('tally.client_id', %s, true), set_config('role', %s, true), "
