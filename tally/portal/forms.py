@@ -51,7 +51,8 @@ SORT_LABELS = {
 
 
 # The filter form is drawn on every billing page: its widgets render through Jinja2
-# (Django's own widget templates, compiled), a third of the time Django's engine took.
+# (Django's own widget templates, compiled), faster than through Django's engine
+# (bench/RESULTS.md, "Measured in passing").
 _JINJA2_WIDGETS = Jinja2()
 
 
