@@ -418,7 +418,11 @@ def _skip_reason(invoice_status: str) -> str:
 
 
 def _claim(
-    actor: Actor, days: _Days, batch_size: int, report: SendReport
+    actor: Actor,
+    days: _Days,
+    batch_size: int,
+    report: SendReport,
+    on_claimed: Callable[[list[int]], None] | None = None,
 ) -> tuple[bool, list[int]]:
     """Take a batch of due steps, in a short transaction committed before any mail is sent.
 
@@ -426,6 +430,7 @@ def _claim(
     (paused) and are never claimed then released. Of several due steps of one invoice only
     the latest is sent; the earlier ones are skipped as superseded. Returns whether any
     due step was found, and the ids now `sending` that this run must deliver.
+    `on_claimed` gets those ids inside the claim's transaction (to enqueue their sending).
     """
     with transaction.atomic():
         rows = list(
@@ -482,6 +487,8 @@ def _claim(
                     claimed_at=claimed_at,
                 )
                 claimed.append(r.pk)
+        if on_claimed is not None and claimed:
+            on_claimed(claimed)
         return True, claimed
 
 
@@ -766,4 +773,77 @@ def send_due_reminders(
         .filter(_open_dispute())
         .count()
     )
+    return report
+
+
+def claim_due_reminders(
+    *,
+    on_claimed: Callable[[list[int]], None],
+    actor: Actor = SystemActor.REMINDER_SENDER,
+    today: date | None = None,
+    stale_after: timedelta = STALE_AFTER,
+    batch_size: int = CLAIM_BATCH,
+) -> SendReport:
+    """The first half of `send_due_reminders`, for a queue: claim every due step as it does
+    (superseded and settled steps skipped, disputed ones paused) and give each batch's
+    claimed ids to `on_claimed` inside the transaction that claims them, so that the
+    claim and whatever will send them (a task per step) commit together. Each claimed
+    step is then sent by `deliver_claimed`."""
+    days = _Days(today)
+    report = SendReport()
+    _flag_stale(actor, stale_after, report)
+    while True:
+        found, _ = _claim(actor, days, batch_size, report, on_claimed)
+        if not found:
+            break
+    report.paused += (
+        Reminder.objects.filter(days.due_filter(), status=ReminderStatus.SCHEDULED)
+        .filter(_open_dispute())
+        .count()
+    )
+    return report
+
+
+def deliver_claimed(
+    reminder_id: int,
+    *,
+    first_try: bool,
+    actor: Actor = SystemActor.REMINDER_SENDER,
+    today: date | None = None,
+    attach: Attacher | None = None,
+) -> SendReport:
+    """Send one step claimed by `claim_due_reminders`. Safe to run twice: a step no longer
+    `sending` has been dealt with and is left alone. A step still `sending` on a later try
+    was being sent by a try that stopped midway (its worker died): the email may or may
+    not have gone out, so it goes to review now rather than out a second time."""
+    report = SendReport()
+    status = Reminder.objects.filter(pk=reminder_id).values_list("status", flat=True).first()
+    if status != ReminderStatus.SENDING:
+        return report
+    if not first_try:
+        detail = (
+            "the try sending it stopped before it finished: the email may or may not have gone out"
+        )
+        with transaction.atomic():
+            r = Reminder.objects.select_for_update().get(pk=reminder_id)
+            if r.status == ReminderStatus.SENDING:
+                log.warning("reminder %s needs review: %s", r.pk, detail)
+                _record_attempt(r, ReminderStatus.NEEDS_REVIEW, [], detail)
+                _change(
+                    actor,
+                    r,
+                    ReminderStatus.NEEDS_REVIEW,
+                    detail,
+                    action=AuditAction.REMINDER_NEEDS_REVIEW,
+                )
+                report.needs_review += 1
+        return report
+    connection = _default_connection()
+    try:
+        _deliver(actor, reminder_id, _Days(today), connection, report, attach)
+    finally:
+        try:
+            connection.close()
+        except Exception:  # noqa: BLE001 - nothing left to send on it
+            log.warning("closing the mail connection failed", exc_info=True)
     return report

@@ -9,7 +9,7 @@ from dataclasses import asdict
 from datetime import date, timedelta
 
 from django.utils import timezone
-from django_tasks import TaskResultStatus, task
+from django_tasks import TaskContext, TaskResultStatus, task
 from django_tasks_db.models import DBTaskResult
 
 from tally.accounts import throttle
@@ -20,12 +20,37 @@ from .emails import invoice_pdf
 
 @task()
 def send_due_reminders(today: str | None = None) -> dict[str, int]:
-    """Every 15 minutes (`schedule.PERIODIC`). Twice is harmless: each step is claimed
-    once (reminders.services), so a second run finds nothing left to send. `today`
-    (YYYY-MM-DD) fixes the date for every client, as `tally send-reminders --today`.
-    Each email carries the invoice's PDF."""
-    report = reminders.send_due_reminders(
-        today=date.fromisoformat(today) if today else None, attach=invoice_pdf
+    """Every 15 minutes (`schedule.PERIODIC`): claim the due reminder steps and enqueue one
+    `send_reminder_email` per step, in the transaction that claims them. Twice is
+    harmless: a step is claimed once, so a second run finds nothing left. `today`
+    (YYYY-MM-DD) fixes the date for every client, as `tally send-reminders --today`."""
+    claimed: list[int] = []
+
+    def enqueue(ids: list[int]) -> None:
+        # The database backend writes the tasks in the claim's transaction: a claim that
+        # rolls back leaves no task, and a claimed step always has one.
+        for reminder_id in ids:
+            send_reminder_email.enqueue(reminder_id, today)
+        claimed.extend(ids)
+
+    report = reminders.claim_due_reminders(
+        on_claimed=enqueue, today=date.fromisoformat(today) if today else None
+    )
+    return {"claimed": len(claimed), **asdict(report)}
+
+
+@task(takes_context=True)
+def send_reminder_email(
+    context: TaskContext, reminder_id: int, today: str | None = None
+) -> dict[str, int]:
+    """One claimed reminder step: the email, with the invoice's PDF. Twice is harmless: a
+    step already sent (or failed, skipped) is left alone, and one still `sending` on a
+    later try, whose earlier try stopped midway, goes to review instead of out again."""
+    report = reminders.deliver_claimed(
+        reminder_id,
+        first_try=context.attempt == 1,
+        today=date.fromisoformat(today) if today else None,
+        attach=invoice_pdf,
     )
     return asdict(report)
 

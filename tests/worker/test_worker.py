@@ -36,7 +36,15 @@ def row(result) -> DBTaskResult:
     return DBTaskResult.objects.get(pk=result.id)
 
 
-def test_a_queued_reminder_run_sends_what_is_due_and_records_its_report(tx_db, mailoutbox):
+def email_tasks() -> list[DBTaskResult]:
+    return list(
+        DBTaskResult.objects.filter(task_path=tasks.send_reminder_email.module_path).order_by(
+            "enqueued_at"
+        )
+    )
+
+
+def test_a_queued_reminder_run_claims_what_is_due_and_a_task_per_step_sends_it(tx_db, mailoutbox):
     invoice = issued_invoice(make_client("acme"), picks=3)
     result = tasks.send_due_reminders.enqueue(today=DEC_8.isoformat())
     assert row(result).status == TaskResultStatus.READY and mailoutbox == []
@@ -45,7 +53,12 @@ def test_a_queued_reminder_run_sends_what_is_due_and_records_its_report(tx_db, m
 
     done = row(result)
     assert done.status == TaskResultStatus.SUCCESSFUL
-    assert done.return_value["sent"] == 1 and done.return_value["skipped"] == 2
+    assert done.return_value["claimed"] == 1 and done.return_value["skipped"] == 2
+    [email_task] = email_tasks()
+    step = Reminder.objects.get(status=ReminderStatus.SENT)
+    assert email_task.args_kwargs["args"] == [step.pk, DEC_8.isoformat()]
+    assert email_task.status == TaskResultStatus.SUCCESSFUL
+    assert email_task.return_value["sent"] == 1
     assert [m.extra_headers["X-Tally-Invoice"] for m in mailoutbox] == [invoice.display_number]
     assert not WorkerProcess.objects.exists()  # a worker that stops says so
 
@@ -58,8 +71,22 @@ def test_running_the_reminder_task_twice_sends_nothing_twice(tx_db, mailoutbox):
     run_worker()
 
     assert len(mailoutbox) == 1
-    assert row(first).return_value["sent"] == 1 and row(second).return_value["sent"] == 0
+    assert row(first).return_value["claimed"] == 1 and row(second).return_value["claimed"] == 0
     assert AuditEvent.objects.filter(action="reminder.sent").count() == 1
+
+
+def test_an_email_task_run_again_after_it_sent_leaves_the_step_alone(tx_db, mailoutbox):
+    issued_invoice(make_client("acme"), picks=3)
+    tasks.send_due_reminders.enqueue(today=DEC_8.isoformat())
+    run_worker()
+    [sent] = email_tasks()
+    again = tasks.send_reminder_email.enqueue(*sent.args_kwargs["args"])
+
+    run_worker()
+
+    assert row(again).return_value == {**row(again).return_value, "sent": 0, "needs_review": 0}
+    assert len(mailoutbox) == 1
+    assert Reminder.objects.filter(status=ReminderStatus.SENT).count() == 1
 
 
 def test_the_throttle_purge_task_forgets_idle_counters(tx_db):
@@ -128,41 +155,44 @@ def test_a_worker_killed_in_the_middle_of_a_task_leaves_it_to_run_again_and_noth
 ):
     invoices = [issued_invoice(make_client(code), picks=3) for code in ("acme", "globex")]
     holding_smtp.hold = 2  # the first email goes through; the worker dies sending the second
-    result = tasks.send_due_reminders.enqueue(today=DEC_8.isoformat())
+    claim = tasks.send_due_reminders.enqueue(today=DEC_8.isoformat())
 
     first = worker_process("--no-periodic", "--interval", "0.05", env=holding_smtp.env)
     try:
         while not holding_smtp.arrived.wait(0.1):
             assert first.poll() is None, first.communicate()[0]
-        assert row(result).status == TaskResultStatus.RUNNING
         first.send_signal(signal.SIGKILL)
         first.wait()
     finally:
         first.kill()
         holding_smtp.release.set()
-    held = row(result)
-    assert held.status == TaskResultStatus.RUNNING and len(held.worker_ids) == 1
+    [killed] = [t for t in email_tasks() if t.status == TaskResultStatus.RUNNING]
+    assert len(killed.worker_ids) == 1
 
     second = worker_process("--no-periodic", "--batch", "--interval", "0", env=holding_smtp.env)
     output = second.communicate(timeout=120)[0]
     assert second.returncode == 0, output
 
-    done = row(result)
+    assert row(claim).return_value["claimed"] == 2 and len(row(claim).worker_ids) == 1
+    done = DBTaskResult.objects.get(pk=killed.pk)
     assert done.status == TaskResultStatus.SUCCESSFUL, output
-    assert len(done.worker_ids) == 2 and done.worker_ids[0] == held.worker_ids[0]
-    assert done.return_value["sent"] == 0  # the second run found nothing left to send
+    assert done.worker_ids[0] == killed.worker_ids[0] and len(done.worker_ids) == 2
+    # The email the dead worker was handing over may or may not have gone: its step goes
+    # to a person at once, and no second copy is sent.
+    assert done.return_value["needs_review"] == 1 and done.return_value["sent"] == 0
     numbers = Counter(
         email.message_from_bytes(m.content)["X-Tally-Invoice"] for m in holding_smtp.messages
     )
     assert numbers == Counter({invoice.display_number: 1 for invoice in invoices})
     assert AuditEvent.objects.filter(action="reminder.claimed").count() == 2
     assert AuditEvent.objects.filter(action="reminder.sent").count() == 1
-    # The email the dead worker was handing over may or may not have gone: a person decides.
-    in_flight = Reminder.objects.get(status=ReminderStatus.SENDING)
-    report = send_now(today=DEC_8, stale_after=timedelta(0))
-    assert report.needs_review == 1 and report.sent == 0 and len(holding_smtp.messages) == 2
-    in_flight.refresh_from_db()
-    assert in_flight.status == ReminderStatus.NEEDS_REVIEW
+    assert AuditEvent.objects.filter(action="reminder.needs_review").count() == 1
+    dealt_with = Reminder.objects.exclude(
+        status__in=[ReminderStatus.SKIPPED, ReminderStatus.SCHEDULED]
+    ).values_list("status", flat=True)
+    assert sorted(dealt_with) == [ReminderStatus.NEEDS_REVIEW, ReminderStatus.SENT]
+    report = send_now(today=DEC_8)  # and nothing is left for a later run to send
+    assert report.sent == 0 and len(holding_smtp.messages) == 2
 
 
 @pytest.mark.parametrize("last_try", [False, True])
