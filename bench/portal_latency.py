@@ -49,6 +49,7 @@ def build_scenarios(manifest: dict[str, Any]) -> list[Scenario]:
     from tally.invoicing.models import Invoice, InvoiceLine, format_invoice_number
     from tally.invoicing.queries import billed_events
     from tally.portal import queries
+    from tally.portal.queries.events import EVENT_PAGES
 
     big = manifest["big_client"]["id"]
     rng = random.Random(7)
@@ -193,7 +194,7 @@ def build_scenarios(manifest: dict[str, Any]) -> list[Scenario]:
     for fraction in (0.1, 0.5, 0.999):
         depth = int(total * fraction)
         at, eid = ordered.values_list("occurred_at", "id")[depth]
-        after = queries.encode_cursor(["after", at.isoformat(), eid])
+        after = EVENT_PAGES.encode({"occurred_at": at, "id": eid})
         add(
             f"events of the 1M line, depth {depth:,} (htmx)",
             "events",
@@ -201,7 +202,7 @@ def build_scenarios(manifest: dict[str, Any]) -> list[Scenario]:
             [(f"{events_url}?cursor={after}", HTMX)],
         )
     at, eid = ordered.values_list("occurred_at", "id")[total // 2]
-    before = queries.encode_cursor(["before", at.isoformat(), eid])
+    before = EVENT_PAGES.encode({"occurred_at": at, "id": eid}, backwards=True)
     add(
         f"events of the 1M line, earlier page at depth {total // 2:,} (htmx)",
         "events",

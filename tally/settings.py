@@ -32,7 +32,7 @@ def _own(name: str, demo: str, why: str) -> str:
 SECRET_KEY = _own(
     "TALLY_SECRET_KEY",
     "dev-only-insecure-key-change-me-in-production",
-    "a long random value: sessions, reset links and the login throttle hang on it",
+    "a long random value: sessions, reset links, list cursors and the login throttle hang on it",
 )
 ALLOWED_HOSTS = os.environ.get("TALLY_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",")
 

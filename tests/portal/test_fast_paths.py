@@ -254,3 +254,32 @@ def test_a_deep_page_bounds_the_time_from_below_once(acme):
     ]
     assert sql.count('"occurred_at" >=') == 1 and sql.count('"occurred_at" <') == 1
     assert [e.id for e in deeper.rows][0] > [e.id for e in page.rows][-1]
+
+
+def test_invoice_pages_cost_the_same_queries_at_any_depth_both_ways_through_ties(acme):
+    """Nine invoices of three amounts: the id orders each tie, and every page forward and
+    back is the same statements."""
+    from django.test.utils import CaptureQueriesContext
+
+    for i in range(9):
+        issued_invoice(acme, picks=10 + i % 3, issue_date=date(2026, 6, 1) + timedelta(days=i))
+    full = [r.id for r in queries.invoice_page(acme.pk, TODAY, sort="amount", limit=100).rows]
+    pages, counts, cursor = [], set(), None
+    while True:
+        with CaptureQueriesContext(connection) as ran:
+            page = queries.invoice_page(acme.pk, TODAY, sort="amount", cursor=cursor, limit=2)
+        counts.add(len(ran))
+        pages.append([r.id for r in page.rows])
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    assert [i for p in pages for i in p] == full and len(pages) == 5
+    back, cursor = [], page.prev_cursor
+    while cursor is not None:
+        with CaptureQueriesContext(connection) as ran:
+            page = queries.invoice_page(acme.pk, TODAY, sort="amount", cursor=cursor, limit=2)
+        counts.add(len(ran))
+        back.insert(0, [r.id for r in page.rows])
+        cursor = page.prev_cursor
+    assert back == pages[:-1]
+    assert len(counts) == 1

@@ -91,3 +91,48 @@ def test_a_date_range_given_backwards_says_so_and_a_bad_cursor_starts_from_the_t
     assert "REF-only" not in html  # the valid end still applies: nothing from Dec 1
     tampered = browser.get(reverse("portal:payments"), {"cursor": "not-a-cursor"})
     assert tampered.status_code == 200 and "REF-only" in tampered.content.decode()
+
+
+def test_newer_payments_lead_back_page_by_page_with_the_same_queries(acme):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for n in range(8):  # received on three days: pages split days, the id breaks ties
+        pay(acme, 100 + n, received_on=date(2026, 11, 1 + n % 3), auto_allocate=False)
+    pages, cursor = [], None
+    while True:
+        page = queries.payment_page(acme.pk, cursor=cursor, limit=3)
+        pages.append([p.id for p in page.rows])
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    assert queries.payment_page(acme.pk, limit=3).prev_cursor is None
+    back, cursor, counts = [], page.prev_cursor, set()
+    while cursor is not None:
+        with CaptureQueriesContext(connection) as ran:
+            page = queries.payment_page(acme.pk, cursor=cursor, limit=3)
+        counts.add(len(ran))
+        back.insert(0, [p.id for p in page.rows])
+        cursor = page.prev_cursor
+    assert back == pages[:-1] and len(counts) == 1
+
+
+def test_the_payments_page_links_to_newer_payments_once_past_the_first(acme):
+    for n in range(4):
+        pay(acme, 100 + n, reference=f"REF-{n}", received_on=date(2026, 11, 1 + n))
+    browser = browser_for(acme)
+    first = browser.get(reverse("portal:payments"), {"received_from": "2026-11-01"})
+    html = first.content.decode()
+    # The page shows 25: a cursor from a page of two stands for having paged on.
+    page = queries.payment_page(acme.pk, date(2026, 11, 1), limit=2)
+    assert "← Newer payments" not in html and "Older payments" not in html
+    second = browser.get(
+        reverse("portal:payments"), {"received_from": "2026-11-01", "cursor": page.next_cursor}
+    ).content.decode()
+    older = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", second))
+    assert "REF-1" in older and "REF-0" in older and "REF-3" not in older
+    newer = re.search(r'<a rel="prev" href="\?([^"]+)">← Newer payments</a>', second)
+    assert newer is not None
+    back = browser.get(reverse("portal:payments") + "?" + newer.group(1).replace("&amp;", "&"))
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", back.content.decode()))
+    assert "REF-3" in text and "REF-2" in text and "REF-1" not in text

@@ -20,8 +20,6 @@ from .common import (
     STATUSES,
     InvoiceRow,
     LineRow,
-    decode_cursor,
-    encode_cursor,
 )
 from .detail import (
     AllocationRow,
@@ -70,8 +68,6 @@ __all__ = [
     "all_invoice_rows",
     "all_line_events",
     "client_header",
-    "decode_cursor",
-    "encode_cursor",
     "invoice_detail",
     "invoice_id_for_number",
     "invoice_page",

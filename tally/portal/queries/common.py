@@ -1,9 +1,6 @@
 """What every read of the portal shares: the statuses and labels a client sees, the
-tables a scope exposes, an invoice's row in a table, cursors and the client's currency."""
+tables a scope exposes, an invoice's row in a table and the client's currency."""
 
-import base64
-import binascii
-import json
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -77,24 +74,6 @@ _LINE_COLUMNS = (
 )
 
 
-# -- cursors -----------------------------------------------------------------------------
-def encode_cursor(values: list[Any]) -> str:
-    raw = json.dumps(values, separators=(",", ":"), default=str).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str | None) -> list[Any] | None:
-    """A cursor is only a position; a malformed one starts from the beginning."""
-    if not cursor:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        values = json.loads(raw)
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        return None
-    return values if isinstance(values, list) else None
-
-
 # -- building blocks ---------------------------------------------------------------------
 def _invoices(client_id: int, today: date) -> InvoiceQuerySet:
     """The client's invoices as the table shows them, with their status's sort rank."""
@@ -124,16 +103,6 @@ def _row(values: dict[str, Any]) -> InvoiceRow:
         balance_minor=values["balance_minor"],
         currency=values["currency"],
     )
-
-
-_BIGINT = 2**63 - 1
-
-
-def _cursor_int(value: Any) -> int:
-    """A whole number a cursor may hold: what a bigint column stores, or ValueError."""
-    if type(value) is not int or not -_BIGINT <= value <= _BIGINT:
-        raise ValueError(f"{value!r} is not a cursor position")
-    return value
 
 
 def _currency(client_id: int) -> str:

@@ -2,7 +2,7 @@
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import reduce
 from operator import or_
 from typing import Any
@@ -22,15 +22,13 @@ from tally.invoicing.models import (
     format_invoice_number,
 )
 from tally.operations.models import Event
+from tally.pagination import DateTimeKey, IntKey, KeysetPaginator
 
 from ..scope import client_scope
 from .common import (
     _LINE_COLUMNS,
     LineRow,
-    _cursor_int,
     _tables,
-    decode_cursor,
-    encode_cursor,
 )
 
 
@@ -53,11 +51,18 @@ class EventPage:
     prev_cursor: str | None
 
 
+# In time order. `_billed_by` bounds occurred_at by the cursor itself (seek=False).
+EVENT_PAGES = KeysetPaginator(
+    "portal.line_events", [DateTimeKey("occurred_at", seek=False), IntKey("id")]
+)
+_EVENT_COLUMNS = ("id", "occurred_at", "kind", "reference", "quantity", "details")
+
+
 def line_events(
     client_id: int, line_id: int, cursor: str | None = None, limit: int = 50
 ) -> EventPage:
     """A line's events in time order, keyset-paginated on (occurred_at, id)."""
-    position = decode_cursor(cursor)
+    position = EVENT_PAGES.decode(cursor)
     with client_scope(client_id, _tables(InvoiceLine, Invoice, BilledRange, Event)):
         # The line and its ranges in one read: a row per range (one, with no range, for an
         # adjustment).
@@ -74,48 +79,17 @@ def line_events(
             for row in found
             if row["ranges__occurred_from"] is not None
         ]
-        backwards = False
-        seek: tuple[datetime, int] | None = None
-        if position and len(position) == 3 and position[0] in ("after", "before"):
-            try:
-                at = datetime.fromisoformat(str(position[1]))
-                if at.tzinfo is None:  # not a cursor this page wrote
-                    raise ValueError(at)
-                seek = at.astimezone(UTC), _cursor_int(position[2])
-                backwards = position[0] == "before"
-            except (TypeError, ValueError, OverflowError):  # 0001-01-01 at +14:00 overflows
-                seek, backwards = None, False
-        qs = _billed_by(client_id, line["kind"], ranges, seek and seek[0], backwards)
-        if seek is not None:
-            at, last_id = seek
-            op = "lt" if backwards else "gt"
-            qs = qs.filter(
-                Q(**{f"occurred_at__{op}": at}) | Q(occurred_at=at, **{f"id__{op}": last_id})
-            )
-        order = ["-occurred_at", "-id"] if backwards else ["occurred_at", "id"]
-        values = list(
-            qs.order_by(*order).values(
-                "id", "occurred_at", "kind", "reference", "quantity", "details"
-            )[: limit + 1]
-        )
-    has_more = len(values) > limit
-    values = values[:limit]
-    if backwards:
-        values.reverse()
-    rows = [EventRow(**v) for v in values]
-    next_cursor = prev_cursor = None
-    if rows:
-        if has_more or backwards:
-            next_cursor = encode_cursor(["after", rows[-1].occurred_at.isoformat(), rows[-1].id])
-        if position is not None and (not backwards or has_more):
-            prev_cursor = encode_cursor(["before", rows[0].occurred_at.isoformat(), rows[0].id])
+        at = position.values[0] if position else None
+        qs = _billed_by(client_id, line["kind"], ranges, at, bool(position and position.backwards))
+        page = EVENT_PAGES.paginate(qs, position, limit, _EVENT_COLUMNS)
+    rows = [EventRow(**v) for v in page.results]
     line_row = LineRow(**{k: line[k] for k in _LINE_COLUMNS})
     return EventPage(
         line_row,
         format_invoice_number(line["invoice__number"] or 0),
         rows,
-        next_cursor,
-        prev_cursor,
+        page.next,
+        page.prev,
     )
 
 

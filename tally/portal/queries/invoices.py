@@ -5,11 +5,11 @@ from dataclasses import dataclass
 from datetime import date
 from functools import reduce
 from operator import or_
-from typing import Any
 
 from django.db.models import Count, Q, Sum
 
 from tally.invoicing.status import OUTSTANDING, InvoiceQuerySet
+from tally.pagination import DateKey, IntKey, KeysetPaginator
 
 from ..scope import client_scope
 from .common import (
@@ -19,11 +19,8 @@ from .common import (
     PAGE_SIZE,
     SORTS,
     InvoiceRow,
-    _cursor_int,
     _invoices,
     _row,
-    decode_cursor,
-    encode_cursor,
 )
 from .search import _SEARCH_TABLES, _invoices_billing_reference
 
@@ -89,24 +86,20 @@ def _apply_filters(
     return qs
 
 
-_SORT_FIELDS = {
-    "issue_date": "issue_date",
-    "due_date": "due_date",
-    "status": "status_rank",
-    "amount": "total_minor",
-    "balance": "balance_minor",
+# The order of each sort: its column, then the id. The status is computed: no index to
+# seek, so the cursor does not bound it on its own (a second copy would only cost).
+_SORT_KEYS = {
+    "issue_date": DateKey("issue_date"),
+    "due_date": DateKey("due_date"),
+    "status": IntKey("status_rank", seek=False),
+    "amount": IntKey("total_minor"),
+    "balance": IntKey("balance_minor"),
 }
-
-
-def _sort_value(row: dict[str, Any], sort: str) -> Any:
-    value = row[_SORT_FIELDS[sort]]
-    return value.isoformat() if isinstance(value, date) else value
-
-
-def _parse_sort_value(value: Any, sort: str) -> Any:
-    if sort in ("issue_date", "due_date"):
-        return date.fromisoformat(str(value))
-    return _cursor_int(value)
+_PAGES = {
+    (sort, descending): KeysetPaginator("portal.invoices", [key, IntKey("id")], descending)
+    for sort, key in _SORT_KEYS.items()
+    for descending in (True, False)
+}
 
 
 def invoice_page(
@@ -121,50 +114,19 @@ def invoice_page(
     """One page of the invoice table, keyset-paginated on (sort key, id): page 200 costs
     what page 1 costs."""
     sort = sort if sort in SORTS else "issue_date"
-    key = _SORT_FIELDS[sort]
-    position = decode_cursor(cursor)
-    backwards = False
+    pages = _PAGES[sort, descending]
     tables = _INVOICE_TABLE | (_SEARCH_TABLES if filters.search.strip() else frozenset())
     with client_scope(client_id, tables):
         qs = _apply_filters(_invoices(client_id, today), client_id, filters, today)
         summary = None
         if filters != InvoiceFilters():
             summary = qs.aggregate(n=Count("id"), balance=Sum("balance_minor"))
-        if position and len(position) == 3 and position[0] in ("after", "before"):
-            backwards = position[0] == "before"
-            try:
-                value, last_id = _parse_sort_value(position[1], sort), _cursor_int(position[2])
-            except (TypeError, ValueError):
-                value, last_id = None, None
-            if value is not None:
-                forward_desc = descending != backwards
-                op = "lt" if forward_desc else "gt"
-                after = Q(**{f"{key}__{op}": value}) | Q(**{key: value, f"id__{op}": last_id})
-                if key != "status_rank":
-                    # Implied by `after`; it is there so that the database seeks the index
-                    # to the cursor instead of walking up to it. (The status is computed:
-                    # no index to seek, and a second copy of it would only cost.)
-                    after &= Q(**{f"{key}__{op}e": value})
-                qs = qs.filter(after)
-        forward_desc = descending != backwards
-        order = [f"-{key}", "-id"] if forward_desc else [key, "id"]
-        values = list(qs.order_by(*order).values(*_ROW_COLUMNS)[: limit + 1])
-    has_more = len(values) > limit
-    values = values[:limit]
-    if backwards:
-        values.reverse()
-    rows = [_row(v) for v in values]
-    next_cursor = prev_cursor = None
-    if values:
-        first, last = values[0], values[-1]
-        if has_more or backwards:
-            next_cursor = encode_cursor(["after", _sort_value(last, sort), last["id"]])
-        if position is not None and (not backwards or has_more):
-            prev_cursor = encode_cursor(["before", _sort_value(first, sort), first["id"]])
+        page = pages.paginate(qs, pages.decode(cursor), limit, _ROW_COLUMNS)
+    rows = [_row(v) for v in page.results]
     if summary is None:
-        return InvoicePage(rows, next_cursor, prev_cursor, sort, descending)
+        return InvoicePage(rows, page.next, page.prev, sort, descending)
     return InvoicePage(
-        rows, next_cursor, prev_cursor, sort, descending, summary["n"], summary["balance"] or 0
+        rows, page.next, page.prev, sort, descending, summary["n"], summary["balance"] or 0
     )
 
 

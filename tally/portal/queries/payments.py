@@ -5,7 +5,6 @@ from datetime import date
 
 from django.db.models import (
     Count,
-    Q,
     Sum,
 )
 from django.db.models.functions import Coalesce
@@ -15,6 +14,7 @@ from tally.invoicing.models import (
     Invoice,
     format_invoice_number,
 )
+from tally.pagination import DateKey, IntKey, KeysetPaginator
 from tally.payments.models import Allocation, Payment
 
 from ..scope import client_scope
@@ -22,10 +22,7 @@ from .common import (
     METHOD_LABELS,
     PAGE_SIZE,
     _currency,
-    _cursor_int,
     _tables,
-    decode_cursor,
-    encode_cursor,
 )
 
 
@@ -57,7 +54,23 @@ class PaymentPage:
     rows: list[PaymentRow]
     count: int  # payments received in the range, on every page
     total_minor: int  # and what they add up to: the "Paid year to date" card for this year
-    next_cursor: str | None
+    next_cursor: str | None  # older payments
+    prev_cursor: str | None  # newer ones
+
+
+# Newest first.
+PAYMENT_PAGES = KeysetPaginator(
+    "portal.payments", [DateKey("received_on"), IntKey("id")], descending=True
+)
+_PAYMENT_COLUMNS = (
+    "id",
+    "received_on",
+    "method",
+    "reference",
+    "payer",
+    "amount_minor",
+    "unapplied_minor",
+)
 
 
 def payment_page(
@@ -77,30 +90,8 @@ def payment_page(
         if received_to is not None:
             qs = qs.filter(received_on__lte=received_to)
         summary = qs.aggregate(n=Count("id"), total=Coalesce(Sum("amount_minor"), 0))
-        position = decode_cursor(cursor)
-        if position and len(position) == 2:
-            try:
-                day, last_id = date.fromisoformat(str(position[0])), _cursor_int(position[1])
-            except (TypeError, ValueError):
-                pass
-            else:
-                qs = qs.filter(
-                    Q(received_on__lt=day) | Q(received_on=day, id__lt=last_id),
-                    received_on__lte=day,
-                )
-        values = list(
-            qs.order_by("-received_on", "-id").values(
-                "id",
-                "received_on",
-                "method",
-                "reference",
-                "payer",
-                "amount_minor",
-                "unapplied_minor",
-            )[: limit + 1]
-        )
-        has_more = len(values) > limit
-        values = values[:limit]
+        page = PAYMENT_PAGES.paginate(qs, PAYMENT_PAGES.decode(cursor), limit, _PAYMENT_COLUMNS)
+        values = page.results
         applied: dict[int, list[AppliedTo]] = {v["id"]: [] for v in values}
         for payment_id, number, amount in (
             Allocation.objects.filter(client_id=client_id, payment_id__in=list(applied))
@@ -110,11 +101,11 @@ def payment_page(
             if number is not None:  # always: only issued invoices take payments
                 applied[payment_id].append(AppliedTo(format_invoice_number(number), amount))
     rows = [PaymentRow(**v, applied_to=applied[v["id"]]) for v in values]
-    last = values[-1] if values else None
     return PaymentPage(
         currency=currency,
         rows=rows,
         count=summary["n"],
         total_minor=summary["total"],
-        next_cursor=encode_cursor([last["received_on"], last["id"]]) if has_more and last else None,
+        next_cursor=page.next,
+        prev_cursor=page.prev,
     )
