@@ -30,9 +30,10 @@ from tally.portal import formatting
 
 @pass_context
 def money(context: Context, minor: int | None, currency: str) -> str:
-    """An amount in the signed-in client's locale (en_US on pages without a client)."""
-    portal = context.get("portal")
-    return formatting.money(minor, currency, portal.locale if portal else "en_US")
+    """An amount in the viewer's locale: the client's on the portal, the operator's on the
+    console (en_US on pages with neither)."""
+    viewer = context.get("portal") or context.get("console")
+    return formatting.money(minor, currency, viewer.locale if viewer else "en_US")
 
 
 @pass_context

@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "tally.internal_notes",
     "tally.audit",
     "tally.portal",
+    "tally.console",
     "tally.demo",
     "tally.worker",
 ]

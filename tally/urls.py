@@ -9,6 +9,7 @@ admin.site.site_title = "Tally"
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("tally.accounts.urls")),
+    path("console/", include("tally.console.urls")),
     path("", home, name="home"),
     path("", include("tally.portal.urls")),
 ]

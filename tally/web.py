@@ -2,6 +2,7 @@
 
 from collections.abc import Callable
 
+from babel import Locale, UnknownLocaleError
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
@@ -32,3 +33,20 @@ class SecurityHeadersMiddleware:
 
 def context(request: HttpRequest) -> dict[str, object]:
     return {"operator_name": settings.TALLY_OPERATOR_NAME}
+
+
+# The locales pages format money and dates in; the viewer's browser picks among them.
+LOCALES = ["en_US", "en_GB", "de_DE", "fr_FR", "ja_JP", "en_CA", "fr_CA", "es_ES"]
+
+
+def viewer_locale(request: HttpRequest) -> str:
+    """The locale the viewer's browser asks for (Accept-Language), among `LOCALES`."""
+    header = request.headers.get("Accept-Language", "")
+    wanted = [
+        part.split(";")[0].strip().replace("-", "_") for part in header.split(",") if part.strip()
+    ]
+    try:
+        found = Locale.negotiate(wanted, LOCALES)
+    except (UnknownLocaleError, ValueError):
+        found = None
+    return str(found) if found else "en_US"

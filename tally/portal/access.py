@@ -8,13 +8,13 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from babel import Locale, UnknownLocaleError
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest
 from django.http.response import HttpResponseBase
 from django.utils import timezone
 
 from tally.errors import NotFound
+from tally.web import viewer_locale
 
 from . import queries
 
@@ -30,20 +30,6 @@ class Portal:
     @property
     def client_id(self) -> int:
         return self.client.id
-
-
-def _locale(request: HttpRequest) -> str:
-    header = request.headers.get("Accept-Language", "")
-    wanted = [
-        part.split(";")[0].strip().replace("-", "_") for part in header.split(",") if part.strip()
-    ]
-    try:
-        found = Locale.negotiate(
-            wanted, ["en_US", "en_GB", "de_DE", "fr_FR", "ja_JP", "en_CA", "fr_CA", "es_ES"]
-        )
-    except (UnknownLocaleError, ValueError):
-        found = None
-    return str(found) if found else "en_US"
 
 
 # The client's name, currency, time zone and address, as every portal page shows them: read
@@ -82,7 +68,7 @@ def client_portal(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpRe
         header = client_header(client_id)
         tz = zoneinfo.ZoneInfo(header.time_zone)
         portal = Portal(
-            client=header, today=timezone.now().astimezone(tz).date(), locale=_locale(request)
+            client=header, today=timezone.now().astimezone(tz).date(), locale=viewer_locale(request)
         )
         with timezone.override(tz):
             try:

@@ -47,7 +47,8 @@ def home(request: HtmxHttpRequest) -> HttpResponseBase:
     if not request.user.is_authenticated:
         return redirect("accounts:login")
     if getattr(request.user, "client_id", None) is None:
-        return redirect("admin:index")
+        # Operators and platform owners work in the console (by URL name: no import).
+        return redirect("console:home")
     return billing(request)
 
 

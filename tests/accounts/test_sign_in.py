@@ -33,7 +33,10 @@ def test_an_operator_signs_in_and_is_sent_to_the_console(browser, operator):
     response = sign_in(browser, "ops@northwind.example", PASSWORD)
     assert response.status_code == 302 and response["Location"] == "/"
     home = browser.get("/")
-    assert home.status_code == 302 and home["Location"] == "/admin/"
+    assert home.status_code == 302 and home["Location"] == "/console/"
+    console = browser.get("/console/", follow=True)
+    assert console.status_code == 200
+    assert "console/disputes.html" in [t.name for t in console.templates]
 
 
 def test_the_admin_still_renders_with_djangos_own_templates(browser):

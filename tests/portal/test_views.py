@@ -240,7 +240,7 @@ def test_operators_and_strangers_do_not_get_the_portal(setup):
     assert anonymous.get(reverse("portal:aging"))["Location"].startswith("/accounts/login/")
     ops = HttpClient()
     ops.force_login(setup.operator)
-    assert ops.get("/")["Location"] == "/admin/"
+    assert ops.get("/")["Location"] == "/console/"
     assert ops.get(reverse("portal:aging")).status_code == 404
 
 

@@ -1,0 +1,112 @@
+"""The console's forms. Each carries the one-time key that makes a resubmission harmless
+(`services`); money is entered in major units of the invoice's currency."""
+
+from decimal import Decimal
+
+from django import forms
+
+from tally.disputes.models import Resolution
+from tally.money import MAX_AMOUNT_DIGITS, MoneyError, exponent, format_money, parse_amount
+
+AMOUNT_LIMIT = Decimal(10) ** MAX_AMOUNT_DIGITS - 1
+MAX_TEXT = 10_000
+
+
+class KeyedForm(forms.Form):
+    key = forms.UUIDField(
+        widget=forms.HiddenInput,
+        error_messages={
+            "required": "This form has expired. Reload the page and try again.",
+            "invalid": "This form has expired. Reload the page and try again.",
+        },
+    )
+
+
+class ReplyForm(KeyedForm):
+    body = forms.CharField(
+        max_length=MAX_TEXT,
+        label="Reply to the client",
+        error_messages={"required": "Write the reply the client will read."},
+    )
+
+
+class NoteForm(KeyedForm):
+    body = forms.CharField(
+        max_length=MAX_TEXT,
+        label="New internal note",
+        error_messages={"required": "Write the note."},
+    )
+
+
+class ResolveForm(KeyedForm):
+    resolution = forms.ChoiceField(
+        choices=Resolution.choices,
+        widget=forms.RadioSelect,
+        label="Outcome",
+        error_messages={"required": "Choose how the dispute ends."},
+    )
+    credit_amount = forms.DecimalField(
+        required=False,
+        min_value=Decimal("0.01"),
+        max_value=AMOUNT_LIMIT,
+        label="Credit amount",
+        error_messages={
+            "invalid": "Enter the amount as a number, like 120.50.",
+            "min_value": "Enter an amount above zero.",
+            "max_value": "That amount is larger than any invoice.",
+        },
+    )
+    credit_reason = forms.CharField(
+        required=False, max_length=MAX_TEXT, label="Credit note reason (optional)"
+    )
+    summary = forms.CharField(
+        max_length=MAX_TEXT,
+        label="Summary the client will see",
+        error_messages={"required": "Write the summary the client will read."},
+    )
+
+    def __init__(
+        self,
+        *args: object,
+        currency: str,
+        balance_minor: int,
+        locale: str = "en_US",
+        **kwargs: object,
+    ) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.currency = currency
+        self.locale = locale
+        self.balance_minor = balance_minor
+
+    def clean(self) -> dict:
+        data = super().clean() or {}
+        amount = data.get("credit_amount")
+        if data.get("resolution") != Resolution.CREDITED:
+            # Only a credit has an amount; what was prefilled for it is not sent on.
+            data["credit_amount_minor"] = None
+            data["credit_reason"] = None
+            return data
+        if amount is None:
+            if "credit_amount" not in self.errors:
+                self.add_error("credit_amount", "Enter the amount to credit.")
+            return data
+        try:
+            minor = parse_amount(amount, self.currency)
+        except MoneyError:
+            places = exponent(self.currency)
+            self.add_error(
+                "credit_amount",
+                f"Enter the amount in {self.currency} with at most {places} decimals."
+                if places
+                else f"Enter the amount in whole {self.currency}.",
+            )
+            return data
+        if minor > self.balance_minor:
+            self.add_error(
+                "credit_amount",
+                f"Must be at most {format_money(self.balance_minor, self.currency, self.locale)}, "
+                "what the invoice still owes.",
+            )
+        data["credit_amount_minor"] = minor
+        data["credit_reason"] = (data.get("credit_reason") or "").strip() or None
+        return data

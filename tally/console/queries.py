@@ -1,0 +1,328 @@
+"""What the console reads. It sees every client: it is not in the client scope, and it
+never reads through the portal's query layer (an import contract keeps them apart).
+
+Each function returns plain read models built from explicit columns.
+"""
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from django.db.models import (
+    Count,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Coalesce
+
+from tally.disputes.models import (
+    AuthorSide,
+    Dispute,
+    DisputeLine,
+    DisputeMessage,
+    DisputeStatus,
+    Resolution,
+)
+from tally.internal_notes.queries import NoteRow, notes_for_dispute
+from tally.invoicing.models import format_invoice_number
+
+# How many open disputes the desk lists at once, oldest first.
+DESK_LIMIT = 100
+
+
+class Turn:
+    """Whose move it is on an open dispute."""
+
+    OPERATOR = "operator"  # the client spoke last: the 3PL owes an answer
+    CLIENT = "client"  # the 3PL spoke last: waiting for the client
+
+
+@dataclass(frozen=True)
+class DeskRow:
+    id: int
+    client_name: str
+    client_code: str
+    invoice_number: str
+    currency: str
+    at_stake_minor: int
+    opened_at: datetime
+    age_days: int
+    turn: str
+    last_message_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Desk:
+    rows: list[DeskRow]
+    total: int  # open disputes in all
+    waiting: int  # of which the 3PL owes an answer
+
+
+@dataclass(frozen=True)
+class InvoiceSummary:
+    id: int
+    number: str
+    status: str
+    currency: str
+    period_start: date
+    period_end: date
+    issue_date: date | None
+    due_date: date | None
+    subtotal_minor: int
+    tax_minor: int
+    total_minor: int
+    allocated_minor: int
+    credited_minor: int
+    balance_minor: int
+
+
+@dataclass(frozen=True)
+class LineRow:
+    id: int
+    description: str
+    quantity: int
+    unit_price_micros: int
+    amount_minor: int
+
+
+@dataclass(frozen=True)
+class MessageRow:
+    side: str
+    author: str
+    body: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class DisputePage:
+    id: int
+    client_id: int
+    client_name: str
+    client_code: str
+    status: str
+    reason: str
+    amount_minor: int | None  # what the client named, if anything
+    at_stake_minor: int
+    opened_at: datetime
+    opened_by: str
+    turn: str
+    resolution: str
+    resolution_label: str
+    resolution_summary: str
+    resolved_at: datetime | None
+    resolved_by: str | None
+    credit_note_number: str | None
+    credit_note_amount_minor: int | None
+    invoice: InvoiceSummary
+    lines: list[LineRow]
+    messages: list[MessageRow]
+    notes: list[NoteRow]
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == DisputeStatus.OPEN
+
+    @property
+    def suggested_credit_minor(self) -> int:
+        """What a credited resolution starts from: the amount at stake, within what the
+        invoice still owes (a credit cannot exceed it)."""
+        return max(0, min(self.at_stake_minor, self.invoice.balance_minor))
+
+
+def _at_stake(qs: QuerySet[Dispute]) -> Any:  # a QuerySet the type checker cannot follow
+    """Annotate the amount at stake (what the client named, else the disputed lines' sum,
+    else the invoice's total) and the conversation's last word: its side and time."""
+    lines_sum = (
+        DisputeLine.objects.filter(dispute=OuterRef("pk"))
+        .values("dispute")
+        .annotate(s=Sum("line__amount_minor"))
+        .values("s")
+    )
+    last_side = (
+        DisputeMessage.objects.filter(dispute=OuterRef("pk"))
+        .order_by("-created_at", "-id")
+        .values("author_side")[:1]
+    )
+    last_at = (
+        DisputeMessage.objects.filter(dispute=OuterRef("pk"))
+        .order_by("-created_at", "-id")
+        .values("created_at")[:1]
+    )
+    return qs.annotate(
+        at_stake=Coalesce(
+            F("amount_minor"),
+            Subquery(lines_sum, output_field=IntegerField()),
+            F("invoice__total_minor"),
+            Value(0),
+        ),
+        last_side=Subquery(last_side),
+        last_at=Subquery(last_at),
+    )
+
+
+def _turn(last_side: str | None) -> str:
+    return Turn.CLIENT if last_side == AuthorSide.OPERATOR else Turn.OPERATOR
+
+
+def _number(number: int | None, invoice_id: int) -> str:
+    return format_invoice_number(number) if number else f"draft #{invoice_id}"
+
+
+def dispute_desk(today: date, limit: int = DESK_LIMIT) -> Desk:
+    """Every client's open disputes, oldest first: the queue the billing team works."""
+    open_disputes = Dispute.objects.filter(status=DisputeStatus.OPEN)
+    rows = (
+        _at_stake(open_disputes)
+        .order_by("opened_at", "id")
+        .values_list(
+            "id",
+            "client__name",
+            "client__code",
+            "invoice__number",
+            "invoice_id",
+            "invoice__currency",
+            "at_stake",
+            "opened_at",
+            "last_side",
+            "last_at",
+        )[:limit]
+    )
+    desk_rows = [
+        DeskRow(
+            id=id_,
+            client_name=name,
+            client_code=code,
+            invoice_number=_number(number, invoice_id),
+            currency=currency,
+            at_stake_minor=at_stake,
+            opened_at=opened_at,
+            age_days=max(0, (today - opened_at.date()).days),
+            turn=_turn(last_side),
+            last_message_at=last_at,
+        )
+        for (
+            id_,
+            name,
+            code,
+            number,
+            invoice_id,
+            currency,
+            at_stake,
+            opened_at,
+            last_side,
+            last_at,
+        ) in rows
+    ]
+    counts = _at_stake(open_disputes).aggregate(
+        total=Count("id"),
+        waiting=Count("id", filter=Q(last_side=AuthorSide.CLIENT) | Q(last_side__isnull=True)),
+    )
+    return Desk(rows=desk_rows, total=counts["total"], waiting=counts["waiting"])
+
+
+def dispute_page(dispute_id: int) -> DisputePage | None:
+    """One dispute with its invoice, disputed lines, conversation and internal notes."""
+    found = (
+        _at_stake(Dispute.objects.filter(pk=dispute_id))
+        .values(
+            "id",
+            "client_id",
+            "client__name",
+            "client__code",
+            "status",
+            "reason",
+            "amount_minor",
+            "at_stake",
+            "opened_at",
+            "opened_by__email",
+            "last_side",
+            "resolution",
+            "resolution_summary",
+            "resolved_at",
+            "resolved_by__email",
+            "credit_note__number",
+            "credit_note__amount_minor",
+            "invoice_id",
+            "invoice__number",
+            "invoice__status",
+            "invoice__currency",
+            "invoice__period_start",
+            "invoice__period_end",
+            "invoice__issue_date",
+            "invoice__due_date",
+            "invoice__subtotal_minor",
+            "invoice__tax_minor",
+            "invoice__total_minor",
+            "invoice__allocated_minor",
+            "invoice__credited_minor",
+            "invoice__balance_minor",
+        )
+        .first()
+    )
+    if found is None:
+        return None
+    invoice = InvoiceSummary(
+        id=found["invoice_id"],
+        number=_number(found["invoice__number"], found["invoice_id"]),
+        status=found["invoice__status"],
+        currency=found["invoice__currency"],
+        period_start=found["invoice__period_start"],
+        period_end=found["invoice__period_end"],
+        issue_date=found["invoice__issue_date"],
+        due_date=found["invoice__due_date"],
+        subtotal_minor=found["invoice__subtotal_minor"],
+        tax_minor=found["invoice__tax_minor"],
+        total_minor=found["invoice__total_minor"],
+        allocated_minor=found["invoice__allocated_minor"],
+        credited_minor=found["invoice__credited_minor"],
+        balance_minor=found["invoice__balance_minor"],
+    )
+    lines = [
+        LineRow(*row)
+        for row in DisputeLine.objects.filter(dispute_id=dispute_id)
+        .order_by("line__position", "line_id")
+        .values_list(
+            "line_id",
+            "line__description",
+            "line__quantity",
+            "line__unit_price_micros",
+            "line__amount_minor",
+        )
+    ]
+    messages = [
+        MessageRow(side=side, author=name or email, body=body, created_at=at)
+        for side, name, email, body, at in DisputeMessage.objects.filter(dispute_id=dispute_id)
+        .order_by("created_at", "id")
+        .values_list("author_side", "author__full_name", "author__email", "body", "created_at")
+    ]
+    cn_number = found["credit_note__number"]
+    return DisputePage(
+        id=found["id"],
+        client_id=found["client_id"],
+        client_name=found["client__name"],
+        client_code=found["client__code"],
+        status=found["status"],
+        reason=found["reason"],
+        amount_minor=found["amount_minor"],
+        at_stake_minor=found["at_stake"],
+        opened_at=found["opened_at"],
+        opened_by=found["opened_by__email"],
+        turn=_turn(found["last_side"]),
+        resolution=found["resolution"],
+        resolution_label=Resolution(found["resolution"]).label if found["resolution"] else "",
+        resolution_summary=found["resolution_summary"],
+        resolved_at=found["resolved_at"],
+        resolved_by=found["resolved_by__email"],
+        credit_note_number=f"CN-{cn_number:06d}" if cn_number else None,
+        credit_note_amount_minor=found["credit_note__amount_minor"],
+        invoice=invoice,
+        lines=lines,
+        messages=messages,
+        notes=notes_for_dispute(dispute_id),
+    )
