@@ -448,6 +448,21 @@ def _story_disputes(operator, clients, today):
             dispute_id=d.pk,
             body="Manifests show 14 voided labels re-printed. Likely legit, but goodwill credit OK up to $25.",
         )
+    # A new dispute on Nordkap's newest open invoice (EUR), nobody at the 3PL has answered
+    # yet: with Acme's, the operator's dispute desk has two waiting for an answer.
+    nordkap = clients["nordkap"]
+    nap = User.objects.get(email="ap@nordkap.example")
+    inv = Invoice.objects.filter(client=nordkap, status="open").order_by("-number").first()
+    if inv is not None:
+        line = inv.lines.filter(kind="storage_day").first()
+        open_dispute(
+            actor=nap,
+            client=nordkap,
+            invoice_id=inv.pk,
+            amount_minor=min(line.amount_minor, 4000) if line and line.amount_minor else None,
+            line_ids=[line.pk] if line else None,
+            reason="Aisle 07 was emptied on the 20th, but storage is billed to the month's end.",
+        )
     # A settled dispute on Brightleaf: credited with a credit note.
     bright = clients["brightleaf"]
     bap = User.objects.get(email="ap@brightleaf.example")

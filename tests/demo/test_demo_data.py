@@ -3,10 +3,12 @@ from datetime import date
 import pytest
 from django.core.management import call_command
 from django.db import transaction
+from django.test import Client as HttpClient
 
 from tally.accounts.models import Role, User
 from tally.audit.queries import verify_chain
 from tally.clients.models import Client
+from tally.console.queries import Turn, dispute_desk
 from tally.demo.builder import DEMO_PASSWORD, build
 from tally.disputes.models import Dispute, DisputeMessage
 from tally.internal_notes.models import InternalNote
@@ -42,6 +44,20 @@ def test_the_demo_has_invoices_in_every_state(demo):
     assert Dispute.objects.filter(resolution="credited", credit_note__isnull=False).exists()
     assert CreditNote.objects.exists()
     assert InvoiceLine.objects.filter(line_type="adjustment").exists()
+
+
+def test_the_operator_finds_disputes_waiting_for_an_answer_on_the_console(demo):
+    desk = dispute_desk(TODAY)
+    waiting = [row for row in desk.rows if row.turn == Turn.OPERATOR]
+    assert len(waiting) >= 2
+    assert {row.currency for row in waiting} >= {"USD", "EUR"}
+    http = HttpClient()
+    http.force_login(User.objects.get(email="ops@northwind.example"))
+    page = http.get("/console/disputes/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Acme Outdoor Gear" in html and "Nordkap Sports GmbH" in html
+    assert f"{len(waiting)} waiting for our answer" in html
 
 
 def test_the_euro_client_has_an_invoice_to_pay_into_its_sepa_account(demo):
