@@ -31,9 +31,10 @@ from tally.disputes.models import (
 )
 from tally.internal_notes.queries import NoteRow, notes_for_dispute
 from tally.invoicing.models import format_invoice_number
+from tally.pagination import DateTimeKey, IntKey, KeysetPaginator
 
-# How many open disputes the desk lists at once, oldest first.
-DESK_LIMIT = 100
+# How many open disputes a page of the desk lists, oldest first.
+DESK_LIMIT = 50
 
 
 class Turn:
@@ -62,6 +63,8 @@ class Desk:
     rows: list[DeskRow]
     total: int  # open disputes in all
     waiting: int  # of which the 3PL owes an answer
+    next_cursor: str | None
+    prev_cursor: str | None
 
 
 @dataclass(frozen=True)
@@ -174,56 +177,54 @@ def _number(number: int | None, invoice_id: int) -> str:
     return format_invoice_number(number) if number else f"draft #{invoice_id}"
 
 
-def dispute_desk(today: date, limit: int = DESK_LIMIT) -> Desk:
-    """Every client's open disputes, oldest first: the queue the billing team works."""
+DESK_PAGES = KeysetPaginator("console.disputes", [DateTimeKey("opened_at"), IntKey("id")])
+_DESK_COLUMNS = (
+    "id",
+    "client__name",
+    "client__code",
+    "invoice__number",
+    "invoice_id",
+    "invoice__currency",
+    "at_stake",
+    "opened_at",
+    "last_side",
+    "last_at",
+)
+
+
+def dispute_desk(today: date, cursor: str | None = None, limit: int = DESK_LIMIT) -> Desk:
+    """Every client's open disputes, oldest first: the queue the billing team works, a
+    page at a time (the shared keyset paginator)."""
     open_disputes = Dispute.objects.filter(status=DisputeStatus.OPEN)
-    rows = (
-        _at_stake(open_disputes)
-        .order_by("opened_at", "id")
-        .values_list(
-            "id",
-            "client__name",
-            "client__code",
-            "invoice__number",
-            "invoice_id",
-            "invoice__currency",
-            "at_stake",
-            "opened_at",
-            "last_side",
-            "last_at",
-        )[:limit]
+    page = DESK_PAGES.paginate(
+        _at_stake(open_disputes), DESK_PAGES.decode(cursor), limit, _DESK_COLUMNS
     )
     desk_rows = [
         DeskRow(
-            id=id_,
-            client_name=name,
-            client_code=code,
-            invoice_number=_number(number, invoice_id),
-            currency=currency,
-            at_stake_minor=at_stake,
-            opened_at=opened_at,
-            age_days=max(0, (today - opened_at.date()).days),
-            turn=_turn(last_side),
-            last_message_at=last_at,
+            id=row["id"],
+            client_name=row["client__name"],
+            client_code=row["client__code"],
+            invoice_number=_number(row["invoice__number"], row["invoice_id"]),
+            currency=row["invoice__currency"],
+            at_stake_minor=row["at_stake"],
+            opened_at=row["opened_at"],
+            age_days=max(0, (today - row["opened_at"].date()).days),
+            turn=_turn(row["last_side"]),
+            last_message_at=row["last_at"],
         )
-        for (
-            id_,
-            name,
-            code,
-            number,
-            invoice_id,
-            currency,
-            at_stake,
-            opened_at,
-            last_side,
-            last_at,
-        ) in rows
+        for row in page.results
     ]
     counts = _at_stake(open_disputes).aggregate(
         total=Count("id"),
         waiting=Count("id", filter=Q(last_side=AuthorSide.CLIENT) | Q(last_side__isnull=True)),
     )
-    return Desk(rows=desk_rows, total=counts["total"], waiting=counts["waiting"])
+    return Desk(
+        rows=desk_rows,
+        total=counts["total"],
+        waiting=counts["waiting"],
+        next_cursor=page.next,
+        prev_cursor=page.prev,
+    )
 
 
 def dispute_page(dispute_id: int) -> DisputePage | None:

@@ -32,7 +32,7 @@ def home(request: HttpRequest, console: Console) -> HttpResponseBase:
 @operator_console
 @require_GET
 def disputes(request: HttpRequest, console: Console) -> HttpResponse:
-    desk = queries.dispute_desk(console.today)
+    desk = queries.dispute_desk(console.today, cursor=request.GET.get("cursor"))
     return render(
         request, "console/disputes.html", {"console": console, "desk": desk, "nav": "disputes"}
     )

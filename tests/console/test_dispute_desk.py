@@ -115,3 +115,23 @@ def test_the_desk_writes_money_in_the_operators_locale(ops, dispute):
     )
     html = ops.get("/console/disputes/", HTTP_ACCEPT_LANGUAGE="de-DE").content.decode()
     assert "1.234,56\xa0€" in html
+
+
+def test_the_desk_pages_oldest_first_with_the_shared_paginator(acme, acme_user, ops):
+    opened = []
+    for days_ago in (5, 4, 3):
+        invoice = issued_invoice(acme, picks=2)
+        d = open_dispute(actor=acme_user, client=acme, invoice_id=invoice.pk, reason="x")
+        Dispute.objects.filter(pk=d.pk).update(opened_at=timezone.now() - timedelta(days=days_ago))
+        opened.append(d.pk)
+    today = timezone.localdate()
+    first = queries.dispute_desk(today, limit=2)
+    assert [r.id for r in first.rows] == opened[:2] and first.prev_cursor is None
+    second = queries.dispute_desk(today, cursor=first.next_cursor, limit=2)
+    assert [r.id for r in second.rows] == opened[2:] and second.next_cursor is None
+    back = queries.dispute_desk(today, cursor=second.prev_cursor, limit=2)
+    assert [r.id for r in back.rows] == opened[:2]
+    assert second.total == 3  # the counts are of the whole queue, not the page
+    # A forged cursor is no cursor: the first page.
+    forged = ops.get("/console/disputes/", {"cursor": "not-a-cursor"})
+    assert forged.status_code == 200 and f'data-dispute="{opened[0]}"' in forged.content.decode()
