@@ -1,6 +1,6 @@
 """The dispute desk and a dispute's page: what the billing team reads."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from django.test import Client as HttpClient
@@ -135,3 +135,12 @@ def test_the_desk_pages_oldest_first_with_the_shared_paginator(acme, acme_user, 
     # A forged cursor is no cursor: the first page.
     forged = ops.get("/console/disputes/", {"cursor": "not-a-cursor"})
     assert forged.status_code == 200 and f'data-dispute="{opened[0]}"' in forged.content.decode()
+
+
+def test_the_dispute_page_says_how_late_an_open_invoice_is(ops, acme, acme_user):
+    september = (date(2026, 9, 1), date(2026, 9, 30))
+    invoice = issued_invoice(acme, picks=3, period=september, issue_date=date(2026, 10, 1))
+    d = open_dispute(actor=acme_user, client=acme, invoice_id=invoice.pk, reason="Late")
+    html = ops.get(f"/console/disputes/{d.pk}/").content.decode()
+    assert invoice.due_date == date(2026, 10, 31)  # 25 days before the tests' Nov 25
+    assert "25 days late" in html
