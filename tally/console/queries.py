@@ -30,7 +30,7 @@ from tally.disputes.models import (
     Resolution,
 )
 from tally.internal_notes.queries import NoteRow, notes_for_dispute
-from tally.invoicing.models import format_invoice_number
+from tally.invoicing.models import format_credit_note_number, format_invoice_number
 from tally.pagination import DateTimeKey, IntKey, KeysetPaginator
 
 # How many open disputes a page of the desk lists, oldest first.
@@ -320,7 +320,7 @@ def dispute_page(dispute_id: int) -> DisputePage | None:
         resolution_summary=found["resolution_summary"],
         resolved_at=found["resolved_at"],
         resolved_by=found["resolved_by__email"],
-        credit_note_number=f"CN-{cn_number:06d}" if cn_number else None,
+        credit_note_number=format_credit_note_number(cn_number) if cn_number else None,
         credit_note_amount_minor=found["credit_note__amount_minor"],
         invoice=invoice,
         lines=lines,

@@ -103,6 +103,10 @@ def format_invoice_number(number: int) -> str:
     return f"INV-{number:06d}"
 
 
+def format_credit_note_number(number: int) -> str:
+    return f"CN-{number:06d}"
+
+
 class LineKind(models.TextChoices):
     USAGE = "usage", "Usage"
     ADJUSTMENT = "adjustment", "Adjustment"
@@ -212,7 +216,7 @@ class CreditNote(models.Model):
 
     @property
     def display_number(self) -> str:
-        return f"CN-{self.number:06d}"
+        return format_credit_note_number(self.number)
 
 
 class NumberSequence(models.Model):

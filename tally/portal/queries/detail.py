@@ -9,6 +9,7 @@ from tally.invoicing.models import (
     CreditNote,
     Invoice,
     InvoiceLine,
+    format_credit_note_number,
 )
 from tally.invoicing.status import derived_status
 from tally.payments.models import Allocation, Payment
@@ -145,7 +146,7 @@ def invoice_detail(client_id: int, invoice_id: int, today: date) -> InvoiceDetai
         ]
         credit_notes = [
             CreditNoteRow(
-                number=f"CN-{v['number']:06d}",
+                number=format_credit_note_number(v["number"]),
                 amount_minor=v["amount_minor"],
                 reason=v["reason"],
                 created_at=v["created_at"],
