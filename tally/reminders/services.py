@@ -399,16 +399,15 @@ def _flag_stale(actor: Actor, stale_after: timedelta, report: SendReport) -> Non
                 f"claimed for sending at {claimed} and never finished: "
                 "the email may or may not have gone out"
             )
-            log.warning("reminder %s needs review: %s", r.pk, detail)
-            _record_attempt(r, ReminderStatus.NEEDS_REVIEW, [], detail)
-            _change(
-                actor,
-                r,
-                ReminderStatus.NEEDS_REVIEW,
-                detail,
-                action=AuditAction.REMINDER_NEEDS_REVIEW,
-            )
-            report.needs_review += 1
+            _needs_review(actor, r, detail, report)
+
+
+def _needs_review(actor: Actor, r: Reminder, detail: str, report: SendReport) -> None:
+    """A send that may or may not have reached the mail server: never resent blindly."""
+    log.warning("reminder %s needs review: %s", r.pk, detail)
+    _record_attempt(r, ReminderStatus.NEEDS_REVIEW, [], detail)
+    _change(actor, r, ReminderStatus.NEEDS_REVIEW, detail, action=AuditAction.REMINDER_NEEDS_REVIEW)
+    report.needs_review += 1
 
 
 def _skip_reason(invoice_status: str) -> str:
@@ -827,16 +826,7 @@ def deliver_claimed(
         with transaction.atomic():
             r = Reminder.objects.select_for_update().get(pk=reminder_id)
             if r.status == ReminderStatus.SENDING:
-                log.warning("reminder %s needs review: %s", r.pk, detail)
-                _record_attempt(r, ReminderStatus.NEEDS_REVIEW, [], detail)
-                _change(
-                    actor,
-                    r,
-                    ReminderStatus.NEEDS_REVIEW,
-                    detail,
-                    action=AuditAction.REMINDER_NEEDS_REVIEW,
-                )
-                report.needs_review += 1
+                _needs_review(actor, r, detail, report)
         return report
     connection = _default_connection()
     try:
