@@ -4,6 +4,9 @@
 a 404 whatever the method, never a 405 that would say the page exists.
 """
 
+from collections.abc import Callable
+from typing import Any
+
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
@@ -90,77 +93,90 @@ def _back(dispute_id: int, anchor: str) -> HttpResponse:
     return redirect(reverse("console:dispute", args=[dispute_id]) + f"#{anchor}")
 
 
-@operator_console
-@require_POST
-def reply(request: HttpRequest, console: Console, dispute_id: int) -> HttpResponse:
-    page = _page(dispute_id)
-    form = ReplyForm(request.POST)
+def _submit(
+    request: HttpRequest,
+    console: Console,
+    page: queries.DisputePage,
+    *,
+    form: KeyedForm,
+    name: str,
+    act: Callable[[dict[str, Any]], object],
+    done: str,
+    anchor: str,
+) -> HttpResponse:
+    """One posted form on a dispute's page: the service runs once per key; a refusal comes
+    back as errors on the form, success as a message and a redirect (so a reload posts
+    nothing)."""
     if form.is_valid():
         try:
-            services.reply_to_dispute(
-                actor=console.user,
-                dispute_id=dispute_id,
-                body=form.cleaned_data["body"],
-                key=form.cleaned_data["key"],
-            )
+            act(form.cleaned_data)
         except services.AlreadySubmitted:
             pass  # the first submission did it; answer as it was answered
         except DomainError as e:
             _form_errors(form, e, page, console)
         if not form.errors:
-            messages.success(request, f"Reply sent to {page.client_name}.")
-            return _back(dispute_id, "conversation")
-    return _render_dispute(request, console, page, status=422, reply_form=form)
+            messages.success(request, done)
+            return _back(page.id, anchor)
+    return _render_dispute(request, console, page, status=422, **{name: form})
+
+
+@operator_console
+@require_POST
+def reply(request: HttpRequest, console: Console, dispute_id: int) -> HttpResponse:
+    page = _page(dispute_id)
+    return _submit(
+        request,
+        console,
+        page,
+        form=ReplyForm(request.POST),
+        name="reply_form",
+        act=lambda data: services.reply_to_dispute(
+            actor=console.user, dispute_id=dispute_id, body=data["body"], key=data["key"]
+        ),
+        done=f"Reply sent to {page.client_name}.",
+        anchor="conversation",
+    )
 
 
 @operator_console
 @require_POST
 def note(request: HttpRequest, console: Console, dispute_id: int) -> HttpResponse:
-    page = _page(dispute_id)
-    form = NoteForm(request.POST)
-    if form.is_valid():
-        try:
-            services.note_on_dispute(
-                actor=console.user,
-                dispute_id=dispute_id,
-                body=form.cleaned_data["body"],
-                key=form.cleaned_data["key"],
-            )
-        except services.AlreadySubmitted:
-            pass
-        except DomainError as e:
-            _form_errors(form, e, page, console)
-        if not form.errors:
-            messages.success(request, "Internal note added. The client never sees it.")
-            return _back(dispute_id, "notes")
-    return _render_dispute(request, console, page, status=422, note_form=form)
+    return _submit(
+        request,
+        console,
+        _page(dispute_id),
+        form=NoteForm(request.POST),
+        name="note_form",
+        act=lambda data: services.note_on_dispute(
+            actor=console.user, dispute_id=dispute_id, body=data["body"], key=data["key"]
+        ),
+        done="Internal note added. The client never sees it.",
+        anchor="notes",
+    )
 
 
 @operator_console
 @require_POST
 def resolve(request: HttpRequest, console: Console, dispute_id: int) -> HttpResponse:
     page = _page(dispute_id)
-    form = _resolve_form(page, console, data=request.POST)
-    if form.is_valid():
-        data = form.cleaned_data
-        try:
-            services.settle_dispute(
-                actor=console.user,
-                dispute_id=dispute_id,
-                resolution=data["resolution"],
-                summary=data["summary"],
-                credit_amount_minor=data["credit_amount_minor"],
-                credit_reason=data["credit_reason"],
-                key=data["key"],
-            )
-        except services.AlreadySubmitted:
-            pass
-        except DomainError as e:
-            _form_errors(form, e, page, console)
-        if not form.errors:
-            messages.success(request, f"Dispute resolved. {page.client_name} sees the summary.")
-            return _back(dispute_id, "resolution")
-    return _render_dispute(request, console, page, status=422, resolve_form=form)
+    return _submit(
+        request,
+        console,
+        page,
+        form=_resolve_form(page, console, data=request.POST),
+        name="resolve_form",
+        act=lambda data: services.settle_dispute(
+            actor=console.user,
+            dispute_id=dispute_id,
+            resolution=data["resolution"],
+            summary=data["summary"],
+            credit_amount_minor=data["credit_amount_minor"],
+            credit_reason=data["credit_reason"],
+            key=data["key"],
+        ),
+        done=f"Dispute resolved. {page.client_name} sees the summary.",
+        anchor="resolution",
+    )
 
 
 def _form_errors(
