@@ -6,7 +6,8 @@ import uuid
 import pytest
 
 from tally.accounts.models import Role
-from tally.console import services
+from tally.console.services import disputes as services
+from tally.console.services.submissions import AlreadySubmitted
 from tally.disputes.models import Dispute, DisputeMessage
 from tally.disputes.services import open_dispute
 from tally.errors import DomainError
@@ -46,7 +47,7 @@ def test_one_resolve_form_submitted_twice_at_once_credits_once(race):
     key = uuid.uuid4()
     outcomes = at_once(settle(operator, dispute, key), settle(operator, dispute, key))
     assert sum(isinstance(o, Dispute) for o in outcomes) == 1, outcomes
-    assert sum(isinstance(o, services.AlreadySubmitted) for o in outcomes) == 1, outcomes
+    assert sum(isinstance(o, AlreadySubmitted) for o in outcomes) == 1, outcomes
     assert CreditNote.objects.filter(invoice=invoice).count() == 1
     invoice.refresh_from_db()
     assert invoice.balance_minor == invoice.total_minor - 100
@@ -74,5 +75,5 @@ def test_one_reply_form_submitted_twice_at_once_posts_once(race):
         )
 
     outcomes = at_once(reply, reply)
-    assert sum(isinstance(o, services.AlreadySubmitted) for o in outcomes) == 1, outcomes
+    assert sum(isinstance(o, AlreadySubmitted) for o in outcomes) == 1, outcomes
     assert DisputeMessage.objects.filter(dispute=dispute, body="Once.").count() == 1

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from tally.accounts.models import Role
 from tally.actions.disputes import resolve_dispute
-from tally.console import queries
+from tally.console.queries import disputes as queries
 from tally.disputes.models import Dispute
 from tally.disputes.services import open_dispute, post_dispute_message
 from tally.internal_notes.services import add_internal_note

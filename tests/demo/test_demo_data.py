@@ -8,7 +8,7 @@ from django.test import Client as HttpClient
 from tally.accounts.models import Role, User
 from tally.audit.queries import verify_chain
 from tally.clients.models import Client
-from tally.console.queries import Turn, dispute_desk
+from tally.console.queries.disputes import Turn, dispute_desk
 from tally.demo.builder import DEMO_PASSWORD, build
 from tally.disputes.models import Dispute, DisputeMessage
 from tally.internal_notes.models import InternalNote

@@ -1,15 +1,10 @@
-"""The console's pages. Thin: read through `queries`, write through `services`.
+"""The dispute desk: the queue of open disputes, and one dispute's page with its
+conversation, internal notes and resolution."""
 
-`operator_console` comes first on every view, before the method check: a client user gets
-a 404 whatever the method, never a 405 that would say the page exists.
-"""
-
-from collections.abc import Callable
+from functools import partial
 from typing import Any
 
-from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
-from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -17,19 +12,16 @@ from django.views.decorators.http import require_GET, require_POST
 from tally.errors import DomainError
 from tally.money import format_money, to_decimal
 
-from . import queries, services
-from .access import Console, operator_console
-from .forms import KeyedForm, NoteForm, ReplyForm, ResolveForm
+from ..access import Console, operator_console
+from ..forms.common import KeyedForm
+from ..forms.disputes import NoteForm, ReplyForm, ResolveForm
+from ..queries import disputes as queries
+from ..services import disputes as services
+from ..services.submissions import new_key
+from .common import add_domain_errors, submit
 
 # A service's field names, as the console's forms call them.
 FIELDS = {"amount": "credit_amount", "reason": "credit_reason"}
-
-
-@operator_console
-@require_GET
-def home(request: HttpRequest, console: Console) -> HttpResponseBase:
-    """Where operators land after signing in: the dispute desk, until the overview lands."""
-    return redirect("console:disputes")
 
 
 @operator_console
@@ -48,39 +40,35 @@ def _page(dispute_id: int) -> queries.DisputePage:
     return page
 
 
-def _resolve_form(page: queries.DisputePage, console: Console, **kw: object) -> ResolveForm:
+def _resolve_form(page: queries.DisputePage, console: Console, **kw: Any) -> ResolveForm:
     return ResolveForm(
         currency=page.invoice.currency,
         balance_minor=page.invoice.balance_minor,
         locale=console.locale,
-        **kw,  # type: ignore[arg-type]
+        **kw,
     )
 
 
 def _render_dispute(
-    request: HttpRequest,
-    console: Console,
-    page: queries.DisputePage,
-    status: int = 200,
-    **forms: KeyedForm,
+    request: HttpRequest, console: Console, page: queries.DisputePage, **forms: KeyedForm
 ) -> HttpResponse:
     """The dispute page; a refused form comes back with its errors (and its unclaimed key),
     every other form fresh."""
     credit = page.suggested_credit_minor
     fresh = {
-        "reply_form": ReplyForm(initial={"key": services.new_key()}),
-        "note_form": NoteForm(initial={"key": services.new_key()}),
+        "reply_form": ReplyForm(initial={"key": new_key()}),
+        "note_form": NoteForm(initial={"key": new_key()}),
         "resolve_form": _resolve_form(
             page,
             console,
             initial={
-                "key": services.new_key(),
+                "key": new_key(),
                 "credit_amount": to_decimal(credit, page.invoice.currency) if credit else None,
             },
         ),
     }
     context = {"console": console, "page": page, "nav": "disputes", **fresh, **forms}
-    return render(request, "console/dispute.html", context, status=status)
+    return render(request, "console/dispute.html", context)
 
 
 @operator_console
@@ -89,69 +77,60 @@ def dispute(request: HttpRequest, console: Console, dispute_id: int) -> HttpResp
     return _render_dispute(request, console, _page(dispute_id))
 
 
-def _back(dispute_id: int, anchor: str) -> HttpResponse:
-    return redirect(reverse("console:dispute", args=[dispute_id]) + f"#{anchor}")
-
-
-def _submit(
+def _submit_on_page(
     request: HttpRequest,
     console: Console,
     page: queries.DisputePage,
     *,
     form: KeyedForm,
     name: str,
-    act: Callable[[dict[str, Any]], object],
-    done: str,
     anchor: str,
+    **kw: Any,
 ) -> HttpResponse:
-    """One posted form on a dispute's page: the service runs once per key; a refusal comes
-    back as errors on the form, success as a message and a redirect (so a reload posts
-    nothing)."""
-    if form.is_valid():
-        try:
-            act(form.cleaned_data)
-        except services.AlreadySubmitted:
-            pass  # the first submission did it; answer as it was answered
-        except DomainError as e:
-            _form_errors(form, e, page, console)
-        if not form.errors:
-            messages.success(request, done)
-            return _back(page.id, anchor)
-    return _render_dispute(request, console, page, status=422, **{name: form})
+    """A form on a dispute's page: back to the page's section on success, the page with
+    the form's errors on refusal."""
+    return submit(
+        request,
+        form=form,
+        done=lambda: redirect(reverse("console:dispute", args=[page.id]) + f"#{anchor}"),
+        again=lambda f: _render_dispute(request, console, page, **{name: f}),
+        refused=partial(_refused, page=page, console=console),
+        **kw,
+    )
 
 
 @operator_console
 @require_POST
 def reply(request: HttpRequest, console: Console, dispute_id: int) -> HttpResponse:
     page = _page(dispute_id)
-    return _submit(
+    return _submit_on_page(
         request,
         console,
         page,
         form=ReplyForm(request.POST),
         name="reply_form",
+        anchor="conversation",
         act=lambda data: services.reply_to_dispute(
             actor=console.user, dispute_id=dispute_id, body=data["body"], key=data["key"]
         ),
-        done=f"Reply sent to {page.client_name}.",
-        anchor="conversation",
+        message=f"Reply sent to {page.client_name}.",
     )
 
 
 @operator_console
 @require_POST
 def note(request: HttpRequest, console: Console, dispute_id: int) -> HttpResponse:
-    return _submit(
+    return _submit_on_page(
         request,
         console,
         _page(dispute_id),
         form=NoteForm(request.POST),
         name="note_form",
+        anchor="notes",
         act=lambda data: services.note_on_dispute(
             actor=console.user, dispute_id=dispute_id, body=data["body"], key=data["key"]
         ),
-        done="Internal note added. The client never sees it.",
-        anchor="notes",
+        message="Internal note added. The client never sees it.",
     )
 
 
@@ -159,12 +138,13 @@ def note(request: HttpRequest, console: Console, dispute_id: int) -> HttpRespons
 @require_POST
 def resolve(request: HttpRequest, console: Console, dispute_id: int) -> HttpResponse:
     page = _page(dispute_id)
-    return _submit(
+    return _submit_on_page(
         request,
         console,
         page,
         form=_resolve_form(page, console, data=request.POST),
         name="resolve_form",
+        anchor="resolution",
         act=lambda data: services.settle_dispute(
             actor=console.user,
             dispute_id=dispute_id,
@@ -174,13 +154,12 @@ def resolve(request: HttpRequest, console: Console, dispute_id: int) -> HttpResp
             credit_reason=data["credit_reason"],
             key=data["key"],
         ),
-        done=f"Dispute resolved. {page.client_name} sees the summary.",
-        anchor="resolution",
+        message=f"Dispute resolved. {page.client_name} sees the summary.",
     )
 
 
-def _form_errors(
-    form: KeyedForm, error: DomainError, page: queries.DisputePage, console: Console
+def _refused(
+    form: KeyedForm, error: DomainError, *, page: queries.DisputePage, console: Console
 ) -> None:
     """A service's refusal, each problem next to its field in the console's words."""
     invoice = page.invoice
@@ -195,13 +174,5 @@ def _form_errors(
             f"{invoice.number} is {invoice.status}: only an open invoice can be credited. "
             "Resolve as charge upheld or withdrawn instead.",
         )
-    elif error.problems:
-        for problem in error.problems:
-            field = FIELDS.get(problem.field or "", problem.field)
-            message = problem.message[:1].upper() + problem.message[1:]
-            form.add_error(
-                field if field in form.fields else None,
-                message if message.endswith(".") else f"{message}.",
-            )
     else:
-        form.add_error(None, error.message[:1].upper() + error.message[1:] + ".")
+        add_domain_errors(form, error, FIELDS)

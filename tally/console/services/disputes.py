@@ -1,14 +1,8 @@
-"""The console's writes: each is a domain service or action, run once per submitted form.
-
-Nothing here writes domain data itself. A form carries a one-time key (`new_key`); the
-first submission claims it in the same transaction as the service's work, so a double
-click or a resent request changes nothing the second time (`AlreadySubmitted`), and a
-refused submission leaves the key unclaimed for the corrected form.
-"""
+"""The dispute desk's writes: a reply, an internal note, a resolution."""
 
 import uuid
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 
 from tally.accounts.models import User
 from tally.actions.disputes import resolve_dispute
@@ -19,28 +13,7 @@ from tally.errors import NotFound
 from tally.internal_notes.models import InternalNote
 from tally.internal_notes.services import add_internal_note
 
-from .models import FormSubmission
-
-
-class AlreadySubmitted(Exception):
-    """This form was submitted before; its work is done (or under way) already."""
-
-
-def new_key() -> str:
-    return uuid.uuid4().hex
-
-
-def _claim(actor: User, key: uuid.UUID) -> None:
-    """Claim a form's key inside the caller's transaction, or raise AlreadySubmitted.
-
-    A second submission racing the first waits on the unique index until the first
-    commits (then finds the key taken) or rolls back (then claims it itself).
-    """
-    try:
-        with transaction.atomic():
-            FormSubmission.objects.create(key=key, user=actor)
-    except IntegrityError:
-        raise AlreadySubmitted() from None
+from .submissions import claim
 
 
 def _client_of(dispute_id: int) -> Client:
@@ -53,7 +26,7 @@ def _client_of(dispute_id: int) -> Client:
 @transaction.atomic
 def reply_to_dispute(*, actor: User, dispute_id: int, body: str, key: uuid.UUID) -> DisputeMessage:
     """Post the operator's client-visible reply in the dispute's conversation."""
-    _claim(actor, key)
+    claim(actor, key)
     return post_dispute_message(
         actor=actor, client=_client_of(dispute_id), dispute_id=dispute_id, body=body
     )
@@ -62,7 +35,7 @@ def reply_to_dispute(*, actor: User, dispute_id: int, body: str, key: uuid.UUID)
 @transaction.atomic
 def note_on_dispute(*, actor: User, dispute_id: int, body: str, key: uuid.UUID) -> InternalNote:
     """Add an internal note, never shown to the client."""
-    _claim(actor, key)
+    claim(actor, key)
     return add_internal_note(actor=actor, dispute_id=dispute_id, body=body)
 
 
@@ -78,7 +51,7 @@ def settle_dispute(
     key: uuid.UUID,
 ) -> Dispute:
     """Resolve the dispute (credited, charge upheld, withdrawn) with the client's summary."""
-    _claim(actor, key)
+    claim(actor, key)
     return resolve_dispute(
         actor=actor,
         client=_client_of(dispute_id),

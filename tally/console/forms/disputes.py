@@ -1,25 +1,13 @@
-"""The console's forms. Each carries the one-time key that makes a resubmission harmless
-(`services`); money is entered in major units of the invoice's currency."""
+"""The dispute desk's forms: a reply, an internal note, a resolution."""
 
 from decimal import Decimal
 
 from django import forms
 
 from tally.disputes.models import Resolution
-from tally.money import MAX_AMOUNT_DIGITS, MoneyError, exponent, format_money, parse_amount
+from tally.money import MoneyError, exponent, format_money, parse_amount
 
-AMOUNT_LIMIT = Decimal(10) ** MAX_AMOUNT_DIGITS - 1
-MAX_TEXT = 10_000
-
-
-class KeyedForm(forms.Form):
-    key = forms.UUIDField(
-        widget=forms.HiddenInput,
-        error_messages={
-            "required": "This form has expired. Reload the page and try again.",
-            "invalid": "This form has expired. Reload the page and try again.",
-        },
-    )
+from .common import AMOUNT_LIMIT, MAX_TEXT, KeyedForm
 
 
 class ReplyForm(KeyedForm):

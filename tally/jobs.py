@@ -1,0 +1,35 @@
+"""Work a lower layer asks the worker to do, by name.
+
+The worker (`tally/worker/`) is the top layer: its tasks draw the portal's PDF and call
+every domain app, so nothing below it may import them. A service that needs work done
+outside the request (a billing run, an invoice's email) asks here instead, and the worker
+registers a task for every `Job` when Django starts (`WorkerConfig.ready`), refusing to
+start if one is missing. With the database task backend the task's row is written in the
+caller's transaction: work that rolls back leaves no task, work that commits always has
+one.
+"""
+
+from enum import StrEnum
+from typing import Any
+
+from django_tasks.base import Task
+
+
+class Job(StrEnum):
+    """Each job the worker does on request; the worker's task of the same name does it."""
+
+
+_tasks: dict[Job, Task[..., Any]] = {}
+
+
+def register(job: Job, task: Task[..., Any]) -> None:
+    _tasks[job] = task
+
+
+def unregistered() -> list[Job]:
+    return [job for job in Job if job not in _tasks]
+
+
+def request(job: Job, *args: Any, **kwargs: Any) -> str:
+    """Enqueue `job`; its task's id, to find its result by."""
+    return _tasks[job].enqueue(*args, **kwargs).id
