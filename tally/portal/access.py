@@ -9,7 +9,7 @@ from datetime import date
 from typing import Any
 
 from django.contrib.auth.views import redirect_to_login
-from django.http import Http404, HttpRequest
+from django.http import Http404, HttpRequest, HttpResponseRedirect
 from django.http.response import HttpResponseBase
 from django.utils import timezone
 
@@ -54,6 +54,26 @@ def forget_client_headers() -> None:
     _headers.clear()
 
 
+class SpelledDifferently(Exception):
+    """The client's invoice, asked for under another spelling of its number."""
+
+    def __init__(self, spelled: str, printed: str) -> None:
+        self.spelled, self.printed = spelled, printed
+
+
+class InvoiceNumberConverter:
+    """An invoice number in a URL: `INV-` and ASCII digits, nothing else (Django anchors
+    the pattern at both ends, so no trailing newline, no other script's digits)."""
+
+    regex = "INV-[0-9]{1,18}"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
 def client_portal(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
     """Only client users; the client comes from their account. Anything not theirs is a 404."""
 
@@ -75,5 +95,10 @@ def client_portal(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpRe
                 return view(request, portal, *args, **kwargs)
             except NotFound as e:
                 raise Http404(e.message) from None
+            except SpelledDifferently as e:
+                if request.method not in ("GET", "HEAD"):
+                    raise Http404("no such invoice") from None
+                path = request.get_full_path().replace(f"/{e.spelled}/", f"/{e.printed}/", 1)
+                return HttpResponseRedirect(path)
 
     return wrapper

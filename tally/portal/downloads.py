@@ -83,7 +83,7 @@ def line_events_csv(
         raise Http404("no such line on this invoice")
     events = queries.all_line_events(portal.client_id, line_id)
     return _stream_csv(
-        f"{number}-line-{line_id}-events.csv",
+        f"{first.invoice_number}-line-{line_id}-events.csv",
         ["occurred_at", "kind", "reference", "quantity", "details"],
         (
             [
@@ -149,5 +149,5 @@ def invoice_pdf(request: HtmxHttpRequest, portal: Portal, number: str) -> HttpRe
         render_invoice_pdf(portal.client, detail, locale=portal.locale),
         content_type="application/pdf",
     )
-    response["Content-Disposition"] = f'attachment; filename="{number}.pdf"'
+    response["Content-Disposition"] = f'attachment; filename="{detail.row.number}.pdf"'
     return response

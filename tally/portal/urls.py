@@ -1,24 +1,29 @@
-from django.urls import path
+from django.urls import path, register_converter
 
 from . import downloads, views
+from .access import InvoiceNumberConverter
+
+register_converter(InvoiceNumberConverter, "invoice_number")
 
 app_name = "portal"
 
 urlpatterns = [
     path("invoices.csv", downloads.invoices_csv, name="invoices_csv"),
-    path("invoices/<str:number>/", views.invoice, name="invoice"),
-    path("invoices/<str:number>/invoice.pdf", downloads.invoice_pdf, name="invoice_pdf"),
-    path("invoices/<str:number>/dispute/", views.dispute_invoice, name="dispute"),
+    path("invoices/<invoice_number:number>/", views.invoice, name="invoice"),
+    path("invoices/<invoice_number:number>/invoice.pdf", downloads.invoice_pdf, name="invoice_pdf"),
+    path("invoices/<invoice_number:number>/dispute/", views.dispute_invoice, name="dispute"),
     path(
-        "invoices/<str:number>/disputes/<int:dispute_id>/messages/",
+        "invoices/<invoice_number:number>/disputes/<int:dispute_id>/messages/",
         views.post_message,
         name="message",
     ),
     path(
-        "invoices/<str:number>/lines/<int:line_id>/events/", views.line_events, name="line_events"
+        "invoices/<invoice_number:number>/lines/<int:line_id>/events/",
+        views.line_events,
+        name="line_events",
     ),
     path(
-        "invoices/<str:number>/lines/<int:line_id>/events.csv",
+        "invoices/<invoice_number:number>/lines/<int:line_id>/events.csv",
         downloads.line_events_csv,
         name="line_events_csv",
     ),

@@ -18,7 +18,7 @@ from tally.errors import DomainError, NotFound
 from tally.money import MoneyError, parse_amount
 
 from . import queries
-from .access import Portal, client_portal
+from .access import Portal, SpelledDifferently, client_portal
 from .forms import (
     DisputeForm,
     InvoiceFilterForm,
@@ -32,14 +32,27 @@ class HtmxHttpRequest(HttpRequest):
     htmx: HtmxDetails
 
 
-NUMBER = re.compile(r"^INV-(\d{1,18})$")
+NUMBER = re.compile(r"INV-([0-9]{1,18})")
+
+
+def find_invoice(portal: Portal, number: str) -> tuple[int, str]:
+    """The client's invoice numbered `number` however many zeros it is spelled with, and
+    the number printed on it. Only `INV-` and ASCII digits: `re.fullmatch` admits no
+    trailing newline, and `[0-9]` no other script's digits."""
+    match = NUMBER.fullmatch(number)
+    if not match:
+        raise Http404("no such invoice")
+    value = int(match.group(1))
+    return queries.invoice_id_for_number(portal.client_id, value), queries.printed_number(value)
 
 
 def invoice_id_from_number(portal: Portal, number: str) -> int:
-    match = NUMBER.match(number)
-    if not match:
-        raise Http404("no such invoice")
-    return queries.invoice_id_for_number(portal.client_id, int(match.group(1)))
+    """The client's invoice printed with `number`; another spelling of one of its numbers
+    (`INV-2` for `INV-000002`) is sent to the printed one (`access.SpelledDifferently`)."""
+    invoice_id, printed = find_invoice(portal, number)
+    if printed != number:
+        raise SpelledDifferently(number, printed)
+    return invoice_id
 
 
 @require_GET
@@ -101,7 +114,7 @@ def billing(request: HtmxHttpRequest, portal: Portal) -> HttpResponse:
     open_number = request.GET.get("open")
     if open_number:
         try:
-            detail = _detail_context(portal, invoice_id_from_number(portal, open_number))
+            detail = _detail_context(portal, find_invoice(portal, open_number)[0])
         except (Http404, NotFound):
             # The same words for another client's invoice as for one that does not exist.
             messages.warning(request, f"There is no invoice {open_number[:40]} to open.")

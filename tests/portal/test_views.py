@@ -453,3 +453,45 @@ def test_an_unpaid_invoice_says_how_to_pay_in_its_currency_and_a_paid_one_does_n
     url = reverse("portal:invoice", args=[euro.display_number])
     html = berlin_browser.get(url, HTTP_HX_REQUEST="true").content.decode()
     assert "SEPA: IBAN NL91 ABNA 0417 1643 00" in html and "routing" not in html
+
+
+@pytest.mark.parametrize(
+    "spelled",
+    ["INV-000002%0A", "INV-%D9%A0%D9%A0%D9%A0%D9%A0%D9%A0%D9%A2", "INV-2%0A", "inv-000002"],
+)
+def test_an_invoice_number_is_inv_and_ascii_digits_only(setup, spelled):
+    """A trailing newline or another script's digits used to open the invoice (and make its
+    PDF's header malformed, or a 500)."""
+    ours = f"INV-{setup.ours.number:06d}"
+    assert setup.browser.get(reverse("portal:invoice_pdf", args=[ours])).status_code == 200
+    for tail in ("/", "/invoice.pdf"):
+        response = setup.browser.get(f"/invoices/{spelled}{tail}")
+        assert response.status_code == 404, (spelled, tail)
+
+
+def test_another_spelling_of_ones_own_number_redirects_to_the_printed_one(setup):
+    printed = setup.ours.display_number
+    short = f"INV-{setup.ours.number}"
+    assert short != printed
+    response = setup.browser.get(f"/invoices/{short}/invoice.pdf")
+    assert response.status_code == 302
+    assert response.headers["Location"] == f"/invoices/{printed}/invoice.pdf"
+    response = setup.browser.get(f"/invoices/{short}/?open=1")
+    assert response.headers["Location"] == f"/invoices/{printed}/?open=1"
+    pdf = setup.browser.get(response.headers["Location"].replace("?open=1", "invoice.pdf"))
+    assert pdf.headers["Content-Disposition"] == f'attachment; filename="{printed}.pdf"'
+    # Another client's number is a 404 however it is spelled, and a post is not redirected.
+    assert setup.browser.get(f"/invoices/INV-{setup.theirs.number}/").status_code == 404
+    posted = setup.browser.post(f"/invoices/{short}/dispute/", {"reason": "x"})
+    assert posted.status_code == 404 and not Dispute.objects.exists()
+
+
+@pytest.mark.parametrize("spelled", ["INV-2", "INV-abc", "INV-2\n", "2"])
+def test_the_billing_page_opens_a_row_by_any_spelling_of_its_number_or_says_none(setup, spelled):
+    opened = setup.browser.get("/", {"open": spelled.replace("2", str(setup.ours.number))})
+    html = opened.content.decode()
+    assert opened.status_code == 200
+    if spelled == "INV-2":
+        assert 'aria-expanded="true"' in html and "Line items" in html and "to open" not in html
+    else:
+        assert "There is no invoice" in html

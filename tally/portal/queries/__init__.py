@@ -20,6 +20,7 @@ from .common import (
     STATUSES,
     InvoiceRow,
     LineRow,
+    printed_number,
 )
 from .detail import (
     AllocationRow,
@@ -70,6 +71,7 @@ __all__ = [
     "client_header",
     "invoice_detail",
     "invoice_id_for_number",
+    "printed_number",
     "invoice_page",
     "line_events",
     "payment_page",

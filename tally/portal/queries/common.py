@@ -107,3 +107,8 @@ def _row(values: dict[str, Any]) -> InvoiceRow:
 
 def _currency(client_id: int) -> str:
     return Client.objects.filter(pk=client_id).values_list("currency", flat=True).get()
+
+
+def printed_number(number: int) -> str:
+    """An invoice's number as printed on it, and as its portal URL spells it."""
+    return format_invoice_number(number)
