@@ -10,6 +10,7 @@ from django.test import Client as HttpClient
 from django.urls import reverse
 
 from tally.accounts.models import Role, User
+from tally.actions.disputes import resolve_dispute
 from tally.audit.actors import SystemActor
 from tally.clients.models import Client
 from tally.disputes.models import Dispute, DisputeMessage
@@ -430,8 +431,10 @@ def test_a_filtered_table_says_how_many_invoices_match_and_what_they_leave_unpai
 def test_an_unpaid_invoice_says_how_to_pay_in_its_currency_and_a_paid_one_does_not(
     acme, acme_browser, settings
 ):
-    settings.TALLY_PAYMENT_INSTRUCTIONS = "ACH: Harbor 3PL, routing 021000021"
-    settings.TALLY_PAYMENT_INSTRUCTIONS_BY_CURRENCY = {"EUR": "SEPA: IBAN NL91 ABNA 0417 1643 00"}
+    settings.TALLY_PAYMENT_INSTRUCTIONS_BY_CURRENCY = {
+        "USD": "ACH: Harbor 3PL, routing 021000021",
+        "EUR": "SEPA: IBAN NL91 ABNA 0417 1643 00",
+    }
     unpaid = issued_invoice(acme, picks=4)
     paid = issued_invoice(acme, picks=2, period=(date(2026, 9, 1), date(2026, 9, 30)))
     pay(acme, paid.total_minor, invoice=paid, received_on=date(2026, 11, 10))
@@ -495,3 +498,23 @@ def test_the_billing_page_opens_a_row_by_any_spelling_of_its_number_or_says_none
         assert 'aria-expanded="true"' in html and "Line items" in html and "to open" not in html
     else:
         assert "There is no invoice" in html
+
+
+@pytest.mark.parametrize(
+    ("resolution", "reads"),
+    [("upheld", "Resolved: Charge confirmed"), ("withdrawn", "Resolved: Withdrawn")],
+)
+def test_a_resolved_dispute_says_who_won_in_the_clients_words(setup, resolution, reads):
+    """ "Resolved: Upheld" read to clients as if they had won."""
+    dispute = open_dispute(
+        actor=setup.user, client=setup.acme, invoice_id=setup.ours.pk, reason="Too many picks"
+    )
+    resolve_dispute(
+        actor=setup.operator,
+        client=setup.acme,
+        dispute_id=dispute.pk,
+        resolution=resolution,
+        summary="We checked the scans.",
+    )
+    html = setup.browser.get(reverse("portal:invoice", args=[setup.ours.display_number])).content
+    assert reads in html.decode() and "Upheld" not in html.decode()

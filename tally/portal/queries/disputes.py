@@ -3,7 +3,14 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from tally.disputes.models import Dispute, DisputeLine, DisputeMessage
+from tally.disputes.models import Dispute, DisputeLine, DisputeMessage, Resolution
+
+# How each outcome reads to the client: "Upheld" read as if the client had won.
+RESOLUTION_LABELS: dict[str, str] = {
+    Resolution.CREDITED: "Credited",
+    Resolution.UPHELD: "Charge confirmed",
+    Resolution.WITHDRAWN: "Withdrawn",
+}
 
 
 @dataclass(frozen=True)
@@ -25,6 +32,10 @@ class DisputeView:
     resolved_at: datetime | None
     line_ids: list[int]
     messages: list[MessageRow]
+
+    @property
+    def outcome(self) -> str:
+        return RESOLUTION_LABELS.get(self.resolution, self.resolution.capitalize())
 
 
 def _disputes(client_id: int, invoice_id: int) -> list[DisputeView]:
