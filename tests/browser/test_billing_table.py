@@ -215,3 +215,30 @@ def test_paging_keeps_the_sort_and_comes_back_to_the_same_first_page(portal, pag
     page.get_by_role("link", name="Previous page").click()
     expect(rows(page)).to_have_text(wanted[:25])
     assert query(page)["sort"] == ["amount"] and query(page)["dir"] == ["asc"]
+
+
+def test_a_bad_filter_shows_its_error_on_the_field_with_javascript_too(portal, page):
+    """The htmx answer used to swap the table alone: "2 invoices match", no error, the bad
+    field silently ignored. It now carries the filter fields, errors and all."""
+    page.goto("/")
+    page.get_by_label("Issued from").fill("2026-10-31")
+    page.get_by_label("Issued to").fill("2026-09-01")
+    page.get_by_label("Amount from").fill("100.555")
+    page.get_by_role("button", name="Apply filters").click()
+    page.wait_for_url(re.compile(r"issued_to=2026-09-01"))
+    issued_to_error = page.locator("#id_issued_to-error")
+    expect(issued_to_error).to_have_text("“Issued to” must not be before “Issued from”.")
+    expect(page.locator("#id_amount_min-error")).to_contain_text("at most 2 decimals")
+    expect(page.get_by_label("Issued to")).to_have_value("2026-09-01")
+    expect(page.locator("#filter-count")).to_have_text("· 3 active")
+    shot(page, portal, "filter-errors-htmx")
+    # The same errors, on the same fields, as the page a reload draws.
+    swapped = page.locator("#filter-fields").inner_html()
+    page.reload()
+    assert page.locator("#filter-fields").inner_html() == swapped
+    # Put right, the errors go.
+    page.get_by_label("Issued to").fill("2026-11-30")
+    page.get_by_label("Amount from").fill("")
+    page.get_by_role("button", name="Apply filters").click()
+    page.wait_for_url(re.compile(r"issued_to=2026-11-30"))
+    expect(page.locator(".filters .field-error")).to_have_count(0)

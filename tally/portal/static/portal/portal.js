@@ -76,4 +76,9 @@ if (!window.tallyPortalListening) {
     filterPanel.querySelector("[data-active-count]").textContent = set ? `· ${set} active` : "";
   };
   filterPanel.addEventListener("change", countSet);
+  // A choice in a select applies at once. Listened for here, on the panel, because the
+  // fields themselves are swapped with each answer (they carry its errors).
+  filterPanel.addEventListener("change", (event) => {
+    if (event.target.tagName === "SELECT") htmx.trigger(filterPanel.closest("form"), "select-changed");
+  });
 })();
