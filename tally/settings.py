@@ -237,33 +237,40 @@ TALLY_OPERATOR_CONTACT = _own(
 # printed for real.
 TALLY_OPERATOR_TAX_ID = os.environ.get("TALLY_OPERATOR_TAX_ID", "" if HTTPS else "EIN 94-1234567")
 # How to pay, on invoices, in reminders and in the portal: bank details differ by currency
-# (a EUR client pays by SEPA to an IBAN, a USD client by ACH or wire).
-# TALLY_PAYMENT_INSTRUCTIONS is the text for every currency without one of its own in
-# TALLY_PAYMENT_INSTRUCTIONS_<ISO code> (e.g. TALLY_PAYMENT_INSTRUCTIONS_EUR); "\n" starts
-# a new line. The demo's texts apply only while none of these is set: an operator who sets
-# any of their own must never have a client pay into a demo account.
+# (a EUR client pays by SEPA to an IBAN, a USD client by ACH or wire), so they are set per
+# currency, TALLY_PAYMENT_INSTRUCTIONS_<ISO code> (e.g. TALLY_PAYMENT_INSTRUCTIONS_USD);
+# "\n" starts a new line. An invoice in a currency without any tells the client to ask
+# TALLY_OPERATOR_CONTACT: one currency's account is never offered for another's. The
+# demo's texts apply only while none is set: an operator who sets any of their own must
+# never have a client pay into a demo account.
 _DEMO_PAYMENT_INSTRUCTIONS = {
-    "": "ACH/wire: Northwind Logistics, First Harbor Bank, routing 021000021, "
-    "account 4410 2231 8890",
+    "USD": "ACH or wire: Northwind Logistics, First Harbor Bank\n"
+    "Routing 021000021, account 4410 2231 8890",
     "EUR": "SEPA transfer: Northwind Logistics B.V.\nIBAN NL91 ABNA 0417 1643 00\nBIC ABNANL2A",
     "GBP": "Faster Payments or BACS: Northwind Logistics UK Ltd\n"
     "Sort code 20-00-00, account 55779911",
+    "CAD": "EFT or wire: Northwind Logistics Canada Inc., Bank of Montreal\n"
+    "Institution 001, transit 00012, account 1002 3345",
+    "JPY": "Bank transfer (furikomi): Northwind Logistics K.K.\n"
+    "MUFG Bank, Shinagawa branch (201), ordinary account 1234567",
 }
+if os.environ.get("TALLY_PAYMENT_INSTRUCTIONS", "").strip():
+    raise ImproperlyConfigured(
+        "TALLY_PAYMENT_INSTRUCTIONS is not read: bank details are set per currency, so that "
+        "no client is sent to another currency's account. Name its currency, e.g. "
+        "TALLY_PAYMENT_INSTRUCTIONS_USD."
+    )
 _OWN_INSTRUCTIONS = {
-    name.removeprefix("TALLY_PAYMENT_INSTRUCTIONS").lstrip("_"): text.replace("\\n", "\n")
+    name.removeprefix("TALLY_PAYMENT_INSTRUCTIONS_"): text.replace("\\n", "\n")
     for name, text in os.environ.items()
-    if re.fullmatch(r"TALLY_PAYMENT_INSTRUCTIONS(_[A-Z]{3})?", name) and text.strip()
+    if re.fullmatch(r"TALLY_PAYMENT_INSTRUCTIONS_[A-Z]{3}", name) and text.strip()
 }
 if HTTPS and not _OWN_INSTRUCTIONS:
     _MISSING.append(
-        "TALLY_PAYMENT_INSTRUCTIONS (how clients pay you: your bank details, printed on "
-        "invoices; TALLY_PAYMENT_INSTRUCTIONS_EUR and so on per currency)"
+        "TALLY_PAYMENT_INSTRUCTIONS_<currency> (how clients pay you: your bank details for "
+        "each currency you bill, printed on invoices, e.g. TALLY_PAYMENT_INSTRUCTIONS_USD)"
     )
-_INSTRUCTIONS = _OWN_INSTRUCTIONS or _DEMO_PAYMENT_INSTRUCTIONS
-TALLY_PAYMENT_INSTRUCTIONS = _INSTRUCTIONS.get("", "")
-TALLY_PAYMENT_INSTRUCTIONS_BY_CURRENCY = {
-    code: text for code, text in _INSTRUCTIONS.items() if code
-}
+TALLY_PAYMENT_INSTRUCTIONS_BY_CURRENCY = _OWN_INSTRUCTIONS or _DEMO_PAYMENT_INSTRUCTIONS
 if _MISSING:
     raise ImproperlyConfigured(
         "TALLY_HTTPS=1 serves Tally for real and needs settings of your own:\n  "

@@ -79,7 +79,7 @@ _OWN_SETTINGS = {
     "TALLY_OPERATOR_NAME": "Harbor 3PL Ltd",
     "TALLY_OPERATOR_ADDRESS": "1 Quay Road\\nDover CT17 9BY",
     "TALLY_OPERATOR_CONTACT": "accounts@harbor3pl.example",
-    "TALLY_PAYMENT_INSTRUCTIONS": "Wire: Harbor 3PL, account 998877",
+    "TALLY_PAYMENT_INSTRUCTIONS_GBP": "Wire: Harbor 3PL, account 998877",
     "TALLY_BASE_URL": "https://billing.harbor3pl.example",
 }
 
@@ -91,7 +91,7 @@ _OPERATOR = (
     "TALLY_OPERATOR_ADDRESS",
     "TALLY_OPERATOR_CONTACT",
     "TALLY_OPERATOR_TAX_ID",
-    "TALLY_PAYMENT_INSTRUCTIONS",
+    "TALLY_PAYMENT_INSTRUCTIONS_BY_CURRENCY",
 )
 
 
@@ -99,17 +99,22 @@ def _operator_in_a_fresh_process(env: dict[str, str]) -> subprocess.CompletedPro
     return settings_in_a_fresh_process(env, *_OPERATOR)
 
 
+def _as_named(name: str) -> str:
+    """How the refusal names a setting: the bank details by currency, as a pattern."""
+    return name[: -len("GBP")] + "<currency>" if "INSTRUCTIONS_" in name else name
+
+
 def test_serving_for_real_refuses_to_start_and_names_every_demo_setting_left_in_place():
     refused = settings_in_a_fresh_process({"TALLY_HTTPS": "1"})
     assert refused.returncode != 0
     for name in _OWN_SETTINGS:
-        assert f"\n  {name} (" in refused.stderr, name
+        assert f"\n  {_as_named(name)} (" in refused.stderr, name
 
     for name in _OWN_SETTINGS:
         one_missing = {k: v for k, v in _OWN_SETTINGS.items() if k != name}
         refused = settings_in_a_fresh_process({"TALLY_HTTPS": "1", **one_missing, name: " "})
         assert refused.returncode != 0
-        assert f"needs settings of your own:\n  {name} (" in refused.stderr
+        assert f"needs settings of your own:\n  {_as_named(name)} (" in refused.stderr
         assert refused.stderr.count("\n  TALLY_") == 1, refused.stderr
 
 
@@ -125,9 +130,10 @@ def test_served_for_real_nothing_of_the_demo_company_is_printed():
         "1 Quay Road\nDover CT17 9BY",
         "accounts@harbor3pl.example",
         "",  # no tax ID set: none printed, not the demo's EIN
-        "Wire: Harbor 3PL, account 998877",
+        {"GBP": "Wire: Harbor 3PL, account 998877"},
     ]
-    assert not set(own) & set(demo)
+    assert not set(own[:-1]) & set(demo[:-1])
+    assert not set(own[-1].values()) & set(demo[-1].values())
     with_tax_id = _operator_in_a_fresh_process(
         {"TALLY_HTTPS": "1", **_OWN_SETTINGS, "TALLY_OPERATOR_TAX_ID": "GB 123 4567 89"}
     )

@@ -69,6 +69,17 @@ def test_the_euro_client_has_an_invoice_to_pay_into_its_sepa_account(demo):
     assert "IBAN" not in payment_instructions("USD")
 
 
+def test_every_currency_the_demo_bills_has_bank_details_of_its_own(demo):
+    """A CAD and a JPY client were told to pay into the demo's US bank by ACH."""
+    from tally.payments.instructions import bank_details
+
+    currencies = set(Client.objects.values_list("currency", flat=True))
+    assert {"USD", "EUR", "CAD", "JPY", "GBP"} <= currencies
+    details = {currency: bank_details(currency) for currency in currencies}
+    assert all(details.values()), details
+    assert len(set(details.values())) == len(currencies)  # no two share an account
+
+
 def test_the_demo_has_months_of_all_four_kinds_for_every_client(demo):
     for client in Client.objects.all():
         kinds = set(Event.objects.filter(client=client).values_list("kind", flat=True))

@@ -14,51 +14,56 @@ ACH = "ACH: Harbor 3PL, routing 021000021, account 4410"
 
 @pytest.fixture
 def two_banks(settings):
-    settings.TALLY_PAYMENT_INSTRUCTIONS = ACH
-    settings.TALLY_PAYMENT_INSTRUCTIONS_BY_CURRENCY = {"EUR": SEPA}
+    settings.TALLY_PAYMENT_INSTRUCTIONS_BY_CURRENCY = {"USD": ACH, "EUR": SEPA}
+    settings.TALLY_OPERATOR_NAME = "Harbor 3PL"
+    settings.TALLY_OPERATOR_CONTACT = "billing@harbor.example"
 
 
-def test_a_currency_with_its_own_bank_gets_it_and_the_others_the_default(two_banks):
+def test_a_currency_gets_its_own_bank_and_one_without_is_told_whom_to_ask(two_banks):
     assert payment_instructions("EUR") == SEPA
     assert payment_instructions("eur") == SEPA
     assert payment_instructions("USD") == ACH
-    assert payment_instructions("JPY") == ACH
-
-
-def _configured(env: dict[str, str]) -> tuple[str, dict[str, str]]:
-    """The settings a fresh process builds from these environment variables."""
-    out = settings_in_a_fresh_process(
-        env, "TALLY_PAYMENT_INSTRUCTIONS", "TALLY_PAYMENT_INSTRUCTIONS_BY_CURRENCY"
+    # A JPY payer was sent to the USD account; now to the operator, and to no account.
+    assert payment_instructions("JPY") == (
+        "For how to pay in JPY, contact Harbor 3PL at billing@harbor.example."
     )
+
+
+def _configured(env: dict[str, str]) -> dict[str, str]:
+    """The instructions a fresh process builds from these environment variables."""
+    out = settings_in_a_fresh_process(env, "TALLY_PAYMENT_INSTRUCTIONS_BY_CURRENCY")
     assert out.returncode == 0, out.stderr
-    default, by_currency = json.loads(out.stdout)
-    return default, by_currency
+    (by_currency,) = json.loads(out.stdout)
+    return by_currency
 
 
 def test_an_operator_who_sets_their_own_bank_never_gets_the_demo_accounts():
     written = SEPA.replace("\n", "\\n")  # as an environment variable carries it
-    default, by_currency = _configured({"TALLY_PAYMENT_INSTRUCTIONS": ACH})
-    assert (default, by_currency) == (ACH, {})
-    default, by_currency = _configured(
-        {"TALLY_PAYMENT_INSTRUCTIONS": ACH, "TALLY_PAYMENT_INSTRUCTIONS_EUR": written}
+    assert _configured({"TALLY_PAYMENT_INSTRUCTIONS_USD": ACH}) == {"USD": ACH}
+    both = {"TALLY_PAYMENT_INSTRUCTIONS_USD": ACH, "TALLY_PAYMENT_INSTRUCTIONS_EUR": written}
+    assert _configured(both) == {"USD": ACH, "EUR": SEPA}
+
+
+def test_instructions_without_a_currency_are_refused_with_what_to_do():
+    """It used to be the text for every currency without its own: a CAD payer got ACH."""
+    out = settings_in_a_fresh_process(
+        {"TALLY_PAYMENT_INSTRUCTIONS": ACH}, "TALLY_PAYMENT_INSTRUCTIONS_BY_CURRENCY"
     )
-    assert (default, by_currency) == (ACH, {"EUR": SEPA})
-    # Only a currency of their own: no demo text for any other currency either.
-    default, by_currency = _configured({"TALLY_PAYMENT_INSTRUCTIONS_EUR": written})
-    assert (default, by_currency) == ("", {"EUR": SEPA})
+    assert out.returncode != 0 and "TALLY_PAYMENT_INSTRUCTIONS_USD" in out.stderr
 
 
 def test_an_empty_variable_counts_as_unset():
-    default, by_currency = _configured({"TALLY_PAYMENT_INSTRUCTIONS": " "})
-    assert "routing" in default and "IBAN" in by_currency["EUR"]
+    by_currency = _configured({"TALLY_PAYMENT_INSTRUCTIONS_USD": " "})
+    assert "Routing" in by_currency["USD"] and "IBAN" in by_currency["EUR"]
 
 
 def test_the_demo_has_a_bank_for_each_of_its_currencies_until_one_is_set():
-    default, by_currency = _configured({})
-    assert "routing" in default
-    assert "IBAN" in by_currency["EUR"] and "Sort code" in by_currency["GBP"]
+    by_currency = _configured({})
+    assert "Routing" in by_currency["USD"] and "IBAN" in by_currency["EUR"]
+    assert "Sort code" in by_currency["GBP"] and "transit" in by_currency["CAD"]
+    assert "branch" in by_currency["JPY"]
     # A variable that is not an ISO code is not taken for one.
-    _, by_currency = _configured({"TALLY_PAYMENT_INSTRUCTIONS_EURO": "x"})
+    by_currency = _configured({"TALLY_PAYMENT_INSTRUCTIONS_EURO": "x"})
     assert "EURO" not in by_currency and "IBAN" in by_currency["EUR"]
 
 
@@ -89,21 +94,20 @@ def test_a_euro_invoice_pdf_and_reminder_say_how_to_pay_in_euro(two_banks, mailo
 
 
 @pytest.mark.django_db
-def test_a_currency_without_instructions_gets_no_empty_how_to_pay(settings, mailoutbox):
+def test_a_currency_without_instructions_is_told_whom_to_ask(two_banks, mailoutbox):
     from datetime import date
 
     from tally.portal import queries
     from tally.portal.pdf import render_invoice_pdf
     from tally.reminders.services import send_due_reminders
     from tests.factories import issued_invoice, make_client
-    from tests.portal.test_pdf import pdf_text
+    from tests.portal.test_pdf import pdf_text, squash
 
-    settings.TALLY_PAYMENT_INSTRUCTIONS = ""
-    settings.TALLY_PAYMENT_INSTRUCTIONS_BY_CURRENCY = {"EUR": SEPA}
-    boston = make_client("boston", currency="USD")
-    invoice = issued_invoice(boston, picks=100)
-    detail = queries.invoice_detail(boston.pk, invoice.pk, date(2026, 11, 20))
-    _, _, text = pdf_text(render_invoice_pdf(queries.client_header(boston.pk), detail, "en_US"))
-    assert "HOW TO PAY" not in text and "Balance due" in text
+    tokyo = make_client("tokyo", currency="JPY")
+    invoice = issued_invoice(tokyo, picks=100)
+    detail = queries.invoice_detail(tokyo.pk, invoice.pk, date(2026, 11, 20))
+    _, _, text = pdf_text(render_invoice_pdf(queries.client_header(tokyo.pk), detail, "en_US"))
+    ask = "For how to pay in JPY, contact Harbor 3PL at billing@harbor.example."
+    assert squash(ask) in text and "routing" not in text and "IBAN" not in text
     send_due_reminders(today=date(2026, 11, 28))
-    assert "How to pay" not in mailoutbox[0].body and "Amount due" in mailoutbox[0].body
+    assert ask in mailoutbox[0].body and "routing" not in mailoutbox[0].body

@@ -123,7 +123,7 @@ def test_the_invoice_pdf_shows_everything_the_client_needs_to_pay_it(billed):
     assert "Forty labels were voided at the carrier before pickup" in text
     assert "Credits -$15.00" in text
     assert "Balance due $278.62" in text
-    assert squash(settings.TALLY_PAYMENT_INSTRUCTIONS) in text
+    assert squash(settings.TALLY_PAYMENT_INSTRUCTIONS_BY_CURRENCY["USD"]) in text
     assert "Page 1 of 1" in text
 
 
@@ -230,7 +230,7 @@ def test_a_long_invoice_paginates_with_every_line_and_page_numbers():
         assert invoice.display_number in page
     assert "Description" in page_texts[1]  # the table's headings repeat on the next page
     assert f"Balance due {format_money(invoice.total_minor, 'USD')}" in squash(page_texts[-1])
-    assert squash(settings.TALLY_PAYMENT_INSTRUCTIONS) in text
+    assert squash(settings.TALLY_PAYMENT_INSTRUCTIONS_BY_CURRENCY["USD"]) in text
 
 
 def test_a_paid_invoice_says_so():

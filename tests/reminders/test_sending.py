@@ -70,7 +70,9 @@ def test_a_due_step_is_emailed_to_the_billing_contacts_with_amount_due_date_and_
     acme, globex, mailoutbox, settings
 ):
     settings.TALLY_OPERATOR_NAME = "Harbor 3PL"
-    settings.TALLY_PAYMENT_INSTRUCTIONS = "Wire to Harbor Bank 12-34-56, account 998877"
+    settings.TALLY_PAYMENT_INSTRUCTIONS_BY_CURRENCY = {
+        "USD": "Wire to Harbor Bank 12-34-56, account 998877"
+    }
     BillingContact.objects.create(client=acme, name="Controller", email="controller@acme.example")
     invoice = issued_invoice(acme, picks=100)  # 35.00
     issued_invoice(globex, issue_date=date(2026, 11, 5))  # its first step is 2 Dec
@@ -303,7 +305,7 @@ def test_a_reminder_goes_through_a_real_smtp_server(acme, smtp_server):
         "(Dec 1, 2026)"
     )
     assert parsed["To"] == "ap@acme.example"
-    assert "routing 021000021" in parsed.get_content()
+    assert "Routing 021000021" in parsed.get_content()
     assert steps(invoice)[:2] == [
         (-3, "skipped", "superseded by a later reminder"),
         (0, "sent", ""),
