@@ -21,6 +21,7 @@ class AuditAction(StrEnum):
     RATE_CARD_CLOSED = "rate_card.closed"
     INVOICE_GENERATED = "invoice.generated"
     INVOICE_ADJUSTED = "invoice.adjusted"
+    INVOICE_ADJUSTMENT_REMOVED = "invoice.adjustment_removed"
     INVOICE_ISSUED = "invoice.issued"
     INVOICE_PAID = "invoice.paid"
     INVOICE_VOIDED = "invoice.voided"

@@ -3,7 +3,7 @@
 
 from django.urls import path
 
-from .views import disputes, overview
+from .views import disputes, drafts, overview
 
 app_name = "console"
 
@@ -15,4 +15,21 @@ urlpatterns = [
     path("disputes/<int:dispute_id>/reply/", disputes.reply, name="reply"),
     path("disputes/<int:dispute_id>/notes/", disputes.note, name="note"),
     path("disputes/<int:dispute_id>/resolve/", disputes.resolve, name="resolve"),
+    # Drafts to review
+    path("drafts/", drafts.drafts, name="drafts"),
+    path("drafts/issue/", drafts.issue_several, name="issue_drafts"),
+    path("drafts/<int:invoice_id>/", drafts.draft, name="draft"),
+    path(
+        "drafts/<int:invoice_id>/lines/<int:line_id>/",
+        drafts.line_events,
+        name="draft_line",
+    ),
+    path("drafts/<int:invoice_id>/adjustments/", drafts.adjust, name="adjust_draft"),
+    path(
+        "drafts/<int:invoice_id>/adjustments/remove/",
+        drafts.remove_adjustment,
+        name="remove_adjustment",
+    ),
+    path("drafts/<int:invoice_id>/issue/", drafts.issue, name="issue_draft"),
+    path("drafts/<int:invoice_id>/delete/", drafts.delete, name="delete_draft"),
 ]

@@ -381,6 +381,37 @@ def add_adjustment(
     return line
 
 
+@transaction.atomic
+def remove_adjustment(*, actor: Actor, client: Client, invoice_id: int, line_id: int) -> None:
+    """Take a manual charge or discount off a draft again (its reason stays in the audit
+    trail, with the amount)."""
+    invoice = lock_invoice(client, invoice_id)
+    if invoice.status != InvoiceStatus.DRAFT:
+        raise DomainError("invoice_not_draft", "only a draft invoice can be adjusted")
+    line = invoice.lines.filter(pk=line_id, line_type=LineKind.ADJUSTMENT).first()
+    if line is None:
+        raise NotFound("adjustment")
+    before = snapshot(invoice)
+    removed = {"line_id": line.pk, "amount_minor": line.amount_minor, "reason": line.reason}
+    line.delete()
+    try:
+        with transaction.atomic():
+            recompute_totals(invoice)
+    except DomainError:
+        raise DomainError(
+            "negative_total",
+            "without this charge the discounts are larger than the invoice",
+            [Problem("remove a discount first: the total would fall below zero", field="line")],
+        ) from None
+    audit.record(
+        actor=actor,
+        action=AuditAction.INVOICE_ADJUSTMENT_REMOVED,
+        obj=invoice,
+        before={**before, **removed},
+        after=snapshot(invoice),
+    )
+
+
 def mark_paid_if_settled(invoice: Invoice, actor: Actor) -> bool:
     """Open → paid once nothing is owed (after the change that settled it is audited).
     Whether it became paid: the caller then stops its reminders

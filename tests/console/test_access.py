@@ -1,6 +1,7 @@
 """Who reaches the console: operators and platform owners; a client user finds nothing."""
 
 import re
+from datetime import date
 
 import pytest
 from django.test import Client as HttpClient
@@ -8,7 +9,7 @@ from django.urls import URLPattern, URLResolver, reverse
 
 from tally.accounts.models import Role
 from tally.console import urls as console_urls
-from tests.factories import make_user
+from tests.factories import draft_invoice, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -22,59 +23,74 @@ def _patterns(patterns, prefix=""):
             yield prefix + str(p.pattern), p
 
 
-def console_urls_for(dispute_id: int) -> list[str]:
-    """Every console URL, its parameters filled in: a new page is in this list by itself."""
+@pytest.fixture
+def samples(dispute, acme) -> dict[str, int]:
+    """An object for each kind of id a console URL takes, by the parameter's name."""
+    draft = draft_invoice(acme, picks=2, period=(date(2026, 9, 1), date(2026, 9, 30)))
+    return {
+        "dispute_id": dispute.pk,
+        "invoice_id": draft.pk,
+        "line_id": draft.lines.values_list("id", flat=True).first(),
+    }
+
+
+def console_urls_for(samples: dict[str, int]) -> list[str]:
+    """Every console URL, its parameters filled in: a new page is in this list by itself
+    (a new kind of parameter needs its sample in `samples`)."""
     root = reverse("console:home")
     urls = []
     for route, _view in _patterns(console_urls.urlpatterns):
         assert not route.startswith("^"), f"{route}: a regex route; fill it in here"
+
+        for name in re.findall(r"<int:(\w+)>", route):
+            assert name in samples, f"{route}: add a sample {name} to `samples`"
         filled = re.sub(
-            r"<(?:(\w+):)?\w+>",
-            lambda m: str(dispute_id) if m.group(1) == "int" else "x",
+            r"<(?:(\w+):)?(\w+)>",
+            lambda m: str(samples[m.group(2)]) if m.group(1) == "int" else "x",
             route,
         )
         urls.append(root + filled)
     return urls
 
 
-def test_the_enumeration_finds_every_console_page(dispute):
-    urls = console_urls_for(dispute.pk)
+def test_the_enumeration_finds_every_console_page(dispute, samples):
+    urls = console_urls_for(samples)
     assert urls[0] == reverse("console:home") == "/console/"
     assert len(urls) == len(console_urls.urlpatterns) >= 6
     assert f"/console/disputes/{dispute.pk}/resolve/" in urls
     assert all(url.startswith("/console/") for url in urls)
 
 
-def test_a_client_user_gets_404_on_every_console_url_whatever_the_method(acme_browser, dispute):
-    for url in console_urls_for(dispute.pk):
+def test_a_client_user_gets_404_on_every_console_url_whatever_the_method(acme_browser, samples):
+    for url in console_urls_for(samples):
         for method in ("get", "post"):
             response = getattr(acme_browser, method)(url)
             assert response.status_code == 404, (method, url, response.status_code)
 
 
-def test_a_client_user_gets_404_even_with_a_valid_csrf_token(acme_user, dispute):
+def test_a_client_user_gets_404_even_with_a_valid_csrf_token(acme_user, samples):
     http = HttpClient(enforce_csrf_checks=True)
     http.force_login(acme_user)
     http.get("/")  # a CSRF cookie
     token = http.cookies["csrftoken"].value if "csrftoken" in http.cookies else ""
-    for url in console_urls_for(dispute.pk):
+    for url in console_urls_for(samples):
         response = http.post(url, {"csrfmiddlewaretoken": token, "body": "hi"})
         assert response.status_code in (403, 404), url
         assert response.status_code != 200
 
 
-def test_an_anonymous_visitor_is_sent_to_sign_in_from_every_console_url(client, dispute):
-    for url in console_urls_for(dispute.pk):
+def test_an_anonymous_visitor_is_sent_to_sign_in_from_every_console_url(client, samples):
+    for url in console_urls_for(samples):
         response = client.get(url)
         assert response.status_code == 302, url
         assert response["Location"].startswith(reverse("accounts:login")), url
 
 
 @pytest.mark.parametrize("role", [Role.OPERATOR, Role.PLATFORM_OWNER])
-def test_operators_and_platform_owners_open_every_console_page(role, dispute):
+def test_operators_and_platform_owners_open_every_console_page(role, dispute, samples):
     http = HttpClient()
     http.force_login(make_user(role=role))
-    for url in console_urls_for(dispute.pk):
+    for url in console_urls_for(samples):
         response = http.get(url, follow=True)
         # The pages answer; the forms' URLs accept POST only.
         assert response.status_code in (200, 405), (url, response.status_code)
