@@ -45,6 +45,10 @@ class AuditAction(StrEnum):
     DISPUTE_MESSAGE_POSTED = "dispute.message_posted"
     DISPUTE_RESOLVED = "dispute.resolved"
     DISPUTE_WITHDRAWN = "dispute.withdrawn"
+    DISPUTE_TAKEN = "dispute.taken"
+    DISPUTE_RELEASED = "dispute.released"
+    DISPUTE_REPLY_EMAILED = "dispute.reply_emailed"
+    DISPUTE_OPERATORS_NOTIFIED = "dispute.operators_notified"
     INTERNAL_NOTE_ADDED = "internal_note.added"
 
 

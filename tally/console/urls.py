@@ -12,6 +12,8 @@ urlpatterns = [
     # The dispute desk
     path("disputes/", disputes.disputes, name="disputes"),
     path("disputes/<int:dispute_id>/", disputes.dispute, name="dispute"),
+    path("disputes/<int:dispute_id>/take/", disputes.take, name="take"),
+    path("disputes/<int:dispute_id>/give-back/", disputes.give_back, name="give_back"),
     path("disputes/<int:dispute_id>/reply/", disputes.reply, name="reply"),
     path("disputes/<int:dispute_id>/notes/", disputes.note, name="note"),
     path("disputes/<int:dispute_id>/resolve/", disputes.resolve, name="resolve"),

@@ -40,6 +40,15 @@ class Dispute(models.Model):
     credit_note = models.OneToOneField(
         "invoicing.CreditNote", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    # The operator working the dispute, if one took it; who had it before them (took it
+    # over, or gave it back), so the page can say so.
+    owner = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    owned_since = models.DateTimeField(null=True, blank=True)
+    previous_owner = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
 
     class Meta:
         constraints = [
@@ -90,6 +99,9 @@ class DisputeMessage(models.Model):
     author_side = models.CharField(max_length=10, choices=AuthorSide.choices)
     body = models.TextField()
     created_at = models.DateTimeField(auto_now_add=True)
+    # When the other side was emailed about it (an operator's reply: the client's billing
+    # contacts; a client's message: the operators). Set once: a second try sends nothing.
+    emailed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["created_at", "id"]

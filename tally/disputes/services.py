@@ -324,6 +324,85 @@ def withdraw_dispute(*, actor: User, client: Client, dispute_id: int, summary: s
     return dispute
 
 
+def _ownership(dispute: Dispute) -> dict[str, Any]:
+    return {
+        "owner_id": dispute.owner_id,
+        "owned_since": dispute.owned_since,
+        "previous_owner_id": dispute.previous_owner_id,
+    }
+
+
+def _owner_label(user_id: int | None) -> str:
+    if user_id is None:
+        return "nobody"
+    user = User.objects.filter(pk=user_id).values_list("full_name", "email").first()
+    return (user[0] or user[1]) if user else f"user {user_id}"
+
+
+@transaction.atomic
+def take_dispute(
+    *, actor: User, client: Client, dispute_id: int, from_owner_id: int | None
+) -> Dispute:
+    """An operator takes a dispute to work it: unowned, or over from the operator who had
+    it. `from_owner_id` is the owner the operator saw (None: nobody); if someone else has
+    taken it meanwhile, nothing changes and the refusal names them (two operators taking
+    the same dispute at once: the row lock lets one in, the other is told)."""
+    side = _side(actor, client, "dispute")
+    dispute = _lock_dispute(client, dispute_id)
+    if side != AuthorSide.OPERATOR:
+        raise DomainError("forbidden", "only an operator takes a dispute")
+    _refuse_if_resolved(dispute)
+    if dispute.owner_id == actor.pk:
+        return dispute  # already theirs: taking it twice changes nothing
+    if dispute.owner_id != from_owner_id:
+        raise DomainError(
+            "dispute_owner_changed",
+            f"{_owner_label(dispute.owner_id)} has taken this dispute meanwhile",
+        )
+    before = _ownership(dispute)
+    dispute.previous_owner_id = dispute.owner_id
+    dispute.owner = actor
+    dispute.owned_since = timezone.now()
+    dispute.save(update_fields=["owner", "owned_since", "previous_owner"])
+    audit.record(
+        actor=actor,
+        action=AuditAction.DISPUTE_TAKEN,
+        obj=dispute,
+        before=before,
+        after={**_ownership(dispute), "taken_over": from_owner_id is not None},
+    )
+    return dispute
+
+
+@transaction.atomic
+def release_dispute(*, actor: User, client: Client, dispute_id: int) -> Dispute:
+    """The owner gives the dispute back: unowned again, for anyone to take. Only its owner
+    may; another operator takes it over instead (`take_dispute`), which says so."""
+    side = _side(actor, client, "dispute")
+    dispute = _lock_dispute(client, dispute_id)
+    if side != AuthorSide.OPERATOR:
+        raise DomainError("forbidden", "only an operator gives a dispute back")
+    _refuse_if_resolved(dispute)
+    if dispute.owner_id != actor.pk:
+        raise DomainError(
+            "not_dispute_owner",
+            f"only its owner gives a dispute back; {_owner_label(dispute.owner_id)} has it",
+        )
+    before = _ownership(dispute)
+    dispute.previous_owner_id = actor.pk
+    dispute.owner = None
+    dispute.owned_since = None
+    dispute.save(update_fields=["owner", "owned_since", "previous_owner"])
+    audit.record(
+        actor=actor,
+        action=AuditAction.DISPUTE_RELEASED,
+        obj=dispute,
+        before=before,
+        after=_ownership(dispute),
+    )
+    return dispute
+
+
 def _close(dispute: Dispute, actor: User, resolution: str, summary: str) -> None:
     dispute.status = DisputeStatus.RESOLVED
     dispute.resolution = resolution

@@ -6,6 +6,7 @@ import uuid
 import pytest
 
 from tally.accounts.models import Role
+from tally.audit.models import AuditAction, AuditEvent
 from tally.console.services import disputes as services
 from tally.console.services.submissions import AlreadySubmitted
 from tally.disputes.models import Dispute, DisputeMessage
@@ -77,3 +78,26 @@ def test_one_reply_form_submitted_twice_at_once_posts_once(race):
     outcomes = at_once(reply, reply)
     assert sum(isinstance(o, AlreadySubmitted) for o in outcomes) == 1, outcomes
     assert DisputeMessage.objects.filter(dispute=dispute, body="Once.").count() == 1
+
+
+def test_two_operators_taking_the_same_dispute_at_once_one_gets_it_the_other_is_told(race):
+    _, dispute = race
+    first, second = make_user(Role.OPERATOR), make_user(Role.OPERATOR)
+
+    def take(operator):
+        return lambda: services.take(
+            actor=operator, dispute_id=dispute.pk, from_owner_id=None, key=uuid.uuid4()
+        )
+
+    outcomes = at_once(take(first), take(second))
+    taken = [o for o in outcomes if isinstance(o, Dispute)]
+    refused = [o for o in outcomes if isinstance(o, DomainError)]
+    assert len(taken) == 1 and len(refused) == 1, outcomes
+    assert refused[0].code == "dispute_owner_changed"
+    winner = taken[0].owner_id
+    assert winner in (first.pk, second.pk)
+    winner_email = first.email if winner == first.pk else second.email
+    assert refused[0].message == f"{winner_email} has taken this dispute meanwhile"
+    dispute.refresh_from_db()
+    assert dispute.owner_id == winner and dispute.previous_owner_id is None
+    assert AuditEvent.objects.filter(action=AuditAction.DISPUTE_TAKEN).count() == 1

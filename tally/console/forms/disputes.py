@@ -10,6 +10,16 @@ from tally.money import MoneyError, exponent, format_money, parse_amount
 from .common import AMOUNT_LIMIT, MAX_TEXT, KeyedForm
 
 
+class TakeForm(KeyedForm):
+    """Take a dispute: `from_owner` is the owner the page showed (empty: nobody)."""
+
+    from_owner = forms.IntegerField(required=False, widget=forms.HiddenInput)
+
+
+class GiveBackForm(KeyedForm):
+    pass
+
+
 class ReplyForm(KeyedForm):
     body = forms.CharField(
         max_length=MAX_TEXT,

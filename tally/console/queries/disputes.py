@@ -6,10 +6,12 @@ Each function returns plain read models built from explicit columns.
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Any
 
 from django.db.models import (
     Count,
+    Exists,
     F,
     IntegerField,
     OuterRef,
@@ -44,6 +46,26 @@ class Turn:
     CLIENT = "client"  # the 3PL spoke last: waiting for the client
 
 
+class DeskOwner(StrEnum):
+    """Which open disputes the desk lists, by who owns them."""
+
+    ALL = "all"
+    MINE = "mine"
+    UNOWNED = "unowned"
+
+    @property
+    def label(self) -> str:
+        return {"all": "All", "mine": "Mine", "unowned": "Unowned"}[self.value]
+
+    @classmethod
+    def parse(cls, value: str | None) -> "DeskOwner":
+        """The URL's `owner=`; anything else is all of them, never an error."""
+        try:
+            return cls(value or cls.ALL)
+        except ValueError:
+            return cls.ALL
+
+
 @dataclass(frozen=True)
 class DeskRow:
     id: int
@@ -56,6 +78,16 @@ class DeskRow:
     age_days: int
     turn: str
     last_message_at: datetime | None
+    owner_id: int | None
+    owner_name: str | None
+    answered_before: bool  # the 3PL has written in the conversation already
+
+    @property
+    def news(self) -> str | None:
+        """What the client did that waits for us: a new dispute, or a new message."""
+        if self.turn != Turn.OPERATOR:
+            return None
+        return "New message from the client" if self.answered_before else "New dispute"
 
 
 @dataclass(frozen=True)
@@ -115,6 +147,10 @@ class DisputePage:
     opened_at: datetime
     opened_by: str
     turn: str
+    owner_id: int | None
+    owner_name: str | None
+    owned_since: datetime | None
+    previous_owner_name: str | None
     resolution: str
     resolution_label: str
     resolution_summary: str
@@ -157,6 +193,9 @@ def _at_stake(qs: QuerySet[Dispute]) -> Any:  # a QuerySet the type checker cann
         .order_by("-created_at", "-id")
         .values("created_at")[:1]
     )
+    answered = DisputeMessage.objects.filter(
+        dispute=OuterRef("pk"), author_side=AuthorSide.OPERATOR
+    )
     return qs.annotate(
         at_stake=Coalesce(
             F("amount_minor"),
@@ -166,6 +205,7 @@ def _at_stake(qs: QuerySet[Dispute]) -> Any:  # a QuerySet the type checker cann
         ),
         last_side=Subquery(last_side),
         last_at=Subquery(last_at),
+        answered=Exists(answered),
     )
 
 
@@ -189,13 +229,33 @@ _DESK_COLUMNS = (
     "opened_at",
     "last_side",
     "last_at",
+    "answered",
+    "owner_id",
+    "owner__full_name",
+    "owner__email",
 )
 
 
-def dispute_desk(today: date, cursor: str | None = None, limit: int = DESK_LIMIT) -> Desk:
+def _name(full_name: str | None, email: str | None) -> str | None:
+    return full_name or email or None
+
+
+def dispute_desk(
+    today: date,
+    cursor: str | None = None,
+    limit: int = DESK_LIMIT,
+    *,
+    owner: DeskOwner = DeskOwner.ALL,
+    operator_id: int | None = None,
+) -> Desk:
     """Every client's open disputes, oldest first: the queue the billing team works, a
-    page at a time (the shared keyset paginator)."""
+    page at a time (the shared keyset paginator); all of them, the operator's own
+    (`operator_id`), or those nobody has taken. The counts are of what the filter lists."""
     open_disputes = Dispute.objects.filter(status=DisputeStatus.OPEN)
+    if owner == DeskOwner.MINE:
+        open_disputes = open_disputes.filter(owner_id=operator_id)
+    elif owner == DeskOwner.UNOWNED:
+        open_disputes = open_disputes.filter(owner__isnull=True)
     page = DESK_PAGES.paginate(
         _at_stake(open_disputes), DESK_PAGES.decode(cursor), limit, _DESK_COLUMNS
     )
@@ -211,6 +271,9 @@ def dispute_desk(today: date, cursor: str | None = None, limit: int = DESK_LIMIT
             age_days=max(0, (today - row["opened_at"].date()).days),
             turn=_turn(row["last_side"]),
             last_message_at=row["last_at"],
+            owner_id=row["owner_id"],
+            owner_name=_name(row["owner__full_name"], row["owner__email"]),
+            answered_before=bool(row["answered"]),
         )
         for row in page.results
     ]
@@ -243,6 +306,12 @@ def dispute_page(dispute_id: int) -> DisputePage | None:
             "opened_at",
             "opened_by__email",
             "last_side",
+            "owner_id",
+            "owner__full_name",
+            "owner__email",
+            "owned_since",
+            "previous_owner__full_name",
+            "previous_owner__email",
             "resolution",
             "resolution_summary",
             "resolved_at",
@@ -315,6 +384,12 @@ def dispute_page(dispute_id: int) -> DisputePage | None:
         opened_at=found["opened_at"],
         opened_by=found["opened_by__email"],
         turn=_turn(found["last_side"]),
+        owner_id=found["owner_id"],
+        owner_name=_name(found["owner__full_name"], found["owner__email"]),
+        owned_since=found["owned_since"],
+        previous_owner_name=_name(
+            found["previous_owner__full_name"], found["previous_owner__email"]
+        ),
         resolution=found["resolution"],
         resolution_label=Resolution(found["resolution"]).label if found["resolution"] else "",
         resolution_summary=found["resolution_summary"],

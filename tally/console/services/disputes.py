@@ -1,4 +1,5 @@
-"""The dispute desk's writes: a reply, an internal note, a resolution."""
+"""The dispute desk's writes: taking a dispute or giving it back, a reply, an internal note,
+a resolution."""
 
 import uuid
 
@@ -8,7 +9,7 @@ from tally.accounts.models import User
 from tally.actions.disputes import resolve_dispute
 from tally.clients.models import Client
 from tally.disputes.models import Dispute, DisputeMessage
-from tally.disputes.services import post_dispute_message
+from tally.disputes.services import post_dispute_message, release_dispute, take_dispute
 from tally.errors import NotFound
 from tally.internal_notes.models import InternalNote
 from tally.internal_notes.services import add_internal_note
@@ -21,6 +22,25 @@ def _client_of(dispute_id: int) -> Client:
     if client_id is None:
         raise NotFound("dispute")
     return Client.objects.get(pk=client_id)
+
+
+@transaction.atomic
+def take(*, actor: User, dispute_id: int, from_owner_id: int | None, key: uuid.UUID) -> Dispute:
+    """Take the dispute (unowned, or over from `from_owner_id`, the owner the page showed)."""
+    claim(actor, key)
+    return take_dispute(
+        actor=actor,
+        client=_client_of(dispute_id),
+        dispute_id=dispute_id,
+        from_owner_id=from_owner_id,
+    )
+
+
+@transaction.atomic
+def give_back(*, actor: User, dispute_id: int, key: uuid.UUID) -> Dispute:
+    """Give the dispute back: unowned, for anyone to take."""
+    claim(actor, key)
+    return release_dispute(actor=actor, client=_client_of(dispute_id), dispute_id=dispute_id)
 
 
 @transaction.atomic

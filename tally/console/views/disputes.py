@@ -1,6 +1,7 @@
 """The dispute desk: the queue of open disputes, and one dispute's page with its
 conversation, internal notes and resolution."""
 
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -14,7 +15,7 @@ from tally.money import format_money, to_decimal
 
 from ..access import Console, operator_console
 from ..forms.common import KeyedForm
-from ..forms.disputes import NoteForm, ReplyForm, ResolveForm
+from ..forms.disputes import GiveBackForm, NoteForm, ReplyForm, ResolveForm, TakeForm
 from ..queries import disputes as queries
 from ..services import disputes as services
 from ..services.submissions import new_key
@@ -27,10 +28,19 @@ FIELDS = {"amount": "credit_amount", "reason": "credit_reason"}
 @operator_console
 @require_GET
 def disputes(request: HttpRequest, console: Console) -> HttpResponse:
-    desk = queries.dispute_desk(console.today, cursor=request.GET.get("cursor"))
-    return render(
-        request, "console/disputes.html", {"console": console, "desk": desk, "nav": "disputes"}
+    owner = queries.DeskOwner.parse(request.GET.get("owner"))
+    desk = queries.dispute_desk(
+        console.today, cursor=request.GET.get("cursor"), owner=owner, operator_id=console.user.pk
     )
+    context = {
+        "console": console,
+        "desk": desk,
+        "owner": owner,
+        "owners": queries.DeskOwner,
+        "nav": "disputes",
+        "new_key": new_key,
+    }
+    return render(request, "console/disputes.html", context)
 
 
 def _page(dispute_id: int) -> queries.DisputePage:
@@ -56,6 +66,8 @@ def _render_dispute(
     every other form fresh."""
     credit = page.suggested_credit_minor
     fresh = {
+        "take_form": TakeForm(initial={"key": new_key(), "from_owner": page.owner_id}),
+        "give_back_form": GiveBackForm(initial={"key": new_key()}),
         "reply_form": ReplyForm(initial={"key": new_key()}),
         "note_form": NoteForm(initial={"key": new_key()}),
         "resolve_form": _resolve_form(
@@ -85,17 +97,67 @@ def _submit_on_page(
     form: KeyedForm,
     name: str,
     anchor: str,
+    done: Callable[[], HttpResponse] | None = None,
     **kw: Any,
 ) -> HttpResponse:
-    """A form on a dispute's page: back to the page's section on success, the page with
-    the form's errors on refusal."""
+    """A form on a dispute's page: back to the page's section on success (or `done`), the
+    page with the form's errors on refusal."""
     return submit(
         request,
         form=form,
-        done=lambda: redirect(reverse("console:dispute", args=[page.id]) + f"#{anchor}"),
-        again=lambda f: _render_dispute(request, console, page, **{name: f}),
+        done=done or (lambda: redirect(reverse("console:dispute", args=[page.id]) + f"#{anchor}")),
+        # Read again: a refusal may come from a change made meanwhile (a new owner).
+        again=lambda f: _render_dispute(request, console, _page(page.id), **{name: f}),
         refused=partial(_refused, page=page, console=console),
         **kw,
+    )
+
+
+@operator_console
+@require_POST
+def take(request: HttpRequest, console: Console, dispute_id: int) -> HttpResponse:
+    page = _page(dispute_id)
+    form = TakeForm(request.POST)
+    over = f" over from {page.owner_name}" if page.owner_id else ""
+    done = None
+    if request.POST.get("next") == "desk":
+        # Taken from the desk's row: back to the desk as the operator left it.
+        back = request.POST.get("back", "")
+        desk = reverse("console:disputes")
+        done = lambda: redirect(desk + back if back.startswith("?") else desk)  # noqa: E731
+    return _submit_on_page(
+        request,
+        console,
+        page,
+        form=form,
+        name="take_form",
+        anchor="owner",
+        done=done,
+        act=lambda data: services.take(
+            actor=console.user,
+            dispute_id=dispute_id,
+            from_owner_id=data["from_owner"],
+            key=data["key"],
+        ),
+        message=f"You took the dispute on {page.invoice.number}{over}.",
+    )
+
+
+@operator_console
+@require_POST
+def give_back(request: HttpRequest, console: Console, dispute_id: int) -> HttpResponse:
+    page = _page(dispute_id)
+    return _submit_on_page(
+        request,
+        console,
+        page,
+        form=GiveBackForm(request.POST),
+        name="give_back_form",
+        anchor="owner",
+        act=lambda data: services.give_back(
+            actor=console.user, dispute_id=dispute_id, key=data["key"]
+        ),
+        message=f"You gave the dispute on {page.invoice.number} back: anyone may take it.",
     )
 
 
@@ -163,7 +225,9 @@ def _refused(
 ) -> None:
     """A service's refusal, each problem next to its field in the console's words."""
     invoice = page.invoice
-    if error.code == "dispute_resolved":
+    if error.code == "dispute_owner_changed":
+        form.add_error(None, f"{_sentence_of(error)} Reload to see who has it now.")
+    elif error.code == "dispute_resolved":
         form.add_error(None, "This dispute has been resolved meanwhile; reload to see how.")
     elif error.code == "credit_exceeds_balance":
         owed = format_money(invoice.balance_minor, invoice.currency, console.locale)
@@ -176,3 +240,8 @@ def _refused(
         )
     else:
         add_domain_errors(form, error, FIELDS)
+
+
+def _sentence_of(error: DomainError) -> str:
+    text = error.message[:1].upper() + error.message[1:]
+    return text if text.endswith(".") else f"{text}."
