@@ -9,6 +9,8 @@ app_name = "console"
 
 urlpatterns = [
     path("", overview.home, name="home"),
+    path("reminders/", overview.reminders, name="reminders"),
+    path("unrated/", overview.unrated, name="unrated"),
     # The dispute desk
     path("disputes/", disputes.disputes, name="disputes"),
     path("disputes/<int:dispute_id>/", disputes.dispute, name="dispute"),

@@ -46,6 +46,8 @@ def test_a_dispute_goes_from_the_client_to_the_console_and_back(
     ops.add_cookies([session_cookie(portal.operator, live_server.url)])
     console = ops.new_page()
     console.goto("/")
+    expect(console).to_have_url(f"{live_server.url}/console/")
+    console.locator('[data-figure="disputes"]').click()
     expect(console).to_have_url(f"{live_server.url}/console/disputes/")
     row = console.locator(f'tr[data-dispute="{dispute.pk}"]')
     expect(row).to_contain_text(number)

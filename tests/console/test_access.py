@@ -130,5 +130,8 @@ def test_console_forms_refuse_a_post_without_csrf(operator, dispute):
 def test_operators_land_on_the_console_and_client_users_on_the_portal(ops, acme_browser):
     landing = ops.get("/")
     assert landing.status_code == 302 and landing["Location"] == reverse("console:home")
-    assert ops.get(landing["Location"])["Location"] == reverse("console:disputes")
+    overview = ops.get(landing["Location"])
+    assert overview.status_code == 200 and "console/overview.html" in [
+        t.name for t in overview.templates
+    ]
     assert acme_browser.get("/").status_code == 200

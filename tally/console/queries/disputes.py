@@ -277,17 +277,37 @@ def dispute_desk(
         )
         for row in page.results
     ]
-    counts = _at_stake(open_disputes).aggregate(
-        total=Count("id"),
-        waiting=Count("id", filter=Q(last_side=AuthorSide.CLIENT) | Q(last_side__isnull=True)),
-    )
+    total, waiting = desk_counts()
     return Desk(
         rows=desk_rows,
-        total=counts["total"],
-        waiting=counts["waiting"],
+        total=total,
+        waiting=waiting,
         next_cursor=page.next,
         prev_cursor=page.prev,
     )
+
+
+def desk_counts() -> tuple[int, int]:
+    """Open disputes, and how many of them wait for the 3PL's answer (the client spoke
+    last, or nobody has yet): one statement."""
+    last_side = (
+        DisputeMessage.objects.filter(dispute=OuterRef("pk"))
+        .order_by("-created_at", "-id")
+        .values("author_side")[:1]
+    )
+    counts = (
+        Dispute.objects.filter(status=DisputeStatus.OPEN)
+        .annotate(last_side=Subquery(last_side))
+        .aggregate(
+            total=Count("id"),
+            waiting=Count("id", filter=Q(last_side=AuthorSide.CLIENT) | Q(last_side__isnull=True)),
+        )
+    )
+    return counts["total"], counts["waiting"]
+
+
+def waiting_for_us() -> int:
+    return desk_counts()[1]
 
 
 def dispute_page(dispute_id: int) -> DisputePage | None:

@@ -1,15 +1,74 @@
-"""Where operators land after signing in."""
+"""Where operators land after signing in: where the money stands, who owes what by age,
+and the work waiting; and the two queues that have no page elsewhere (reminders to look
+at, events with no price)."""
 
-from django.http import HttpRequest
-from django.http.response import HttpResponseBase
-from django.shortcuts import redirect
+from collections.abc import Callable
+from datetime import date
+from urllib.parse import urlencode
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_GET
 
+from tally.payments.aging import AGING_BUCKETS
+
 from ..access import Console, operator_console
+from ..forms.overview import AsOfForm
+from ..queries import overview as queries
+from ..queries.reminders import reminders_to_review
+from ..queries.unrated import unrated_events
+
+
+def page_link(name: str) -> Callable[..., str | None]:
+    """A link to a console list with its filters in the query string, or None while that
+    list is not part of the console (the figure then shows without a link)."""
+
+    def link(**params: object) -> str | None:
+        try:
+            base = reverse(name)
+        except NoReverseMatch:
+            return None
+        query = {k: str(v) for k, v in params.items() if v is not None}
+        return f"{base}?{urlencode(query)}" if query else base
+
+    return link
 
 
 @operator_console
 @require_GET
-def home(request: HttpRequest, console: Console) -> HttpResponseBase:
-    """The dispute desk, until the overview lands."""
-    return redirect("console:disputes")
+def home(request: HttpRequest, console: Console) -> HttpResponse:
+    form = AsOfForm(request.GET if "as_of" in request.GET else None, today=console.today)
+    as_of: date = form.day
+    context = {
+        "console": console,
+        "nav": "overview",
+        "form": form,
+        "overview": queries.overview(console.today),
+        "aging": queries.aging_by_client(as_of),
+        "is_today": as_of == console.today,
+        "buckets": AGING_BUCKETS,
+        "invoices_link": page_link("console:invoices"),
+        "queue_link": lambda name: page_link(name)(),
+    }
+    return render(request, "console/overview.html", context)
+
+
+@operator_console
+@require_GET
+def reminders(request: HttpRequest, console: Console) -> HttpResponse:
+    page = reminders_to_review(cursor=request.GET.get("cursor"))
+    return render(
+        request, "console/reminders.html", {"console": console, "nav": "overview", "page": page}
+    )
+
+
+@operator_console
+@require_GET
+def unrated(request: HttpRequest, console: Console) -> HttpResponse:
+    rows = unrated_events()
+    return render(
+        request,
+        "console/unrated.html",
+        {"console": console, "nav": "overview", "rows": rows, "total": sum(r.events for r in rows)},
+    )

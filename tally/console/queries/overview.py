@@ -1,0 +1,182 @@
+"""The overview: where the money stands in each currency, who owes what by age, and the
+work waiting. Set-based: a fixed handful of statements whatever the number of clients."""
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from django.db.models import Count, Q, Sum
+
+from tally.disputes.models import Dispute, DisputeStatus
+from tally.invoicing.models import Invoice, InvoiceStatus
+from tally.invoicing.status import OUTSTANDING, DerivedStatus
+from tally.payments.aging import AGING_BUCKETS, bucket_expression, owed_at_end_of
+from tally.payments.models import Payment
+from tally.reminders.models import Reminder
+
+from .disputes import waiting_for_us
+from .reminders import TO_REVIEW
+from .unrated import unrated_totals
+
+
+@dataclass(frozen=True)
+class CurrencyFigures:
+    currency: str
+    outstanding_minor: int = 0
+    outstanding_count: int = 0
+    overdue_minor: int = 0
+    overdue_count: int = 0
+    disputed_minor: int = 0  # what the invoices under an open dispute still owe
+    disputed_count: int = 0
+    unapplied_minor: int = 0  # payments' credit not yet applied to an invoice
+    paid_month_minor: int = 0  # money received this month, to today
+    paid_year_minor: int = 0
+
+
+@dataclass(frozen=True)
+class AgingCell:
+    key: str
+    balance_minor: int
+    invoice_count: int
+
+
+@dataclass(frozen=True)
+class AgingRow:
+    client_id: int | None  # None on a currency's total row
+    client_name: str
+    currency: str
+    cells: list[AgingCell]
+
+    @property
+    def balance_minor(self) -> int:
+        return sum(c.balance_minor for c in self.cells)
+
+    @property
+    def invoice_count(self) -> int:
+        return sum(c.invoice_count for c in self.cells)
+
+
+@dataclass(frozen=True)
+class AgingTable:
+    as_of: date
+    rows: list[AgingRow]  # by currency, then most owed first
+    totals: list[AgingRow]  # one per currency
+
+
+@dataclass(frozen=True)
+class WorkQueues:
+    disputes_waiting: int  # open disputes where the client spoke last
+    drafts: int
+    reminders: int  # failed or needing review
+    unrated_events: int
+    unrated_clients: int
+
+
+@dataclass(frozen=True)
+class Overview:
+    currencies: list[CurrencyFigures]
+    queues: WorkQueues
+
+
+def _add(figures: dict[str, dict[str, int]], row: dict[str, Any]) -> None:
+    """A currency's sums (None where nothing matched) into its figures."""
+    currency = row.pop("currency")
+    figures[currency].update({k: int(v or 0) for k, v in row.items()})
+
+
+def currency_figures(today: date) -> list[CurrencyFigures]:
+    """Per currency billed: what is owed, overdue and disputed (the invoices' status rules,
+    `status_condition`), unapplied credit, and money received this month and year."""
+    issued = Invoice.objects.issued()
+    overdue = issued.status_condition(DerivedStatus.OVERDUE, today)
+    disputed = issued.status_condition(DerivedStatus.DISPUTED, today)
+    open_disputes = Dispute.objects.filter(status=DisputeStatus.OPEN).values("invoice_id")
+    # Only open invoices owe, and only those or the disputed can be in any figure.
+    owed = issued.filter(OUTSTANDING | Q(pk__in=open_disputes)).values("currency")
+    figures: dict[str, dict[str, int]] = defaultdict(dict)
+    for row in owed.annotate(
+        outstanding_minor=Sum("balance_minor", filter=OUTSTANDING),
+        outstanding_count=Count("id", filter=OUTSTANDING),
+        overdue_minor=Sum("balance_minor", filter=overdue),
+        overdue_count=Count("id", filter=overdue),
+        disputed_minor=Sum("balance_minor", filter=disputed),
+        disputed_count=Count("id", filter=disputed),
+    ).order_by():
+        _add(figures, row)
+    month_start, year_start = today.replace(day=1), date(today.year, 1, 1)
+    this_year = Q(received_on__gte=year_start, received_on__lte=today)
+    money_in = (
+        Payment.objects.filter(this_year | Q(unapplied_minor__gt=0))
+        .values("currency")
+        .annotate(
+            unapplied_minor=Sum("unapplied_minor"),
+            paid_month_minor=Sum(
+                "amount_minor", filter=Q(received_on__gte=month_start, received_on__lte=today)
+            ),
+            paid_year_minor=Sum("amount_minor", filter=this_year),
+        )
+        .order_by()
+    )
+    for row in money_in:
+        _add(figures, dict(row))
+    return [CurrencyFigures(currency=c, **figures[c]) for c in sorted(figures)]
+
+
+def aging_by_client(as_of: date) -> AgingTable:
+    """Every client's balance by days past due as it stood at the end of `as_of`: the
+    portal's aging (tally.payments.aging) for all clients at once, summed in the database."""
+    grouped = (
+        owed_at_end_of(as_of)
+        .annotate(bucket=bucket_expression(as_of))
+        .values("client_id", "client__name", "currency", "bucket")
+        .annotate(balance=Sum("owed_minor"), invoices=Count("id"))
+        .order_by()
+    )
+    cells: dict[tuple[int, str, str], dict[str, AgingCell]] = defaultdict(dict)
+    for row in grouped:
+        key = (row["client_id"], row["client__name"], row["currency"])
+        cells[key][row["bucket"]] = AgingCell(row["bucket"], row["balance"], row["invoices"])
+    rows = [
+        AgingRow(client_id, name, currency, _in_order(by_bucket))
+        for (client_id, name, currency), by_bucket in cells.items()
+    ]
+    rows.sort(key=lambda r: (r.currency, -r.balance_minor, r.client_name))
+    totals = []
+    for currency in sorted({r.currency for r in rows}):
+        of_currency = [r for r in rows if r.currency == currency]
+        totals.append(
+            AgingRow(
+                None,
+                "All clients",
+                currency,
+                [
+                    AgingCell(
+                        key,
+                        sum(r.cells[i].balance_minor for r in of_currency),
+                        sum(r.cells[i].invoice_count for r in of_currency),
+                    )
+                    for i, (key, *_) in enumerate(AGING_BUCKETS)
+                ],
+            )
+        )
+    return AgingTable(as_of, rows, totals)
+
+
+def _in_order(by_bucket: dict[str, AgingCell]) -> list[AgingCell]:
+    return [by_bucket.get(key, AgingCell(key, 0, 0)) for key, *_ in AGING_BUCKETS]
+
+
+def work_queues() -> WorkQueues:
+    unrated = unrated_totals()
+    return WorkQueues(
+        disputes_waiting=waiting_for_us(),
+        drafts=Invoice.objects.filter(status=InvoiceStatus.DRAFT).count(),
+        reminders=Reminder.objects.filter(status__in=TO_REVIEW).count(),
+        unrated_events=unrated.events,
+        unrated_clients=unrated.clients,
+    )
+
+
+def overview(today: date) -> Overview:
+    return Overview(currencies=currency_figures(today), queues=work_queues())
