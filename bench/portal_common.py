@@ -16,8 +16,10 @@ from typing import Any
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 DATA = BENCH / "data"
-PG_SERVER = "postgres://postgres@127.0.0.1:5432/"
-PG_DB = "tally_portal_bench"
+# Another server or database (e.g. one per worktree when several people share a machine):
+# PORTAL_BENCH_PG_SERVER=postgres://tally_ci@127.0.0.1:5432/ PORTAL_BENCH_PG_DB=tally_me_bench
+PG_SERVER = os.environ.get("PORTAL_BENCH_PG_SERVER", "postgres://postgres@127.0.0.1:5432/")
+PG_DB = os.environ.get("PORTAL_BENCH_PG_DB", "tally_portal_bench")
 DBS = ("sqlite", "postgres")
 
 # PORTAL_BENCH_CODE=<dir> runs the benchmark against another copy of the code (e.g. an

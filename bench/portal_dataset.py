@@ -948,6 +948,12 @@ def main() -> None:
     parser.add_argument("--today", type=date.fromisoformat, default=None)
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--no-check", action="store_true")
+    parser.add_argument(
+        "--no-analyze",
+        action="store_true",
+        help="leave the planner without statistics: no ANALYZE, and autovacuum off on "
+        "every table (PostgreSQL), as a database that has never been analysed",
+    )
     args = parser.parse_args()
 
     common.configure(args.db)
@@ -969,6 +975,10 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     timings["migrate"] = time.perf_counter() - t
     pg = connection.vendor == "postgresql"
+    if pg and args.no_analyze:
+        with connection.cursor() as cursor:
+            for table in connection.introspection.table_names(cursor):
+                cursor.execute(f'ALTER TABLE "{table}" SET (autovacuum_enabled = false)')
     with connection.cursor() as cursor:
         if pg:
             cursor.execute("SET synchronous_commit = off")
@@ -1056,11 +1066,15 @@ def main() -> None:
     t = time.perf_counter()
     with connection.cursor() as cursor:
         if pg:
-            cursor.execute("VACUUM ANALYZE")
+            # Without statistics still vacuumed: the visibility map lets index-only scans be.
+            cursor.execute("VACUUM" if args.no_analyze else "VACUUM ANALYZE")
         else:
-            cursor.execute("ANALYZE")
+            if not args.no_analyze:
+                cursor.execute("ANALYZE")
             cursor.execute("PRAGMA journal_mode = WAL")
-    timings["VACUUM ANALYZE" if pg else "ANALYZE"] = time.perf_counter() - t
+    timings[
+        ("VACUUM" if pg else "WAL") if args.no_analyze else "VACUUM ANALYZE" if pg else "ANALYZE"
+    ] = time.perf_counter() - t
     build_seconds = time.perf_counter() - t_all
     build_cpu = time.process_time() - cpu_all
 
@@ -1116,6 +1130,7 @@ def main() -> None:
         "built_on": time.strftime("%Y-%m-%d %H:%M"),
         "today": today.isoformat(),
         "scale": args.scale,
+        "analyzed": not args.no_analyze,
         "clients": Client.objects.count(),
         "counts": counts,
         "invoices_by_status": by_status,
