@@ -277,7 +277,7 @@ def dispute_desk(
         )
         for row in page.results
     ]
-    total, waiting = desk_counts()
+    total, waiting = desk_counts(open_disputes)
     return Desk(
         rows=desk_rows,
         total=total,
@@ -287,21 +287,19 @@ def dispute_desk(
     )
 
 
-def desk_counts() -> tuple[int, int]:
-    """Open disputes, and how many of them wait for the 3PL's answer (the client spoke
-    last, or nobody has yet): one statement."""
+def desk_counts(open_disputes: QuerySet[Dispute] | None = None) -> tuple[int, int]:
+    """Open disputes (all, or those given), and how many of them wait for the 3PL's answer
+    (the client spoke last, or nobody has yet): one statement."""
     last_side = (
         DisputeMessage.objects.filter(dispute=OuterRef("pk"))
         .order_by("-created_at", "-id")
         .values("author_side")[:1]
     )
-    counts = (
-        Dispute.objects.filter(status=DisputeStatus.OPEN)
-        .annotate(last_side=Subquery(last_side))
-        .aggregate(
-            total=Count("id"),
-            waiting=Count("id", filter=Q(last_side=AuthorSide.CLIENT) | Q(last_side__isnull=True)),
-        )
+    if open_disputes is None:
+        open_disputes = Dispute.objects.filter(status=DisputeStatus.OPEN)
+    counts = open_disputes.annotate(last_side=Subquery(last_side)).aggregate(
+        total=Count("id"),
+        waiting=Count("id", filter=Q(last_side=AuthorSide.CLIENT) | Q(last_side__isnull=True)),
     )
     return counts["total"], counts["waiting"]
 
