@@ -1,4 +1,3 @@
-from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from . import views
@@ -8,7 +7,7 @@ app_name = "accounts"
 urlpatterns = [
     path("login/", views.SignInView.as_view(), name="login"),
     # Django 5's LogoutView accepts POST only: a link or an image cannot sign anyone out.
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("logout/", views.SignOutView.as_view(), name="logout"),
     path("password-reset/", views.ResetPasswordView.as_view(), name="password_reset"),
     path("password-reset/sent/", views.ResetPasswordSentView.as_view(), name="password_reset_done"),
     path(

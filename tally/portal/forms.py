@@ -185,7 +185,7 @@ class DisputeForm(forms.Form):
         required=False,
         min_value=Decimal("0.01"),
         max_value=AMOUNT_LIMIT,
-        label="Amount you dispute (optional)",
+        label="Amount you dispute",
         widget=forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"}),
         error_messages=AMOUNT_ERRORS,
     )

@@ -254,7 +254,12 @@ def render_invoice_pdf(client: ClientHeader, detail: InvoiceDetail, locale: str 
     _parties(pdf, client, detail, fmt, content_width)
     _status_notice(pdf, detail, fmt)
     _lines(pdf, detail, fmt)
-    _totals(pdf, detail, fmt, content_width)
+    # How to pay goes with the balance it pays, on the same page: printed after the
+    # payments and credit notes, it could stand alone on a page of its own.
+    how_to_pay = payment_instructions(row.currency) if row.balance_minor > 0 else ""
+    instructions = _Instructions(pdf, row.number, how_to_pay, content_width)
+    _totals(pdf, detail, fmt, content_width, keep_with=instructions.height)
+    instructions.draw()
     if detail.allocations:
         pdf.section_title("Payments received")
         _table(
@@ -291,9 +296,6 @@ def render_invoice_pdf(client: ClientHeader, detail: InvoiceDetail, locale: str 
             widths=(16, 15, 51, 18),
             align=("LEFT", "LEFT", "LEFT", "RIGHT"),
         )
-    how_to_pay = payment_instructions(row.currency)
-    if row.balance_minor > 0 and how_to_pay:
-        _instructions(pdf, row.number, how_to_pay, content_width)
     return bytes(pdf.output())
 
 
@@ -442,7 +444,10 @@ def _lines(pdf: _InvoicePDF, detail: InvoiceDetail, fmt: _Formats) -> None:
     )
 
 
-def _totals(pdf: _InvoicePDF, detail: InvoiceDetail, fmt: _Formats, width: float) -> None:
+def _totals(
+    pdf: _InvoicePDF, detail: InvoiceDetail, fmt: _Formats, width: float, keep_with: float
+) -> None:
+    """The totals box; `keep_with` mm of what follows move to the next page with it."""
     row = detail.row
     entries: list[tuple[str, str, str]] = [("Subtotal", fmt.money(detail.subtotal_minor), "")]
     if detail.tax_rate_bp or detail.tax_minor:
@@ -455,7 +460,7 @@ def _totals(pdf: _InvoicePDF, detail: InvoiceDetail, fmt: _Formats, width: float
     box_w = width * 0.45
     x = pdf.l_margin + width - box_w
     owing = row.balance_minor > 0
-    _keep_together(pdf, 3 + 6.5 * len(entries) + 1.3 + 1.5 + 9 + (6 if owing else 0))
+    _keep_together(pdf, 3 + 6.5 * len(entries) + 1.3 + 1.5 + 9 + (6 if owing else 0) + keep_with)
     pdf.ln(3)
     for label, value, kind in entries:
         if kind == "total":
@@ -504,26 +509,38 @@ def _line_count(pdf: _InvoicePDF, text: str, width: float) -> int:
     return len(lines) if isinstance(lines, list) else 1
 
 
-def _instructions(pdf: _InvoicePDF, number: str, how_to_pay: str, width: float) -> None:
-    text = safe_text(how_to_pay)
-    reference = safe_text(f"Please quote invoice {number} with your payment.")
-    pdf._font(9.5)
-    text_lines = _line_count(pdf, text, width - 8)
-    pdf._font(8.5)
-    reference_lines = _line_count(pdf, reference, width - 8)
-    _keep_together(pdf, 6 + 7 + 5 * (text_lines + reference_lines) + 3)
-    pdf.ln(6)
-    top = pdf.get_y()
-    pdf.set_x(pdf.l_margin + 4)
-    pdf._font(10.5, "B", ACCENT)
-    pdf.cell(0, 7, "HOW TO PAY", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    pdf._font(9.5, "", INK)
-    pdf.set_x(pdf.l_margin + 4)
-    pdf.multi_cell(width - 8, 5, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    pdf._font(8.5, "", MUTED)
-    pdf.set_x(pdf.l_margin + 4)
-    pdf.multi_cell(width - 8, 5, reference, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-    bottom = pdf.get_y() + 3
-    pdf.set_fill_color(*ACCENT)
-    pdf.rect(pdf.l_margin, top, 1.2, bottom - top, style="F")
-    pdf.set_y(bottom)
+class _Instructions:
+    """The "How to pay" block: measured first, so that the totals can keep it with them."""
+
+    def __init__(self, pdf: _InvoicePDF, number: str, how_to_pay: str, width: float) -> None:
+        self.pdf, self.width = pdf, width
+        self.text = safe_text(how_to_pay)
+        self.reference = safe_text(f"Please quote invoice {number} with your payment.")
+        self.height = 0.0
+        if self.text:
+            pdf._font(9.5)
+            text_lines = _line_count(pdf, self.text, width - 8)
+            pdf._font(8.5)
+            reference_lines = _line_count(pdf, self.reference, width - 8)
+            self.height = 6 + 7 + 5 * (text_lines + reference_lines) + 3
+
+    def draw(self) -> None:
+        pdf, width = self.pdf, self.width
+        if not self.text:
+            return
+        _keep_together(pdf, self.height)
+        pdf.ln(6)
+        top = pdf.get_y()
+        pdf.set_x(pdf.l_margin + 4)
+        pdf._font(10.5, "B", ACCENT)
+        pdf.cell(0, 7, "HOW TO PAY", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf._font(9.5, "", INK)
+        pdf.set_x(pdf.l_margin + 4)
+        pdf.multi_cell(width - 8, 5, self.text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf._font(8.5, "", MUTED)
+        pdf.set_x(pdf.l_margin + 4)
+        pdf.multi_cell(width - 8, 5, self.reference, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        bottom = pdf.get_y() + 3
+        pdf.set_fill_color(*ACCENT)
+        pdf.rect(pdf.l_margin, top, 1.2, bottom - top, style="F")
+        pdf.set_y(bottom)

@@ -124,6 +124,9 @@ def test_signing_out_by_get_is_refused_and_by_post_ends_the_session(browser, ali
     response = browser.post(reverse("accounts:logout"))
     assert response.status_code == 302 and response["Location"] == reverse("accounts:login")
     assert not Session.objects.filter(session_key=key).exists()
+    page = browser.get(response["Location"]).content.decode()
+    assert "You have been signed out." in page
+    assert "signed out" not in browser.get(reverse("accounts:login")).content.decode()  # once
     home = browser.get("/")
     assert home.status_code == 302 and home["Location"] == reverse("accounts:login")
 

@@ -358,3 +358,25 @@ def test_every_payment_method_has_a_printed_label():
 
     for method in PaymentMethod:
         assert method_label(method.value) == method.label
+
+
+@pytest.mark.parametrize("extra_lines", range(22, 30))
+def test_how_to_pay_is_never_alone_on_a_page_of_its_own(extra_lines):
+    """Printed last, it used to fall to page 2 alone when the lines ended low on page 1."""
+    client = make_client("lowpage")
+    draft = draft_invoice(client, picks=10)
+    for i in range(extra_lines):
+        add_adjustment(
+            actor=SystemActor.TESTS,
+            client=client,
+            invoice_id=draft.pk,
+            description=f"Dock appointment {i:03d}",
+            amount_minor=1000 + i,
+            reason=f"Booked dock slot {i:03d}",
+        )
+    invoice = issue_invoice(
+        actor=SystemActor.TESTS, client=client, invoice_id=draft.pk, issue_date=TODAY
+    )
+    _, page_texts, _ = pdf_text(render(client, invoice))
+    (page,) = [p for p in page_texts if "HOW TO PAY" in p]
+    assert "Balance due" in squash(page), (extra_lines, len(page_texts))

@@ -518,3 +518,17 @@ def test_a_resolved_dispute_says_who_won_in_the_clients_words(setup, resolution,
     )
     html = setup.browser.get(reverse("portal:invoice", args=[setup.ours.display_number])).content
     assert reads in html.decode() and "Upheld" not in html.decode()
+
+
+def test_a_foreign_or_wrong_invoice_url_gets_the_portals_layout_and_a_way_back(setup):
+    """It was Django's bare "Not Found"."""
+    for url in (
+        reverse("portal:invoice", args=[setup.theirs.display_number]),
+        "/invoices/INV-999999/",
+        "/no/such/page/",
+    ):
+        response = setup.browser.get(url)
+        html = response.content.decode()
+        assert response.status_code == 404, url
+        assert "There is nothing here" in html and 'href="/">Back to your invoices' in html
+        assert "Sign out" in html and setup.theirs.display_number not in html
