@@ -84,7 +84,8 @@ def owed_at_end_of(as_of: date, client_id: int | None = None) -> InvoiceQuerySet
     # Only an invoice with a balance today, or voided, paid or credited after `as_of`,
     # can have had a balance at the end of `as_of`: the others need no sums.
     candidates = (
-        Q(balance_minor__gt=0)
+        # A balance is owed on an open invoice only (stated so that the status index serves).
+        Q(status=InvoiceStatus.OPEN, balance_minor__gt=0)
         | Q(status=InvoiceStatus.VOID, voided_at__date__gt=as_of)  # owed nothing now
         | Q(
             pk__in=Allocation.objects.filter(**per_client, payment__received_on__gt=as_of).values(

@@ -67,6 +67,10 @@ class Reminder(models.Model):
                 condition=Q(status="scheduled"),
             ),
             models.Index(fields=["invoice", "scheduled_for"], name="reminder_invoice_idx"),
+            # The console's reminders to look at (failed, needs review), latest first: a
+            # few among many sent. Not a partial index: SQLite cannot match its condition
+            # to the query's bound `status IN (?, ?)`.
+            models.Index(fields=["status", "scheduled_for", "id"], name="reminder_status_idx"),
         ]
 
 

@@ -285,3 +285,21 @@ def test_the_unrated_page_lists_clients_and_kinds(ops):
     html = ops.get("/console/unrated/").content.decode()
 
     assert "Storeless Inc." in html and "Storage day" in html and "4 events in all" in html
+
+
+@pytest.mark.sqlite_only
+def test_the_reminders_to_look_at_are_read_from_their_own_index(globex):
+    from tally.console.queries.reminders import REVIEW_PAGES, TO_REVIEW
+    from tally.reminders.models import Reminder
+
+    to_review = Reminder.objects.filter(status__in=TO_REVIEW)
+    page = to_review.order_by("-scheduled_for", "-id")[:51]
+    for qs in (page, to_review):
+        with connection.cursor() as cursor:
+            sql, params = qs.query.sql_with_params()
+            if qs is to_review:
+                sql, params = to_review.values("id").query.sql_with_params()
+            cursor.execute("EXPLAIN QUERY PLAN " + sql, params)
+            plan = " ".join(str(row[-1]) for row in cursor.fetchall())
+        assert "reminder_status_idx" in plan, plan
+    assert REVIEW_PAGES.keys[0].field == "scheduled_for"

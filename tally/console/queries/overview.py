@@ -126,17 +126,22 @@ def currency_figures(today: date) -> list[CurrencyFigures]:
 def aging_by_client(as_of: date) -> AgingTable:
     """Every client's balance by days past due as it stood at the end of `as_of`: the
     portal's aging (tally.payments.aging) for all clients at once, summed in the database."""
-    grouped = (
+    # Summed here rather than by the database: a GROUP BY over the balances would work
+    # out each invoice's payments and credits twice (in the filter and in the sum).
+    owed = (
         owed_at_end_of(as_of)
         .annotate(bucket=bucket_expression(as_of))
-        .values("client_id", "client__name", "currency", "bucket")
-        .annotate(balance=Sum("owed_minor"), invoices=Count("id"))
-        .order_by()
+        .values_list("client_id", "client__name", "currency", "bucket", "owed_minor")
     )
-    cells: dict[tuple[int, str, str], dict[str, AgingCell]] = defaultdict(dict)
-    for row in grouped:
-        key = (row["client_id"], row["client__name"], row["currency"])
-        cells[key][row["bucket"]] = AgingCell(row["bucket"], row["balance"], row["invoices"])
+    sums: dict[tuple[int, str, str], dict[str, list[int]]] = defaultdict(dict)
+    for client_id, name, currency, bucket, minor in owed:
+        total = sums[(client_id, name, currency)].setdefault(bucket, [0, 0])
+        total[0] += minor
+        total[1] += 1
+    cells = {
+        key: {b: AgingCell(b, minor, n) for b, (minor, n) in by_bucket.items()}
+        for key, by_bucket in sums.items()
+    }
     rows = [
         AgingRow(client_id, name, currency, _in_order(by_bucket))
         for (client_id, name, currency), by_bucket in cells.items()
