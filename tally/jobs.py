@@ -12,11 +12,15 @@ one.
 from enum import StrEnum
 from typing import Any
 
+from django_tasks import TaskResultStatus, default_task_backend
 from django_tasks.base import Task
+from django_tasks.exceptions import TaskResultDoesNotExist
 
 
 class Job(StrEnum):
     """Each job the worker does on request; the worker's task of the same name does it."""
+
+    RUN_BILLING = "run_billing"  # a month's billing run (invoicing.BillingRun)
 
 
 _tasks: dict[Job, Task[..., Any]] = {}
@@ -33,3 +37,12 @@ def unregistered() -> list[Job]:
 def request(job: Job, *args: Any, **kwargs: Any) -> str:
     """Enqueue `job`; its task's id, to find its result by."""
     return _tasks[job].enqueue(*args, **kwargs).id
+
+
+def given_up(task_id: str) -> bool:
+    """Whether the worker has given up on a requested job (its tries used up), or it is
+    gone: whatever waited for it will not be done by it."""
+    try:
+        return default_task_backend.get_result(task_id).status == TaskResultStatus.FAILED
+    except TaskResultDoesNotExist:
+        return True

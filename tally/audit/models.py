@@ -50,6 +50,9 @@ class AuditAction(StrEnum):
     DISPUTE_REPLY_EMAILED = "dispute.reply_emailed"
     DISPUTE_OPERATORS_NOTIFIED = "dispute.operators_notified"
     INTERNAL_NOTE_ADDED = "internal_note.added"
+    BILLING_RUN_STARTED = "billing_run.started"
+    BILLING_RUN_FINISHED = "billing_run.finished"
+    BILLING_RUN_FAILED = "billing_run.failed"
 
 
 class AuditEvent(models.Model):

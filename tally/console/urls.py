@@ -3,7 +3,7 @@
 
 from django.urls import path
 
-from .views import disputes, drafts, overview
+from .views import billing, disputes, drafts, overview
 
 app_name = "console"
 
@@ -36,4 +36,7 @@ urlpatterns = [
     ),
     path("drafts/<int:invoice_id>/issue/", drafts.issue, name="issue_draft"),
     path("drafts/<int:invoice_id>/delete/", drafts.delete, name="delete_draft"),
+    # Billing runs
+    path("billing/", billing.billing_runs, name="billing_runs"),
+    path("billing/<int:run_id>/", billing.billing_run, name="billing_run"),
 ]

@@ -224,3 +224,83 @@ class NumberSequence(models.Model):
 
     name = models.CharField(max_length=32, primary_key=True)
     last_value = models.PositiveBigIntegerField(default=0)
+
+
+class BillingRunStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+ACTIVE_RUN_STATUSES = (BillingRunStatus.QUEUED, BillingRunStatus.RUNNING)
+
+
+class BillingRun(models.Model):
+    """An operator's month-end run: the month's drafts of the clients chosen, made by the
+    worker client by client. Its counters are the progress the console shows; each
+    client's outcome is a `BillingRunClient`. One run at a time per month (a partial
+    unique index), so two operators starting the same month get one run."""
+
+    period_start = models.DateField()  # the month's first day
+    period_end = models.DateField()  # its last, inclusive
+    all_clients = models.BooleanField()
+    status = models.CharField(
+        max_length=10, choices=BillingRunStatus.choices, default=BillingRunStatus.QUEUED
+    )
+    started_by = models.ForeignKey(
+        "accounts.User", null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    started_by_label = models.CharField(max_length=254)  # the user's email or system label
+    clients_total = models.PositiveIntegerField(default=0)
+    clients_done = models.PositiveIntegerField(default=0)
+    events_rated = models.BigIntegerField(default=0)  # priced or found without a price
+    drafts = models.PositiveIntegerField(default=0)
+    task_id = models.CharField(max_length=64, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    progress_at = models.DateTimeField(null=True, blank=True)  # the counters' last change
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["period_start"],
+                condition=Q(status__in=["queued", "running"]),
+                name="billing_run_one_active_per_month",
+            ),
+            models.CheckConstraint(
+                name="billing_run_done_within_total",
+                condition=Q(clients_done__lte=F("clients_total")),
+            ),
+        ]
+        indexes = [models.Index(fields=["created_at", "id"], name="billing_run_created_idx")]
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_RUN_STATUSES
+
+
+class BillingRunClient(models.Model):
+    """One client's part of a run: pending until the worker has billed it, then its draft
+    (or none: nothing of the month had a price) and what went unrated. Marked done in the
+    transaction that makes the draft, so a retried run skips it."""
+
+    run = models.ForeignKey(BillingRun, on_delete=models.CASCADE, related_name="clients")
+    client = models.ForeignKey("clients.Client", on_delete=models.PROTECT, related_name="+")
+    done = models.BooleanField(default=False)
+    # The draft as it was made; a draft deleted later leaves its number and total here.
+    invoice = models.ForeignKey(Invoice, null=True, on_delete=models.SET_NULL, related_name="+")
+    invoice_ref = models.PositiveBigIntegerField(null=True)  # the draft's id when made
+    currency = models.CharField(max_length=3, blank=True)
+    total_minor = models.BigIntegerField(null=True)
+    events = models.BigIntegerField(default=0)  # billed and unrated
+    unrated = models.JSONField(default=list)  # [{"kind", "events", "quantity"}]
+    refused = models.TextField(blank=True)  # a domain refusal, in its words
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["run", "client"], name="billing_run_client_once")
+        ]

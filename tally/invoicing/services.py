@@ -9,17 +9,21 @@ per block, so a line's quantity is by construction the sum of its events' quanti
 no event row is written when it is billed or when its invoice is voided.
 """
 
+import time as clock
 import zoneinfo
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, Sum
 from django.utils import timezone
 
+from tally import jobs
 from tally.accounts.models import User
 from tally.audit import services as audit
-from tally.audit.actors import Actor
+from tally.audit.actors import Actor, SystemActor
 from tally.audit.models import AuditAction
 from tally.clients.models import Client
 from tally.db.sqlite import bigger_cache
@@ -29,7 +33,11 @@ from tally.operations.models import EventKind
 from tally.rating.queries import price_segments
 
 from .models import (
+    ACTIVE_RUN_STATUSES,
     BilledRange,
+    BillingRun,
+    BillingRunClient,
+    BillingRunStatus,
     CreditNote,
     Invoice,
     InvoiceLine,
@@ -113,13 +121,30 @@ def _describe(kind: str, micros: int, currency: str) -> str:
     return f"{label}s at {price_to_decimal(micros)} {currency}"
 
 
+ProgressCallback = Callable[[int], None]
+"""Told how many of the period's events have been counted so far, between reads."""
+
+
 def generate_draft_invoice(
-    *, actor: Actor, client: Client, period_start: date, period_end: date
+    *,
+    actor: Actor,
+    client: Client,
+    period_start: date,
+    period_end: date,
+    on_progress: ProgressCallback | None = None,
 ) -> GenerationResult:
-    """Bill a client's unbilled events of a period (dates inclusive, in the client's time zone)."""
+    """Bill a client's unbilled events of a period (dates inclusive, in the client's time zone).
+
+    With `on_progress`, the events are counted first, outside the transaction that writes
+    the draft and in slices of time, telling it after each slice (`_count_ahead`)."""
     with bigger_cache():
+        ahead = _count_ahead(client, period_start, period_end, on_progress) if on_progress else None
         return _generate_draft_invoice(
-            actor=actor, client=client, period_start=period_start, period_end=period_end
+            actor=actor,
+            client=client,
+            period_start=period_start,
+            period_end=period_end,
+            ahead=ahead,
         )
 
 
@@ -219,6 +244,82 @@ def _count_events(
     return {kind: (int(n), int(q)) for kind, n, q in cursor.fetchall()}
 
 
+def _reads(
+    start: datetime, end: datetime, watermark: int, billed: dict[str, list[_Block]]
+) -> dict[tuple[_Block, ...], tuple[str, ...]]:
+    """The blocks to count in [start, end): kinds that nothing has billed yet share their
+    blocks, so one read serves them all."""
+    reads: dict[tuple[_Block, ...], list[str]] = {}
+    for kind in sorted(EventKind.values):
+        free = _unbilled_blocks(start, end, watermark, billed.get(kind, []))
+        reads.setdefault(tuple(free), []).append(kind)
+    return {blocks: tuple(kinds) for blocks, kinds in reads.items()}
+
+
+@dataclass
+class _CountedAhead:
+    """Counts read before the draft's transaction, under a watermark read under the
+    client's lock: every event of the client at or below it was committed then, and
+    events never change, so the counts still hold when the draft is written."""
+
+    watermark: int
+    counts: dict[tuple[_Block, tuple[str, ...]], dict[str, tuple[int, int]]]
+
+
+# A slice of a block is sized so that one read takes about this long (seconds): progress
+# is told between reads, and the console promises it at least every 2 seconds.
+SLICE_TARGET = 0.25
+_FIRST_SLICE = timedelta(days=1)
+_SHORTEST_SLICE = timedelta(minutes=10)
+
+
+def _count_ahead(
+    client: Client, period_start: date, period_end: date, on_progress: ProgressCallback
+) -> _CountedAhead:
+    """Count the period's unbilled events, a slice of time at a time, outside any write.
+
+    A slice starts at a day and doubles while a read takes under `SLICE_TARGET` (a small
+    client is read in a handful of statements), halving when one takes longer than four
+    times that (a huge client's busy days). The watermark is read under the client's
+    lock, as generation reads it; the lock is let go at once, so neither ingestion nor
+    (on SQLite) any other writer waits for the counting."""
+    with transaction.atomic():
+        Client.objects.select_for_update().get(pk=client.pk)
+        with connection.cursor() as cursor:
+            watermark = _watermark(cursor)
+    ahead = _CountedAhead(watermark, {})
+    counted = 0
+    span = _FIRST_SLICE
+    with connection.cursor() as cursor:
+        for start, end, _prices in _price_periods(
+            client, period_start, period_end + timedelta(days=1)
+        ):
+            billed = _billed_blocks(client, start, end)
+            for blocks, kinds in _reads(start, end, watermark, billed).items():
+                for block in blocks:
+                    totals: dict[str, tuple[int, int]] = {}
+                    at = block.start
+                    while at < block.end:
+                        upto = min(at + span, block.end)
+                        began = clock.perf_counter()
+                        part = _Block(at, upto, block.after, block.upto)
+                        for kind, (n, q) in _count_events(
+                            cursor, client, part, list(kinds)
+                        ).items():
+                            n0, q0 = totals.get(kind, (0, 0))
+                            totals[kind] = (n0 + n, q0 + q)
+                            counted += n
+                        took = clock.perf_counter() - began
+                        if took < SLICE_TARGET:
+                            span *= 2
+                        elif took > 4 * SLICE_TARGET:
+                            span = max(span / 2, _SHORTEST_SLICE)
+                        at = upto
+                        on_progress(counted)
+                    ahead.counts[(block, kinds)] = totals
+    return ahead
+
+
 def _watermark(cursor: Any) -> int:
     """The highest stored event id. Read under the client's lock: every event of the
     client with a lower id is committed, and none can arrive later."""
@@ -228,7 +329,12 @@ def _watermark(cursor: Any) -> int:
 
 @transaction.atomic
 def _generate_draft_invoice(
-    *, actor: Actor, client: Client, period_start: date, period_end: date
+    *,
+    actor: Actor,
+    client: Client,
+    period_start: date,
+    period_end: date,
+    ahead: _CountedAhead | None = None,
 ) -> GenerationResult:
     if period_end < period_start:
         raise DomainError(
@@ -249,23 +355,20 @@ def _generate_draft_invoice(
     lines: dict[tuple[str, int], InvoiceLine] = {}
     ranges: list[BilledRange] = []
     unrated: dict[str, tuple[int, int]] = {}
-    kinds = sorted(EventKind.values)
     with connection.cursor() as cursor:
-        watermark = _watermark(cursor)
+        # Counted ahead: the same watermark, so the same blocks unless another run billed
+        # or a void freed events meanwhile; a block not counted ahead is counted here.
+        watermark = ahead.watermark if ahead else _watermark(cursor)
         for start, end, prices in _price_periods(
             client, period_start, period_end + timedelta(days=1)
         ):
             billed = _billed_blocks(client, start, end)
-            # Kinds that nothing has billed yet share their blocks: one read for them all.
-            reads: dict[tuple[_Block, ...], list[str]] = {}
-            for kind in kinds:
-                free = _unbilled_blocks(start, end, watermark, billed.get(kind, []))
-                reads.setdefault(tuple(free), []).append(kind)
-            for blocks, read_kinds in reads.items():
+            for blocks, read_kinds in _reads(start, end, watermark, billed).items():
                 for block in blocks:
-                    for kind, (n, q) in sorted(
-                        _count_events(cursor, client, block, read_kinds).items()
-                    ):
+                    counts = ahead.counts.get((block, read_kinds)) if ahead else None
+                    if counts is None:
+                        counts = _count_events(cursor, client, block, list(read_kinds))
+                    for kind, (n, q) in sorted(counts.items()):
                         if kind not in prices:
                             n0, q0 = unrated.get(kind, (0, 0))
                             unrated[kind] = (n0 + n, q0 + q)
@@ -502,13 +605,37 @@ class PeriodBilling:
 
 
 def bill_period(
-    *, actor: Actor, client: Client, period_start: date, period_end: date
+    *,
+    actor: Actor,
+    client: Client,
+    period_start: date,
+    period_end: date,
+    on_progress: ProgressCallback | None = None,
 ) -> PeriodBilling:
-    """A draft of the client's unbilled events of a period, kept only if it bills something."""
+    """A draft of the client's unbilled events of a period, kept only if it bills something.
+    With `on_progress`, counted ahead of the draft's transaction (`generate_draft_invoice`)."""
+    with bigger_cache():
+        ahead = _count_ahead(client, period_start, period_end, on_progress) if on_progress else None
+        return _keep_if_billed(actor, client, period_start, period_end, ahead)
+
+
+def _keep_if_billed(
+    actor: Actor,
+    client: Client,
+    period_start: date,
+    period_end: date,
+    ahead: _CountedAhead | None,
+) -> PeriodBilling:
+    """Generate the draft in a transaction (or savepoint) of its own, and roll it back if
+    it has no line."""
     try:
         with transaction.atomic():
-            result = generate_draft_invoice(
-                actor=actor, client=client, period_start=period_start, period_end=period_end
+            result = _generate_draft_invoice(
+                actor=actor,
+                client=client,
+                period_start=period_start,
+                period_end=period_end,
+                ahead=ahead,
             )
             if not result.invoice.lines.exists():
                 raise _NothingToBill(result.unrated)
@@ -530,3 +657,233 @@ def generate_period_invoices(
         if billing.invoice is not None or billing.unrated:
             results.append(billing)
     return results
+
+
+# Billing runs: an operator's month-end run, made by the worker client by client.
+
+
+def month_bounds(month: date) -> tuple[date, date]:
+    """A calendar month's first and last day."""
+    first = month.replace(day=1)
+    following = (first + timedelta(days=32)).replace(day=1)
+    return first, following - timedelta(days=1)
+
+
+def _under_way(month: date, run: BillingRun) -> DomainError:
+    return DomainError(
+        "billing_run_under_way",
+        f"a billing run for {month:%B %Y} is already under way (run {run.pk}, started by "
+        f"{run.started_by_label})",
+        [
+            Problem(
+                f"already being billed by run {run.pk}, started by {run.started_by_label}: "
+                "follow it on its page, and start another once it is done",
+                field="month",
+            )
+        ],
+    )
+
+
+@transaction.atomic
+def start_billing_run(
+    *, actor: Actor, month: date, client_ids: list[int] | None, today: date
+) -> BillingRun:
+    """Queue a month's billing run for every client (`client_ids` None) or those chosen,
+    and ask the worker for it in the same transaction (`jobs.Job.RUN_BILLING`).
+
+    One run at a time per month: while one is queued or running another is refused, not
+    joined — a second operator's different choice of clients would otherwise change what
+    the first one asked for unseen. Once it is done, a new run bills whatever the first
+    left (late events, clients not chosen): generation bills only what no draft holds.
+    A run whose task the worker gave up on is marked failed here and no longer blocks."""
+    period_start, period_end = month_bounds(month)
+    if period_start > today:
+        raise DomainError(
+            "month_not_started",
+            f"{month:%B %Y} has not started",
+            [Problem("must not be after this month", field="month")],
+        )
+    if client_ids is None:
+        clients = list(Client.objects.order_by("id").values_list("id", flat=True))
+    else:
+        chosen = set(client_ids)
+        clients = list(
+            Client.objects.filter(pk__in=chosen).order_by("id").values_list("id", flat=True)
+        )
+        if not chosen:
+            raise DomainError(
+                "no_clients", "no client chosen", [Problem("choose at least one", field="clients")]
+            )
+        if len(clients) != len(chosen):
+            raise NotFound("client")
+    for active in BillingRun.objects.select_for_update().filter(
+        period_start=period_start, status__in=ACTIVE_RUN_STATUSES
+    ):
+        if active.task_id and jobs.given_up(active.task_id):
+            _fail(active, "the worker gave up on this run")
+        else:
+            raise _under_way(month, active)
+    user = actor if isinstance(actor, User) else None
+    try:
+        with transaction.atomic():
+            run = BillingRun.objects.create(
+                period_start=period_start,
+                period_end=period_end,
+                all_clients=client_ids is None,
+                started_by=user,
+                started_by_label=user.email if user is not None else str(actor),
+                clients_total=len(clients),
+            )
+    except IntegrityError:
+        # Another operator's run for the month committed while this one waited on the index.
+        other = BillingRun.objects.filter(
+            period_start=period_start, status__in=ACTIVE_RUN_STATUSES
+        ).first()
+        if other is None:
+            raise
+        raise _under_way(month, other) from None
+    BillingRunClient.objects.bulk_create(
+        BillingRunClient(run=run, client_id=client_id) for client_id in clients
+    )
+    run.task_id = jobs.request(jobs.Job.RUN_BILLING, run.pk)
+    run.save(update_fields=["task_id"])
+    audit.record(
+        actor=actor,
+        action=AuditAction.BILLING_RUN_STARTED,
+        obj=run,
+        after={
+            "period_start": period_start,
+            "period_end": period_end,
+            "clients": "all" if client_ids is None else clients,
+            "clients_total": len(clients),
+        },
+    )
+    return run
+
+
+# The run's counters are written at most this often (seconds) while a client is counted;
+# each client's end writes them too.
+PROGRESS_EVERY = 0.5
+
+
+class _Progress:
+    """Writes a run's `events_rated` as a client's events are counted: outside the draft's
+    transaction, so the console sees it at once."""
+
+    def __init__(self, run_id: int, base: int) -> None:
+        self.run_id = run_id
+        self.base = base
+        self.written = clock.monotonic()
+
+    def __call__(self, counted: int) -> None:
+        now = clock.monotonic()
+        if now - self.written < PROGRESS_EVERY:
+            return
+        BillingRun.objects.filter(pk=self.run_id).update(
+            events_rated=self.base + counted, progress_at=timezone.now()
+        )
+        self.written = now
+
+
+def _tally_run(run_id: int) -> dict[str, int]:
+    """The run's counters, from its clients' rows (so a retry never counts twice)."""
+    got = BillingRunClient.objects.filter(run_id=run_id, done=True).aggregate(
+        done=Count("id"), events=Sum("events"), drafts=Count("invoice_ref")
+    )
+    return {
+        "clients_done": got["done"],
+        "events_rated": got["events"] or 0,
+        "drafts": got["drafts"],
+    }
+
+
+def run_billing(run_id: int) -> BillingRun:
+    """The worker's part of a run: bill each client not yet done, one transaction per client
+    that also marks it done, so a retry or a second worker skips what is done and a client
+    is never billed twice by one run. Idempotent: a finished run is left as it is."""
+    with transaction.atomic():
+        run = BillingRun.objects.select_for_update().get(pk=run_id)
+        if not run.is_active:
+            return run
+        if run.status == BillingRunStatus.QUEUED:
+            run.status = BillingRunStatus.RUNNING
+            run.started_at = run.progress_at = timezone.now()
+            run.save(update_fields=["status", "started_at", "progress_at"])
+    actor: Actor = run.started_by or SystemActor.WORKER
+    pending = (
+        BillingRunClient.objects.filter(run=run, done=False).select_related("client").order_by("id")
+    )
+    for entry in pending:
+        _bill_run_client(run, entry, actor)
+    with transaction.atomic():
+        run = BillingRun.objects.select_for_update().get(pk=run_id)
+        if run.is_active:
+            counters = _tally_run(run_id)
+            for name, value in counters.items():
+                setattr(run, name, value)
+            run.status = BillingRunStatus.DONE
+            run.finished_at = run.progress_at = timezone.now()
+            run.save()
+            audit.record(
+                actor=actor,
+                action=AuditAction.BILLING_RUN_FINISHED,
+                obj=run,
+                before={"status": BillingRunStatus.RUNNING},
+                after={"status": BillingRunStatus.DONE, **counters},
+            )
+    return run
+
+
+def _bill_run_client(run: BillingRun, entry: BillingRunClient, actor: Actor) -> None:
+    client = entry.client
+    progress = _Progress(run.pk, _tally_run(run.pk)["events_rated"])
+    with bigger_cache():
+        ahead = _count_ahead(client, run.period_start, run.period_end, progress)
+        with transaction.atomic():
+            entry = BillingRunClient.objects.select_for_update().get(pk=entry.pk)
+            if entry.done:
+                return  # another worker billed it meanwhile
+            try:
+                billing = _keep_if_billed(actor, client, run.period_start, run.period_end, ahead)
+            except DomainError as refused:
+                entry.refused = refused.message
+                billing = None
+            unrated = billing.unrated if billing else []
+            invoice = billing.invoice if billing else None
+            billed = (invoice.lines.aggregate(n=Sum("event_count"))["n"] or 0) if invoice else 0
+            entry.done = True
+            entry.invoice = invoice
+            entry.invoice_ref = invoice.pk if invoice else None
+            entry.currency = invoice.currency if invoice else client.currency
+            entry.total_minor = invoice.total_minor if invoice else None
+            entry.events = billed + sum(u.events for u in unrated)
+            entry.unrated = [asdict(u) for u in unrated]
+            entry.finished_at = timezone.now()
+            entry.save()
+            BillingRun.objects.filter(pk=run.pk).update(
+                **_tally_run(run.pk), progress_at=timezone.now()
+            )
+
+
+@transaction.atomic
+def fail_billing_run(run_id: int, error: str) -> None:
+    """The worker gave up on the run (its tries are used up): say so, and free the month
+    for another run. The clients billed so far keep their drafts."""
+    run = BillingRun.objects.select_for_update().get(pk=run_id)
+    if run.is_active:
+        _fail(run, error)
+
+
+def _fail(run: BillingRun, error: str) -> None:
+    before = run.status
+    run.status = BillingRunStatus.FAILED
+    run.error = error
+    run.finished_at = timezone.now()
+    run.save(update_fields=["status", "error", "finished_at"])
+    audit.record(
+        actor=SystemActor.WORKER,
+        action=AuditAction.BILLING_RUN_FAILED,
+        obj=run,
+        before={"status": before},
+        after={"status": BillingRunStatus.FAILED, "error": error},
+    )

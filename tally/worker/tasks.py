@@ -13,9 +13,11 @@ from django_tasks import TaskContext, TaskResultStatus, task
 from django_tasks_db.models import DBTaskResult
 
 from tally.accounts import throttle
+from tally.invoicing import services as invoicing
 from tally.reminders import services as reminders
 
 from .emails import invoice_pdf
+from .retry import policy_for, retried
 
 
 @task()
@@ -72,3 +74,24 @@ def prune_task_results() -> int:
         status=TaskResultStatus.SUCCESSFUL, finished_at__lt=timezone.now() - KEEP_SUCCESSFUL_FOR
     ).delete()
     return deleted
+
+
+@retried(attempts=5, first=timedelta(seconds=5), longest=timedelta(minutes=2))
+@task(takes_context=True)
+def run_billing(context: TaskContext, run_id: int) -> dict[str, int | str]:
+    """A month's billing run (`invoicing.start_billing_run` asks for it): each chosen
+    client's draft, with the run's progress as it goes. Twice is harmless: a client is
+    marked done in the transaction that makes its draft, and a retry skips it. On the
+    last try a failure marks the run failed, which frees the month for another run."""
+    try:
+        run = invoicing.run_billing(run_id)
+    except Exception as e:
+        if context.attempt >= policy_for(run_billing.module_path).attempts:
+            invoicing.fail_billing_run(run_id, f"{type(e).__name__}: {e}")
+        raise
+    return {
+        "status": run.status,
+        "clients": run.clients_done,
+        "drafts": run.drafts,
+        "events": run.events_rated,
+    }

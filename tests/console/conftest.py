@@ -1,8 +1,11 @@
+from datetime import date
+
 import pytest
 from django.test import Client as HttpClient
 
 from tally.accounts.models import Role
 from tally.disputes.services import open_dispute
+from tally.invoicing.services import start_billing_run
 from tests.factories import issued_invoice, make_user
 
 
@@ -27,6 +30,14 @@ def dispute(invoice, acme_user):
         invoice_id=invoice.pk,
         reason="Labels for cancelled orders.",
         line_ids=[line.pk],
+    )
+
+
+@pytest.fixture
+def billing_run(operator, acme):
+    """October's run for every client, queued for the worker."""
+    return start_billing_run(
+        actor=operator, month=date(2026, 10, 1), client_ids=None, today=date(2026, 11, 20)
     )
 
 

@@ -24,13 +24,14 @@ def _patterns(patterns, prefix=""):
 
 
 @pytest.fixture
-def samples(dispute, acme) -> dict[str, int]:
+def samples(dispute, acme, billing_run) -> dict[str, int]:
     """An object for each kind of id a console URL takes, by the parameter's name."""
     draft = draft_invoice(acme, picks=2, period=(date(2026, 9, 1), date(2026, 9, 30)))
     return {
         "dispute_id": dispute.pk,
         "invoice_id": draft.pk,
         "line_id": draft.lines.values_list("id", flat=True).first(),
+        "run_id": billing_run.pk,
     }
 
 
