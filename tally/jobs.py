@@ -21,6 +21,10 @@ class Job(StrEnum):
     """Each job the worker does on request; the worker's task of the same name does it."""
 
     RUN_BILLING = "run_billing"  # a month's billing run (invoicing.BillingRun)
+    # An operator's reply in a dispute, emailed to the client's billing contacts.
+    EMAIL_DISPUTE_REPLY = "email_dispute_reply"
+    # A client's new dispute or message, emailed to the operators.
+    NOTIFY_OPERATORS_OF_DISPUTE = "notify_operators_of_dispute"
 
 
 _tasks: dict[Job, Task[..., Any]] = {}

@@ -1,5 +1,8 @@
 """Disputes: a client contests an invoice, both sides talk, an operator settles it.
 
+Each message is emailed to the other side by the worker (`emails`): an operator's reply to
+the client's billing contacts, a client's dispute or message to the operators.
+
 Who may do what:
 
 - a client user opens disputes, posts messages and withdraws disputes, only for their own
@@ -23,6 +26,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from tally import jobs
 from tally.accounts.models import Role, User
 from tally.audit import services as audit
 from tally.audit.actors import Actor
@@ -191,6 +195,9 @@ def open_dispute(
             "message_id": message.pk,
         },
     )
+    if side == AuthorSide.CLIENT:
+        # Written in this transaction: a dispute that commits always has its notice.
+        jobs.request(jobs.Job.NOTIFY_OPERATORS_OF_DISPUTE, message.pk)
     return dispute
 
 
@@ -225,6 +232,13 @@ def post_dispute_message(
         obj=message,
         after={"dispute_id": dispute.pk, "side": side, "body": message.body},
     )
+    # The other side hears of it by email, from the worker; the task's row is written in
+    # this transaction, so a message that commits is always emailed and one rolled back
+    # never is.
+    if side == AuthorSide.OPERATOR:
+        jobs.request(jobs.Job.EMAIL_DISPUTE_REPLY, message.pk)
+    else:
+        jobs.request(jobs.Job.NOTIFY_OPERATORS_OF_DISPUTE, message.pk)
     return message
 
 

@@ -16,7 +16,7 @@ import zoneinfo
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from babel.dates import format_date
@@ -416,6 +416,22 @@ def _skip_reason(invoice_status: str) -> str:
     )
 
 
+CAME_DUE_WHILE_DISPUTED = "came due while the invoice was disputed"
+
+
+def _disputed_spans(invoice_ids: Iterable[int]) -> dict[int, list[tuple[date, date]]]:
+    """Each invoice's resolved disputes, as the days (UTC) from opening to resolution."""
+    spans: dict[int, list[tuple[date, date]]] = defaultdict(list)
+    for invoice_id, opened, resolved in Dispute.objects.filter(
+        invoice_id__in=invoice_ids, status=DisputeStatus.RESOLVED
+    ).values_list("invoice_id", "opened_at", "resolved_at"):
+        if resolved is not None:  # a resolved dispute has its time (a constraint says so)
+            spans[invoice_id].append(
+                (opened.astimezone(UTC).date(), resolved.astimezone(UTC).date())
+            )
+    return spans
+
+
 def _claim(
     actor: Actor,
     days: _Days,
@@ -426,7 +442,12 @@ def _claim(
     """Take a batch of due steps, in a short transaction committed before any mail is sent.
 
     Invoices with an open dispute are left out here, so their steps stay `scheduled`
-    (paused) and are never claimed then released. Of several due steps of one invoice only
+    (paused) and are never claimed then released. Once the dispute is resolved and the
+    invoice still owes (a credit that pays it skips its steps), the schedule resumes: a
+    step that came due while the dispute was open is skipped, not sent late — the client
+    has just read the resolution — and the next step goes out on its day; only when no
+    later step is left does the last one that came due go out, so an invoice still owed
+    is always reminded once more. Of several due steps of one invoice only
     the latest is sent; the earlier ones are skipped as superseded. Returns whether any
     due step was found, and the ids now `sending` that this run must deliver.
     `on_claimed` gets those ids inside the claim's transaction (to enqueue their sending).
@@ -454,11 +475,13 @@ def _claim(
             status__in=[ReminderStatus.SCHEDULED, ReminderStatus.SENDING, ReminderStatus.SENT],
         ).values_list("invoice_id", "offset_days", "scheduled_for"):
             live[invoice_id].append((offset, when))
+        disputed = _disputed_spans(invoice_ids)
         claimed_at = timezone.now()
         claimed = []
         for r in rows:
             status = invoice_status[r.invoice_id]
             today = today_of[r.client_id]
+            later = any(o > r.offset_days for o, _ in live[r.invoice_id])
             if status != InvoiceStatus.OPEN:
                 _change(
                     actor,
@@ -474,6 +497,15 @@ def _claim(
                     r,
                     ReminderStatus.SKIPPED,
                     "superseded by a later reminder",
+                    action=AuditAction.REMINDER_SKIPPED,
+                )
+                report.skipped += 1
+            elif later and any(a <= r.scheduled_for <= b for a, b in disputed[r.invoice_id]):
+                _change(
+                    actor,
+                    r,
+                    ReminderStatus.SKIPPED,
+                    CAME_DUE_WHILE_DISPUTED,
                     action=AuditAction.REMINDER_SKIPPED,
                 )
                 report.skipped += 1

@@ -13,6 +13,7 @@ from django_tasks import TaskContext, TaskResultStatus, task
 from django_tasks_db.models import DBTaskResult
 
 from tally.accounts import throttle
+from tally.disputes import emails as dispute_emails
 from tally.invoicing import services as invoicing
 from tally.reminders import services as reminders
 
@@ -55,6 +56,21 @@ def send_reminder_email(
         attach=invoice_pdf,
     )
     return asdict(report)
+
+
+@task()
+def email_dispute_reply(message_id: int) -> dict[str, list[str]]:
+    """An operator's reply in a dispute, to the client's billing contacts. Twice is
+    harmless: a message already emailed is left alone. A mail server that fails raises,
+    and the worker tries again (`retry.DEFAULT`)."""
+    return {"recipients": dispute_emails.email_reply(message_id)}
+
+
+@task()
+def notify_operators_of_dispute(message_id: int) -> dict[str, list[str]]:
+    """A client's new dispute or message, to its owner or else every operator. Twice is
+    harmless, as `email_dispute_reply`."""
+    return {"recipients": dispute_emails.notify_operators(message_id)}
 
 
 @task()
