@@ -1,0 +1,284 @@
+"""Every client's issued invoices: the filters a client has on its own (status, dates,
+amount, search), plus client, currency and an aging bucket, sorted and paged by keyset.
+
+Set-based: a page is one query whatever its depth, the status and client name come in
+it, and a search by event reference finds its invoices in one statement before the page
+(`_invoices_billing_reference`)."""
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from functools import reduce
+from operator import or_
+from typing import Any
+
+from django.db import connection
+from django.db.models import Count, Q, Sum
+
+from tally.clients.models import Client
+from tally.invoicing.models import Invoice, format_invoice_number
+from tally.invoicing.status import OUTSTANDING, DerivedStatus, InvoiceQuerySet
+from tally.money import exponent
+from tally.pagination import DateKey, IntKey, KeysetPaginator
+from tally.payments.aging import BUCKET_KEYS, bucket_expression, owed_at_end_of
+
+PAGE_SIZE = 50
+STATUSES = tuple(s.value for s in DerivedStatus)
+STATUS_LABELS = {s.value: str(s.label) for s in DerivedStatus}
+# A status filter may also ask for everything still owed, whatever else it is.
+FILTER_STATUSES = (*STATUSES, "outstanding")
+SORTS = ("issue_date", "due_date", "status", "amount", "balance", "client")
+
+
+@dataclass(frozen=True)
+class InvoiceFilters:
+    statuses: tuple[str, ...] = ()
+    client_id: int | None = None
+    currency: str = ""
+    issued_from: date | None = None
+    issued_to: date | None = None
+    due_from: date | None = None
+    due_to: date | None = None
+    # In major units: each invoice is compared in its own currency's minor units.
+    amount_min: Decimal | None = None
+    amount_max: Decimal | None = None
+    aging: str = ""  # an aging bucket's key, as of `as_of`
+    as_of: date | None = None
+    search: str = ""
+
+
+@dataclass(frozen=True)
+class InvoiceRow:
+    id: int
+    number: str
+    client_id: int
+    client_name: str
+    client_code: str
+    issue_date: date
+    due_date: date
+    status: str
+    currency: str
+    total_minor: int
+    balance_minor: int
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS[self.status]
+
+
+@dataclass(frozen=True)
+class InvoicePage:
+    rows: list[InvoiceRow]
+    next_cursor: str | None
+    prev_cursor: str | None
+    sort: str
+    descending: bool
+    matching: int
+    # What the matching invoices still owe, per currency (never summed across them).
+    balances: dict[str, int]
+
+
+# The order of each sort, then the id. Across clients no index leads with these columns;
+# a client's invoices number in the dozens a year, so the sort is of thousands of rows.
+_SORT_KEYS = {
+    "issue_date": DateKey("issue_date"),
+    "due_date": DateKey("due_date"),
+    "status": IntKey("status_rank", seek=False),
+    "amount": IntKey("total_minor"),
+    "balance": IntKey("balance_minor"),
+    "client": IntKey("client_id"),
+}
+_PAGES = {
+    (sort, descending): KeysetPaginator("console.invoices", [key, IntKey("id")], descending)
+    for sort, key in _SORT_KEYS.items()
+    for descending in (True, False)
+}
+_COLUMNS = (
+    "id",
+    "number",
+    "client_id",
+    "client__name",
+    "client__code",
+    "issue_date",
+    "due_date",
+    "status_rank",
+    "currency",
+    "total_minor",
+    "balance_minor",
+)
+
+
+def _minor_bound(value: Decimal, currency: str, rounding: str) -> int:
+    """A major-unit bound in a currency's minor units, rounded inwards (a bound of 10.5
+    JPY admits 11 and up)."""
+    return int((value * 10 ** exponent(currency)).to_integral_value(rounding=rounding))
+
+
+def _amount_condition(f: InvoiceFilters) -> Q | None:
+    if f.amount_min is None and f.amount_max is None:
+        return None
+    currencies = (
+        [f.currency]
+        if f.currency
+        else sorted(set(Client.objects.values_list("currency", flat=True)))
+    )
+    per_currency = []
+    for currency in currencies:
+        q = Q(currency=currency)
+        if f.amount_min is not None:
+            q &= Q(total_minor__gte=_minor_bound(f.amount_min, currency, ROUND_CEILING))
+        if f.amount_max is not None:
+            q &= Q(total_minor__lte=_minor_bound(f.amount_max, currency, ROUND_FLOOR))
+        per_currency.append(q)
+    return reduce(or_, per_currency, Q(pk__in=[]))
+
+
+NUMBER = re.compile(r"(?:INV-?)?0*([0-9]{1,18})", re.IGNORECASE)
+
+
+def _filtered(f: InvoiceFilters, today: date) -> InvoiceQuerySet:
+    qs: InvoiceQuerySet = Invoice.objects.issued()
+    if f.aging in BUCKET_KEYS:
+        # What the aging report counts in the bucket: owed at the end of the day, by the
+        # due date's distance from it (payments/aging.py, the one definition).
+        as_of = f.as_of or today
+        qs = (
+            owed_at_end_of(as_of, f.client_id)
+            .annotate(aging_bucket=bucket_expression(as_of))
+            .filter(aging_bucket=f.aging)
+        )
+    if f.client_id is not None:
+        qs = qs.filter(client_id=f.client_id)
+    if f.currency:
+        qs = qs.filter(currency=f.currency)
+    if f.statuses:
+        wanted = [
+            OUTSTANDING if s == "outstanding" else qs.status_condition(s, today)
+            for s in f.statuses
+            if s in FILTER_STATUSES
+        ]
+        qs = qs.filter(reduce(or_, wanted)) if wanted else qs.none()
+    if f.issued_from:
+        qs = qs.filter(issue_date__gte=f.issued_from)
+    if f.issued_to:
+        qs = qs.filter(issue_date__lte=f.issued_to)
+    if f.due_from:
+        qs = qs.filter(due_date__gte=f.due_from)
+    if f.due_to:
+        qs = qs.filter(due_date__lte=f.due_to)
+    amount = _amount_condition(f)
+    if amount is not None:
+        qs = qs.filter(amount)
+    term = f.search.strip()
+    if term:
+        number = NUMBER.fullmatch(term)
+        by_number = Q(number=int(number.group(1))) if number else Q(pk__in=[])
+        by_reference = Q(pk__in=_invoices_billing_reference(term, f.client_id))
+        qs = qs.filter(by_number | by_reference)
+    return qs.with_status(today)
+
+
+def invoice_page(
+    today: date,
+    filters: InvoiceFilters = InvoiceFilters(),
+    sort: str = "issue_date",
+    descending: bool = True,
+    cursor: str | None = None,
+    limit: int = PAGE_SIZE,
+) -> InvoicePage:
+    """One page of every client's invoices: one query for the rows at any depth, and one
+    for how many match and what they owe per currency."""
+    sort = sort if sort in SORTS else "issue_date"
+    pages = _PAGES[sort, descending]
+    qs = _filtered(filters, today)
+    page = pages.paginate(qs, pages.decode(cursor), limit, _COLUMNS)
+    totals = (
+        qs.order_by()
+        .values("currency")
+        .annotate(n=Count("id"), owed=Sum("balance_minor"))
+        .values_list("currency", "n", "owed")
+    )
+    balances = {}
+    matching = 0
+    for currency, n, owed in sorted(totals):
+        matching += n
+        balances[currency] = owed or 0
+    rows = [_row(v) for v in page.results]
+    return InvoicePage(rows, page.next, page.prev, sort, descending, matching, balances)
+
+
+def _row(v: dict[str, Any]) -> InvoiceRow:
+    return InvoiceRow(
+        id=v["id"],
+        number=format_invoice_number(v["number"]),
+        client_id=v["client_id"],
+        client_name=v["client__name"],
+        client_code=v["client__code"],
+        issue_date=v["issue_date"],
+        due_date=v["due_date"],
+        status=STATUSES[v["status_rank"]],
+        currency=v["currency"],
+        total_minor=v["total_minor"],
+        balance_minor=v["balance_minor"],
+    )
+
+
+def client_choices() -> list[tuple[int, str]]:
+    """Every client, by name, for the client filter."""
+    return list(Client.objects.order_by("name", "id").values_list("id", "name"))
+
+
+def currency_choices() -> list[str]:
+    return sorted(set(Client.objects.values_list("currency", flat=True)))
+
+
+# -- search by an event's reference -------------------------------------------------------
+# The reference index is (client, occurred_on, reference): a search seeks it once per
+# client and UTC day of that client's billed span. The (client, day) pairs are made in
+# the statement itself, from each client's billed ranges, and drive the join: SQLite
+# keeps the order of a CROSS JOIN, so it seeks the index from them rather than reading
+# a client's events through another index (it has no statistics: nothing runs ANALYZE).
+_BILLED_BY = (
+    "JOIN invoicing_billedrange r ON r.client_id = e.client_id AND r.kind = e.kind "
+    "AND r.occurred_from <= e.occurred_at AND r.occurred_to > e.occurred_at "
+    "AND r.after_id < e.id AND r.upto_id >= e.id "
+    "WHERE e.reference >= %s AND e.reference < %s"
+)
+_SQLITE_DAYS = (
+    "WITH RECURSIVE span(client_id, day, last) AS ("
+    " SELECT client_id, date(MIN(occurred_from)), date(MAX(occurred_to))"
+    " FROM invoicing_billedrange {where} GROUP BY client_id"
+    " UNION ALL SELECT client_id, date(day, '+1 day'), last FROM span WHERE day < last) "
+)
+_POSTGRES_DAYS = (
+    "WITH spans AS ("
+    " SELECT client_id, (MIN(occurred_from) AT TIME ZONE 'UTC')::date AS first,"
+    " (MAX(occurred_to) AT TIME ZONE 'UTC')::date AS last"
+    " FROM invoicing_billedrange {where} GROUP BY client_id),"
+    " span AS (SELECT client_id, generate_series(first, last, interval '1 day')::date AS day"
+    " FROM spans) "
+)
+
+
+def reference_search_sql(term: str, client_id: int | None) -> tuple[str, list[Any]]:
+    """The statement that finds the invoices billing an event whose reference starts
+    with `term` (in one client's events, or every client's), and its parameters."""
+    where = "WHERE client_id = %s" if client_id is not None else ""
+    days = _SQLITE_DAYS if connection.vendor == "sqlite" else _POSTGRES_DAYS
+    sql = (
+        days.format(where=where)  # noqa: S608 (constants and placeholders only)
+        + "SELECT DISTINCT r.invoice_id FROM span CROSS JOIN operations_event e "
+        + _BILLED_BY
+        + " AND e.client_id = span.client_id AND e.occurred_on = span.day"
+    )
+    # Up to the term followed by the last code point (U+FFFF would miss an emoji after it).
+    params: list[Any] = [client_id] if client_id is not None else []
+    return sql, [*params, term, term + "\U0010ffff"]
+
+
+def _invoices_billing_reference(term: str, client_id: int | None) -> list[int]:
+    sql, params = reference_search_sql(term, client_id)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return sorted(invoice_id for (invoice_id,) in cursor.fetchall())
