@@ -13,7 +13,8 @@ from tally.clients.models import Client
 from tally.disputes.models import Dispute, DisputeStatus
 from tally.errors import DomainError, Problem
 from tally.invoicing import services as invoicing
-from tally.invoicing.models import CreditNote, Invoice, InvoiceStatus
+from tally.invoicing.models import CreditNote, Invoice, InvoiceLine, InvoiceStatus, LineKind
+from tally.money import format_money
 from tally.payments.services import apply_credit_to_issued_invoice
 from tally.reminders.services import schedule_reminders, skip_pending_reminders
 
@@ -111,3 +112,90 @@ def create_credit_note(
     )
     stop_reminders_once_paid(note.invoice, actor)
     return note
+
+
+@transaction.atomic
+def void_and_regenerate(*, actor: Actor, client: Client, invoice_id: int, reason: str) -> Invoice:
+    """Void an issued invoice and generate the draft that replaces it: the same period,
+    billing the events the void one freed (and any of the period that arrived since),
+    with its adjustment lines carried over. Each names the other."""
+    invoice = invoicing.lock_invoice(client, invoice_id)
+    if invoice.number is None:
+        raise DomainError("invoice_not_issued", "only an issued invoice is regenerated")
+    void = void_invoice(actor=actor, client=client, invoice_id=invoice_id, reason=reason)
+    draft = invoicing.generate_draft_invoice(
+        actor=actor, client=client, period_start=void.period_start, period_end=void.period_end
+    ).invoice
+    for line in void.lines.filter(line_type=LineKind.ADJUSTMENT).order_by("position", "id"):
+        invoicing.add_adjustment(
+            actor=actor,
+            client=client,
+            invoice_id=draft.pk,
+            description=line.description,
+            amount_minor=line.amount_minor,
+            reason=line.reason,
+        )
+    if not draft.lines.exists():
+        raise DomainError(
+            "nothing_to_regenerate",
+            "nothing of the period has a price today: the replacement would be empty",
+        )
+    draft.replaces = void
+    draft.save(update_fields=["replaces"])
+    draft.refresh_from_db()
+    audit.record(
+        actor=actor,
+        action=AuditAction.INVOICE_REPLACED,
+        obj=void,
+        after={"replacement_id": draft.pk, "reason": reason.strip()},
+    )
+    audit.record(
+        actor=actor,
+        action=AuditAction.INVOICE_REGENERATED,
+        obj=draft,
+        after={"replaces_id": void.pk, "replaces_number": void.number, **invoicing.snapshot(draft)},
+    )
+    return draft
+
+
+@transaction.atomic
+def credit_invoice_lines(
+    *, actor: Actor, client: Client, invoice_id: int, lines: list[tuple[int, int]], reason: str
+) -> CreditNote:
+    """A credit note for chosen lines, each for its whole amount or part of it. The client
+    reads the reason followed by what each line was credited."""
+    invoice = invoicing.lock_invoice(client, invoice_id)
+    on_invoice = {
+        line.pk: line for line in InvoiceLine.objects.filter(invoice=invoice, client=client)
+    }
+    problems = []
+    if not lines:
+        problems.append(Problem("choose at least one line", field="lines"))
+    for line_id, amount_minor in lines:
+        line = on_invoice.get(line_id)
+        if line is None:
+            problems.append(Problem("is not a line of this invoice", field=f"line_{line_id}"))
+        elif amount_minor <= 0:
+            problems.append(Problem("must be positive", field=f"line_{line_id}"))
+        elif amount_minor > line.amount_minor:
+            problems.append(
+                Problem(
+                    f"must be at most the line's amount ({line.amount_minor} minor units)",
+                    field=f"line_{line_id}",
+                )
+            )
+    if len({line_id for line_id, _ in lines}) != len(lines):
+        problems.append(Problem("a line is named twice", field="lines"))
+    if problems:
+        raise DomainError("invalid_credit_note", "the credit note was not created", problems)
+    parts = "; ".join(
+        f"{on_invoice[line_id].description}: {format_money(amount, invoice.currency)}"
+        for line_id, amount in lines
+    )
+    return create_credit_note(
+        actor=actor,
+        client=client,
+        invoice_id=invoice_id,
+        amount_minor=sum(amount for _, amount in lines),
+        reason=f"{reason.strip()} ({parts})" if reason.strip() else "",
+    )

@@ -26,6 +26,10 @@ class AuditAction(StrEnum):
     INVOICE_PAID = "invoice.paid"
     INVOICE_VOIDED = "invoice.voided"
     INVOICE_CREDITED = "invoice.credited"
+    # Void and regenerate: the void invoice names its replacement, the replacement the
+    # invoice it replaces.
+    INVOICE_REPLACED = "invoice.replaced"
+    INVOICE_REGENERATED = "invoice.regenerated"
     CREDIT_NOTE_CREATED = "credit_note.created"
     PAYMENT_RECORDED = "payment.recorded"
     PAYMENT_ALLOCATED = "payment.allocated"

@@ -3,7 +3,7 @@
 
 from django.urls import path
 
-from .views import billing, disputes, drafts, overview
+from .views import billing, disputes, drafts, invoices, overview
 
 app_name = "console"
 
@@ -39,4 +39,14 @@ urlpatterns = [
     # Billing runs
     path("billing/", billing.billing_runs, name="billing_runs"),
     path("billing/<int:run_id>/", billing.billing_run, name="billing_run"),
+    # Invoices
+    path("invoices/", invoices.invoices, name="invoices"),
+    path("invoices/<int:invoice_id>/", invoices.invoice, name="invoice"),
+    path(
+        "invoices/<int:invoice_id>/lines/<int:line_id>/",
+        invoices.line_events,
+        name="invoice_line",
+    ),
+    path("invoices/<int:invoice_id>/void/", invoices.void, name="void_invoice"),
+    path("invoices/<int:invoice_id>/credit/", invoices.credit, name="credit_invoice"),
 ]

@@ -41,6 +41,11 @@ class Invoice(models.Model):
         db_persist=True,
     )
     void_reason = models.TextField(blank=True)
+    # The void invoice this one was generated to correct (void and regenerate): it bills
+    # the events the void one freed. Its reverse, `replacement`, names the correction.
+    replaces = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="replacement"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     issued_at = models.DateTimeField(null=True, blank=True)
     paid_at = models.DateTimeField(null=True, blank=True)

@@ -3,13 +3,17 @@
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from django.db.models import Q
+
 from tally.disputes.models import Dispute, DisputeLine, DisputeMessage, DisputeStatus
 from tally.errors import NotFound
 from tally.invoicing.models import (
     CreditNote,
     Invoice,
     InvoiceLine,
+    InvoiceStatus,
     format_credit_note_number,
+    format_invoice_number,
 )
 from tally.invoicing.status import derived_status
 from tally.payments.models import Allocation, Payment
@@ -70,6 +74,10 @@ class InvoiceDetail:
     credit_notes: list[CreditNoteRow]
     reminders: list[ReminderRow]
     disputes: list[DisputeView]
+    # Void and regenerate: the issued invoice that replaced this void one, and the void
+    # one this invoice replaces (printed numbers; a draft replacement is not named).
+    replacement_number: str | None = None
+    replaces_number: str | None = None
 
     @property
     def open_dispute(self) -> DisputeView | None:
@@ -107,11 +115,24 @@ def invoice_detail(client_id: int, invoice_id: int, today: date) -> InvoiceDetai
                 "allocated_minor",
                 "credited_minor",
                 "void_reason",
+                "replaces_id",
             )
             .first()
         )
         if values is None:
             raise NotFound("invoice")
+        replacement_number = replaces_number = None
+        if values["status"] == InvoiceStatus.VOID or values["replaces_id"]:
+            for number, replaces_id in (
+                Invoice.objects.filter(client_id=client_id)
+                .filter(Q(replaces_id=invoice_id) | Q(pk=values["replaces_id"] or 0))
+                .issued()
+                .values_list("number", "replaces_id")
+            ):
+                if replaces_id == invoice_id:
+                    replacement_number = format_invoice_number(number)
+                else:
+                    replaces_number = format_invoice_number(number)
         lines = [
             LineRow(**v)
             for v in InvoiceLine.objects.filter(client_id=client_id, invoice_id=invoice_id)
@@ -189,6 +210,8 @@ def invoice_detail(client_id: int, invoice_id: int, today: date) -> InvoiceDetai
         credit_notes=credit_notes,
         reminders=reminders,
         disputes=disputes,
+        replacement_number=replacement_number,
+        replaces_number=replaces_number,
     )
 
 

@@ -3,15 +3,11 @@
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from functools import reduce
-from operator import or_
 from typing import Any
 
 from django.db.models import (
     Exists,
     OuterRef,
-    Q,
-    QuerySet,
 )
 
 from tally.errors import NotFound
@@ -21,6 +17,7 @@ from tally.invoicing.models import (
     InvoiceLine,
     format_invoice_number,
 )
+from tally.invoicing.queries import events_billed_by
 from tally.operations.models import Event
 from tally.pagination import DateTimeKey, IntKey, KeysetPaginator
 
@@ -80,7 +77,9 @@ def line_events(
             if row["ranges__occurred_from"] is not None
         ]
         at = position.values[0] if position else None
-        qs = _billed_by(client_id, line["kind"], ranges, at, bool(position and position.backwards))
+        qs = events_billed_by(
+            client_id, line["kind"], ranges, at, bool(position and position.backwards)
+        )
         page = EVENT_PAGES.paginate(qs, position, limit, _EVENT_COLUMNS)
     rows = [EventRow(**v) for v in page.results]
     line_row = LineRow(**{k: line[k] for k in _LINE_COLUMNS})
@@ -99,42 +98,6 @@ _RANGE_COLUMNS = (
     "ranges__after_id",
     "ranges__upto_id",
 )
-
-
-def _billed_by(
-    client_id: int,
-    kind: str,
-    ranges: list[tuple[Any, ...]],
-    cursor_at: datetime | None,
-    backwards: bool,
-) -> QuerySet[Event]:
-    """The events a line bills, through its ranges, from a cursor on.
-
-    The query bounds occurred_at once on each side: by the cursor when it lies inside the
-    line's span, else by the span of its ranges. The database then seeks the
-    (client, kind, occurred_at, id) index straight to the cursor — SQLite, given two lower
-    bounds on a column, seeks by one of them and may walk the rest — so page 20,000 of a
-    million-event line costs what page 1 costs."""
-    if not ranges:
-        return Event.objects.none()
-    start, end = min(r[0] for r in ranges), max(r[1] for r in ranges)
-    bounds = Q(occurred_at__gte=start) if backwards or not cursor_at or cursor_at < start else Q()
-    bounds &= Q(occurred_at__lt=end) if not backwards or not cursor_at or cursor_at >= end else Q()
-    if cursor_at and not backwards and cursor_at >= start:
-        bounds &= Q(occurred_at__gte=cursor_at)
-    if cursor_at and backwards and cursor_at < end:
-        bounds &= Q(occurred_at__lte=cursor_at)
-    if len(ranges) == 1:
-        within = Q(id__gt=ranges[0][2], id__lte=ranges[0][3])
-    else:
-        within = reduce(
-            or_,
-            (
-                Q(occurred_at__gte=first, occurred_at__lt=last, id__gt=after, id__lte=upto)
-                for first, last, after, upto in ranges
-            ),
-        )
-    return Event.objects.filter(bounds, within, client_id=client_id, kind=kind)
 
 
 def all_line_events(client_id: int, line_id: int, batch: int = 5000) -> Iterator[EventRow]:
