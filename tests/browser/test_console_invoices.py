@@ -68,7 +68,7 @@ def test_list_to_invoice_to_void_and_regenerate_and_the_portal_links_the_replace
     expect(note.get_by_role("link", name=f"draft #{replacement.pk}")).to_be_visible()
     console_shot(console, "console-invoice-voided")
     note.get_by_role("link", name=f"draft #{replacement.pk}").click()
-    expect(console.locator("#replaces-note")).to_contain_text(number)
+    expect(console).to_have_url(re.compile(f"/console/drafts/{replacement.pk}/$"))
 
     # Until it is issued the client does not see the replacement; then it is linked.
     page.goto(f"/invoices/{number}/")
@@ -83,6 +83,8 @@ def test_list_to_invoice_to_void_and_regenerate_and_the_portal_links_the_replace
     expect(page.get_by_role("heading", level=1)).to_contain_text(issued.display_number)
     expect(page.locator(".invoice-detail")).to_contain_text(f"Replaces {number}")
     assert Invoice.objects.get(pk=invoice.pk).status == InvoiceStatus.VOID
+    console.goto(f"/console/invoices/{issued.pk}/")
+    expect(console.locator("#replaces-note")).to_contain_text(number)
 
 
 def _artifact(name: str):

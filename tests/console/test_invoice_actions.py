@@ -145,7 +145,7 @@ def test_void_and_regenerate_bills_the_same_events_on_a_draft_that_names_it(ops,
     }
     assert_lines_total_their_events()
     html = response.content.decode()
-    assert "Replaced by" in html and reverse("console:invoice", args=[draft.pk]) in html
+    assert "Replaced by" in html and reverse("console:draft", args=[draft.pk]) in html
     draft_html = ops.get(_page(draft)).content.decode()
     assert "Replaces" in draft_html and invoice.display_number in draft_html
     actions = set(
