@@ -64,7 +64,7 @@ class InvoiceFilterForm(forms.Form):
     currency = forms.ChoiceField(required=False, label="Currency")
     status = forms.MultipleChoiceField(
         required=False,
-        choices=list(STATUS_LABELS.items()),
+        choices=[("outstanding", "Outstanding (unpaid)"), *STATUS_LABELS.items()],
         widget=forms.CheckboxSelectMultiple,
         label="Status",
     )
