@@ -9,9 +9,12 @@ re-billed. Dates are relative to today, so the demo is current whenever it is bu
 
 import calendar
 import random
+import smtplib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
+from django.core.mail import EmailMessage, get_connection
+from django.core.mail.backends.base import BaseEmailBackend
 from django.db import transaction
 from django.utils import timezone
 
@@ -337,6 +340,7 @@ def build(today: date | None = None, months: int = 6, seed: int = 7) -> list[tup
     # Replay the billing calendar day by day: issue on the 1st, payments as they arrive,
     # reminders when due.
     payments_due: dict[date, list[tuple[Client, Invoice, ClientSpec, str]]] = {}
+    mail = _MailServer(bounce_domain="harbor-pet.example", bounce_from=today - timedelta(days=60))
     voided_once = False
     day = month_start(first_month, -1)
     while day <= today:
@@ -361,13 +365,92 @@ def build(today: date | None = None, months: int = 6, seed: int = 7) -> list[tup
                 _plan_payment(payments_due, rng, spec, client, invoice, today)
         for client, invoice, spec, kind in payments_due.pop(day, []):
             _pay(operator, client, invoice, spec, kind, day, rng)
-        send_due_reminders(today=day)
+        mail.day = day
+        send_due_reminders(today=day, connection_factory=mail.connection)
         day += timedelta(days=1)
 
     _story_disputes(operator, clients, today)
     _story_draft_with_adjustment(operator, clients["harbor-pet"])
     _story_paid_twice(operator, clients["maple-finch"], today)
+    _story_misapplied_payment(
+        operator, [clients[code] for code in ("harbor-pet", "brightleaf", "maple-finch")], today
+    )
     return logins
+
+
+class _MailServer:
+    """The demo's mail server: the configured backend, except that the first reminder to
+    `bounce_domain` on or after `bounce_from` is refused, as a full mailbox would refuse
+    it, so the operator has a failed reminder to look into."""
+
+    def __init__(self, bounce_domain: str, bounce_from: date) -> None:
+        self.bounce_domain = bounce_domain
+        self.bounce_from = bounce_from
+        self.day = bounce_from
+        self.bounced = False
+
+    def connection(self) -> BaseEmailBackend:
+        return _Bouncing(self, get_connection(fail_silently=False))
+
+    def refuses(self, messages: list[EmailMessage]) -> str | None:
+        if self.bounced or self.day < self.bounce_from:
+            return None
+        for message in messages:
+            for address in message.to:
+                if address.endswith("@" + self.bounce_domain):
+                    self.bounced = True
+                    return address
+        return None
+
+
+class _Bouncing(BaseEmailBackend):
+    def __init__(self, server: _MailServer, real: BaseEmailBackend) -> None:
+        super().__init__(fail_silently=False)
+        self.server, self.real = server, real
+
+    def open(self) -> bool | None:
+        return self.real.open()
+
+    def close(self) -> None:
+        self.real.close()
+
+    def send_messages(self, email_messages):  # noqa: ANN001, ANN201 - Django's signature
+        address = self.server.refuses(list(email_messages))
+        if address is not None:
+            raise smtplib.SMTPRecipientsRefused(
+                {address: (552, b"5.2.2 <" + address.encode() + b">: mailbox full")}
+            )
+        return self.real.send_messages(email_messages)
+
+
+def _story_misapplied_payment(operator, candidates, today):
+    """A client's AP paid its oldest open invoice, naming it in the reference, and the
+    bank import put the money on its newest: a misapplied payment for the operator to move.
+    The first of `candidates` that owes on two invoices."""
+    for client in candidates:
+        owed = list(
+            Invoice.objects.filter(
+                client=client, status="open", balance_minor__gt=0, disputes__isnull=True
+            ).order_by("number")
+        )
+        if len(owed) >= 2:
+            break
+    else:
+        return
+    meant, wrong = owed[0], owed[-1]
+    amount = min(meant.balance_minor, wrong.balance_minor)
+    record_payment(
+        actor=operator,
+        client=client,
+        amount_minor=amount,
+        currency=client.currency,
+        received_on=today - timedelta(days=2),
+        method="ach",
+        idempotency_key=f"bank-{client.code}-remittance-{meant.number}",
+        reference=f"REMITTANCE {meant.display_number}",
+        payer=f"{client.name} AP",
+        allocations=[(wrong.pk, amount)],
+    )
 
 
 def _plan_payment(plan, rng, spec, client, invoice, today):

@@ -118,3 +118,36 @@ def test_demo_data_if_empty_leaves_an_existing_database_alone(demo, capsys):
     assert Invoice.objects.count() == before
     out = capsys.readouterr().out
     assert "already has clients" in out and f"password for all: {DEMO_PASSWORD}" in out
+
+
+def test_the_operator_has_drafts_of_the_current_month_to_review(demo):
+    # Drafted on the 1st of this month, for last month: two still in review.
+    drafts = Invoice.objects.filter(status="draft", period_start=date(2026, 10, 1))
+    assert drafts.count() >= 2
+    assert all(not d.number for d in drafts)
+
+
+def test_the_operator_has_a_misapplied_payment_whose_reference_names_another_invoice(demo):
+    from tally.payments.models import Allocation
+
+    misapplied = []
+    for payment in Payment.objects.filter(reference__startswith="REMITTANCE INV-"):
+        named = payment.reference.removeprefix("REMITTANCE ")
+        paid = {a.invoice.display_number for a in Allocation.objects.filter(payment=payment)}
+        meant = Invoice.objects.get(client=payment.client, number=int(named.removeprefix("INV-")))
+        if named not in paid and meant.status == "open":
+            misapplied.append((payment, meant, paid))
+    [(payment, meant, paid)] = misapplied
+    assert paid and all(
+        Invoice.objects.get(client=payment.client, number=int(n.removeprefix("INV-"))).client_id
+        == payment.client_id
+        for n in paid
+    )
+
+
+def test_the_operator_has_a_failed_reminder_with_the_mail_servers_answer(demo):
+    [failed] = Reminder.objects.filter(status="failed")
+    assert failed.client.code == "harbor-pet"
+    assert "SMTPRecipientsRefused" in failed.status_detail
+    assert "mailbox full" in failed.status_detail
+    assert failed.attempts.get().outcome == "failed"
