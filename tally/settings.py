@@ -135,6 +135,10 @@ def database_from_url(url: str | None) -> dict:
         "HOST": parts.hostname or "127.0.0.1",
         "PORT": str(parts.port or 5432),
         "CONN_MAX_AGE": 60,
+        # No JIT: on a database without planner statistics, estimates of correlated
+        # subqueries run into the millions and PostgreSQL spent seconds compiling a
+        # query that runs in milliseconds (bench/RESULTS.md, "Console (issue 12)").
+        "OPTIONS": {"options": "-c jit=off"},
     }
 
 
