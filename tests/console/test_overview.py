@@ -303,3 +303,24 @@ def test_the_reminders_to_look_at_are_read_from_their_own_index(globex):
             plan = " ".join(str(row[-1]) for row in cursor.fetchall())
         assert "reminder_status_idx" in plan, plan
     assert REVIEW_PAGES.keys[0].field == "scheduled_for"
+
+
+def test_each_aging_figure_links_to_the_invoices_behind_it(ops, acme, globex):
+    import re
+
+    recent = issued_invoice(acme, picks=10, issue_date=date(2026, 11, 1))  # current
+    late = issued_invoice(
+        acme, picks=11, issue_date=date(2026, 10, 1), period=(date(2026, 9, 1), date(2026, 9, 30))
+    )  # due 31 Oct: 25 days, 1–30
+    issued_invoice(globex, picks=12, issue_date=date(2026, 10, 2))  # 1–30, another client
+
+    html = ops.get("/console/").content.decode()
+    cell = re.search(
+        rf'<tr data-client="{acme.pk}">.*?data-bucket="1_30"><a href="([^"]+)"', html, re.S
+    )
+    assert cell is not None
+    link = cell.group(1).replace("&amp;", "&")
+    assert link == f"/console/invoices/?client={acme.pk}&aging=1_30&as_of=2026-11-25"
+    listed = re.findall(r'<tr data-invoice="([^"]+)"', ops.get(link).content.decode())
+    assert listed == [late.display_number]
+    assert recent.display_number not in listed
