@@ -1,6 +1,7 @@
 """The operator's overview in Chromium: the figures against the scenario's ledger worked
 out by hand, the aging by client and its as-of form, and a work queue's link."""
 
+import re
 from datetime import timedelta
 
 from playwright.sync_api import expect
@@ -77,6 +78,15 @@ def test_the_overview_shows_the_ledger_and_the_aging_as_of_a_day(portal, new_con
     expect_aging(portal.acme.pk, earlier)
     expect(aging_row(portal.globex.pk)).to_have_count(0)  # nothing issued yet
     console_shot(page, "console-overview-earlier-day")
+
+    # A figure opens the invoices behind it: Acme's over 90 days as of that day.
+    over_90 = next(b for b in aging(portal.acme.pk, earlier).buckets if b.key == "over_90")
+    aging_row(portal.acme.pk).locator('td[data-bucket="over_90"] a').click()
+    expect(page).to_have_url(re.compile(r"/console/invoices/\?client=\d+&aging=over_90&as_of="))
+    listed = page.locator("tr[data-invoice]")
+    expect(listed).to_have_count(min(over_90.invoice_count, 50))
+    console_shot(page, "console-overview-aging-invoices")
+    page.go_back()
 
     # A work queue opens its list.
     queues.locator('[data-figure="disputes"]').click()
