@@ -15,7 +15,11 @@ from tally.errors import DomainError, Problem
 from tally.invoicing import services as invoicing
 from tally.invoicing.models import CreditNote, Invoice, InvoiceLine, InvoiceStatus, LineKind
 from tally.money import format_money
-from tally.payments.services import apply_credit_to_issued_invoice
+from tally.payments.services import (
+    apply_credit_to_issued_invoice,
+    lock_payments_on,
+    release_for_credit,
+)
 from tally.reminders.services import schedule_reminders, skip_pending_reminders
 
 
@@ -105,8 +109,27 @@ def void_invoice(*, actor: Actor, client: Client, invoice_id: int, reason: str) 
 def create_credit_note(
     *, actor: Actor, client: Client, invoice_id: int, amount_minor: int, reason: str
 ) -> CreditNote:
-    """Reduce what an open invoice owes, with a reason the client will read; a credit that
-    pays the invoice stops its reminders."""
+    """Reduce what an invoice owes, with a reason the client will read; a credit that
+    pays the invoice stops its reminders.
+
+    Credit after payment: a credit larger than what the invoice still owes (up to what it
+    billed less earlier credits) first takes the difference back from its payments, the
+    latest first, and that money is the client's unapplied credit, to pay the next invoice
+    or be refunded. Balance, allocations and credits stay within the total throughout.
+    """
+    lock_payments_on(invoice_id)  # payments before the invoice, as every allocation locks
+    invoice = invoicing.lock_invoice(client, invoice_id)
+    if invoice.status in (InvoiceStatus.OPEN, InvoiceStatus.PAID) and amount_minor > 0:
+        creditable = invoice.total_minor - invoice.credited_minor
+        if amount_minor > creditable:
+            raise DomainError(
+                "credit_exceeds_invoice",
+                f"the credit ({amount_minor}) is larger than what the invoice billed less "
+                f"earlier credits ({creditable})",
+                [Problem(f"must be at most {creditable} minor units", field="amount")],
+            )
+        if reason.strip():
+            release_for_credit(actor=actor, invoice=invoice, amount_minor=amount_minor)
     note = invoicing.create_credit_note(
         actor=actor, client=client, invoice_id=invoice_id, amount_minor=amount_minor, reason=reason
     )
@@ -164,6 +187,7 @@ def credit_invoice_lines(
 ) -> CreditNote:
     """A credit note for chosen lines, each for its whole amount or part of it. The client
     reads the reason followed by what each line was credited."""
+    lock_payments_on(invoice_id)  # before the invoice, as `create_credit_note` locks them
     invoice = invoicing.lock_invoice(client, invoice_id)
     on_invoice = {
         line.pk: line for line in InvoiceLine.objects.filter(invoice=invoice, client=client)

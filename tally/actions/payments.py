@@ -1,4 +1,6 @@
-"""Recording and allocating payments: an invoice a payment pays stops its reminders."""
+"""Recording, allocating and taking back payments: an invoice a payment pays stops its
+reminders; one that owes again is open (or overdue) again, and its reminders still to
+come are scheduled again."""
 
 from datetime import date
 
@@ -6,9 +8,12 @@ from django.db import transaction
 
 from tally.audit.actors import Actor
 from tally.clients.models import Client
+from tally.invoicing import services as invoicing
+from tally.invoicing.models import Invoice
 from tally.payments import services as payments
-from tally.payments.models import Payment
+from tally.payments.models import Payment, Refund
 from tally.payments.services import PaymentResult
+from tally.reminders.services import resume_reminders
 
 from .invoices import stop_reminders_once_paid
 
@@ -71,3 +76,58 @@ def apply_unapplied_credit(
     _allocate(actor, payment, allocations)
     payment.refresh_from_db()
     return payment
+
+
+def resume_reminders_once_owing(invoice: Invoice, actor: Actor) -> None:
+    """After money was taken back from a paid invoice: it is open again, and the reminder
+    steps still to come will be sent (`reminders.resume_reminders`)."""
+    if invoicing.reopen_if_owing(invoice, actor):
+        resume_reminders(invoice, actor, invoicing.client_today(invoice.client))
+
+
+@transaction.atomic
+def reallocate_payment(
+    *,
+    actor: Actor,
+    client: Client,
+    payment_id: int,
+    releases: list[tuple[int, int]],
+    allocations: list[tuple[int, int]] | None = None,
+) -> Payment:
+    """Correct a misapplied payment: take `releases` [(invoice_id, amount_minor)] back from
+    the invoices it was put on, then put `allocations` on others (none: it stays as
+    unapplied credit). One transaction; the payment is locked first, then the invoices,
+    so two operators correcting one payment at once take turns and the second is checked
+    against what the first left."""
+    payment = payments.lock_payment(client, payment_id)
+    for invoice, amount in payments.plan_release(payment, releases):
+        payments.release(
+            actor=actor, payment=payment, invoice=invoice, amount_minor=amount, why="misapplied"
+        )
+        resume_reminders_once_owing(invoice, actor)
+    if allocations:
+        _allocate(actor, payment, allocations)
+    payment.refresh_from_db()
+    return payment
+
+
+def refund_credit(
+    *,
+    actor: Actor,
+    client: Client,
+    payment_id: int,
+    amount_minor: int,
+    refunded_on: date,
+    method: str,
+    reference: str = "",
+) -> Refund:
+    """Pay unapplied credit back to the client (`payments.refund_credit`)."""
+    return payments.refund_credit(
+        actor=actor,
+        client=client,
+        payment_id=payment_id,
+        amount_minor=amount_minor,
+        refunded_on=refunded_on,
+        method=method,
+        reference=reference,
+    )

@@ -33,11 +33,18 @@ class AuditAction(StrEnum):
     CREDIT_NOTE_CREATED = "credit_note.created"
     PAYMENT_RECORDED = "payment.recorded"
     PAYMENT_ALLOCATED = "payment.allocated"
+    # Part of a payment taken back from an invoice: misapplied, or credited after payment.
+    PAYMENT_UNALLOCATED = "payment.unallocated"
+    PAYMENT_REFUNDED = "payment.refunded"
+    # A paid invoice owes again (a payment taken back from it): open, or overdue, again.
+    INVOICE_REOPENED = "invoice.reopened"
     REMINDER_POLICY_CREATED = "reminder_policy.created"
     REMINDER_POLICY_UPDATED = "reminder_policy.updated"
     # One event on the invoice for all its steps still to come (paid or void). The
     # object is the invoice; `reminder.skipped` below is one step, passed over by the sender.
     INVOICE_REMINDERS_SKIPPED = "reminders.skipped"
+    # The steps skipped when it was paid and not yet due, scheduled again: it owes again.
+    INVOICE_REMINDERS_RESUMED = "reminders.resumed"
     REMINDER_CLAIMED = "reminder.claimed"
     REMINDER_SENT = "reminder.sent"
     REMINDER_FAILED = "reminder.failed"

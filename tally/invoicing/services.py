@@ -515,6 +515,27 @@ def remove_adjustment(*, actor: Actor, client: Client, invoice_id: int, line_id:
     )
 
 
+def reopen_if_owing(invoice: Invoice, actor: Actor) -> bool:
+    """Paid → open once something is owed again (a payment taken back from it); whether it
+    reopened: the caller then resumes its reminders (`tally.actions.payments`). It is
+    overdue again if its due date has passed, as its derived status says."""
+    invoice.refresh_from_db(fields=["balance_minor"])
+    if invoice.status != InvoiceStatus.PAID or invoice.balance_minor <= 0:
+        return False
+    paid_at = invoice.paid_at
+    invoice.status = InvoiceStatus.OPEN
+    invoice.paid_at = None
+    invoice.save(update_fields=["status", "paid_at"])
+    audit.record(
+        actor=actor,
+        action=AuditAction.INVOICE_REOPENED,
+        obj=invoice,
+        before={"status": InvoiceStatus.PAID, "paid_at": paid_at},
+        after={"status": InvoiceStatus.OPEN, "balance_minor": invoice.balance_minor},
+    )
+    return True
+
+
 def mark_paid_if_settled(invoice: Invoice, actor: Actor) -> bool:
     """Open → paid once nothing is owed (after the change that settled it is audited).
     Whether it became paid: the caller then stops its reminders
@@ -542,7 +563,9 @@ def create_credit_note(
     """Reduce what an open invoice owes, with a reason the client will read.
 
     Marks the invoice paid if the credit settles it; `tally.actions.invoices` wraps this
-    to stop its reminders too, and is what callers use.
+    to stop its reminders too, and is what callers use. A paid invoice can be credited
+    only as far as the action has first taken its payments back (credit after payment:
+    the money becomes the client's unapplied credit).
     """
     invoice = lock_invoice(client, invoice_id)
     problems = []
@@ -552,7 +575,7 @@ def create_credit_note(
         problems.append(Problem("must be positive", field="amount"))
     if problems:
         raise DomainError("invalid_credit_note", "the credit note was not created", problems)
-    if invoice.status != InvoiceStatus.OPEN:
+    if invoice.status not in (InvoiceStatus.OPEN, InvoiceStatus.PAID):
         raise DomainError("invoice_not_open", f"a {invoice.status} invoice cannot be credited")
     if amount_minor > invoice.balance_minor:
         raise DomainError(

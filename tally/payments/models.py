@@ -22,8 +22,10 @@ class Payment(models.Model):
     reference = models.CharField(max_length=200, blank=True)
     payer = models.CharField(max_length=200, blank=True)
     allocated_minor = models.BigIntegerField(default=0)
+    # Unapplied credit handed back to the client (`Refund`): no longer the client's credit.
+    refunded_minor = models.BigIntegerField(default=0)
     unapplied_minor = models.GeneratedField(
-        expression=F("amount_minor") - F("allocated_minor"),
+        expression=F("amount_minor") - F("allocated_minor") - F("refunded_minor"),
         output_field=models.BigIntegerField(),
         db_persist=True,
     )
@@ -41,12 +43,19 @@ class Payment(models.Model):
                 name="payment_never_over_allocated",
                 condition=Q(allocated_minor__gte=0) & Q(allocated_minor__lte=F("amount_minor")),
             ),
+            models.CheckConstraint(
+                name="payment_never_over_used",
+                condition=Q(refunded_minor__gte=0)
+                & Q(amount_minor__gte=F("allocated_minor") + F("refunded_minor")),
+            ),
             models.UniqueConstraint(
                 fields=["client", "idempotency_key"], name="payment_idempotency_key_per_client"
             ),
         ]
         indexes = [
-            models.Index(fields=["client", "received_on"], name="payment_client_received_idx")
+            models.Index(fields=["client", "received_on"], name="payment_client_received_idx"),
+            # The console's list of every client's payments, newest first.
+            models.Index(fields=["received_on", "id"], name="payment_received_idx"),
         ]
 
 
@@ -65,3 +74,26 @@ class Allocation(models.Model):
             models.UniqueConstraint(fields=["payment", "invoice"], name="allocation_one_per_pair"),
         ]
         indexes = [models.Index(fields=["invoice"], name="allocation_invoice_idx")]
+
+
+class Refund(models.Model):
+    """Unapplied credit paid back to the client, out of one payment: it no longer pays
+    any invoice. The client sees it beside the payment."""
+
+    client = models.ForeignKey("clients.Client", on_delete=models.PROTECT, related_name="+")
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
+    amount_minor = models.BigIntegerField()
+    currency = models.CharField(max_length=3)
+    refunded_on = models.DateField()
+    method = models.CharField(max_length=10, choices=PaymentMethod.choices)
+    reference = models.CharField(max_length=200, blank=True)
+    recorded_by = models.ForeignKey(
+        "accounts.User", null=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(name="refund_positive", condition=Q(amount_minor__gt=0)),
+        ]
+        indexes = [models.Index(fields=["payment"], name="refund_payment_idx")]

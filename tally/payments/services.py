@@ -26,7 +26,7 @@ from tally.errors import DomainError, NotFound, Problem
 from tally.invoicing.models import Invoice, InvoiceStatus
 from tally.invoicing.services import mark_paid_if_settled, snapshot
 
-from .models import Allocation, Payment, PaymentMethod
+from .models import Allocation, Payment, PaymentMethod, Refund
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,7 @@ def _payment_snapshot(p: Payment) -> dict[str, Any]:
     return {
         "amount_minor": p.amount_minor,
         "allocated_minor": p.allocated_minor,
+        "refunded_minor": p.refunded_minor,
         "currency": p.currency,
         "method": p.method,
         "reference": p.reference,
@@ -257,3 +258,181 @@ def lock_payment(client: Client, payment_id: int) -> Payment:
         return Payment.objects.select_for_update().get(pk=payment_id, client=client)
     except Payment.DoesNotExist:
         raise NotFound("payment") from None
+
+
+def plan_release(payment: Payment, releases: list[tuple[int, int]]) -> list[tuple[Invoice, int]]:
+    """Lock and check the invoices a (locked) payment is to be taken back from, and how
+    much from each: [(invoice_id, amount_minor)], at most what the payment put on each.
+    Writes nothing; a refusal names every problem."""
+    problems = []
+    wanted: dict[int, int] = {}
+    for n, (invoice_id, amount) in enumerate(releases, start=1):
+        if amount <= 0:
+            problems.append(Problem("must be positive", field="amount", row=n))
+        wanted[invoice_id] = wanted.get(invoice_id, 0) + amount
+    if not wanted:
+        problems.append(Problem("name at least one invoice to take it back from", field="invoice"))
+    if problems:
+        raise DomainError("invalid_unallocation", "nothing was taken back", problems)
+    locked = {
+        inv.pk: inv
+        for inv in Invoice.objects.select_for_update()
+        .filter(client_id=payment.client_id, pk__in=wanted)
+        .order_by("pk")
+    }
+    on = dict(
+        Allocation.objects.filter(payment=payment, invoice_id__in=wanted).values_list(
+            "invoice_id", "amount_minor"
+        )
+    )
+    for n, (invoice_id, amount) in enumerate(wanted.items(), start=1):
+        if invoice_id not in locked:
+            raise NotFound("invoice")
+        invoice = locked[invoice_id]
+        if amount > on.get(invoice_id, 0):
+            problems.append(
+                Problem(
+                    f"{amount} is more than this payment put on {invoice.display_number} "
+                    f"({on.get(invoice_id, 0)})",
+                    field="amount",
+                    row=n,
+                )
+            )
+    if problems:
+        raise DomainError("invalid_unallocation", "nothing was taken back", problems)
+    return [(locked[invoice_id], amount) for invoice_id, amount in wanted.items()]
+
+
+def release(
+    *, actor: Actor, payment: Payment, invoice: Invoice, amount_minor: int, why: str
+) -> None:
+    """Take part of a payment back from a locked invoice (the payment locked too): the
+    money is the payment's unapplied credit again. Whether the invoice owes again is the
+    caller's (`tally.actions.payments`)."""
+    allocation = Allocation.objects.select_for_update().get(payment=payment, invoice=invoice)
+    if not 0 < amount_minor <= allocation.amount_minor:
+        raise DomainError(
+            "invalid_unallocation",
+            f"{amount_minor} cannot be taken back from an allocation of {allocation.amount_minor}",
+            [Problem("is more than was allocated", field="amount")],
+        )
+    before = snapshot(invoice)
+    if amount_minor == allocation.amount_minor:
+        allocation.delete()
+    else:
+        allocation.amount_minor -= amount_minor
+        allocation.save(update_fields=["amount_minor"])
+    invoice.allocated_minor -= amount_minor
+    invoice.save(update_fields=["allocated_minor"])
+    payment.allocated_minor -= amount_minor
+    payment.save(update_fields=["allocated_minor"])
+    payment.refresh_from_db(fields=["unapplied_minor"])
+    audit.record(
+        actor=actor,
+        action=AuditAction.PAYMENT_UNALLOCATED,
+        obj=invoice,
+        before=before,
+        after={
+            **snapshot(invoice),
+            "payment_id": payment.pk,
+            "amount_minor": amount_minor,
+            "why": why,
+        },
+    )
+
+
+def lock_payments_on(invoice_id: int) -> list[Payment]:
+    """The payments allocated to an invoice, locked in id order: lock them before the
+    invoice, as every allocation does (payment, then invoice), so that a credit and a
+    re-allocation of one payment never wait for each other in a circle."""
+    return list(
+        Payment.objects.select_for_update()
+        .filter(pk__in=Allocation.objects.filter(invoice_id=invoice_id).values("payment_id"))
+        .order_by("pk")
+    )
+
+
+def release_for_credit(*, actor: Actor, invoice: Invoice, amount_minor: int) -> int:
+    """Make room on a locked invoice for a credit larger than what it still owes: take the
+    difference back from its payments, the latest allocation first, so that the client's
+    money becomes unapplied credit on its account (to pay the next invoice, or be
+    refunded). What was taken back, in minor units."""
+    excess = amount_minor - invoice.balance_minor
+    if excess <= 0:
+        return 0
+    payments = {p.pk: p for p in lock_payments_on(invoice.pk)}
+    taken = 0
+    for allocation in Allocation.objects.filter(invoice=invoice).order_by("-created_at", "-pk"):
+        if taken == excess:
+            break
+        take = min(allocation.amount_minor, excess - taken)
+        release(
+            actor=actor,
+            payment=payments[allocation.payment_id],
+            invoice=invoice,
+            amount_minor=take,
+            why="credited after payment",
+        )
+        taken += take
+    return taken
+
+
+def refund_credit(
+    *,
+    actor: Actor,
+    client: Client,
+    payment_id: int,
+    amount_minor: int,
+    refunded_on: date,
+    method: str,
+    reference: str = "",
+) -> Refund:
+    """Pay back part of a payment's unapplied credit to the client: recorded as a refund,
+    it no longer pays any invoice."""
+    with transaction.atomic():
+        payment = lock_payment(client, payment_id)
+        problems = []
+        if amount_minor <= 0:
+            problems.append(Problem("must be positive", field="amount"))
+        elif amount_minor > payment.unapplied_minor:
+            problems.append(
+                Problem(
+                    f"must be at most the payment's unapplied credit ({payment.unapplied_minor})",
+                    field="amount",
+                )
+            )
+        if method not in PaymentMethod.values:
+            problems.append(Problem(f"unknown method {method!r}", field="method"))
+        if len(reference) > 200:
+            problems.append(Problem("must be at most 200 characters", field="reference"))
+        if problems:
+            raise DomainError("invalid_refund", "nothing was refunded", problems)
+        before = _payment_snapshot(payment)
+        refund = Refund.objects.create(
+            client=client,
+            payment=payment,
+            amount_minor=amount_minor,
+            currency=payment.currency,
+            refunded_on=refunded_on,
+            method=method,
+            reference=reference,
+            recorded_by=actor if isinstance(actor, User) else None,
+        )
+        payment.refunded_minor += amount_minor
+        payment.save(update_fields=["refunded_minor"])
+        payment.refresh_from_db()
+        audit.record(
+            actor=actor,
+            action=AuditAction.PAYMENT_REFUNDED,
+            obj=payment,
+            before=before,
+            after={
+                **_payment_snapshot(payment),
+                "refund_id": refund.pk,
+                "refund_minor": amount_minor,
+                "refunded_on": refunded_on,
+                "refund_method": method,
+                "refund_reference": reference,
+            },
+        )
+        return refund

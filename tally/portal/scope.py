@@ -46,6 +46,7 @@ CLIENT_VISIBLE: dict[str, str] = {
     "operations_event": "client_id = {client}",
     "payments_payment": "client_id = {client}",
     "payments_allocation": "client_id = {client}",
+    "payments_refund": "client_id = {client}",
     "reminders_reminder": "client_id = {client}",
     "disputes_dispute": "client_id = {client}",
     "disputes_disputeline": "client_id = {client}",

@@ -279,6 +279,38 @@ def skip_pending_reminders(invoice: Invoice, why: str, actor: Actor) -> int:
     return skipped
 
 
+def resume_reminders(invoice: Invoice, actor: Actor, today: date) -> int:
+    """An invoice that owes again (a payment taken back from it): the steps skipped when
+    it was paid and still to come (`today` or later, the client's day) are scheduled
+    again. Steps whose day passed while it was paid stay skipped: a late reminder of a
+    date gone by would say something untrue; the sender's next step, and the portal's
+    overdue status, tell the client. One audit event for all."""
+    steps = list(
+        Reminder.objects.select_for_update(skip_locked=True)
+        .filter(
+            invoice=invoice,
+            status=ReminderStatus.SKIPPED,
+            status_detail=_skip_reason(InvoiceStatus.PAID),
+            scheduled_for__gte=today,
+        )
+        .order_by("scheduled_for")
+        .values_list("pk", "scheduled_for")
+    )
+    if not steps:
+        return 0
+    resumed = Reminder.objects.filter(pk__in=[pk for pk, _ in steps]).update(
+        status=ReminderStatus.SCHEDULED, status_detail=""
+    )
+    audit.record(
+        actor=actor,
+        action=AuditAction.INVOICE_REMINDERS_RESUMED,
+        obj=invoice,
+        before={"skipped": [when for _, when in steps]},
+        after={"resumed": resumed, "why": "invoice owes again"},
+    )
+    return resumed
+
+
 # ---------------------------------------------------------------------------------------
 # Sending
 

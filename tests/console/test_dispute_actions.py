@@ -8,7 +8,10 @@ import pytest
 from tally.audit.models import AuditAction, AuditEvent
 from tally.disputes.models import Dispute, DisputeMessage
 from tally.internal_notes.models import InternalNote
+from tally.actions.invoices import create_credit_note
+from tally.audit.actors import SystemActor
 from tally.invoicing.models import CreditNote
+from tests.factories import pay
 
 pytestmark = pytest.mark.django_db
 
@@ -153,7 +156,7 @@ def test_the_credit_amount_may_be_changed_and_given_its_own_reason(ops, dispute)
         ("0", "Enter an amount above zero."),
         ("1.001", "Enter the amount in USD with at most 2 decimals."),
         ("abc", "Enter the amount as a number, like 120.50."),
-        ("4.41", "Must be at most $4.40, what the invoice still owes."),
+        ("4.41", "Must be at most $4.40, what the invoice billed less earlier credits."),
     ],
 )
 def test_a_wrong_credit_amount_is_refused_next_to_its_field(ops, dispute, amount, message):
@@ -203,3 +206,37 @@ def test_a_second_resolution_from_another_page_is_told_it_was_resolved_meanwhile
     assert "resolved meanwhile" in late.content.decode()
     late_reply = ops.post(url(dispute, "reply"), {"key": key(), "body": "Too late"})
     assert late_reply.status_code == 422 and written() == before
+
+
+def test_a_dispute_on_a_paid_invoice_credited_from_the_console_leaves_credit_on_the_account(
+    ops, dispute
+):
+    invoice = dispute.invoice
+    payment = pay(invoice.client, invoice.total_minor, invoice=invoice).payment
+    page = ops.get(url(dispute)).content.decode()
+    assert "comes back from its payments as unapplied credit" in page
+    response = ops.post(url(dispute, "resolve"), resolve_form())
+    assert response.status_code == 302
+    payment.refresh_from_db()
+    invoice.refresh_from_db()
+    assert (invoice.status, invoice.credited_minor, invoice.balance_minor) == ("paid", 90, 0)
+    assert payment.unapplied_minor == 90
+
+
+def test_a_credit_beyond_what_is_left_after_a_credit_meanwhile_is_told_the_new_limit(
+    ops, dispute
+):
+    form = resolve_form(credit_amount="0.90")
+    invoice = dispute.invoice
+    create_credit_note(
+        actor=SystemActor.TESTS,
+        client=invoice.client,
+        invoice_id=invoice.pk,
+        amount_minor=400,
+        reason="Meanwhile",
+    )
+    response = ops.post(url(dispute, "resolve"), form)
+    assert response.status_code == 422
+    html = response.content.decode()
+    error = html[html.index('id="credit-amount-error"') :]
+    assert "Must be at most $0.40, what the invoice billed less earlier credits." in error

@@ -371,7 +371,7 @@ def test_crediting_needs_an_amount(invoice, acme_user, operator):
         assert [p.field for p in err.problems] == ["credit_amount"]
 
 
-def test_a_credit_above_the_balance_is_refused_and_the_dispute_stays_open(
+def test_a_credit_above_what_is_left_to_credit_is_refused_and_the_dispute_stays_open(
     invoice, acme_user, operator
 ):
     create_credit_note(
@@ -379,7 +379,7 @@ def test_a_credit_above_the_balance_is_refused_and_the_dispute_stays_open(
     )
     dispute = open_on(invoice, acme_user)
     refused(
-        "credit_exceeds_balance",
+        "credit_exceeds_invoice",
         resolve,
         dispute=dispute,
         actor=operator,

@@ -202,7 +202,7 @@ def test_credit_notes_reduce_the_balance_and_can_settle_it(acme):
             amount_minor=251,
             reason="x",
         )
-    assert err.value.code == "credit_exceeds_balance"
+    assert err.value.code == "credit_exceeds_invoice"
     invoice.refresh_from_db()
     assert invoice.credited_minor == 100
     create_credit_note(

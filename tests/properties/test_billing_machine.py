@@ -1,7 +1,8 @@
 """Random sequences of billing operations; after every step the invariants of DESIGN.md hold.
 
-generate, issue, pay (partial, over, retried), credit, dispute, resolve, void — in any
-order, with amounts that are often wrong. Refused operations must leave nothing behind.
+generate, issue, pay (partial, over, retried), credit (also after payment), take a payment
+back and put it elsewhere, refund unapplied credit, dispute, resolve, void — in any order,
+with amounts that are often wrong. Refused operations must leave nothing behind.
 """
 
 from datetime import date, timedelta
@@ -16,7 +17,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 from tally.accounts.models import Role
 from tally.actions.disputes import resolve_dispute
 from tally.actions.invoices import create_credit_note, issue_invoice, void_invoice
-from tally.actions.payments import record_payment
+from tally.actions.payments import reallocate_payment, record_payment, refund_credit
 from tally.disputes.models import Dispute, DisputeStatus
 from tally.disputes.services import open_dispute
 from tally.errors import DomainError
@@ -25,7 +26,8 @@ from tally.invoicing.services import generate_draft_invoice
 from tally.money import line_amount, tax_amount
 from tally.operations.models import Event
 from tally.operations.services import ingest_events
-from tally.payments.models import Allocation, Payment
+from tally.payments.models import Allocation, Payment, Refund
+from tally.reminders.models import Reminder, ReminderStatus
 from tests.factories import assert_lines_total_their_events, make_client, make_user
 
 PRICES = {"pick": "0.3333", "label": "0.0450", "stop": "12.5000", "storage_day": "0.8125"}
@@ -76,7 +78,8 @@ class BillingMachine(RuleBasedStateMachine):
             ),
             Allocation.objects.count(),
             CreditNote.objects.count(),
-            Payment.objects.count(),
+            list(Payment.objects.order_by("pk").values_list("allocated_minor", "refunded_minor")),
+            Refund.objects.count(),
             BilledRange.objects.exclude(invoice__status=InvoiceStatus.VOID).count(),
             list(Dispute.objects.order_by("pk").values_list("status", "credit_note")),
         )
@@ -176,13 +179,12 @@ class BillingMachine(RuleBasedStateMachine):
 
     @rule(data=st.data(), extra=st.integers(min_value=-3, max_value=3))
     def credit(self, data, extra):
-        open_invoices = self._invoices(InvoiceStatus.OPEN)
-        if not open_invoices:
+        creditable = self._invoices(InvoiceStatus.OPEN, InvoiceStatus.PAID)
+        if not creditable:
             return
-        inv = data.draw(st.sampled_from(open_invoices))
-        amount = data.draw(st.integers(min_value=1, max_value=max(1, inv.balance_minor))) + max(
-            extra, 0
-        )
+        inv = data.draw(st.sampled_from(creditable))
+        left = inv.total_minor - inv.credited_minor
+        amount = data.draw(st.integers(min_value=1, max_value=max(1, left))) + max(extra, 0)
         kw = dict(
             actor=self.operator,
             client=self.client,
@@ -190,10 +192,63 @@ class BillingMachine(RuleBasedStateMachine):
             amount_minor=amount,
             reason="Goodwill",
         )
-        if amount > inv.balance_minor:
+        if amount > left:
             assert self._refused(create_credit_note, **kw)
         else:
+            # Beyond what it owes, the credit takes the difference back from its payments:
+            # the client's unapplied credit grows by exactly that.
+            unapplied = self._unapplied()
             create_credit_note(**kw)
+            assert self._unapplied() == unapplied + max(0, amount - inv.balance_minor)
+
+    @rule(data=st.data(), share=st.integers(min_value=1, max_value=120), move=st.booleans())
+    def reallocate(self, data, share, move):
+        allocations = list(Allocation.objects.filter(client=self.client).order_by("pk"))
+        if not allocations:
+            return
+        a = data.draw(st.sampled_from(allocations))
+        amount = max(1, a.amount_minor * share // 100)
+        targets = [i for i in self._invoices(InvoiceStatus.OPEN) if i.pk != a.invoice_id]
+        onto = None
+        if move and targets:
+            target = data.draw(st.sampled_from(targets))
+            onto = [(target.pk, min(amount, target.balance_minor))]
+        kw = dict(
+            actor=self.operator,
+            client=self.client,
+            payment_id=a.payment_id,
+            releases=[(a.invoice_id, amount)],
+            allocations=onto,
+        )
+        if amount > a.amount_minor:
+            assert self._refused(reallocate_payment, **kw)
+            return
+        unapplied = self._unapplied()
+        reallocate_payment(**kw)
+        moved = onto[0][1] if onto else 0
+        assert self._unapplied() == unapplied + amount - moved
+
+    @rule(data=st.data(), extra=st.integers(min_value=-2, max_value=2))
+    def refund(self, data, extra):
+        payments = list(Payment.objects.filter(client=self.client).order_by("pk"))
+        if not payments:
+            return
+        p = data.draw(st.sampled_from(payments))
+        amount = p.unapplied_minor + extra
+        kw = dict(
+            actor=self.operator,
+            client=self.client,
+            payment_id=p.pk,
+            amount_minor=amount,
+            refunded_on=date(2026, 12, 9),
+            method="wire",
+        )
+        if not 0 < amount <= p.unapplied_minor:
+            assert self._refused(refund_credit, **kw)
+        else:
+            refund_credit(**kw)
+            p.refresh_from_db()
+            assert p.unapplied_minor == -extra
 
     @rule(data=st.data())
     def void(self, data):
@@ -244,7 +299,8 @@ class BillingMachine(RuleBasedStateMachine):
             return
         d = data.draw(st.sampled_from(disputes))
         inv = Invoice.objects.get(pk=d.invoice_id)
-        credit = max(1, inv.balance_minor * share // 100) if outcome == "credited" else None
+        left = inv.total_minor - inv.credited_minor
+        credit = max(1, left * share // 100) if outcome == "credited" else None
         kw = dict(
             actor=self.operator,
             client=self.client,
@@ -254,7 +310,7 @@ class BillingMachine(RuleBasedStateMachine):
             credit_amount_minor=credit,
         )
         if outcome == "credited" and (
-            inv.status != InvoiceStatus.OPEN or credit > inv.balance_minor
+            inv.status not in (InvoiceStatus.OPEN, InvoiceStatus.PAID) or credit > left
         ):
             assert self._refused(resolve_dispute, **kw)
         else:
@@ -305,9 +361,23 @@ class BillingMachine(RuleBasedStateMachine):
             .annotate(s=Sum("amount_minor"))
             .values_list("payment", "s")
         )
+        refunds = dict(
+            Refund.objects.values("payment")
+            .annotate(s=Sum("amount_minor"))
+            .values_list("payment", "s")
+        )
         for p in Payment.objects.all():
             assert p.allocated_minor == allocs.get(p.pk, 0) <= p.amount_minor
-            assert p.unapplied_minor == p.amount_minor - p.allocated_minor
+            assert p.refunded_minor == refunds.get(p.pk, 0)
+            # Every unit received is on an invoice, refunded, or the client's credit.
+            assert p.unapplied_minor == p.amount_minor - p.allocated_minor - p.refunded_minor >= 0
+
+    @invariant()
+    def settled_invoices_have_no_reminder_to_come(self):
+        assert not Reminder.objects.filter(
+            status=ReminderStatus.SCHEDULED,
+            invoice__status__in=[InvoiceStatus.PAID, InvoiceStatus.VOID],
+        ).exists()
 
     @invariant()
     def every_billed_event_is_on_one_line_of_a_live_invoice(self):

@@ -67,14 +67,14 @@ class ResolveForm(KeyedForm):
         self,
         *args: object,
         currency: str,
-        balance_minor: int,
+        creditable_minor: int,
         locale: str = "en_US",
         **kwargs: object,
     ) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.currency = currency
         self.locale = locale
-        self.balance_minor = balance_minor
+        self.creditable_minor = creditable_minor
 
     def clean(self) -> dict:
         data = super().clean() or {}
@@ -99,11 +99,11 @@ class ResolveForm(KeyedForm):
                 else f"Enter the amount in whole {self.currency}.",
             )
             return data
-        if minor > self.balance_minor:
+        if minor > self.creditable_minor:
+            limit = format_money(self.creditable_minor, self.currency, self.locale)
             self.add_error(
                 "credit_amount",
-                f"Must be at most {format_money(self.balance_minor, self.currency, self.locale)}, "
-                "what the invoice still owes.",
+                f"Must be at most {limit}, what the invoice billed less earlier credits.",
             )
         data["credit_amount_minor"] = minor
         data["credit_reason"] = (data.get("credit_reason") or "").strip() or None

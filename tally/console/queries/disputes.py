@@ -116,6 +116,14 @@ class InvoiceSummary:
     credited_minor: int
     balance_minor: int
 
+    @property
+    def creditable_minor(self) -> int:
+        """What a credit may reach: what it billed less earlier credits (beyond the balance,
+        the payments come back as the client's unapplied credit); nothing once void."""
+        if self.status not in ("open", "paid"):
+            return 0
+        return self.total_minor - self.credited_minor
+
 
 @dataclass(frozen=True)
 class LineRow:
@@ -170,8 +178,8 @@ class DisputePage:
     @property
     def suggested_credit_minor(self) -> int:
         """What a credited resolution starts from: the amount at stake, within what the
-        invoice still owes (a credit cannot exceed it)."""
-        return max(0, min(self.at_stake_minor, self.invoice.balance_minor))
+        invoice can still be credited (beyond its balance, as unapplied credit)."""
+        return max(0, min(self.at_stake_minor, self.invoice.creditable_minor))
 
 
 def _at_stake(qs: QuerySet[Dispute]) -> Any:  # a QuerySet the type checker cannot follow

@@ -53,7 +53,7 @@ def _page(dispute_id: int) -> queries.DisputePage:
 def _resolve_form(page: queries.DisputePage, console: Console, **kw: Any) -> ResolveForm:
     return ResolveForm(
         currency=page.invoice.currency,
-        balance_minor=page.invoice.balance_minor,
+        creditable_minor=page.invoice.creditable_minor,
         locale=console.locale,
         **kw,
     )
@@ -229,14 +229,18 @@ def _refused(
         form.add_error(None, f"{_sentence_of(error)} Reload to see who has it now.")
     elif error.code == "dispute_resolved":
         form.add_error(None, "This dispute has been resolved meanwhile; reload to see how.")
-    elif error.code == "credit_exceeds_balance":
-        owed = format_money(invoice.balance_minor, invoice.currency, console.locale)
-        form.add_error("credit_amount", f"Must be at most {owed}, what the invoice still owes.")
+    elif error.code in ("credit_exceeds_invoice", "credit_exceeds_balance"):
+        # Re-read: a payment or credit may have changed the invoice since the page was drawn.
+        latest = _page(page.id).invoice
+        limit = format_money(latest.creditable_minor, invoice.currency, console.locale)
+        form.add_error(
+            "credit_amount", f"Must be at most {limit}, what the invoice billed less earlier credits."
+        )
     elif error.code == "invoice_not_open":
         form.add_error(
             "credit_amount",
-            f"{invoice.number} is {invoice.status}: only an open invoice can be credited. "
-            "Resolve as charge upheld or withdrawn instead.",
+            f"{invoice.number} is {invoice.status}: only an open or paid invoice can be "
+            "credited. Resolve as charge upheld or withdrawn instead.",
         )
     else:
         add_domain_errors(form, error, FIELDS)
