@@ -3,7 +3,7 @@
 
 from django.urls import path
 
-from .views import billing, disputes, drafts, invoices, overview
+from .views import billing, disputes, drafts, invoices, overview, payments
 
 app_name = "console"
 
@@ -49,4 +49,11 @@ urlpatterns = [
     ),
     path("invoices/<int:invoice_id>/void/", invoices.void, name="void_invoice"),
     path("invoices/<int:invoice_id>/credit/", invoices.credit, name="credit_invoice"),
+    # Payments
+    path("payments/", payments.payments, name="payments"),
+    path("payments/new/", payments.record_payment, name="record_payment"),
+    path("payments/credit/", payments.credit, name="credit"),
+    path("payments/<int:payment_id>/", payments.payment, name="payment"),
+    path("payments/<int:payment_id>/correct/", payments.correct, name="correct_allocation"),
+    path("payments/<int:payment_id>/refund/", payments.refund, name="refund"),
 ]

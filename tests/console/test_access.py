@@ -9,7 +9,7 @@ from django.urls import URLPattern, URLResolver, reverse
 
 from tally.accounts.models import Role
 from tally.console import urls as console_urls
-from tests.factories import draft_invoice, make_user
+from tests.factories import draft_invoice, make_user, pay
 
 pytestmark = pytest.mark.django_db
 
@@ -32,6 +32,7 @@ def samples(dispute, acme, billing_run) -> dict[str, int]:
         "invoice_id": draft.pk,
         "line_id": draft.lines.values_list("id", flat=True).first(),
         "run_id": billing_run.pk,
+        "payment_id": pay(acme, 100, auto_allocate=False).payment.pk,
     }
 
 
@@ -59,6 +60,7 @@ def test_the_enumeration_finds_every_console_page(dispute, samples):
     assert urls[0] == reverse("console:home") == "/console/"
     assert len(urls) == len(console_urls.urlpatterns) >= 6
     assert f"/console/disputes/{dispute.pk}/resolve/" in urls
+    assert f"/console/payments/{samples['payment_id']}/refund/" in urls
     assert all(url.startswith("/console/") for url in urls)
 
 

@@ -5,11 +5,11 @@ import uuid
 
 import pytest
 
+from tally.actions.invoices import create_credit_note
+from tally.audit.actors import SystemActor
 from tally.audit.models import AuditAction, AuditEvent
 from tally.disputes.models import Dispute, DisputeMessage
 from tally.internal_notes.models import InternalNote
-from tally.actions.invoices import create_credit_note
-from tally.audit.actors import SystemActor
 from tally.invoicing.models import CreditNote
 from tests.factories import pay
 
@@ -223,9 +223,7 @@ def test_a_dispute_on_a_paid_invoice_credited_from_the_console_leaves_credit_on_
     assert payment.unapplied_minor == 90
 
 
-def test_a_credit_beyond_what_is_left_after_a_credit_meanwhile_is_told_the_new_limit(
-    ops, dispute
-):
+def test_a_credit_beyond_what_is_left_after_a_credit_meanwhile_is_told_the_new_limit(ops, dispute):
     form = resolve_form(credit_amount="0.90")
     invoice = dispute.invoice
     create_credit_note(

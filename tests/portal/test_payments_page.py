@@ -136,3 +136,53 @@ def test_the_payments_page_links_to_newer_payments_once_past_the_first(acme):
     back = browser.get(reverse("portal:payments") + "?" + newer.group(1).replace("&amp;", "&"))
     text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", back.content.decode()))
     assert "REF-3" in text and "REF-2" in text and "REF-1" not in text
+
+
+def test_a_refund_and_a_credit_after_payment_show_beside_the_payment_and_only_to_its_client(
+    acme, globex
+):
+    from tally.actions.invoices import create_credit_note
+    from tally.actions.payments import refund_credit
+    from tally.audit.actors import SystemActor
+
+    invoice = issued_invoice(acme, picks=10)  # 3.50
+    payment = pay(acme, 350, invoice=invoice, reference="REF-paid").payment
+    create_credit_note(
+        actor=SystemActor.TESTS,
+        client=acme,
+        invoice_id=invoice.pk,
+        amount_minor=150,
+        reason="Damaged pallet",
+    )
+    refund_credit(
+        actor=SystemActor.TESTS,
+        client=acme,
+        payment_id=payment.pk,
+        amount_minor=100,
+        refunded_on=date(2026, 11, 20),
+        method="wire",
+        reference="RF-77",
+    )
+    theirs = pay(globex, 500, auto_allocate=False, reference="GLOBEX-CREDIT").payment
+    refund_credit(
+        actor=SystemActor.TESTS,
+        client=globex,
+        payment_id=theirs.pk,
+        amount_minor=200,
+        refunded_on=date(2026, 11, 20),
+        method="wire",
+        reference="GLOBEX-RF",
+    )
+    page = queries.payment_page(acme.pk)
+    (row,) = page.rows
+    assert (row.unapplied_minor, page.credit_minor) == (50, 50)
+    assert [(r.amount_minor, r.reference) for r in row.refunds] == [(100, "RF-77")]
+    assert [(a.amount_minor) for a in row.applied_to] == [200]
+    browser = browser_for(acme)
+    html = browser.get(reverse("portal:payments")).content.decode()
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+    assert "Refunded $1.00 on" in text and "RF-77" in text
+    assert "You have $0.50 of credit on your account" in text
+    assert "GLOBEX" not in html
+    billing = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", browser.get("/").content.decode()))
+    assert "$0.50 credit on your account" in billing

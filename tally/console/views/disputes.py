@@ -234,7 +234,8 @@ def _refused(
         latest = _page(page.id).invoice
         limit = format_money(latest.creditable_minor, invoice.currency, console.locale)
         form.add_error(
-            "credit_amount", f"Must be at most {limit}, what the invoice billed less earlier credits."
+            "credit_amount",
+            f"Must be at most {limit}, what the invoice billed less earlier credits.",
         )
     elif error.code == "invoice_not_open":
         form.add_error(

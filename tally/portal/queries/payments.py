@@ -15,7 +15,7 @@ from tally.invoicing.models import (
     format_invoice_number,
 )
 from tally.pagination import DateKey, IntKey, KeysetPaginator
-from tally.payments.models import Allocation, Payment
+from tally.payments.models import Allocation, Payment, Refund
 
 from ..scope import client_scope
 from .common import (
@@ -33,6 +33,18 @@ class AppliedTo:
 
 
 @dataclass(frozen=True)
+class RefundedRow:
+    refunded_on: date
+    method: str
+    reference: str
+    amount_minor: int
+
+    @property
+    def method_label(self) -> str:
+        return METHOD_LABELS.get(self.method, self.method)
+
+
+@dataclass(frozen=True)
 class PaymentRow:
     id: int
     received_on: date
@@ -42,6 +54,7 @@ class PaymentRow:
     amount_minor: int
     unapplied_minor: int
     applied_to: list[AppliedTo]
+    refunds: list[RefundedRow]  # unapplied credit paid back out of this payment
 
     @property
     def method_label(self) -> str:
@@ -54,6 +67,7 @@ class PaymentPage:
     rows: list[PaymentRow]
     count: int  # payments received in the range, on every page
     total_minor: int  # and what they add up to: the "Paid year to date" card for this year
+    credit_minor: int  # unapplied credit on the account now, whatever the range
     next_cursor: str | None  # older payments
     prev_cursor: str | None  # newer ones
 
@@ -82,7 +96,7 @@ def payment_page(
 ) -> PaymentPage:
     """Payments received, newest first, keyset-paginated on (received_on, id), each with
     the invoices it paid: "did you get my payment, and what did you put it against?"."""
-    with client_scope(client_id, _tables(Client, Payment, Allocation, Invoice)):
+    with client_scope(client_id, _tables(Client, Payment, Allocation, Invoice, Refund)):
         currency = _currency(client_id)
         qs = Payment.objects.filter(client_id=client_id)
         if received_from is not None:
@@ -90,6 +104,9 @@ def payment_page(
         if received_to is not None:
             qs = qs.filter(received_on__lte=received_to)
         summary = qs.aggregate(n=Count("id"), total=Coalesce(Sum("amount_minor"), 0))
+        credit = Payment.objects.filter(client_id=client_id).aggregate(
+            c=Coalesce(Sum("unapplied_minor"), 0)
+        )["c"]
         page = PAYMENT_PAGES.paginate(qs, PAYMENT_PAGES.decode(cursor), limit, _PAYMENT_COLUMNS)
         values = page.results
         applied: dict[int, list[AppliedTo]] = {v["id"]: [] for v in values}
@@ -100,12 +117,20 @@ def payment_page(
         ):
             if number is not None:  # always: only issued invoices take payments
                 applied[payment_id].append(AppliedTo(format_invoice_number(number), amount))
-    rows = [PaymentRow(**v, applied_to=applied[v["id"]]) for v in values]
+        refunds: dict[int, list[RefundedRow]] = {v["id"]: [] for v in values}
+        for payment_id, refunded_on, method, reference, amount in (
+            Refund.objects.filter(client_id=client_id, payment_id__in=list(refunds))
+            .order_by("payment_id", "refunded_on", "id")
+            .values_list("payment_id", "refunded_on", "method", "reference", "amount_minor")
+        ):
+            refunds[payment_id].append(RefundedRow(refunded_on, method, reference, amount))
+    rows = [PaymentRow(**v, applied_to=applied[v["id"]], refunds=refunds[v["id"]]) for v in values]
     return PaymentPage(
         currency=currency,
         rows=rows,
         count=summary["n"],
         total_minor=summary["total"],
+        credit_minor=credit,
         next_cursor=page.next,
         prev_cursor=page.prev,
     )
