@@ -25,6 +25,7 @@ class Job(StrEnum):
     EMAIL_DISPUTE_REPLY = "email_dispute_reply"
     # A client's new dispute or message, emailed to the operators.
     NOTIFY_OPERATORS_OF_DISPUTE = "notify_operators_of_dispute"
+    SEND_INVOICE_EMAIL = "send_invoice_email"  # an issued invoice to its billing contacts
 
 
 _tasks: dict[Job, Task[..., Any]] = {}

@@ -30,6 +30,10 @@ class AuditAction(StrEnum):
     # invoice it replaces.
     INVOICE_REPLACED = "invoice.replaced"
     INVOICE_REGENERATED = "invoice.regenerated"
+    INVOICE_EMAIL_REQUESTED = "invoice_email.requested"
+    INVOICE_EMAIL_SENT = "invoice_email.sent"
+    INVOICE_EMAIL_FAILED = "invoice_email.failed"
+    INVOICE_EMAIL_NEEDS_REVIEW = "invoice_email.needs_review"
     CREDIT_NOTE_CREATED = "credit_note.created"
     PAYMENT_RECORDED = "payment.recorded"
     PAYMENT_ALLOCATED = "payment.allocated"

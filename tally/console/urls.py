@@ -3,7 +3,7 @@
 
 from django.urls import path
 
-from .views import billing, disputes, drafts, invoices, overview, payments
+from .views import billing, disputes, drafts, invoice_emails, invoices, overview, payments
 
 app_name = "console"
 
@@ -56,4 +56,10 @@ urlpatterns = [
     path("payments/<int:payment_id>/", payments.payment, name="payment"),
     path("payments/<int:payment_id>/correct/", payments.correct, name="correct_allocation"),
     path("payments/<int:payment_id>/refund/", payments.refund, name="refund"),
+    # An issued invoice's emails
+    path(
+        "invoices/<int:invoice_id>/send-again/",
+        invoice_emails.send_again,
+        name="send_invoice_again",
+    ),
 ]

@@ -309,3 +309,53 @@ class BillingRunClient(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["run", "client"], name="billing_run_client_once")
         ]
+
+
+class InvoiceEmailStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+    # A try stopped between handing the email over and recording it: it may have gone
+    # out. Never resent blindly; an operator sends it again if need be.
+    NEEDS_REVIEW = "needs_review", "Needs review"
+
+
+class InvoiceEmailReason(models.TextChoices):
+    ISSUED = "issued", "On issue"
+    SENT_AGAIN = "sent_again", "Sent again"
+
+
+class InvoiceEmail(models.Model):
+    """One email of an invoice to its client's billing contacts, sent by the worker: at
+    issue, and each time an operator sends it again. Sent at most once."""
+
+    client = models.ForeignKey("clients.Client", on_delete=models.PROTECT, related_name="+")
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="emails")
+    reason = models.CharField(max_length=12, choices=InvoiceEmailReason.choices)
+    requested_at = models.DateTimeField(auto_now_add=True)
+    requested_by = models.CharField(max_length=254)  # the audit trail's label of the actor
+    status = models.CharField(
+        max_length=12, choices=InvoiceEmailStatus.choices, default=InvoiceEmailStatus.QUEUED
+    )
+    recipients = models.JSONField(default=list)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    detail = models.CharField(max_length=300, blank=True)  # why it failed
+
+    class Meta:
+        indexes = [models.Index(fields=["invoice", "requested_at"], name="invoice_email_idx")]
+
+
+class InvoiceEmailAttempt(models.Model):
+    """Every try at sending an invoice email, whatever came of it."""
+
+    client = models.ForeignKey("clients.Client", on_delete=models.PROTECT, related_name="+")
+    email = models.ForeignKey(InvoiceEmail, on_delete=models.CASCADE, related_name="attempts")
+    attempt = models.PositiveIntegerField()  # the worker's try, from 1
+    attempted_at = models.DateTimeField(auto_now_add=True)
+    recipients = models.JSONField(default=list)
+    outcome = models.CharField(max_length=12, choices=InvoiceEmailStatus.choices)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["attempted_at", "id"]

@@ -26,7 +26,6 @@ from django.core.mail.backends.base import BaseEmailBackend
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.template.loader import render_to_string
-from django.urls import reverse
 from django.utils import timezone
 
 from tally.audit import services as audit
@@ -36,6 +35,9 @@ from tally.clients.models import Client
 from tally.clients.queries import billing_emails
 from tally.disputes.models import Dispute, DisputeStatus
 from tally.errors import DomainError, Problem
+
+# What an email carries besides its text, and its link: shared with the invoice email.
+from tally.invoicing.emails import Attacher, Attachment, invoice_url
 from tally.invoicing.models import Invoice, InvoiceStatus
 from tally.money import format_money
 from tally.payments.instructions import payment_instructions
@@ -562,23 +564,6 @@ def _days_phrase(due: date, today: date) -> str:
     if days == 0:
         return "due today"
     return f"due in {-days} day{'s' if days != -1 else ''}"
-
-
-@dataclass(frozen=True)
-class Attachment:
-    filename: str
-    content: bytes
-    mimetype: str
-
-
-# Makes what a reminder carries besides its text (the invoice's PDF): given by the caller,
-# because the PDF is drawn by the portal, a layer above this app (tally.worker.emails).
-Attacher = Callable[[Invoice, Client, date], list[Attachment]]
-
-
-def invoice_url(number: str) -> str:
-    """The invoice's page in the client portal, as a link in an email."""
-    return settings.TALLY_BASE_URL + reverse("portal:invoice", args=[number])
 
 
 def compose_reminder(

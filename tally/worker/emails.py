@@ -4,10 +4,10 @@ portal's (tally/portal/pdf.py), a layer above the reminders."""
 from datetime import date
 
 from tally.clients.models import Client
+from tally.invoicing.emails import Attachment
 from tally.invoicing.models import Invoice
 from tally.portal import queries
 from tally.portal.pdf import render_invoice_pdf
-from tally.reminders.services import Attachment
 
 
 def invoice_pdf(invoice: Invoice, client: Client, today: date) -> list[Attachment]:

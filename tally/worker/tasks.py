@@ -14,6 +14,7 @@ from django_tasks_db.models import DBTaskResult
 
 from tally.accounts import throttle
 from tally.disputes import emails as dispute_emails
+from tally.invoicing import emails as invoice_emails
 from tally.invoicing import services as invoicing
 from tally.reminders import services as reminders
 
@@ -56,6 +57,19 @@ def send_reminder_email(
         attach=invoice_pdf,
     )
     return asdict(report)
+
+
+@retried(attempts=5, first=timedelta(seconds=30), longest=timedelta(hours=1))
+@task(takes_context=True)
+def send_invoice_email(context: TaskContext, email_id: int) -> dict[str, object]:
+    """An issued invoice to its client's billing contacts, with its PDF. Twice is
+    harmless: an email already sent is left alone, and one a try left midway goes to
+    review. A mail server that refuses raises, and the worker tries again after its
+    backoff; the last try marks the email failed instead, for the console to show."""
+    final = context.attempt >= policy_for(send_invoice_email.module_path).attempts
+    return invoice_emails.deliver_invoice_email(
+        email_id, attempt=context.attempt, final=final, attach=invoice_pdf
+    )
 
 
 @task()

@@ -12,6 +12,7 @@ from tally.invoicing.models import Invoice, InvoiceStatus
 from tests.browser.conftest import session_cookie
 from tests.browser.test_console_disputes import console_shot
 from tests.factories import add_events, draft_invoice, generate, issued_invoice, make_client
+from tests.worker.conftest import run_worker
 
 SEPTEMBER = (date(2026, 9, 1), date(2026, 9, 30))
 
@@ -45,7 +46,7 @@ def console(desk, new_context, live_server):
     return context.new_page()
 
 
-def test_an_operator_reviews_adjusts_and_issues_a_draft(desk, console):
+def test_an_operator_reviews_adjusts_and_issues_a_draft(desk, console, mailoutbox):
     draft = desk.acme
     console.goto("/console/drafts/")
     rows = console.locator("table.drafts tbody tr")
@@ -95,7 +96,23 @@ def test_an_operator_reviews_adjusts_and_issues_a_draft(desk, console):
     draft.refresh_from_db()
     assert draft.status == InvoiceStatus.OPEN
     expect(console.locator("#issued h2")).to_have_text(f"Issued as {draft.display_number}")
+    emails = console.locator("#emails")
+    expect(emails.locator("tr.email")).to_contain_text("Queued")
+
+    # The worker sends the email; the page says when, to whom; the operator sends it again.
+    run_worker()
+    [message] = mailoutbox
+    assert message.extra_headers["X-Tally-Invoice"] == draft.display_number
+    assert message.attachments[0][0] == f"{draft.display_number}.pdf"
+    console.reload()
+    expect(emails.locator("tr.email")).to_contain_text("Sent")
+    expect(emails.locator("tr.email")).to_contain_text("ap@acme.example")
     console_shot(console, "console-draft-issued")
+    emails.get_by_role("button", name="Send again").click()
+    expect(console.get_by_role("status")).to_contain_text("is on its way again")
+    expect(emails.locator("tr.email")).to_have_count(2)
+    run_worker()
+    assert len(mailoutbox) == 2
 
 
 def test_an_operator_issues_several_drafts_from_the_list(desk, console):

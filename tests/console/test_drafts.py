@@ -12,7 +12,7 @@ from tally.console.queries import drafts as queries
 from tally.console.services import drafts as services
 from tally.console.services.submissions import AlreadySubmitted
 from tally.errors import DomainError
-from tally.invoicing.models import Invoice, InvoiceStatus, LineKind
+from tally.invoicing.models import Invoice, InvoiceEmail, InvoiceStatus, LineKind
 from tally.invoicing.services import add_adjustment
 from tally.rating.services import create_rate_card
 from tests.factories import (
@@ -337,7 +337,7 @@ def test_issuing_a_draft_numbers_it_and_the_page_says_so(ops, operator, october)
     assert october.status == InvoiceStatus.OPEN and october.number
     html = response.content.decode()
     assert f"Issued as {october.display_number}" in html
-    assert "Acme Inc. can see the invoice from now on." in html
+    assert "Acme Inc. can see the invoice from now on; its email is on its way" in html
     assert f"by {operator.email}" in html
     # The same form posted again issues nothing more.
     ops.post(f"/console/drafts/{october.pk}/issue/", {"key": form_key})
@@ -458,3 +458,46 @@ def test_a_client_user_never_sees_a_draft_page(acme_browser, october):
 
 def test_unused_role_import_is_a_client_role():
     assert Role.CLIENT_USER
+
+
+# --- the email on issue, on the page ---------------------------------------------------
+
+
+def test_an_issued_drafts_page_shows_its_email_and_sends_it_again(ops, operator, october):
+    services.issue_draft(actor=operator, invoice_id=october.pk, key=key())
+    page = ops.get(f"/console/drafts/{october.pk}/")
+    html = page.content.decode()
+    assert "Emails to Acme Inc." in html and "On issue" in html and "Queued" in html
+    assert "To ap@acme.example, with the PDF." in html
+    form_key = page.context["send_form"]["key"].value()
+    url = f"/console/invoices/{october.pk}/send-again/"
+    response = ops.post(url, {"key": form_key})
+    assert response.status_code == 302
+    assert response["Location"] == f"/console/drafts/{october.pk}/#emails"
+    ops.post(url, {"key": form_key})  # the same form again: nothing more
+    assert InvoiceEmail.objects.filter(invoice=october).count() == 2
+    html = ops.get(response["Location"]).content.decode()
+    assert "is on its way again to Acme Inc.&#39;s billing contacts." in html
+    assert "Sent again" in html
+
+
+def test_a_void_invoice_is_not_sent_again(ops, operator, october):
+    from tally.actions.invoices import void_invoice
+
+    services.issue_draft(actor=operator, invoice_id=october.pk, key=key())
+    void_invoice(actor=operator, client=october.client, invoice_id=october.pk, reason="Wrong")
+    page = ops.get(f"/console/drafts/{october.pk}/")
+    assert "Send again" not in page.content.decode()
+    response = ops.post(
+        f"/console/invoices/{october.pk}/send-again/", {"key": str(key())}, follow=True
+    )
+    assert "Only an issued invoice that is not void is emailed." in response.content.decode()
+    assert InvoiceEmail.objects.filter(invoice=october).count() == 1
+
+
+def test_a_draft_is_never_emailed(operator, october):
+    with pytest.raises(DomainError) as refused:
+        from tally.console.services.invoice_emails import send_invoice_again
+
+        send_invoice_again(actor=operator, invoice_id=october.pk, key=key())
+    assert refused.value.code == "invoice_not_issued"

@@ -10,12 +10,13 @@ from tally.actions.invoices import issue_invoice, void_invoice
 from tally.clients.models import Client
 from tally.errors import DomainError, NotFound
 from tally.invoicing import services as invoicing
+from tally.invoicing.emails import request_invoice_email
 from tally.invoicing.models import Invoice, InvoiceLine, InvoiceStatus
 
 from .submissions import claim
 
 
-def _client_of(invoice_id: int) -> Client:
+def client_of(invoice_id: int) -> Client:
     client_id = Invoice.objects.filter(pk=invoice_id).values_list("client_id", flat=True).first()
     if client_id is None:
         raise NotFound("invoice")
@@ -36,7 +37,7 @@ def adjust_draft(
     claim(actor, key)
     return invoicing.add_adjustment(
         actor=actor,
-        client=_client_of(invoice_id),
+        client=client_of(invoice_id),
         invoice_id=invoice_id,
         description=description,
         amount_minor=amount_minor,
@@ -48,18 +49,22 @@ def adjust_draft(
 def remove_draft_adjustment(*, actor: User, invoice_id: int, line_id: int, key: uuid.UUID) -> None:
     claim(actor, key)
     invoicing.remove_adjustment(
-        actor=actor, client=_client_of(invoice_id), invoice_id=invoice_id, line_id=line_id
+        actor=actor, client=client_of(invoice_id), invoice_id=invoice_id, line_id=line_id
     )
 
 
 def _issue(actor: User, invoice_id: int) -> Invoice:
-    """Issue one draft; refuse one with nothing on it (a client would get an invoice of
-    nothing, numbered for ever)."""
-    client = _client_of(invoice_id)
+    """Issue one draft and ask the worker, in the same transaction, to email it to the
+    client's billing contacts: an issue that rolls back sends nothing. A draft with
+    nothing on it is refused (a client would get an invoice of nothing, numbered for ever).
+    """
+    client = client_of(invoice_id)
     draft = invoicing.lock_invoice(client, invoice_id)
     if draft.status == InvoiceStatus.DRAFT and not draft.lines.exists():
         raise DomainError("draft_empty", "the draft has no lines: delete it instead")
-    return issue_invoice(actor=actor, client=client, invoice_id=invoice_id)
+    invoice = issue_invoice(actor=actor, client=client, invoice_id=invoice_id)
+    request_invoice_email(actor=actor, client=client, invoice_id=invoice_id)
+    return invoice
 
 
 @transaction.atomic
@@ -102,7 +107,7 @@ def delete_draft(*, actor: User, invoice_id: int, reason: str, key: uuid.UUID) -
     """Void a draft before it is issued. It stays as the record of what it billed; its
     billed ranges no longer count, so the next billing run bills its events again."""
     claim(actor, key)
-    client = _client_of(invoice_id)
+    client = client_of(invoice_id)
     draft = invoicing.lock_invoice(client, invoice_id)
     if draft.status != InvoiceStatus.DRAFT:
         raise DomainError("invoice_not_draft", f"invoice is {draft.status}, not a draft")

@@ -29,6 +29,7 @@ from ..queries import drafts as queries
 from ..services import drafts as services
 from ..services.submissions import AlreadySubmitted, new_key
 from .common import add_domain_errors, submit
+from .invoice_emails import invoice_emails_context
 
 
 @operator_console
@@ -61,6 +62,8 @@ def _render_draft(
         "issue_form": IssueForm(initial={"key": new_key()}),
         "delete_form": DeleteDraftForm(initial={"key": new_key()}),
     }
+    if page.number:  # issued: when it was emailed, and "send again"
+        fresh.update(invoice_emails_context(page.id))
     context = {"console": console, "page": page, "nav": "drafts", **fresh, **forms}
     return render(request, "console/draft.html", context)
 
@@ -164,7 +167,10 @@ def issue(request: HttpRequest, console: Console, invoice_id: int) -> HttpRespon
         done=lambda: redirect(reverse("console:draft", args=[page.id]) + "#issued"),
         again=lambda f: _render_draft(request, console, page, issue_form=f),
         refused=partial(_refused, page=page),
-        message=f"Issued. {page.client_name} can see the invoice from now on.",
+        message=(
+            f"Issued. {page.client_name} can see the invoice from now on; "
+            "its email is on its way to their billing contacts."
+        ),
     )
 
 
