@@ -473,7 +473,7 @@ def test_an_issued_drafts_page_shows_its_email_and_sends_it_again(ops, operator,
     url = f"/console/invoices/{october.pk}/send-again/"
     response = ops.post(url, {"key": form_key})
     assert response.status_code == 302
-    assert response["Location"] == f"/console/drafts/{october.pk}/#emails"
+    assert response["Location"] == f"/console/invoices/{october.pk}/#emails"
     ops.post(url, {"key": form_key})  # the same form again: nothing more
     assert InvoiceEmail.objects.filter(invoice=october).count() == 2
     html = ops.get(response["Location"]).content.decode()

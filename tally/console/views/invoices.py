@@ -21,6 +21,7 @@ from ..queries import invoices as queries
 from ..services import invoices as services
 from ..services.submissions import new_key
 from .common import add_domain_errors, submit
+from .invoice_emails import invoice_emails_context
 
 
 def _sort_columns(request: HttpRequest, form: InvoiceFilterForm) -> dict[str, dict[str, str]]:
@@ -106,6 +107,7 @@ def _render_invoice(
         "inv": view,
         "nav": "invoices",
         "payment_url": _payment_url,
+        **invoice_emails_context(view.id),
         **fresh,
         **forms,
     }
