@@ -5,8 +5,14 @@ from typing import TYPE_CHECKING
 import pytest
 from django.db import connection
 from django.utils import timezone
+from hypothesis import settings as hypothesis_settings
 
 from tally.audit import guard
+
+# No time limit on a Hypothesis example: a test asserts what is computed, never how fast
+# (that is the benchmark's), and a 200 ms deadline failed property tests on a busy machine.
+hypothesis_settings.register_profile("tally", deadline=None)
+hypothesis_settings.load_profile("tally")
 
 if TYPE_CHECKING:  # models load once Django is set up, after this module
     from tally.invoicing.models import Invoice
