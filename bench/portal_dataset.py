@@ -614,6 +614,7 @@ class Planner:
                     "reference": f"{method.upper()}-{pay_id:08d}",
                     "payer": f"{names[client_id]} AP",
                     "allocated_minor": allocated,
+                    "refunded_minor": 0,
                     "idempotency_key": f"bench-payment-{pay_id}",
                     "request_hash": f"{pay_id:064x}",
                     "recorded_by_id": self.operator_id,

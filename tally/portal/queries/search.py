@@ -37,8 +37,10 @@ def _invoices_billing_reference(client_id: int, term: str) -> list[int]:
         for n in range((span["last"].astimezone(UTC).date() - first).days + 1)
     ]
     sqlite = connection.vendor == "sqlite"
-    # SQLite allows 500 terms in a compound SELECT; PostgreSQL takes the days as one array.
-    chunk = 500 if sqlite else len(days)
+    # SQLite: 100 days to a compound SELECT (it allows 500, but compiling one grows faster
+    # than its terms: 1,821 days took 23 ms in chunks of 500, 9 ms in chunks of 100);
+    # PostgreSQL takes the days as one array.
+    chunk = 100 if sqlite else len(days)
     found: set[int] = set()
     # Up to the term followed by the last code point (U+FFFF would miss an emoji after it).
     upto = term + "\U0010ffff"
