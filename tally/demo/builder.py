@@ -8,8 +8,11 @@ re-billed. Dates are relative to today, so the demo is current whenever it is bu
 """
 
 import calendar
+import logging
 import random
 import smtplib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -366,7 +369,8 @@ def build(today: date | None = None, months: int = 6, seed: int = 7) -> list[tup
         for client, invoice, spec, kind in payments_due.pop(day, []):
             _pay(operator, client, invoice, spec, kind, day, rng)
         mail.day = day
-        send_due_reminders(today=day, connection_factory=mail.connection)
+        with _staged_bounces_unlogged():
+            send_due_reminders(today=day, connection_factory=mail.connection)
         day += timedelta(days=1)
 
     _story_disputes(operator, clients, today)
@@ -403,6 +407,35 @@ class _MailServer:
         return None
 
 
+def staged_bounce(address: str) -> smtplib.SMTPRecipientsRefused:
+    """The demo's own refusal, staged so that the operator has a failed reminder: what a
+    full mailbox answers, marked as the demo's."""
+    error = smtplib.SMTPRecipientsRefused(
+        {address: (552, b"5.2.2 <" + address.encode() + b">: mailbox full")}
+    )
+    error.staged_by_demo = True  # type: ignore[attr-defined]
+    return error
+
+
+class HideStagedBounces(logging.Filter):
+    """The reminder sender logs a refusal with its traceback, as it should; the demo's
+    staged one printed a traceback in the middle of `make run`, which reads as a crash."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and getattr(record.exc_info[1], "staged_by_demo", False))
+
+
+@contextmanager
+def _staged_bounces_unlogged() -> Iterator[None]:
+    sender_log = logging.getLogger("tally.reminders.services")
+    hide = HideStagedBounces()
+    sender_log.addFilter(hide)
+    try:
+        yield
+    finally:
+        sender_log.removeFilter(hide)
+
+
 class _Bouncing(BaseEmailBackend):
     def __init__(self, server: _MailServer, real: BaseEmailBackend) -> None:
         super().__init__(fail_silently=False)
@@ -417,9 +450,7 @@ class _Bouncing(BaseEmailBackend):
     def send_messages(self, email_messages):  # noqa: ANN001, ANN201 - Django's signature
         address = self.server.refuses(list(email_messages))
         if address is not None:
-            raise smtplib.SMTPRecipientsRefused(
-                {address: (552, b"5.2.2 <" + address.encode() + b">: mailbox full")}
-            )
+            raise staged_bounce(address)
         return self.real.send_messages(email_messages)
 
 

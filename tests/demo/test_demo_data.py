@@ -151,3 +151,23 @@ def test_the_operator_has_a_failed_reminder_with_the_mail_servers_answer(demo):
     assert "SMTPRecipientsRefused" in failed.status_detail
     assert "mailbox full" in failed.status_detail
     assert failed.attempts.get().outcome == "failed"
+
+
+def test_the_demos_staged_bounce_is_not_printed_but_a_real_refusal_is():
+    """`make run` printed the staged refusal's traceback, which read as a crash."""
+    import logging
+    import smtplib
+    import sys
+
+    from tally.demo.builder import HideStagedBounces, staged_bounce
+
+    def record(error: Exception) -> logging.LogRecord:
+        try:
+            raise error
+        except Exception:
+            exc_info = sys.exc_info()
+        return logging.LogRecord("x", logging.WARNING, "f", 1, "failed", None, exc_info)
+
+    refused = {"ap@x.example": (552, b"mailbox full")}
+    assert not HideStagedBounces().filter(record(staged_bounce("ap@x.example")))
+    assert HideStagedBounces().filter(record(smtplib.SMTPRecipientsRefused(refused)))
