@@ -275,9 +275,9 @@ def _on_billing_page(request: HtmxHttpRequest) -> bool:
 
 
 def _heading_level(request: HtmxHttpRequest) -> int:
-    """The drilldown's headings sit under the table's h2 on the billing page, and under
-    the invoice's h1 on its own page."""
-    return 3 if _on_billing_page(request) else 2
+    """The drilldown's headings sit under the table's h2 on the billing page; on the
+    invoice's own page its heading is the page's h1."""
+    return 3 if _on_billing_page(request) else 1
 
 
 def _back_to_invoice(

@@ -401,8 +401,8 @@ def test_the_table_says_how_late_an_unpaid_invoice_is(acme, acme_browser):
 def test_the_invoices_headings_follow_the_page_they_sit_in(setup):
     ours = setup.ours.display_number
     page = setup.browser.get(reverse("portal:invoice", args=[ours])).content.decode()
-    # Its own page: h1, then the invoice h2 and its sections h3 — no level skipped.
-    assert "<h1>" in page and f"<h2>{ours} <span" in page and "<h3>Line items</h3>" in page
+    # Its own page: the invoice is the h1 (said once), its sections h2 — no level skipped.
+    assert f"<h1>Invoice {ours} <span" in page and "<h2>Line items</h2>" in page
     billing = setup.browser.get(f"/?open={ours}").content.decode()
     assert f"<h3>{ours} <span" in billing and "<h4>Line items</h4>" in billing  # under Invoices
     drilldown = setup.browser.get(
@@ -532,3 +532,12 @@ def test_a_foreign_or_wrong_invoice_url_gets_the_portals_layout_and_a_way_back(s
         assert response.status_code == 404, url
         assert "There is nothing here" in html and 'href="/">Back to your invoices' in html
         assert "Sign out" in html and setup.theirs.display_number not in html
+
+
+def test_the_invoice_page_says_its_number_once_and_does_not_link_to_itself(setup):
+    number = setup.ours.display_number
+    page = setup.browser.get(reverse("portal:invoice", args=[number])).content.decode()
+    assert page.count("<h1") == 1 and f"<h1>Invoice {number} <span" in page
+    assert "Permanent link" not in page and "<h2>Line items</h2>" in page
+    drilldown = setup.browser.get("/", {"open": number}).content.decode()
+    assert f"<h3>{number} <span" in drilldown and "Permanent link" in drilldown
