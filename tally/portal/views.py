@@ -287,11 +287,14 @@ def _back_to_invoice(
     if not request.htmx:
         return redirect(reverse("portal:invoice", args=[number]))
     invoice_id = invoice_id_from_number(portal, number)
-    # refresh_row: the row's status badge in the table is swapped out-of-band; on the
-    # billing page the cards count disputes and overdue money, so they are swapped too.
-    context = {"portal": portal, **_detail_context(portal, invoice_id), "refresh_row": True}
+    # On the billing page the row's status badge in the table and the cards (they count
+    # disputes and overdue money) are swapped out-of-band. The invoice's own page has
+    # neither: an out-of-band swap with no target is an htmx error there.
+    on_billing_page = _on_billing_page(request)
+    context = {"portal": portal, **_detail_context(portal, invoice_id)}
     context |= {"done": done, "heading_level": _heading_level(request), "cards": None}
-    if _on_billing_page(request):
+    if on_billing_page:
+        context["refresh_row"] = True
         context["cards"] = queries.stat_cards(portal.client_id, portal.today)
     return render(request, "portal/_invoice_detail_swap.html", context)
 

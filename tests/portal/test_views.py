@@ -541,3 +541,28 @@ def test_the_invoice_page_says_its_number_once_and_does_not_link_to_itself(setup
     assert "Permanent link" not in page and "<h2>Line items</h2>" in page
     drilldown = setup.browser.get("/", {"open": number}).content.decode()
     assert f"<h3>{number} <span" in drilldown and "Permanent link" in drilldown
+
+
+def test_a_message_sent_with_htmx_swaps_the_row_and_cards_only_on_the_billing_page(setup):
+    ours = setup.ours.display_number
+    dispute = open_dispute(
+        actor=setup.user, client=setup.acme, invoice_id=setup.ours.pk, reason="Too many picks"
+    )
+    url = reverse("portal:message", args=[ours, dispute.pk])
+    billing = setup.browser.post(
+        url,
+        {"body": "From the table"},
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_CURRENT_URL="http://testserver/?status=open",
+    ).content.decode()
+    assert f'<span id="status-{ours}" class="status status-disputed" hx-swap-oob="true">' in billing
+    assert '<section id="cards"' in billing
+    # The invoice's own page has no table row and no cards: nothing out-of-band to miss.
+    own_page = setup.browser.post(
+        url,
+        {"body": "From the invoice page"},
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_CURRENT_URL=f"http://testserver/invoices/{ours}/",
+    ).content.decode()
+    assert "From the invoice page" in own_page
+    assert "hx-swap-oob" not in own_page
