@@ -24,7 +24,7 @@ from django_htmx.jinja import htmx_script
 from jinja2 import Environment, StrictUndefined, pass_context
 from jinja2.runtime import Context
 
-from tally.payments.instructions import payment_instructions
+from tally.invoicing.instructions import payment_instructions
 from tally.portal import formatting
 
 

@@ -36,6 +36,7 @@ from tally.clients.queries import billing_emails
 from tally.errors import DomainError
 from tally.money import format_money
 
+from .instructions import payment_instructions
 from .models import (
     Invoice,
     InvoiceEmail,
@@ -104,8 +105,9 @@ def compose_invoice_email(
     recipients: list[str],
     attachments: Sequence[Attachment] = (),
 ) -> EmailMessage:
-    """The invoice email: from whom, which invoice, how much, by when, how to see it.
-    Written from `invoicing/invoice_email*.txt`, amounts and dates in the client's locale."""
+    """The invoice email: from whom, which invoice, how much, by when, how to pay it
+    (`instructions.payment_instructions`, per currency), how to see it. Written from
+    `invoicing/invoice_email*.txt`, amounts and dates in the client's locale."""
     assert invoice.issue_date is not None and invoice.due_date is not None
     locale = client.locale or "en_US"
     number = invoice.display_number
@@ -122,6 +124,13 @@ def compose_invoice_email(
         "period_end": format_date(invoice.period_end, format="medium", locale=locale),
         "invoice_url": invoice_url(number),
         "pdf_attached": any(a.mimetype == "application/pdf" for a in attachments),
+        # How to pay in the invoice's currency, as the portal and the PDF say it; nothing
+        # when there is nothing to pay.
+        "payment_instructions": (
+            []
+            if invoice.balance_minor == 0
+            else payment_instructions(invoice.currency).splitlines()
+        ),
     }
     subject = render_to_string("invoicing/invoice_email_subject.txt", context)
     message = EmailMessage(

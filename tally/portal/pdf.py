@@ -28,8 +28,8 @@ from fontTools.ttLib import TTFont
 from fpdf import FPDF, FontFace
 from fpdf.enums import TableBordersLayout, XPos, YPos
 
+from tally.invoicing.instructions import payment_instructions
 from tally.money import format_money, price_to_decimal, to_decimal
-from tally.payments.instructions import payment_instructions
 
 from .formatting import method_label
 from .queries import STATUS_LABELS, ClientHeader, InvoiceDetail

@@ -38,9 +38,9 @@ from tally.errors import DomainError, Problem
 
 # What an email carries besides its text, and its link: shared with the invoice email.
 from tally.invoicing.emails import Attacher, Attachment, invoice_url
+from tally.invoicing.instructions import payment_instructions
 from tally.invoicing.models import Invoice, InvoiceStatus
 from tally.money import format_money
-from tally.payments.instructions import payment_instructions
 
 from .models import Reminder, ReminderAttempt, ReminderPolicy, ReminderStatus, default_offsets
 

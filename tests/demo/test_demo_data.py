@@ -61,7 +61,7 @@ def test_the_operator_finds_disputes_waiting_for_an_answer_on_the_console(demo):
 
 
 def test_the_euro_client_has_an_invoice_to_pay_into_its_sepa_account(demo):
-    from tally.payments.instructions import payment_instructions
+    from tally.invoicing.instructions import payment_instructions
 
     nordkap = Client.objects.get(currency="EUR")
     assert Invoice.objects.filter(client=nordkap, status="open").exists()
@@ -71,7 +71,7 @@ def test_the_euro_client_has_an_invoice_to_pay_into_its_sepa_account(demo):
 
 def test_every_currency_the_demo_bills_has_bank_details_of_its_own(demo):
     """A CAD and a JPY client were told to pay into the demo's US bank by ACH."""
-    from tally.payments.instructions import bank_details
+    from tally.invoicing.instructions import bank_details
 
     currencies = set(Client.objects.values_list("currency", flat=True))
     assert {"USD", "EUR", "CAD", "JPY", "GBP"} <= currencies

@@ -1,11 +1,12 @@
 """How to pay depends on the invoice's currency: a EUR payer needs an IBAN, not a US
-routing number. Printed on the PDF, in reminder emails and in the portal."""
+routing number. Printed on the PDF, in the invoice email, in reminder emails and in the
+portal."""
 
 import json
 
 import pytest
 
-from tally.payments.instructions import payment_instructions
+from tally.invoicing.instructions import payment_instructions
 from tests.fresh_settings import settings_in_a_fresh_process
 
 SEPA = "SEPA: Harbor 3PL B.V.\nIBAN NL91 ABNA 0417 1643 00\nBIC ABNANL2A"
@@ -111,3 +112,58 @@ def test_a_currency_without_instructions_is_told_whom_to_ask(two_banks, mailoutb
     assert squash(ask) in text and "routing" not in text and "IBAN" not in text
     send_due_reminders(today=date(2026, 11, 28))
     assert ask in mailoutbox[0].body and "routing" not in mailoutbox[0].body
+
+
+def _emailed(client, mailoutbox, **invoice):
+    """The email of an invoice of `client`'s, as the worker sends it on issue."""
+    from tally.audit.actors import SystemActor
+    from tally.invoicing.emails import deliver_invoice_email, request_invoice_email
+    from tests.factories import issued_invoice
+
+    invoice = issued_invoice(client, **invoice)
+    email = request_invoice_email(actor=SystemActor.TESTS, client=client, invoice_id=invoice.pk)
+    assert deliver_invoice_email(email.pk, attempt=1, final=True)["sent"] == 1
+    [message] = mailoutbox
+    mailoutbox.clear()
+    return invoice, message.body
+
+
+@pytest.mark.django_db
+def test_the_invoice_email_says_how_to_pay_in_the_invoices_currency(two_banks, mailoutbox):
+    from tests.factories import make_client
+
+    berlin = make_client("berlin", currency="EUR")
+    invoice, body = _emailed(berlin, mailoutbox, picks=100)
+    indented = "\n".join(f"  {line}" for line in SEPA.splitlines())
+    assert f"How to pay:\n{indented}\n" in body
+    assert f"  Please quote {invoice.display_number} as the payment reference.\n" in body
+    assert "routing" not in body and "Harbor 3PL, routing" not in body
+
+    boston = make_client("boston", currency="USD")
+    _, body = _emailed(boston, mailoutbox, picks=100)
+    assert f"How to pay:\n  {ACH}\n" in body and "IBAN" not in body
+
+
+@pytest.mark.django_db
+def test_the_invoice_email_in_a_currency_without_instructions_says_whom_to_ask(
+    two_banks, mailoutbox
+):
+    from tests.factories import make_client
+
+    tokyo = make_client("tokyo", currency="JPY")
+    _, body = _emailed(tokyo, mailoutbox, picks=100)
+    ask = "For how to pay in JPY, contact Harbor 3PL at billing@harbor.example."
+    assert f"How to pay:\n  {ask}\n" in body
+    assert "routing" not in body and "IBAN" not in body
+
+
+@pytest.mark.django_db
+def test_an_invoice_email_with_nothing_to_pay_gives_no_bank_details(two_banks, mailoutbox):
+    from tests.factories import make_client, pay
+
+    berlin = make_client("berlin", currency="EUR")
+    pay(berlin, 10_000, auto_allocate=False)  # 100.00 of credit pays the 35.00 at issue
+    invoice, body = _emailed(berlin, mailoutbox, picks=100)
+    assert invoice.balance_minor == 0
+    assert "Balance due: nothing: your credit with us has paid it" in body
+    assert "How to pay" not in body and "IBAN" not in body
