@@ -34,6 +34,7 @@ class AuditAction(StrEnum):
     INVOICE_EMAIL_SENT = "invoice_email.sent"
     INVOICE_EMAIL_FAILED = "invoice_email.failed"
     INVOICE_EMAIL_NEEDS_REVIEW = "invoice_email.needs_review"
+    INVOICE_EMAIL_NOT_SENT = "invoice_email.not_sent"
     CREDIT_NOTE_CREATED = "credit_note.created"
     PAYMENT_RECORDED = "payment.recorded"
     PAYMENT_ALLOCATED = "payment.allocated"

@@ -6,7 +6,8 @@ caller's transaction: an issue that rolls back sends nothing. The task
 (`tally.worker.tasks.send_invoice_email`) calls `deliver_invoice_email`, which sends each
 email at most once: an email already sent is left alone, a try that failed at the mail
 server is retried by the worker (`tally.worker.retry`), and one a dead try left
-`sending` (it may have gone out) waits for an operator rather than going out twice.
+`sending` (it may have gone out) waits for an operator rather than going out twice. An
+email of an invoice voided before its try never goes: it is recorded as not sent.
 
 The PDF is the portal's, a layer above: the worker passes it in (`attach`), as it does
 for reminders (`tally.worker.emails`).
@@ -191,9 +192,39 @@ def _finish(
             )
 
 
+def _not_sent(actor: Actor, email: InvoiceEmail, attempt: int, detail: str) -> None:
+    """Record that a queued email will never go, and why (in the caller's transaction)."""
+    log.info("invoice email %s not sent: %s", email.pk, detail)
+    InvoiceEmailAttempt.objects.create(
+        client_id=email.client_id,
+        email=email,
+        attempt=attempt,
+        recipients=[],
+        outcome=InvoiceEmailStatus.NOT_SENT,
+        error=detail,
+    )
+    before = {"status": email.status}
+    email.status = InvoiceEmailStatus.NOT_SENT
+    email.detail = detail
+    email.save(update_fields=["status", "detail"])
+    audit.record(
+        actor=actor,
+        action=AuditAction.INVOICE_EMAIL_NOT_SENT,
+        obj=email,
+        before=before,
+        after={
+            "status": email.status,
+            "invoice_id": email.invoice_id,
+            "attempt": attempt,
+            "detail": detail,
+        },
+    )
+
+
 def _claim(actor: Actor, email_id: int, attempt: int) -> InvoiceEmail | None:
     """Take the email for this try, or None if it is not to be sent now: sent already,
-    given up on, or left midway by a try that died (then it goes to review)."""
+    given up on, left midway by a try that died (then it goes to review), or of an
+    invoice voided since it was asked for (then it is recorded as not sent)."""
     with transaction.atomic():
         email = InvoiceEmail.objects.select_for_update().get(pk=email_id)
         if email.status == InvoiceEmailStatus.SENDING:
@@ -219,6 +250,15 @@ def _claim(actor: Actor, email_id: int, attempt: int) -> InvoiceEmail | None:
             )
             return None
         if email.status != InvoiceEmailStatus.QUEUED:
+            return None
+        # Locked, so that a void being committed now is seen: the email then never goes.
+        invoice_status = (
+            Invoice.objects.select_for_update()
+            .values_list("status", flat=True)
+            .get(pk=email.invoice_id)
+        )
+        if invoice_status not in (InvoiceStatus.OPEN, InvoiceStatus.PAID):
+            _not_sent(actor, email, attempt, f"the invoice is {invoice_status}: not sent")
             return None
         email.status = InvoiceEmailStatus.SENDING
         email.save(update_fields=["status"])

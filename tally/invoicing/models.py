@@ -319,6 +319,9 @@ class InvoiceEmailStatus(models.TextChoices):
     # A try stopped between handing the email over and recording it: it may have gone
     # out. Never resent blindly; an operator sends it again if need be.
     NEEDS_REVIEW = "needs_review", "Needs review"
+    # The invoice was voided between the request and the try: a void invoice is never
+    # emailed as owed. `detail` says so.
+    NOT_SENT = "not_sent", "Not sent"
 
 
 class InvoiceEmailReason(models.TextChoices):

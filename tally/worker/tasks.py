@@ -64,7 +64,8 @@ def send_reminder_email(
 def send_invoice_email(context: TaskContext, email_id: int) -> dict[str, object]:
     """An issued invoice to its client's billing contacts, with its PDF. Twice is
     harmless: an email already sent is left alone, and one a try left midway goes to
-    review. A mail server that refuses raises, and the worker tries again after its
+    review. An invoice voided since the email was asked for is not emailed: the email is
+    recorded as not sent, with why. A mail server that refuses raises, and the worker tries again after its
     backoff; the last try marks the email failed instead, for the console to show."""
     final = context.attempt >= policy_for(send_invoice_email.module_path).attempts
     return invoice_emails.deliver_invoice_email(

@@ -2,7 +2,9 @@
 through the worker: the PDF of that invoice attached, a link to it in the portal, in the
 client's locale, retried when the mail server refuses, recorded, never sent twice."""
 
+import json
 import uuid
+from unittest.mock import ANY
 
 import pytest
 from django.db import transaction
@@ -12,6 +14,7 @@ from django_tasks import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
 
 from tally.accounts.models import Role
+from tally.actions.invoices import void_invoice
 from tally.audit.models import AuditAction, AuditEvent
 from tally.console.queries.invoice_emails import invoice_emails
 from tally.console.services import drafts as services
@@ -246,3 +249,36 @@ def test_issuing_several_emails_each(tx_db, mailoutbox):
         "INV-000002",
         "INV-000003",
     ]
+
+
+def test_an_email_queued_before_the_invoice_was_voided_is_never_sent(tx_db, mailoutbox):
+    acme = make_client("acme")
+    invoice = issue(acme)  # its email queued for the worker
+    void_invoice(
+        actor=make_user(Role.OPERATOR), client=acme, invoice_id=invoice.pk, reason="Wrong rate."
+    )
+
+    run_worker()
+
+    assert mailoutbox == []
+    [task] = email_tasks()
+    assert task.status == TaskResultStatus.SUCCESSFUL  # done with, not tried again
+    assert task.return_value == {"email": ANY, "sent": 0, "status": "not_sent"}
+    email = InvoiceEmail.objects.get(invoice=invoice)
+    assert (email.status, email.sent_at) == (InvoiceEmailStatus.NOT_SENT, None)
+    assert email.detail == "the invoice is void: not sent"
+    [attempt] = email.attempts.all()
+    assert (attempt.attempt, attempt.outcome, attempt.recipients) == (1, "not_sent", [])
+    not_sent = AuditEvent.objects.get(action=AuditAction.INVOICE_EMAIL_NOT_SENT)
+    assert json.loads(not_sent.data)["after"]["detail"] == "the invoice is void: not sent"
+    assert not AuditEvent.objects.filter(action=AuditAction.INVOICE_EMAIL_SENT).exists()
+    # The console says so, and offers no send again of a void invoice.
+    shown = invoice_emails(invoice.pk)
+    assert [(e.status_label, e.detail) for e in shown.emails] == [
+        ("Not sent", "the invoice is void: not sent")
+    ]
+    assert not shown.can_send and shown.last_sent_at is None
+    # A second run of the task (a worker that died) changes nothing.
+    tasks.send_invoice_email.enqueue(email.pk)
+    run_worker()
+    assert mailoutbox == [] and email.attempts.count() == 1
