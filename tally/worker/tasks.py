@@ -13,6 +13,7 @@ from django_tasks import TaskContext, TaskResultStatus, task
 from django_tasks_db.models import DBTaskResult
 
 from tally.accounts import throttle
+from tally.console.services import submissions
 from tally.disputes import emails as dispute_emails
 from tally.invoicing import emails as invoice_emails
 from tally.invoicing import services as invoicing
@@ -92,6 +93,13 @@ def notify_operators_of_dispute(message_id: int) -> dict[str, list[str]]:
 def purge_login_throttle() -> int:
     """Daily: forget sign-in counters idle for a day. Twice deletes nothing more."""
     return throttle.purge()
+
+
+@task()
+def purge_form_submissions() -> int:
+    """Daily: forget the console's one-time form keys claimed a month ago
+    (`console.services.submissions.KEEP_FOR`). Twice deletes nothing more."""
+    return submissions.purge_submissions()
 
 
 KEEP_SUCCESSFUL_FOR = timedelta(days=7)

@@ -6,6 +6,7 @@ import io
 import logging
 import os
 import signal
+import uuid
 from collections import Counter
 from datetime import date, timedelta
 
@@ -18,6 +19,8 @@ from django_tasks_db.models import DBTaskResult
 from tally.accounts import throttle
 from tally.accounts.models import LoginThrottle
 from tally.audit.models import AuditEvent
+from tally.console.models import FormSubmission
+from tally.console.services.submissions import claim
 from tally.reminders.models import Reminder, ReminderStatus
 from tally.reminders.services import send_due_reminders as send_now
 from tally.worker import tasks
@@ -25,7 +28,7 @@ from tally.worker.models import WorkerProcess
 from tally.worker.queries import failed_tasks
 from tally.worker.runner import HOST
 from tests.clock import ManualClock
-from tests.factories import issued_invoice, make_client
+from tests.factories import issued_invoice, make_client, make_user
 from tests.worker import sample_tasks
 from tests.worker.conftest import run_worker, worker_process
 
@@ -97,6 +100,18 @@ def test_the_throttle_purge_task_forgets_idle_counters(tx_db):
     run_worker()
 
     assert row(result).return_value >= 1 and not LoginThrottle.objects.exists()
+
+
+def test_the_form_key_purge_task_forgets_keys_claimed_a_month_ago(tx_db):
+    operator = make_user()
+    claim(operator, uuid.uuid4())
+    FormSubmission.objects.update(submitted_at=timezone.now() - timedelta(days=31))
+    claim(operator, uuid.uuid4())
+    result = tasks.purge_form_submissions.enqueue()
+
+    run_worker()
+
+    assert row(result).return_value == 1 and FormSubmission.objects.count() == 1
 
 
 def test_a_failing_task_is_retried_with_backoff_then_shown_as_failed_with_its_error(
