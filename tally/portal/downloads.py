@@ -1,17 +1,24 @@
-"""Downloads for the client: CSVs streamed a keyset page at a time, and the invoice PDF."""
+"""Downloads for the client: CSVs streamed a keyset page at a time, and the invoice PDF.
+
+The CSVs are for spreadsheets: headings, kinds and statuses in the words the pages use,
+times in the client's time zone, amounts as plain numbers with their currency beside them
+(a spreadsheet sums them), and an event's details as columns of their own.
+"""
 
 import csv
 import json
 from collections.abc import Iterable, Iterator
-from datetime import date
+from datetime import date, datetime, tzinfo
 
 from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from tally.money import to_decimal
 
 from . import queries
 from .access import Portal, client_portal
+from .formatting import kind_label
 from .views import HtmxHttpRequest, invoice_id_from_number, table_filters
 
 
@@ -56,13 +63,13 @@ def invoices_csv(request: HtmxHttpRequest, portal: Portal) -> StreamingHttpRespo
     )
     return _stream_csv(
         f"invoices-{portal.client.code}-{portal.today}.csv",
-        ["number", "issue_date", "due_date", "status", "currency", "total", "balance"],
+        ["Invoice", "Issue date", "Due date", "Status", "Currency", "Total", "Balance"],
         (
             [
                 r.number,
                 r.issue_date,
                 r.due_date,
-                r.status,
+                r.status_label,
                 r.currency,
                 to_decimal(r.total_minor, r.currency),
                 to_decimal(r.balance_minor, r.currency),
@@ -81,21 +88,41 @@ def line_events_csv(
     first = queries.line_events(portal.client_id, line_id, limit=1)  # 404 for a line not theirs
     if first.invoice_number != number:
         raise Http404("no such line on this invoice")
+    keys = queries.line_detail_keys(portal.client_id, line_id)
     events = queries.all_line_events(portal.client_id, line_id)
+    # The client's zone, which client_portal set: taken now, as the rows are written after
+    # the view has returned (and its override of the current zone has ended).
+    zone = timezone.get_current_timezone()
     return _stream_csv(
         f"{first.invoice_number}-line-{line_id}-events.csv",
-        ["occurred_at", "kind", "reference", "quantity", "details"],
+        [f"When ({zone})", "Kind", "Reference", "Quantity", *keys],
         (
             [
-                e.occurred_at.isoformat(),
-                e.kind,
+                local_time(e.occurred_at, zone),
+                kind_label(e.kind),
                 e.reference,
                 e.quantity,
-                json.dumps(e.details, sort_keys=True, separators=(",", ":")),
+                *(detail_cell(e.details.get(key)) for key in keys),
             ]
             for e in events
         ),
     )
+
+
+def local_time(moment: datetime, zone: tzinfo) -> str:
+    """An instant in the client's time zone, as the pages show it, to the second, written
+    as spreadsheets read a date and time: 2026-10-03 14:05:09."""
+    return f"{moment.astimezone(zone):%Y-%m-%d %H:%M:%S}"
+
+
+def detail_cell(value: object) -> object:
+    """One detail of an event as a cell: text and numbers as they are, nothing for a key
+    the event lacks, a nested object or list as compact JSON."""
+    if value is None:
+        return ""
+    if isinstance(value, dict | list):
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return value
 
 
 @require_GET
@@ -115,7 +142,7 @@ def aging_csv(request: HtmxHttpRequest, portal: Portal) -> HttpResponse:
         f'attachment; filename="aging-{portal.client.code}-{as_of}.csv"'
     )
     writer = csv.writer(response)
-    writer.writerow(["as_of", "bucket", "invoices", "balance", "currency"])
+    writer.writerow(["As of", "Days past due", "Invoices", "Balance", "Currency"])
     for b in report.buckets:
         writer.writerow(
             [

@@ -54,6 +54,11 @@ CLIENT_VISIBLE: dict[str, str] = {
 }
 
 
+# SQLite's table-valued JSON functions (an event's details taken apart into its keys):
+# eponymous virtual tables that read nothing but the value they are given.
+JSON_TABLE_FUNCTIONS = frozenset({"json_each", "json_tree"})
+
+
 class ScopeError(RuntimeError):
     pass
 
@@ -92,6 +97,8 @@ def _sqlite_authorizer(
             return sqlite3.SQLITE_OK  # read through the scope's view of this table
         if db == "temp" and arg1 in CLIENT_VISIBLE:
             return sqlite3.SQLITE_OK
+        if arg1 in JSON_TABLE_FUNCTIONS and db == "main":
+            return sqlite3.SQLITE_OK  # a JSON value taken apart: reads only its argument
         return sqlite3.SQLITE_DENY
     if action in (sqlite3.SQLITE_SELECT, sqlite3.SQLITE_FUNCTION, sqlite3.SQLITE_RECURSIVE):
         return sqlite3.SQLITE_OK
@@ -106,7 +113,14 @@ def _sqlite_enter(client_id: int, tables: frozenset[str]) -> None:
                     f'CREATE TEMP VIEW "{table}" AS SELECT * FROM main."{table}" '  # noqa: S608 (constants and an int)
                     f"WHERE {condition.format(client=int(client_id))}"
                 )
-    connection.connection.set_authorizer(_sqlite_authorizer)
+    raw = connection.connection
+    if getattr(connection, "tally_json_ready", None) is not raw:
+        # SQLite builds a table-valued function's virtual table on its first use on a
+        # connection, writing its schema, which the authorizer would refuse: build them
+        # now, once per connection, before it is installed.
+        raw.execute("SELECT 1 FROM json_each('[]'), json_tree('[]')").fetchall()
+        connection.tally_json_ready = raw  # type: ignore[attr-defined]
+    raw.set_authorizer(_sqlite_authorizer)
 
 
 def _sqlite_exit(tables: frozenset[str]) -> None:

@@ -52,7 +52,7 @@ def test_aging_shows_bucket_totals_and_a_bucket_link_filters_the_table(portal, p
     with page.expect_download() as download:
         page.get_by_role("link", name="Download CSV").click()
     csv = csv_rows(download.value)
-    assert csv[0] == ["as_of", "bucket", "invoices", "balance", "currency"]
+    assert csv[0] == ["As of", "Days past due", "Invoices", "Balance", "Currency"]
     assert [r[1:3] for r in csv[1:]] == [
         *[[label, str(len(buckets[key]))] for key, label, *_ in AGING_BUCKETS],
         ["Total", str(sum(len(v) for v in buckets.values()))],

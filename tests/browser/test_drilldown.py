@@ -93,9 +93,9 @@ def test_the_pdf_and_the_csvs_download_with_the_right_content(portal, page):
             "link", name="Download all as CSV"
         ).click()
     events = csv_rows(events_download.value)
-    assert events[0] == ["occurred_at", "kind", "reference", "quantity", "details"]
+    assert events[0][:4] == ["When (UTC)", "Kind", "Reference", "Quantity"]
     assert [r[2] for r in events[1:]] == references
-    assert {r[1] for r in events[1:]} == {"pick"}
+    assert {r[1] for r in events[1:]} == {"Pick"}
 
     # The invoices CSV is the table as filtered and sorted on screen, every page of it.
     page.get_by_label("Status").select_option("overdue")
@@ -104,17 +104,17 @@ def test_the_pdf_and_the_csvs_download_with_the_right_content(portal, page):
         page.get_by_role("link", name="Download CSV").click()
     invoices = csv_rows(invoices_download.value)
     assert invoices[0] == [
-        "number",
-        "issue_date",
-        "due_date",
-        "status",
-        "currency",
-        "total",
-        "balance",
+        "Invoice",
+        "Issue date",
+        "Due date",
+        "Status",
+        "Currency",
+        "Total",
+        "Balance",
     ]
     overdue = expected_order(portal, only=portal.numbers_with_status("overdue"))
     assert [r[0] for r in invoices[1:]] == overdue
-    assert {r[3] for r in invoices[1:]} == {"overdue"}
+    assert {r[3] for r in invoices[1:]} == {"Overdue"}
 
     page.goto("/?sort=amount&dir=asc")
     with page.expect_download() as all_download:
@@ -125,7 +125,7 @@ def test_the_pdf_and_the_csvs_download_with_the_right_content(portal, page):
     by_number = {r[0]: r for r in everything}
     partial = portal.roles.partial
     assert by_number[portal.roles.partial.display_number][3:] == [
-        "partially_paid",
+        "Partially paid",
         "USD",
         str(to_decimal(partial.total_minor, "USD")),
         str(to_decimal(partial.balance_minor, "USD")),

@@ -202,15 +202,15 @@ def test_csv_of_invoices_and_of_a_lines_events(setup):
             io.StringIO(b"".join(setup.browser.get("/invoices.csv").streaming_content).decode())
         )
     )
-    assert rows[0][:3] == ["number", "issue_date", "due_date"]
+    assert rows[0][:3] == ["Invoice", "Issue date", "Due date"]
     assert [r[0] for r in rows[1:]] == [setup.ours.display_number]
     line = setup.ours.lines.get(kind="pick")
     response = setup.browser.get(
         reverse("portal:line_events_csv", args=[setup.ours.display_number, line.pk])
     )
     events = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
-    assert events[0] == ["occurred_at", "kind", "reference", "quantity", "details"]
-    assert len(events) == 13 and {r[1] for r in events[1:]} == {"pick"}
+    assert events[0] == ["When (UTC)", "Kind", "Reference", "Quantity"]
+    assert len(events) == 13 and {r[1] for r in events[1:]} == {"Pick"}
 
 
 def test_the_invoices_csv_of_an_aging_bucket_lists_what_the_page_lists(acme, acme_browser):

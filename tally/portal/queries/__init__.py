@@ -31,7 +31,7 @@ from .detail import (
     invoice_id_for_number,
 )
 from .disputes import DisputeView, MessageRow
-from .events import EventPage, EventRow, all_line_events, line_events
+from .events import EventPage, EventRow, all_line_events, line_detail_keys, line_events
 from .invoices import InvoiceFilters, InvoicePage, all_invoice_rows, invoice_page
 from .payments import AppliedTo, PaymentPage, PaymentRow, payment_page
 from .summary import ClientHeader, StatCards, client_header, stat_cards
@@ -73,6 +73,7 @@ __all__ = [
     "invoice_id_for_number",
     "printed_number",
     "invoice_page",
+    "line_detail_keys",
     "line_events",
     "payment_page",
     "stat_cards",

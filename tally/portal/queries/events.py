@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.db import connection
 from django.db.models import (
     Exists,
     OuterRef,
@@ -109,3 +110,39 @@ def all_line_events(client_id: int, line_id: int, batch: int = 5000) -> Iterator
         if not page.next_cursor:
             return
         cursor = page.next_cursor
+
+
+def line_detail_keys(client_id: int, line_id: int) -> list[str]:
+    """The keys of the details of a line's events, every one that occurs, sorted: the
+    columns a spreadsheet gets for them. One set-based read of the line's events (the
+    database takes each object's keys apart), so the CSV can stream after it."""
+    with client_scope(client_id, _tables(InvoiceLine, Invoice, BilledRange, Event)):
+        found = list(
+            InvoiceLine.objects.filter(client_id=client_id, pk=line_id)
+            .filter(Exists(Invoice.objects.issued().filter(pk=OuterRef("invoice_id"))))
+            .values("kind", *_RANGE_COLUMNS)
+        )
+        if not found:
+            raise NotFound("line")
+        ranges = [
+            tuple(row[c] for c in _RANGE_COLUMNS)
+            for row in found
+            if row["ranges__occurred_from"] is not None
+        ]
+        if not ranges:
+            return []
+        events = events_billed_by(client_id, found[0]["kind"], ranges, None, False)
+        sql, params = events.values("details").query.sql_with_params()
+        if connection.vendor == "postgresql":
+            keys_sql = (
+                f"SELECT DISTINCT jsonb_object_keys(e.details) FROM ({sql}) e "  # noqa: S608 (the ORM's SQL)
+                "WHERE jsonb_typeof(e.details) = 'object'"
+            )
+        else:
+            keys_sql = (
+                f"SELECT DISTINCT j.key FROM ({sql}) e, json_each(e.details) j "  # noqa: S608 (the ORM's SQL)
+                "WHERE json_type(e.details) = 'object'"
+            )
+        with connection.cursor() as cursor:
+            cursor.execute(keys_sql, params)
+            return sorted(str(key) for (key,) in cursor.fetchall())
