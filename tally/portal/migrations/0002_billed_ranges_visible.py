@@ -2,34 +2,7 @@
 
 from django.db import migrations
 
-ROLE = "tally_portal"
-TABLE = "invoicing_billedrange"
-CONDITION = "client_id = nullif(current_setting('tally.client_id', true), '')::bigint"
-
-
-def apply(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    run = schema_editor.execute
-    run(f"GRANT SELECT ON {TABLE} TO {ROLE}")
-    run(f"ALTER TABLE {TABLE} ENABLE ROW LEVEL SECURITY")
-    run(f"ALTER TABLE {TABLE} FORCE ROW LEVEL SECURITY")
-    run(
-        f"CREATE POLICY portal_client_scope ON {TABLE} TO {ROLE} "
-        f"USING ({CONDITION}) WITH CHECK ({CONDITION})"
-    )
-    run(f"CREATE POLICY application_owner ON {TABLE} TO CURRENT_USER USING (true) WITH CHECK (true)")
-
-
-def revert(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
-    run = schema_editor.execute
-    run(f"DROP POLICY IF EXISTS portal_client_scope ON {TABLE}")
-    run(f"DROP POLICY IF EXISTS application_owner ON {TABLE}")
-    run(f"ALTER TABLE {TABLE} NO FORCE ROW LEVEL SECURITY")
-    run(f"ALTER TABLE {TABLE} DISABLE ROW LEVEL SECURITY")
-    run(f"REVOKE ALL ON {TABLE} FROM {ROLE}")
+from ._client_visible import client_visible
 
 
 class Migration(migrations.Migration):
@@ -37,4 +10,4 @@ class Migration(migrations.Migration):
         ("portal", "0001_client_scope_role"),
         ("invoicing", "0004_billedrange"),
     ]
-    operations = [migrations.RunPython(apply, revert)]
+    operations = [client_visible("invoicing_billedrange")]
