@@ -56,6 +56,14 @@ class NewPasswordForm(auth_forms.SetPasswordForm):
         )
 
 
+class ChangePasswordForm(auth_forms.PasswordChangeForm):
+    """Django's form: the current password, then the new one twice, checked by the
+    settings' validators. The accounts service saves it (`services.change_password`)."""
+
+    def save(self, commit: bool = True) -> User:
+        raise NotImplementedError("saved by services.change_password")
+
+
 class ResetRequestForm(auth_forms.PasswordResetForm):
     """Django's reset form, its email sent after the response (see tally.accounts.mail)."""
 

@@ -33,6 +33,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     client = models.ForeignKey(
         "clients.Client", null=True, blank=True, on_delete=models.PROTECT, related_name="users"
     )
+    # A client user who also keeps the client's billing contacts (who receive invoices
+    # and reminders). Only a client user can be one.
+    is_client_admin = models.BooleanField(default=False)
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(auto_now_add=True)
@@ -49,6 +52,10 @@ class User(AbstractBaseUser, PermissionsMixin):
                 name="client_user_has_exactly_one_client",
                 condition=(Q(role=Role.CLIENT_USER) & Q(client__isnull=False))
                 | (~Q(role=Role.CLIENT_USER) & Q(client__isnull=True)),
+            ),
+            models.CheckConstraint(
+                name="client_admin_is_a_client_user",
+                condition=Q(is_client_admin=False) | Q(role=Role.CLIENT_USER),
             ),
         ]
 
@@ -93,3 +100,21 @@ class LoginThrottle(models.Model):
 
     def __str__(self) -> str:
         return f"{self.scope} {self.key[:12]}…"
+
+
+class SignInSession(models.Model):
+    """One browser signed in to one account, so its owner can see where they are signed in
+    and end it. The session itself is Django's; this row names it and says where it began.
+    A row whose session has expired is not shown, and is purged with the sign-in counters."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="sign_in_sessions")
+    session_key = models.CharField(max_length=40, unique=True)
+    signed_in_at = models.DateTimeField()
+    user_agent = models.CharField(max_length=300, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "signed_in_at"], name="signin_user_time")]
+
+    def __str__(self) -> str:
+        return f"{self.user} since {self.signed_in_at:%Y-%m-%d %H:%M}"

@@ -5,6 +5,10 @@ from . import views
 app_name = "accounts"
 
 urlpatterns = [
+    path("", views.account, name="account"),
+    path("password/", views.change_password, name="change_password"),
+    path("sessions/<int:session_id>/end/", views.end_session, name="end_session"),
+    path("sessions/end-others/", views.end_other_sessions, name="end_other_sessions"),
     path("login/", views.SignInView.as_view(), name="login"),
     # Django 5's LogoutView accepts POST only: a link or an image cannot sign anyone out.
     path("logout/", views.SignOutView.as_view(), name="logout"),

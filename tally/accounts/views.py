@@ -10,14 +10,21 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth import views as auth_views
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
 
-from . import throttle
-from .forms import NewPasswordForm, ResetRequestForm, SignInForm
+from tally.errors import NotFound
+
+from . import queries, services, throttle
+from .forms import ChangePasswordForm, NewPasswordForm, ResetRequestForm, SignInForm
+from .models import User
 
 
 class SignInView(auth_views.LoginView):
@@ -87,3 +94,81 @@ class ResetPasswordConfirmView(auth_views.PasswordResetConfirmView):
 
 class ResetPasswordCompleteView(auth_views.PasswordResetCompleteView):
     template_name = "registration/reset_password_complete.html"
+
+
+def _account_page(
+    request: HttpRequest, form: ChangePasswordForm, status: int = 200
+) -> HttpResponse:
+    user = request.user
+    assert isinstance(user, User)
+    return render(
+        request,
+        "accounts/account.html",
+        {
+            "form": form,
+            "sessions": queries.signed_in_sessions(user, request.session.session_key),
+        },
+        status=status,
+    )
+
+
+@never_cache
+@login_required
+@require_GET
+def account(request: HttpRequest) -> HttpResponse:
+    """One's own account: the password, and the browsers signed in to it."""
+    assert isinstance(request.user, User)
+    return _account_page(request, ChangePasswordForm(request.user))
+
+
+@never_cache
+@login_required
+@require_POST
+def change_password(request: HttpRequest) -> HttpResponse:
+    assert isinstance(request.user, User)
+    form = ChangePasswordForm(request.user, request.POST)
+    if not form.is_valid():
+        return _account_page(request, form, status=422)
+    current = request.session.session_key or ""
+    user = services.change_password(
+        user=form.user, password=form.cleaned_data["new_password1"], current_session=current
+    )
+    update_session_auth_hash(request, user)  # this browser stays signed in, under a new key
+    services.renamed_session(current, request.session.session_key)
+    messages.success(
+        request, "Your password has been changed. Every other browser has been signed out."
+    )
+    return redirect("accounts:account")
+
+
+@login_required
+@require_POST
+def end_session(request: HttpRequest, session_id: int) -> HttpResponse:
+    assert isinstance(request.user, User)
+    try:
+        ended = services.end_session(
+            user=request.user,
+            session_id=session_id,
+            current_session=request.session.session_key or "",
+        )
+    except NotFound as missing:
+        raise Http404("no such session") from missing
+    device = queries.describe_device(ended.user_agent)
+    messages.success(request, f"{device} has been signed out.")
+    return redirect("accounts:account")
+
+
+@login_required
+@require_POST
+def end_other_sessions(request: HttpRequest) -> HttpResponse:
+    assert isinstance(request.user, User)
+    count = services.end_other_sessions(
+        user=request.user, current_session=request.session.session_key or ""
+    )
+    messages.success(
+        request,
+        f"{count} other browser{'s' if count != 1 else ''} signed out."
+        if count
+        else "No other browser was signed in.",
+    )
+    return redirect("accounts:account")

@@ -16,6 +16,11 @@ class AuditAction(StrEnum):
     CLIENT_CREATED = "client.created"
     CLIENT_REMINDER_POLICY_SET = "client.reminder_policy_set"
     USER_PASSWORD_RESET = "user.password_reset"
+    USER_PASSWORD_CHANGED = "user.password_changed"
+    # A signed-in browser ended by its owner from another one (not an ordinary sign-out).
+    USER_SESSION_ENDED = "user.session_ended"
+    BILLING_CONTACT_ADDED = "billing_contact.added"
+    BILLING_CONTACT_REMOVED = "billing_contact.removed"
     EVENTS_INGESTED = "events.ingested"
     RATE_CARD_CREATED = "rate_card.created"
     RATE_CARD_CLOSED = "rate_card.closed"

@@ -3,12 +3,14 @@
 import zoneinfo
 
 from babel import Locale, UnknownLocaleError
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import transaction
 
 from tally.audit import services as audit
 from tally.audit.actors import Actor
 from tally.audit.models import AuditAction
-from tally.errors import DomainError, Problem
+from tally.errors import DomainError, NotFound, Problem
 from tally.money import MoneyError, check_currency
 
 from .models import BillingContact, Client
@@ -108,3 +110,78 @@ def create_client(
         },
     )
     return client
+
+
+def _may_keep_contacts(actor: Actor, client_id: int) -> bool:
+    """A client user keeps its own client's contacts only as the client's admin; the
+    3PL's people and the system keep any client's."""
+    own = getattr(actor, "client_id", None)
+    if own is None:
+        return True
+    return own == client_id and bool(getattr(actor, "is_client_admin", False))
+
+
+def _refuse_unless_keeper(actor: Actor, client_id: int) -> None:
+    if not _may_keep_contacts(actor, client_id):
+        raise DomainError(
+            "not_allowed", "only your company's account admin can change billing contacts"
+        )
+
+
+@transaction.atomic
+def add_billing_contact(*, actor: Actor, client_id: int, name: str, email: str) -> BillingContact:
+    """Someone else who receives the client's invoices and reminders."""
+    _refuse_unless_keeper(actor, client_id)
+    client = Client.objects.select_for_update().filter(pk=client_id).first()
+    if client is None:
+        raise NotFound("client")
+    name, email = name.strip(), email.strip().lower()
+    problems = []
+    if not name:
+        problems.append(Problem("enter the person's or mailbox's name", field="name"))
+    try:
+        validate_email(email)
+    except ValidationError:
+        problems.append(Problem(f"{email!r} is not an email address", field="email"))
+    else:
+        if BillingContact.objects.filter(client=client, email=email).exists():
+            problems.append(Problem("that address already receives them", field="email"))
+    if problems:
+        raise DomainError("invalid_contact", "the contact was not added", problems)
+    contact = BillingContact.objects.create(client=client, name=name, email=email)
+    audit.record(
+        actor=actor,
+        action=AuditAction.BILLING_CONTACT_ADDED,
+        obj=contact,
+        client_id=client.pk,
+        after={"name": name, "email": email},
+    )
+    return contact
+
+
+@transaction.atomic
+def remove_billing_contact(*, actor: Actor, client_id: int, contact_id: int) -> BillingContact:
+    """Stop sending one contact the client's invoices and reminders. The last contact
+    stays: with none, an issued invoice would reach nobody."""
+    _refuse_unless_keeper(actor, client_id)
+    # The client's row is the lock: two admins removing the last two contacts at once
+    # cannot leave none.
+    if not Client.objects.select_for_update().filter(pk=client_id).exists():
+        raise NotFound("client")
+    contact = BillingContact.objects.filter(client_id=client_id, pk=contact_id).first()
+    if contact is None:
+        raise NotFound("billing contact")
+    if BillingContact.objects.filter(client_id=client_id).count() == 1:
+        raise DomainError(
+            "last_contact",
+            "the last billing contact stays: add another before removing this one",
+        )
+    audit.record(
+        actor=actor,
+        action=AuditAction.BILLING_CONTACT_REMOVED,
+        obj=contact,
+        client_id=client_id,
+        before={"name": contact.name, "email": contact.email},
+    )
+    contact.delete()
+    return contact

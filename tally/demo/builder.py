@@ -279,8 +279,10 @@ def _create_people(clients: dict[str, Client]) -> list[tuple[str, str, str]]:
             role=Role.CLIENT_USER,
             client=client,
             full_name=f"{client.name} accounts payable",
+            # Keeps who receives the invoices (Account → billing contacts).
+            is_client_admin=True,
         )
-        logins.append(("client user", email, client.name))
+        logins.append(("client admin", email, client.name))
     del operator
     return logins
 

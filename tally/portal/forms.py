@@ -6,6 +6,7 @@ from decimal import ROUND_DOWN, Decimal
 from django import forms
 from django.forms.renderers import Jinja2
 
+from tally.errors import DomainError
 from tally.money import MAX_AMOUNT_DIGITS, MoneyError, exponent, parse_amount
 
 from .queries import AGING_BUCKETS, SORTS, STATUS_LABELS, InvoiceFilters
@@ -229,3 +230,20 @@ class PaymentFilterForm(forms.Form):
         if not self.is_bound or not self.is_valid() and name in self.errors:
             return None
         return self.cleaned_data.get(name)
+
+
+class BillingContactForm(forms.Form):
+    name = forms.CharField(max_length=200, label="Name")
+    email = forms.EmailField(label="Email")
+
+
+def show_refusal(form: forms.Form, error: Exception) -> None:
+    """A service's refusal on the form: each problem next to its field, or above the form."""
+    if isinstance(error, DomainError) and error.problems:
+        for problem in error.problems:
+            field = problem.field if problem.field in form.fields else None
+            # The services speak of a field ("must be at most $40.00"); a form says it whole.
+            message = problem.message[:1].upper() + problem.message[1:]
+            form.add_error(field, message if message.endswith(".") else f"{message}.")
+    else:
+        form.add_error(None, error.message if isinstance(error, DomainError) else str(error))

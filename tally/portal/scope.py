@@ -39,6 +39,7 @@ PORTAL_ROLE = "tally_portal"
 # view it came through, and the authorizer would refuse it.
 CLIENT_VISIBLE: dict[str, str] = {
     "clients_client": "id = {client} AND length(code) > 0",
+    "clients_billingcontact": "client_id = {client}",
     "invoicing_invoice": "client_id = {client} AND number IS NOT NULL",
     "invoicing_invoiceline": "client_id = {client}",
     "invoicing_billedrange": "client_id = {client}",

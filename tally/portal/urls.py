@@ -1,6 +1,6 @@
 from django.urls import path, register_converter
 
-from . import downloads, views
+from . import contacts, downloads, views
 from .access import InvoiceNumberConverter
 
 register_converter(InvoiceNumberConverter, "invoice_number")
@@ -28,6 +28,11 @@ urlpatterns = [
         name="line_events_csv",
     ),
     path("payments/", views.payments, name="payments"),
+    path("account/contacts/", contacts.billing_contacts, name="billing_contacts"),
+    path("account/contacts/add/", contacts.add_contact, name="add_contact"),
+    path(
+        "account/contacts/<int:contact_id>/remove/", contacts.remove_contact, name="remove_contact"
+    ),
     path("reports/aging/", views.aging, name="aging"),
     path("reports/aging.csv", downloads.aging_csv, name="aging_csv"),
 ]

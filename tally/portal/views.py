@@ -24,6 +24,7 @@ from .forms import (
     InvoiceFilterForm,
     MessageForm,
     PaymentFilterForm,
+    show_refusal,
     too_many_decimals,
 )
 
@@ -212,7 +213,7 @@ def dispute_invoice(request: HtmxHttpRequest, portal: Portal, number: str) -> Ht
         except MoneyError:  # more decimals than the currency has
             form.add_error("amount", too_many_decimals(portal.client.currency))
         except DomainError as e:
-            _form_errors(form, e)
+            show_refusal(form, e)
         else:
             if not request.htmx:  # with htmx the conversation itself appears in place
                 messages.success(
@@ -244,7 +245,7 @@ def post_message(
                 body=form.cleaned_data["body"],
             )
         except DomainError as e:
-            _form_errors(form, e)
+            show_refusal(form, e)
         else:
             return _back_to_invoice(request, portal, number, done="message_sent")
     context = {"portal": portal, **detail_context, "message_form": form}
@@ -254,17 +255,6 @@ def post_message(
 def _client(request: HtmxHttpRequest):  # noqa: ANN202
     """The signed-in user's own client, for the services (which check ownership again)."""
     return request.user.client  # type: ignore[union-attr]
-
-
-def _form_errors(form, error: Exception) -> None:  # noqa: ANN001
-    if isinstance(error, DomainError) and error.problems:
-        for problem in error.problems:
-            field = problem.field if problem.field in form.fields else None
-            # The services speak of a field ("must be at most $40.00"); a form says it whole.
-            message = problem.message[:1].upper() + problem.message[1:]
-            form.add_error(field, message if message.endswith(".") else f"{message}.")
-    else:
-        form.add_error(None, error.message if isinstance(error, DomainError) else str(error))
 
 
 def _on_billing_page(request: HtmxHttpRequest) -> bool:

@@ -38,6 +38,7 @@ PERIODIC = (
     Periodic(tasks.send_due_reminders, timedelta(minutes=15)),
     Periodic(tasks.purge_login_throttle, timedelta(days=1)),
     Periodic(tasks.purge_form_submissions, timedelta(days=1)),
+    Periodic(tasks.purge_ended_sessions, timedelta(days=1)),
     Periodic(tasks.prune_task_results, timedelta(days=1)),
 )
 

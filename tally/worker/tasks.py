@@ -12,6 +12,7 @@ from django.utils import timezone
 from django_tasks import TaskContext, TaskResultStatus, task
 from django_tasks_db.models import DBTaskResult
 
+from tally.accounts import services as accounts
 from tally.accounts import throttle
 from tally.console.services import submissions
 from tally.disputes import emails as dispute_emails
@@ -100,6 +101,12 @@ def purge_form_submissions() -> int:
     """Daily: forget the console's one-time form keys claimed a month ago
     (`console.services.submissions.KEEP_FOR`). Twice deletes nothing more."""
     return submissions.purge_submissions()
+
+
+@task()
+def purge_ended_sessions() -> int:
+    """Daily: drop expired sessions and the names of ended ones. Twice deletes nothing more."""
+    return accounts.purge_ended_sessions()
 
 
 KEEP_SUCCESSFUL_FOR = timedelta(days=7)

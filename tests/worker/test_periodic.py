@@ -16,6 +16,7 @@ REMINDERS = tasks.send_due_reminders.module_path
 PURGE = tasks.purge_login_throttle.module_path
 PRUNE = tasks.prune_task_results.module_path
 KEYS = tasks.purge_form_submissions.module_path
+SESSIONS = tasks.purge_ended_sessions.module_path
 
 
 def queued() -> list[str]:
@@ -29,6 +30,7 @@ def test_each_periodic_task_is_enqueued_once_per_slot():
     first = enqueue_due(at)
     assert sorted((r.task_path, r.slot) for r in first) == [
         (PRUNE, datetime(2026, 11, 25, tzinfo=UTC)),
+        (SESSIONS, datetime(2026, 11, 25, tzinfo=UTC)),
         (KEYS, datetime(2026, 11, 25, tzinfo=UTC)),
         (PURGE, datetime(2026, 11, 25, tzinfo=UTC)),
         (REMINDERS, datetime(2026, 11, 25, 10, 0, tzinfo=UTC)),
@@ -40,10 +42,9 @@ def test_each_periodic_task_is_enqueued_once_per_slot():
         datetime(2026, 11, 25, 10, 15, tzinfo=UTC),
     )
     next_day = enqueue_due(datetime(2026, 11, 26, 0, 20, tzinfo=UTC))
-    assert [r.task_path for r in next_day] == [REMINDERS, PURGE, KEYS, PRUNE]
-    assert queued() == sorted(
-        [REMINDERS, PURGE, KEYS, PRUNE, REMINDERS] + [REMINDERS, PURGE, KEYS, PRUNE]
-    )
+    assert [r.task_path for r in next_day] == [REMINDERS, PURGE, KEYS, SESSIONS, PRUNE]
+    daily = [PURGE, KEYS, SESSIONS, PRUNE]
+    assert queued() == sorted([REMINDERS, *daily, REMINDERS] + [REMINDERS, *daily])
     # Each slot's row names the task it enqueued.
     assert set(ScheduledRun.objects.values_list("task_id", flat=True)) == {
         str(pk) for pk in DBTaskResult.objects.values_list("pk", flat=True)
@@ -54,7 +55,7 @@ def test_two_workers_scheduling_the_same_slot_at_once_enqueue_it_once(tx_db):
     at = datetime(2026, 11, 25, 10, 7, tzinfo=UTC)
     outcomes = at_once(lambda: enqueue_due(at), lambda: enqueue_due(at))
     assert raised(outcomes) == []
-    assert queued() == sorted([REMINDERS, PURGE, KEYS, PRUNE])
+    assert queued() == sorted([REMINDERS, PURGE, KEYS, SESSIONS, PRUNE])
 
 
 def test_a_fresh_install_needs_no_cron_the_worker_runs_the_periodic_work(tx_db):
@@ -63,7 +64,7 @@ def test_a_fresh_install_needs_no_cron_the_worker_runs_the_periodic_work(tx_db):
 
     done = DBTaskResult.objects.values_list("task_path", "status")
     assert sorted(done) == sorted(
-        [(path, TaskResultStatus.SUCCESSFUL) for path in (REMINDERS, PURGE, KEYS, PRUNE)]
+        [(path, TaskResultStatus.SUCCESSFUL) for path in (REMINDERS, PURGE, KEYS, SESSIONS, PRUNE)]
     )
 
 

@@ -22,6 +22,7 @@ from .common import (
     LineRow,
     printed_number,
 )
+from .contacts import ContactRow, billing_contacts
 from .detail import (
     AllocationRow,
     CreditNoteRow,
@@ -50,6 +51,7 @@ __all__ = [
     "AllocationRow",
     "AppliedTo",
     "ClientHeader",
+    "ContactRow",
     "CreditNoteRow",
     "DisputeView",
     "EventPage",
@@ -68,6 +70,7 @@ __all__ = [
     "aging_bucket_range",
     "all_invoice_rows",
     "all_line_events",
+    "billing_contacts",
     "client_header",
     "invoice_detail",
     "invoice_id_for_number",
