@@ -27,6 +27,17 @@ BUCKET_KEYS = tuple(key for key, *_ in AGING_BUCKETS)
 BUCKET_LABELS = {key: label for key, label, *_ in AGING_BUCKETS}
 
 
+def future_day_problem(as_of: date, today: date) -> str | None:
+    """Why the aging as of `as_of` cannot be shown, or None: a day to come is refused
+    (nothing is known of it yet). The one rule for every form that asks for the day."""
+    if as_of <= today:
+        return None
+    return (
+        f"Choose today ({today:%B} {today.day}, {today.year}) or an earlier day: "
+        "the aging of a day to come is not known yet."
+    )
+
+
 def bucket_for(days_past_due: int) -> str:
     for key, _, low, high in AGING_BUCKETS:
         if (low is None or days_past_due >= low) and (high is None or days_past_due <= high):

@@ -8,7 +8,7 @@ times in the client's time zone, amounts as plain numbers with their currency be
 import csv
 import json
 from collections.abc import Iterable, Iterator
-from datetime import date, datetime, tzinfo
+from datetime import datetime, tzinfo
 
 from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.utils import timezone
@@ -19,6 +19,7 @@ from tally.money import to_decimal
 from . import queries
 from .access import Portal, client_portal
 from .formatting import kind_label
+from .forms import AgingDayForm
 from .views import HtmxHttpRequest, invoice_id_from_number, table_filters
 
 
@@ -128,14 +129,7 @@ def detail_cell(value: object) -> object:
 @require_GET
 @client_portal
 def aging_csv(request: HtmxHttpRequest, portal: Portal) -> HttpResponse:
-    try:
-        as_of = (
-            date.fromisoformat(request.GET.get("as_of", ""))
-            if request.GET.get("as_of")
-            else portal.today
-        )
-    except ValueError:
-        as_of = portal.today
+    as_of = AgingDayForm(request.GET if "as_of" in request.GET else None, today=portal.today).day
     report = queries.aging(portal.client_id, as_of)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = (

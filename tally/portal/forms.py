@@ -8,6 +8,7 @@ from django.forms.renderers import Jinja2
 
 from tally.errors import DomainError
 from tally.money import MAX_AMOUNT_DIGITS, MoneyError, exponent, parse_amount
+from tally.payments.aging import BUCKET_KEYS, future_day_problem
 
 from .queries import AGING_BUCKETS, SORTS, STATUS_LABELS, InvoiceFilters
 
@@ -109,9 +110,13 @@ class InvoiceFilterForm(forms.Form):
     bucket = forms.CharField(required=False, widget=forms.HiddenInput)
     as_of = forms.DateField(required=False, widget=forms.HiddenInput)
 
-    def __init__(self, *args: object, currency: str = "USD", **kwargs: object) -> None:
+    def __init__(self, *args: object, currency: str, today: date, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.currency = currency
+        self.today = today
+
+    def clean_as_of(self) -> date | None:
+        return _not_a_day_to_come(self.cleaned_data.get("as_of"), self.today)
 
     def clean(self) -> dict:
         return _ranges_in_order(
@@ -129,10 +134,15 @@ class InvoiceFilterForm(forms.Form):
             self.add_error(field, too_many_decimals(self.currency))
             return None
 
-    def filters(self, bucket_invoice_ids: list[int] | None = None) -> InvoiceFilters:
-        """The valid part of the filters; an invalid field is shown with its error and ignored."""
+    def filters(self) -> InvoiceFilters:
+        """The valid part of the filters; an invalid field is shown with its error and ignored.
+        An aging bucket lists what it counted as of its day, with what each invoice owed
+        then; a bucket with a day to come lists nothing (its error says why)."""
         data = self.cleaned_data if self.is_bound and hasattr(self, "cleaned_data") else {}
         ok = {k: v for k, v in data.items() if k not in self.errors}
+        bucket = ok.get("bucket") or ""
+        refused_day = "as_of" in self.errors
+        aging = bucket if bucket in BUCKET_KEYS and not refused_day else ""
         return InvoiceFilters(
             statuses=(ok["status"],) if ok.get("status") else (),
             issued_from=ok.get("issued_from"),
@@ -142,7 +152,9 @@ class InvoiceFilterForm(forms.Form):
             amount_min_minor=self._minor(ok.get("amount_min"), "amount_min"),
             amount_max_minor=self._minor(ok.get("amount_max"), "amount_max"),
             search=ok.get("q") or "",
-            invoice_ids=tuple(bucket_invoice_ids) if bucket_invoice_ids is not None else None,
+            aging=aging,
+            as_of=(ok.get("as_of") or self.today) if aging else None,
+            nothing=bool(bucket) and refused_day,
         )
 
     @property
@@ -173,6 +185,39 @@ class InvoiceFilterForm(forms.Form):
     @property
     def as_of_date(self) -> date | None:
         return self.cleaned_data.get("as_of") if hasattr(self, "cleaned_data") else None
+
+
+def _not_a_day_to_come(as_of: date | None, today: date) -> date | None:
+    problem = future_day_problem(as_of, today) if as_of is not None else None
+    if problem:
+        raise forms.ValidationError(problem)
+    return as_of
+
+
+class AgingDayForm(forms.Form):
+    """The aging report's day (a GET form): today when empty; a day to come is refused
+    (payments.aging's rule, as in the console)."""
+
+    as_of = forms.DateField(
+        required=False,
+        label="As of",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={"invalid": "Enter the date as YYYY-MM-DD."},
+    )
+
+    def __init__(self, data: object, *, today: date) -> None:
+        super().__init__(data)  # type: ignore[arg-type]
+        self.today = today
+
+    def clean_as_of(self) -> date | None:
+        return _not_a_day_to_come(self.cleaned_data.get("as_of"), self.today)
+
+    @property
+    def day(self) -> date:
+        """The day asked for when it is valid, else today."""
+        if self.is_bound and self.is_valid():
+            return self.cleaned_data.get("as_of") or self.today
+        return self.today
 
 
 class DisputeForm(forms.Form):

@@ -1,7 +1,6 @@
 """The client portal's pages. Thin: read through `queries`, write through the services."""
 
 import re
-from datetime import date
 from urllib.parse import urlparse
 
 from django.contrib import messages
@@ -20,6 +19,7 @@ from tally.money import MoneyError, parse_amount
 from . import queries
 from .access import Portal, SpelledDifferently, client_portal
 from .forms import (
+    AgingDayForm,
     DisputeForm,
     InvoiceFilterForm,
     MessageForm,
@@ -71,16 +71,12 @@ def table_filters(
 ) -> tuple[InvoiceFilterForm, queries.InvoiceFilters]:
     """The invoice table's filters as the query string sets them, an aging bucket included:
     the page and its CSV download list the same invoices."""
-    form = InvoiceFilterForm(request.GET or None, currency=portal.client.currency)
-    bucket_ids = None
+    form = InvoiceFilterForm(
+        request.GET or None, currency=portal.client.currency, today=portal.today
+    )
     if form.is_bound:
         form.is_valid()
-        bucket = form.cleaned_data.get("bucket")
-        if bucket:
-            as_of = form.as_of_date or portal.today
-            report = queries.aging(portal.client_id, as_of)
-            bucket_ids = next((b.invoice_ids for b in report.buckets if b.key == bucket), [])
-    return form, form.filters(bucket_ids)
+    return form, form.filters()
 
 
 def _table_state(
@@ -292,19 +288,11 @@ def _back_to_invoice(
 @require_GET
 @client_portal
 def aging(request: HtmxHttpRequest, portal: Portal) -> HttpResponse:
-    as_of = portal.today
-    error = ""
-    if request.GET.get("as_of"):
-        try:
-            as_of = date.fromisoformat(request.GET["as_of"])
-        except ValueError:
-            error = "Enter the date as YYYY-MM-DD."
+    form = AgingDayForm(request.GET if "as_of" in request.GET else None, today=portal.today)
+    as_of = form.day
     report = queries.aging(portal.client_id, as_of)
-    return render(
-        request,
-        "portal/aging.html",
-        {"portal": portal, "report": report, "error": error, "is_today": as_of == portal.today},
-    )
+    context = {"portal": portal, "report": report, "form": form, "is_today": as_of == portal.today}
+    return render(request, "portal/aging.html", context)
 
 
 @require_GET

@@ -81,3 +81,31 @@ def test_aging_shows_bucket_totals_and_a_bucket_link_filters_the_table(portal, p
     page.wait_for_url(re.compile(r"as_of="))
     expect(page.locator("table.aging tfoot td").nth(0)).to_have_text("1")
     expect(page.get_by_role("link", name="Today")).to_be_visible()
+
+
+def test_a_bucket_of_a_past_day_shows_what_each_invoice_owed_then(portal, page):
+    """Twenty-one days ago the overdue, part-paid invoice owed all of it (the 1.00 came
+    the next day); the bucket's list shows that, not today's balance."""
+    from datetime import timedelta
+
+    inv = portal.roles.overdue_partial
+    inv.refresh_from_db()
+    day = portal.today - timedelta(days=21)
+    page.goto(f"/reports/aging/?as_of={day.isoformat()}")
+    page.get_by_role("link", name="1–30 days").click()
+    page.wait_for_url(re.compile(rf"\?bucket=1_30&as_of={day.isoformat()}$"))
+    expect(page.locator(".active-filter")).to_contain_text("the balance it had at the end of")
+    row = page.locator(f"#invoice-{inv.display_number} tr").first
+    expect(row.locator("td.num").last).to_have_text(usd(inv.total_minor))
+    assert inv.balance_minor == inv.total_minor - 100
+    expect(page.get_by_role("columnheader", name=re.compile("Balance on"))).to_be_visible()
+    shot(page, portal, "aging-bucket-past-day")
+
+    # A day to come is refused next to the field; the report stays at today.
+    page.goto("/reports/aging/")
+    page.get_by_label("As of").fill((portal.today + timedelta(days=3)).isoformat())
+    page.get_by_role("button", name="Show").click()
+    error = page.locator("#as_of-error")
+    expect(error).to_contain_text("or an earlier day")
+    expect(page.get_by_label("As of")).to_have_attribute("aria-invalid", "true")
+    shot(page, portal, "aging-day-to-come")

@@ -329,3 +329,60 @@ def test_aging_as_of_a_day_before_a_void_still_counts_what_was_owed_that_day(acm
     assert invoice.voided_at.date() > as_of and invoice.balance_minor == 0
     assert queries.aging(acme.pk, as_of).total_minor == 350
     assert queries.aging(acme.pk, invoice.voided_at.date()).total_minor == 0
+
+
+def test_an_aging_bucket_lists_what_each_invoice_owed_at_the_end_of_its_day(ledger, operator):
+    """As of 20 November the October invoice was 20 days late and owed all its 7.00: the
+    2.00 paid on 10 December and a 1.00 credit note issued since came later (today it
+    owes 4.00). The bucket's list shows 7.00, as the report counted it."""
+    acme = ledger.acme.pk
+    create_credit_note(
+        actor=operator,
+        client=ledger.acme,
+        invoice_id=ledger.partial.pk,
+        amount_minor=100,
+        reason="Goodwill",
+    )
+    later = issued_invoice(
+        ledger.acme,
+        picks=5,
+        period=(date(2026, 9, 1), date(2026, 9, 30)),
+        issue_date=date(2026, 10, 10),
+    )  # 1.75, due 11-09
+    issued_invoice(ledger.globex, picks=9, issue_date=date(2026, 10, 10))  # theirs, as late
+    as_of = date(2026, 11, 20)
+    report = {b.key: b for b in queries.aging(acme, as_of).buckets}
+    assert (report["1_30"].balance_minor, report["1_30"].invoice_count) == (700 + 175, 2)
+    bucket = InvoiceFilters(aging="1_30", as_of=as_of)
+    page = queries.invoice_page(acme, TODAY, bucket, sort="balance", descending=False)
+    assert [(r.number, r.balance_minor) for r in page.rows] == [
+        (later.display_number, 175),
+        (ledger.partial.display_number, 700),
+    ]
+    assert (page.matching, page.matching_balance_minor) == (2, 875)
+    # Keyset pages on the balance of that day.
+    first = queries.invoice_page(acme, TODAY, bucket, sort="balance", descending=True, limit=1)
+    second = queries.invoice_page(
+        acme, TODAY, bucket, sort="balance", descending=True, cursor=first.next_cursor, limit=1
+    )
+    assert [r.balance_minor for r in first.rows + second.rows] == [700, 175]
+    # Today the same invoice owes what is left of it, in the bucket it is in now.
+    now = queries.invoice_page(acme, TODAY, InvoiceFilters(aging="31_60", as_of=TODAY))
+    assert {(r.number, r.balance_minor) for r in now.rows} == {
+        (later.display_number, 175),
+        (ledger.partial.display_number, 400),
+    }
+
+
+def test_an_aging_bucket_is_read_in_a_fixed_number_of_statements(ledger):
+    from django.test.utils import CaptureQueriesContext
+
+    acme = ledger.acme.pk
+    bucket = InvoiceFilters(aging="1_30", as_of=date(2026, 11, 20))
+    with CaptureQueriesContext(connection) as one:
+        assert len(queries.invoice_page(acme, TODAY, bucket).rows) == 1
+    for n in range(3):
+        issued_invoice(ledger.acme, picks=5 + n, issue_date=date(2026, 10, 10))
+    with CaptureQueriesContext(connection) as four:
+        assert len(queries.invoice_page(acme, TODAY, bucket).rows) == 4
+    assert len(four.captured_queries) == len(one.captured_queries)

@@ -218,7 +218,7 @@ def test_the_invoices_csv_of_an_aging_bucket_lists_what_the_page_lists(acme, acm
     recent = issued_invoice(
         acme, picks=20, period=(date(2026, 11, 1), date(2026, 11, 30)), issue_date=date(2026, 12, 1)
     )
-    query = {"bucket": "over_90", "as_of": "2026-12-15"}
+    query = {"bucket": "61_90", "as_of": "2026-11-25"}  # Aug 31 is 86 days before
     html = acme_browser.get("/", query).content.decode()
     assert old.display_number in html and recent.display_number not in html
     download = b"".join(acme_browser.get(reverse("portal:invoices_csv"), query).streaming_content)
@@ -227,11 +227,11 @@ def test_the_invoices_csv_of_an_aging_bucket_lists_what_the_page_lists(acme, acm
 
 
 def test_aging_page_and_csv(setup):
-    html = setup.browser.get(reverse("portal:aging"), {"as_of": "2026-12-15"}).content.decode()
-    assert "1–30 days" in html and "$4.34" in html
-    response = setup.browser.get(reverse("portal:aging_csv"), {"as_of": "2026-12-15"})
+    html = setup.browser.get(reverse("portal:aging"), {"as_of": "2026-11-25"}).content.decode()
+    assert "Current" in html and "$4.34" in html  # due Dec 1: not yet due
+    response = setup.browser.get(reverse("portal:aging_csv"), {"as_of": "2026-11-25"})
     rows = list(csv.reader(io.StringIO(response.content.decode())))
-    assert rows[2] == ["2026-12-15", "1–30 days", "1", "4.34", "USD"]
+    assert rows[1] == ["2026-11-25", "Current", "1", "4.34", "USD"]
     assert rows[-1][1:3] == ["Total", "1"]
 
 

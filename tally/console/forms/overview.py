@@ -4,6 +4,8 @@ from datetime import date
 
 from django import forms
 
+from tally.payments.aging import future_day_problem
+
 
 class AsOfForm(forms.Form):
     """A GET form: today when empty; a day to come is refused (nothing is known of it)."""
@@ -21,12 +23,9 @@ class AsOfForm(forms.Form):
 
     def clean_as_of(self) -> date | None:
         as_of: date | None = self.cleaned_data.get("as_of")
-        if as_of is not None and as_of > self.today:
-            raise forms.ValidationError(
-                f"Choose today ({self.today:%B} {self.today.day}, {self.today.year}) or an earlier "
-                "day: "
-                "the aging of a day to come is not known yet."
-            )
+        problem = future_day_problem(as_of, self.today) if as_of is not None else None
+        if problem:
+            raise forms.ValidationError(problem)
         return as_of
 
     @property

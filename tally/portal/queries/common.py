@@ -100,7 +100,8 @@ def _row(values: dict[str, Any]) -> InvoiceRow:
         due_date=values["due_date"],
         status=STATUSES[values["status_rank"]],
         total_minor=values["total_minor"],
-        balance_minor=values["balance_minor"],
+        # An aging bucket's list reads what the invoice owed at the end of its day.
+        balance_minor=values["owed_minor" if "owed_minor" in values else "balance_minor"],
         currency=values["currency"],
     )
 

@@ -8,8 +8,11 @@ from operator import or_
 
 from django.db.models import Count, Q, Sum
 
+from tally.invoicing.models import CreditNote
 from tally.invoicing.status import OUTSTANDING, InvoiceQuerySet
 from tally.pagination import DateKey, IntKey, KeysetPaginator
+from tally.payments.aging import BUCKET_KEYS, bucket_expression, owed_at_end_of
+from tally.payments.models import Allocation, Payment
 
 from ..scope import client_scope
 from .common import (
@@ -21,6 +24,7 @@ from .common import (
     InvoiceRow,
     _invoices,
     _row,
+    _tables,
 )
 from .search import _SEARCH_TABLES, _invoices_billing_reference
 
@@ -35,7 +39,11 @@ class InvoiceFilters:
     amount_min_minor: int | None = None
     amount_max_minor: int | None = None
     search: str = ""
-    invoice_ids: tuple[int, ...] | None = None  # e.g. the invoices of an aging bucket
+    # An aging bucket's key: the invoices it counted at the end of `as_of`, each with what
+    # it owed then as its balance (payments/aging.py, the one definition).
+    aging: str = ""
+    as_of: date | None = None
+    nothing: bool = False  # a filter that matches no invoice (a bucket of a day to come)
 
 
 @dataclass(frozen=True)
@@ -49,6 +57,20 @@ class InvoicePage:
     # (the stat cards say it for the whole account).
     matching: int | None = None
     matching_balance_minor: int | None = None
+
+
+def _base(client_id: int, f: InvoiceFilters, today: date) -> InvoiceQuerySet:
+    """The client's invoices, or those an aging bucket counted as of its day, annotated
+    `owed_minor` (what each owed at the end of that day)."""
+    if f.aging not in BUCKET_KEYS:
+        return _invoices(client_id, today)
+    as_of = f.as_of or today
+    return (
+        owed_at_end_of(as_of, client_id)
+        .annotate(aging_bucket=bucket_expression(as_of))
+        .filter(aging_bucket=f.aging)
+        .with_status(today)
+    )
 
 
 def _apply_filters(
@@ -73,8 +95,8 @@ def _apply_filters(
         qs = qs.filter(total_minor__gte=f.amount_min_minor)
     if f.amount_max_minor is not None:
         qs = qs.filter(total_minor__lte=f.amount_max_minor)
-    if f.invoice_ids is not None:
-        qs = qs.filter(pk__in=f.invoice_ids)
+    if f.nothing:
+        qs = qs.none()
     term = f.search.strip()
     if term:
         digits = term.upper().removeprefix("INV-").lstrip("0")
@@ -100,6 +122,15 @@ _PAGES = {
     for sort, key in _SORT_KEYS.items()
     for descending in (True, False)
 }
+# An aging bucket's invoices: the balance shown (and sorted by) is what each owed then.
+_BUCKET_SORT_KEYS = _SORT_KEYS | {"balance": IntKey("owed_minor", seek=False)}
+_BUCKET_PAGES = {
+    (sort, descending): KeysetPaginator("portal.aging_bucket", [key, IntKey("id")], descending)
+    for sort, key in _BUCKET_SORT_KEYS.items()
+    for descending in (True, False)
+}
+_BUCKET_COLUMNS = (*(c for c in _ROW_COLUMNS if c != "balance_minor"), "owed_minor")
+_AGING_TABLES = _tables(Allocation, Payment, CreditNote)
 
 
 def invoice_page(
@@ -114,14 +145,19 @@ def invoice_page(
     """One page of the invoice table, keyset-paginated on (sort key, id): page 200 costs
     what page 1 costs."""
     sort = sort if sort in SORTS else "issue_date"
-    pages = _PAGES[sort, descending]
+    by_bucket = filters.aging in BUCKET_KEYS
+    pages = (_BUCKET_PAGES if by_bucket else _PAGES)[sort, descending]
+    balance = "owed_minor" if by_bucket else "balance_minor"
     tables = _INVOICE_TABLE | (_SEARCH_TABLES if filters.search.strip() else frozenset())
+    tables |= _AGING_TABLES if by_bucket else frozenset()
     with client_scope(client_id, tables):
-        qs = _apply_filters(_invoices(client_id, today), client_id, filters, today)
+        qs = _apply_filters(_base(client_id, filters, today), client_id, filters, today)
         summary = None
         if filters != InvoiceFilters():
-            summary = qs.aggregate(n=Count("id"), balance=Sum("balance_minor"))
-        page = pages.paginate(qs, pages.decode(cursor), limit, _ROW_COLUMNS)
+            summary = qs.aggregate(n=Count("id"), balance=Sum(balance))
+        page = pages.paginate(
+            qs, pages.decode(cursor), limit, _BUCKET_COLUMNS if by_bucket else _ROW_COLUMNS
+        )
     rows = [_row(v) for v in page.results]
     if summary is None:
         return InvoicePage(rows, page.next, page.prev, sort, descending)
