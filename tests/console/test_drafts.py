@@ -9,9 +9,10 @@ import pytest
 from tally.accounts.models import Role
 from tally.audit.models import AuditAction, AuditEvent
 from tally.console.queries import drafts as queries
+from tally.console.queries.line_events import line_events
 from tally.console.services import drafts as services
 from tally.console.services.submissions import AlreadySubmitted
-from tally.errors import DomainError
+from tally.errors import DomainError, NotFound
 from tally.invoicing.models import Invoice, InvoiceEmail, InvoiceStatus, LineKind
 from tally.invoicing.services import add_adjustment
 from tally.rating.services import create_rate_card
@@ -159,8 +160,8 @@ def test_a_lines_events_come_a_page_at_a_time_in_time_order(acme):
     add_events(acme, "pick", 7, day=date(2026, 10, 5), prefix="P")
     draft = generate(acme).invoice
     line = draft.lines.get(kind="pick")
-    first = queries.line_events(draft.pk, line.pk, limit=5)
-    second = queries.line_events(draft.pk, line.pk, first.next_cursor, limit=5)
+    first = line_events(draft.pk, line.pk, limit=5)
+    second = line_events(draft.pk, line.pk, first.next_cursor, limit=5)
     refs = [e.reference for e in first.rows + second.rows]
     assert refs == [f"REF-P-{i}" for i in range(7)]
     assert second.next_cursor is None and second.prev_cursor
@@ -172,12 +173,13 @@ def test_a_lines_events_are_only_its_own(acme, globex):
     add_events(acme, "label", 2, prefix="L")
     draft = generate(acme).invoice
     line = draft.lines.get(kind="pick")
-    assert [e.reference for e in queries.line_events(draft.pk, line.pk).rows] == [
+    assert [e.reference for e in line_events(draft.pk, line.pk).rows] == [
         "REF-A-0",
         "REF-A-1",
         "REF-A-2",
     ]
-    assert queries.line_events(draft.pk + 1000, line.pk) is None
+    with pytest.raises(NotFound):
+        line_events(draft.pk + 1000, line.pk)
 
 
 def test_the_draft_page_renders_lines_rates_and_events_links(ops, october):

@@ -8,7 +8,8 @@ from django.urls import reverse
 
 from tally.audit.actors import SystemActor
 from tally.audit.models import AuditEvent
-from tally.console.queries.invoice_detail import invoice_view, line_events
+from tally.console.queries.invoice_detail import invoice_view
+from tally.console.queries.line_events import line_events
 from tally.invoicing.models import CreditNote, Invoice, InvoiceStatus
 from tally.invoicing.services import add_adjustment
 from tally.portal.queries import invoice_detail

@@ -8,8 +8,6 @@ hide a draft, and the console never imports the portal).
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from functools import reduce
-from operator import or_
 from typing import Any
 
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Value
@@ -17,14 +15,13 @@ from django.db.models.functions import Coalesce
 
 from tally.audit.models import AuditAction, AuditEvent
 from tally.invoicing.models import (
-    BilledRange,
     Invoice,
     InvoiceLine,
     InvoiceStatus,
     LineKind,
     format_invoice_number,
 )
-from tally.operations.models import Event, EventKind
+from tally.operations.models import EventKind
 from tally.pagination import DateTimeKey, IntKey, KeysetPaginator
 from tally.rating.models import RatePrice
 
@@ -381,59 +378,4 @@ def _comparison(inv: dict[str, Any], lines: list[DraftLine]) -> Comparison | Non
         rows=rows,
         total_then_minor=previous["total_minor"],
         total_now_minor=inv["total_minor"],
-    )
-
-
-@dataclass(frozen=True)
-class EventRow:
-    id: int
-    occurred_at: datetime
-    kind: str
-    reference: str
-    quantity: int
-    details: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class LineEvents:
-    invoice_id: int
-    client_name: str
-    line: DraftLine
-    rows: list[EventRow]
-    next_cursor: str | None
-    prev_cursor: str | None
-
-
-# In time order, as the client will page them.
-EVENT_PAGES = KeysetPaginator("console.line_events", [DateTimeKey("occurred_at"), IntKey("id")])
-_EVENT_COLUMNS = ("id", "occurred_at", "kind", "reference", "quantity", "details")
-
-
-def line_events(
-    invoice_id: int, line_id: int, cursor: str | None = None, limit: int = EVENTS_LIMIT
-) -> LineEvents | None:
-    """The events a line bills, found through its billed ranges, a keyset page at a time;
-    None if the invoice has no such line."""
-    line = (
-        InvoiceLine.objects.filter(pk=line_id, invoice_id=invoice_id)
-        .values(*_LINE_COLUMNS, "invoice__client__name")
-        .first()
-    )
-    if line is None:
-        return None
-    client_name = line.pop("invoice__client__name")
-    ranges = list(BilledRange.objects.filter(line_id=line_id))
-    qs = (
-        Event.objects.filter(reduce(or_, (r.events_condition() for r in ranges)))
-        if ranges
-        else Event.objects.none()
-    )
-    page = EVENT_PAGES.paginate(qs, EVENT_PAGES.decode(cursor), limit, _EVENT_COLUMNS)
-    return LineEvents(
-        invoice_id=invoice_id,
-        client_name=client_name,
-        line=DraftLine(**line, rates=[]),
-        rows=[EventRow(**r) for r in page.results],
-        next_cursor=page.next,
-        prev_cursor=page.prev,
     )

@@ -23,9 +23,7 @@ from tally.invoicing.models import (
     format_credit_note_number,
     format_invoice_number,
 )
-from tally.invoicing.queries import events_billed_by
 from tally.invoicing.status import STATUS_COLUMNS, DerivedStatus, derived_status
-from tally.pagination import DateTimeKey, IntKey, KeysetPaginator
 from tally.payments.models import Allocation
 from tally.reminders.models import Reminder
 
@@ -389,72 +387,3 @@ def audit_history(
 
 
 # -- the events behind a line -------------------------------------------------------------
-@dataclass(frozen=True)
-class EventRow:
-    id: int
-    occurred_at: datetime
-    kind: str
-    reference: str
-    quantity: int
-    details: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class LineEvents:
-    invoice_id: int
-    invoice_number: str
-    currency: str
-    line: LineRow
-    rows: list[EventRow]
-    next_cursor: str | None
-    prev_cursor: str | None
-
-
-EVENT_PAGES = KeysetPaginator(
-    "console.line_events", [DateTimeKey("occurred_at", seek=False), IntKey("id")]
-)
-_RANGES = ("ranges__occurred_from", "ranges__occurred_to", "ranges__after_id", "ranges__upto_id")
-_LINE = (
-    "id",
-    "line_type",
-    "kind",
-    "description",
-    "quantity",
-    "unit_price_micros",
-    "amount_minor",
-    "event_count",
-    "reason",
-)
-
-
-def line_events(
-    invoice_id: int, line_id: int, cursor: str | None = None, limit: int = 50
-) -> LineEvents:
-    """A line's events in time order: the line and its ranges in one read, then one
-    keyset page of events (the invoicing app's `events_billed_by`, as the portal's)."""
-    position = EVENT_PAGES.decode(cursor)
-    found = list(
-        InvoiceLine.objects.filter(pk=line_id, invoice_id=invoice_id).values(
-            *_LINE, "client_id", "invoice__number", "invoice__currency", *_RANGES
-        )
-    )
-    if not found:
-        raise NotFound("line")
-    first = found[0]
-    ranges = [tuple(r[c] for c in _RANGES) for r in found if r["ranges__occurred_from"]]
-    at = position.values[0] if position else None
-    qs = events_billed_by(
-        first["client_id"], first["kind"], ranges, at, bool(position and position.backwards)
-    )
-    page = EVENT_PAGES.paginate(
-        qs, position, limit, ("id", "occurred_at", "kind", "reference", "quantity", "details")
-    )
-    return LineEvents(
-        invoice_id=invoice_id,
-        invoice_number=_number(first["invoice__number"], invoice_id),
-        currency=first["invoice__currency"],
-        line=LineRow(**{k: first[k] for k in _LINE}, disputed=False),
-        rows=[EventRow(**e) for e in page.results],
-        next_cursor=page.next,
-        prev_cursor=page.prev,
-    )

@@ -26,6 +26,7 @@ from ..forms.drafts import (
     RemoveAdjustmentForm,
 )
 from ..queries import drafts as queries
+from ..queries.line_events import line_events as line_events_of
 from ..services import drafts as services
 from ..services.submissions import AlreadySubmitted, new_key
 from .common import add_domain_errors, submit
@@ -84,12 +85,16 @@ class HtmxHttpRequest(HttpRequest):
 def line_events(
     request: HtmxHttpRequest, console: Console, invoice_id: int, line_id: int
 ) -> HttpResponse:
-    """A line's events, a page at a time; only the table when htmx asks for the next."""
-    events = queries.line_events(invoice_id, line_id, cursor=request.GET.get("cursor"))
-    if events is None:
-        raise Http404("no such line")
-    template = "console/_draft_line_events.html" if request.htmx else "console/draft_line.html"
-    context = {"console": console, "events": events, "nav": "drafts"}
+    """A line's events, a page at a time (the query the invoice page's uses too); only
+    the table when htmx asks for the next. Another invoice's line is a 404."""
+    events = line_events_of(invoice_id, line_id, cursor=request.GET.get("cursor"))
+    template = "console/_line_events.html" if request.htmx else "console/draft_line.html"
+    context = {
+        "console": console,
+        "events": events,
+        "events_url": reverse("console:draft_line", args=[invoice_id, line_id]),
+        "nav": "drafts",
+    }
     return render(request, template, context)
 
 

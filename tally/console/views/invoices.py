@@ -18,6 +18,7 @@ from ..forms.common import KeyedForm
 from ..forms.invoices import CreditForm, InvoiceFilterForm, VoidForm
 from ..queries import invoice_detail as detail
 from ..queries import invoices as queries
+from ..queries.line_events import line_events as line_events_of
 from ..services import invoices as services
 from ..services.submissions import new_key
 from .common import add_domain_errors, submit
@@ -126,8 +127,13 @@ def invoice(request: HttpRequest, console: Console, invoice_id: int) -> HttpResp
 def line_events(
     request: HttpRequest, console: Console, invoice_id: int, line_id: int
 ) -> HttpResponse:
-    page = detail.line_events(invoice_id, line_id, request.GET.get("cursor"))
-    context = {"console": console, "page": page, "nav": "invoices"}
+    events = line_events_of(invoice_id, line_id, request.GET.get("cursor"))
+    context = {
+        "console": console,
+        "events": events,
+        "events_url": reverse("console:invoice_line", args=[invoice_id, line_id]),
+        "nav": "invoices",
+    }
     if getattr(request, "htmx", None):
         return render(request, "console/_line_events.html", context)
     return render(request, "console/line_events.html", context)
