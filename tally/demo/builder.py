@@ -8,13 +8,14 @@ re-billed. Dates are relative to today, so the demo is current whenever it is bu
 """
 
 import calendar
+import itertools
 import logging
 import random
 import smtplib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.core.mail import EmailMessage, get_connection
 from django.core.mail.backends.base import BaseEmailBackend
@@ -371,17 +372,56 @@ def build(today: date | None = None, months: int = 6, seed: int = 7) -> list[tup
         for client, invoice, spec, kind in payments_due.pop(day, []):
             _pay(operator, client, invoice, spec, kind, day, rng)
         mail.day = day
-        with _staged_bounces_unlogged():
+        # The day's reminder run, stamped on that day (the timeline says when each went).
+        with _staged_bounces_unlogged(), clock_at(datetime.combine(day, REMINDER_RUN, UTC)):
             send_due_reminders(today=day, connection_factory=mail.connection)
         day += timedelta(days=1)
 
-    _story_disputes(operator, clients, today)
+    _story_disputes(operator, clients, today, rng)
     _story_draft_with_adjustment(operator, clients["harbor-pet"])
     _story_paid_twice(operator, clients["maple-finch"], today)
     _story_misapplied_payment(
         operator, [clients[code] for code in ("harbor-pet", "brightleaf", "maple-finch")], today
     )
     return logins
+
+
+# When the demo's daily reminder run goes out (UTC): the same calendar day in every demo
+# client's time zone, from Los Angeles to Tokyo.
+REMINDER_RUN = time(13, 0)
+
+
+@contextmanager
+def clock_at(start: datetime) -> Iterator[None]:
+    """Replay a step of the story at the moment it would have happened: meanwhile Django's
+    clock (`timezone.now`, which auto_now fields, the audit trail and the services read)
+    starts at `start` — never later than the real now — and moves a millisecond a read,
+    so that rows written in one step keep their order."""
+    real = timezone.now
+    begin = min(start, real())
+    ticks = itertools.count()
+    timezone.now = lambda: begin + timedelta(milliseconds=next(ticks))
+    try:
+        yield
+    finally:
+        timezone.now = real
+
+
+def story_moments(after: date, today: date, count: int, rng: random.Random) -> list[datetime]:
+    """`count` increasing moments for a conversation about an invoice issued on `after`:
+    from the next day's afternoon up to the end of `today`'s office hours (or now, if
+    that is earlier), spread out, each a little off the hour."""
+    start = datetime.combine(after + timedelta(days=1), time(14, 0), UTC)
+    end = min(timezone.now(), datetime.combine(today, time(17, 0), UTC))
+    if end - start < timedelta(hours=count):  # issued a day ago: the hours before now
+        start = end - timedelta(hours=count)
+    step = (end - start) / count
+    return [
+        start
+        + step * i
+        + timedelta(minutes=rng.randint(3, max(4, int(step.total_seconds() // 180))))
+        for i in range(count)
+    ]
 
 
 class _MailServer:
@@ -531,39 +571,45 @@ def _pay(operator, client, invoice, spec, kind, day, rng):
     )
 
 
-def _story_disputes(operator, clients, today):
+def _story_disputes(operator, clients, today, rng):
     acme = clients["acme-outdoor"]
     ap = User.objects.get(email="ap@acme-outdoor.example")
     # An open dispute on the newest open invoice, about its labels.
     inv = Invoice.objects.filter(client=acme, status="open").order_by("-number").first()
     if inv is not None:
+        at = story_moments(inv.issue_date, today, 4, rng)
         line = inv.lines.filter(kind="label").first()
         amount = min(line.amount_minor, inv.balance_minor) if line else None
-        d = open_dispute(
-            actor=ap,
-            client=acme,
-            invoice_id=inv.pk,
-            amount_minor=amount or None,
-            line_ids=[line.pk] if line else None,
-            reason="We count fewer labels than billed — several orders were cancelled before shipping.",
-        )
-        post_dispute_message(
-            actor=operator,
-            client=acme,
-            dispute_id=d.pk,
-            body="Thanks — we're pulling the carrier manifests for those days and will reply by Friday.",
-        )
-        post_dispute_message(
-            actor=ap,
-            client=acme,
-            dispute_id=d.pk,
-            body="Attached our cancellation list: SO-cancelled orders from the 12th to the 15th.",
-        )
-        add_internal_note(
-            actor=operator,
-            dispute_id=d.pk,
-            body="Manifests show 14 voided labels re-printed. Likely legit, but goodwill credit OK up to $25.",
-        )
+        with clock_at(at[0]):
+            d = open_dispute(
+                actor=ap,
+                client=acme,
+                invoice_id=inv.pk,
+                amount_minor=amount or None,
+                line_ids=[line.pk] if line else None,
+                reason="We count fewer labels than billed — several orders were cancelled before shipping.",
+            )
+        with clock_at(at[1]):
+            post_dispute_message(
+                actor=operator,
+                client=acme,
+                dispute_id=d.pk,
+                body="Thanks — we're pulling the carrier manifests for those days and will reply by Friday.",
+            )
+        with clock_at(at[2]):
+            post_dispute_message(
+                actor=ap,
+                client=acme,
+                dispute_id=d.pk,
+                body="The cancelled orders are SO-41877 to SO-41903, all cancelled between the "
+                "12th and the 15th, before their labels should have printed.",
+            )
+        with clock_at(at[3]):
+            add_internal_note(
+                actor=operator,
+                dispute_id=d.pk,
+                body="Manifests show 14 voided labels re-printed. Likely legit, but goodwill credit OK up to $25.",
+            )
     # A new dispute on Nordkap's newest open invoice (EUR), nobody at the 3PL has answered
     # yet: with Acme's, the operator's dispute desk has two waiting for an answer.
     nordkap = clients["nordkap"]
@@ -571,47 +617,53 @@ def _story_disputes(operator, clients, today):
     inv = Invoice.objects.filter(client=nordkap, status="open").order_by("-number").first()
     if inv is not None:
         line = inv.lines.filter(kind="storage_day").first()
-        open_dispute(
-            actor=nap,
-            client=nordkap,
-            invoice_id=inv.pk,
-            amount_minor=min(line.amount_minor, 4000) if line and line.amount_minor else None,
-            line_ids=[line.pk] if line else None,
-            reason="Aisle 07 was emptied on the 20th, but storage is billed to the month's end.",
-        )
+        with clock_at(story_moments(inv.issue_date, today, 1, rng)[0]):
+            open_dispute(
+                actor=nap,
+                client=nordkap,
+                invoice_id=inv.pk,
+                amount_minor=min(line.amount_minor, 4000) if line and line.amount_minor else None,
+                line_ids=[line.pk] if line else None,
+                reason="Aisle 07 was emptied on the 20th, but storage is billed to the month's end.",
+            )
     # A settled dispute on Brightleaf: credited with a credit note.
     bright = clients["brightleaf"]
     bap = User.objects.get(email="ap@brightleaf.example")
     inv = Invoice.objects.filter(client=bright, status="open").order_by("number").first()
     if inv is not None:
+        at = story_moments(inv.issue_date, today, 4, rng)
         amount = max(1, min(inv.balance_minor, 2500))
-        d = open_dispute(
-            actor=bap,
-            client=bright,
-            invoice_id=inv.pk,
-            amount_minor=amount,
-            reason="Storage was billed for pallets we moved out on the 3rd.",
-        )
-        post_dispute_message(
-            actor=operator,
-            client=bright,
-            dispute_id=d.pk,
-            body="You're right — the move-out scan was late. We'll credit those pallet-days.",
-        )
-        add_internal_note(
-            actor=operator,
-            dispute_id=d.pk,
-            body="Scanner at dock 2 offline that week; see ticket OPS-1182.",
-        )
-        resolve_dispute(
-            actor=operator,
-            client=bright,
-            dispute_id=d.pk,
-            resolution="credited",
-            summary="Storage for pallets moved out on the 3rd has been credited.",
-            credit_amount_minor=amount,
-            credit_reason="Storage billed after move-out (pallets left on the 3rd)",
-        )
+        with clock_at(at[0]):
+            d = open_dispute(
+                actor=bap,
+                client=bright,
+                invoice_id=inv.pk,
+                amount_minor=amount,
+                reason="Storage was billed for pallets we moved out on the 3rd.",
+            )
+        with clock_at(at[1]):
+            post_dispute_message(
+                actor=operator,
+                client=bright,
+                dispute_id=d.pk,
+                body="You're right — the move-out scan was late. We'll credit those pallet-days.",
+            )
+        with clock_at(at[2]):
+            add_internal_note(
+                actor=operator,
+                dispute_id=d.pk,
+                body="Scanner at dock 2 offline that week; see ticket OPS-1182.",
+            )
+        with clock_at(at[3]):
+            resolve_dispute(
+                actor=operator,
+                client=bright,
+                dispute_id=d.pk,
+                resolution="credited",
+                summary="Storage for pallets moved out on the 3rd has been credited.",
+                credit_amount_minor=amount,
+                credit_reason="Storage billed after move-out (pallets left on the 3rd)",
+            )
     # An upheld dispute on Harbor Pet.
     harbor = clients["harbor-pet"]
     hap = User.objects.get(email="ap@harbor-pet.example")
@@ -622,26 +674,32 @@ def _story_disputes(operator, clients, today):
         .first()
     )
     if inv is not None and inv.status in ("open", "paid"):
-        d = open_dispute(
-            actor=hap,
-            client=harbor,
-            invoice_id=inv.pk,
-            reason="Why are there delivery stops on Saturdays? We don't deliver on weekends.",
-        )
-        post_dispute_message(
-            actor=operator,
-            client=harbor,
-            dispute_id=d.pk,
-            body="Those stops were weekday deliveries; the Saturday dates are UTC timestamps "
-            "from late Friday evening Pacific time. Stop list attached.",
-        )
-        resolve_dispute(
-            actor=operator,
-            client=harbor,
-            dispute_id=d.pk,
-            resolution="upheld",
-            summary="Charges confirmed: the stops happened Friday evening local time.",
-        )
+        # Within the month after the invoice was issued.
+        at = story_moments(inv.issue_date, min(today, inv.issue_date + timedelta(days=20)), 3, rng)
+        with clock_at(at[0]):
+            d = open_dispute(
+                actor=hap,
+                client=harbor,
+                invoice_id=inv.pk,
+                reason="Why are there delivery stops on Saturdays? We don't deliver on weekends.",
+            )
+        with clock_at(at[1]):
+            post_dispute_message(
+                actor=operator,
+                client=harbor,
+                dispute_id=d.pk,
+                body="Those stops were weekday deliveries; the Saturday dates are UTC timestamps "
+                "from late Friday evening Pacific time. Each stop's time is on the invoice's "
+                "delivery line, under its events.",
+            )
+        with clock_at(at[2]):
+            resolve_dispute(
+                actor=operator,
+                client=harbor,
+                dispute_id=d.pk,
+                resolution="upheld",
+                summary="Charges confirmed: the stops happened Friday evening local time.",
+            )
 
 
 def _void_and_rebill(operator, client, invoice, day):

@@ -171,3 +171,47 @@ def test_the_demos_staged_bounce_is_not_printed_but_a_real_refusal_is():
     refused = {"ap@x.example": (552, b"mailbox full")}
     assert not HideStagedBounces().filter(record(staged_bounce("ap@x.example")))
     assert HideStagedBounces().filter(record(smtplib.SMTPRecipientsRefused(refused)))
+
+
+def test_the_demos_reminders_were_sent_on_the_days_they_were_due(demo):
+    """Every past step read "Sent Dec 2, 2026", the day the demo was built."""
+    from zoneinfo import ZoneInfo
+
+    sent = Reminder.objects.filter(status="sent").select_related("client")
+    assert sent.count() >= 10
+    by_invoice: dict[int, list[date]] = {}
+    for r in sent:
+        day = r.sent_at.astimezone(ZoneInfo(r.client.time_zone)).date()
+        assert day == r.scheduled_for, (r.pk, r.sent_at, r.scheduled_for)
+        by_invoice.setdefault(r.invoice_id, []).append(day)
+    assert all(len(set(days)) == len(days) for days in by_invoice.values())
+    assert len({d for days in by_invoice.values() for d in days}) >= 10
+    assert max(r.sent_at for r in sent).date() <= TODAY
+
+
+def test_the_demos_dispute_conversations_take_their_time_and_attach_nothing(demo):
+    from django.utils import timezone
+
+    disputes = Dispute.objects.all()
+    assert disputes.count() >= 4
+    for dispute in disputes:
+        times = [dispute.opened_at] + list(
+            DisputeMessage.objects.filter(dispute=dispute)
+            .order_by("id")
+            .values_list("created_at", flat=True)
+        )
+        assert times == sorted(times)
+        assert dispute.invoice.issue_date < dispute.opened_at.date()
+        assert times[-1] <= timezone.now()
+        messages = times[1:]
+        assert len(set(messages)) == len(messages)
+        if len(messages) > 1:  # hours apart, not one instant
+            gaps = [b - a for a, b in zip(messages, messages[1:], strict=False)]
+            assert min(gaps).total_seconds() >= 3600, gaps
+    texts = [
+        *DisputeMessage.objects.values_list("body", flat=True),
+        *Dispute.objects.values_list("reason", flat=True),
+        *Dispute.objects.values_list("resolution_summary", flat=True),
+        *InternalNote.objects.values_list("body", flat=True),
+    ]
+    assert texts and not [t for t in texts if "attach" in t.lower()]
