@@ -256,6 +256,12 @@ class MessageForm(forms.Form):
     )
 
 
+class WithdrawForm(forms.Form):
+    why = forms.CharField(
+        required=False, max_length=2000, label="Why (optional)", widget=forms.Textarea
+    )
+
+
 class PaymentFilterForm(forms.Form):
     """The payments page's date range; an invalid date is shown with its error and ignored."""
 

@@ -18,6 +18,11 @@ urlpatterns = [
         name="message",
     ),
     path(
+        "invoices/<invoice_number:number>/disputes/<int:dispute_id>/withdraw/",
+        views.withdraw,
+        name="withdraw",
+    ),
+    path(
         "invoices/<invoice_number:number>/lines/<int:line_id>/events/",
         views.line_events,
         name="line_events",

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.middleware import HtmxDetails
 
-from tally.disputes.services import open_dispute, post_dispute_message
+from tally.disputes.services import open_dispute, post_dispute_message, withdraw_dispute
 from tally.errors import DomainError, NotFound
 from tally.money import MoneyError, parse_amount
 
@@ -24,6 +24,7 @@ from .forms import (
     InvoiceFilterForm,
     MessageForm,
     PaymentFilterForm,
+    WithdrawForm,
     show_refusal,
     too_many_decimals,
 )
@@ -147,6 +148,7 @@ def _detail_context(portal: Portal, invoice_id: int) -> dict[str, object]:
         "detail": detail,
         "dispute_form": DisputeForm(line_choices=line_choices),
         "message_form": MessageForm(),
+        "withdraw_form": WithdrawForm(),
         "disputable": detail.row.status != "void" and detail.open_dispute is None,
         "refresh_row": False,
     }
@@ -227,10 +229,7 @@ def post_message(
 ) -> HttpResponse:
     invoice_id = invoice_id_from_number(portal, number)
     detail_context = _detail_context(portal, invoice_id)
-    detail = detail_context["detail"]
-    assert isinstance(detail, queries.InvoiceDetail)
-    if dispute_id not in {d.id for d in detail.disputes}:
-        raise Http404("no such dispute")
+    _dispute_of(detail_context, dispute_id)
     form = MessageForm(request.POST)
     if form.is_valid():
         try:
@@ -246,6 +245,48 @@ def post_message(
             return _back_to_invoice(request, portal, number, done="message_sent")
     context = {"portal": portal, **detail_context, "message_form": form}
     return _invoice_response(request, context, status=422)
+
+
+@require_POST
+@client_portal
+def withdraw(
+    request: HtmxHttpRequest, portal: Portal, number: str, dispute_id: int
+) -> HttpResponse:
+    """The client takes back its own open dispute; the invoice is owed as issued again."""
+    invoice_id = invoice_id_from_number(portal, number)
+    detail_context = _detail_context(portal, invoice_id)
+    if _dispute_of(detail_context, dispute_id).status != "open":  # a second click, say
+        if not request.htmx:
+            messages.info(request, "That dispute was already resolved.")
+        return _back_to_invoice(request, portal, number, done="")
+    form = WithdrawForm(request.POST)
+    if form.is_valid():
+        try:
+            withdraw_dispute(
+                actor=request.user,  # type: ignore[arg-type]  # signed in: client_portal checked
+                client=_client(request),
+                dispute_id=dispute_id,
+                summary=form.cleaned_data["why"],
+            )
+        except DomainError as e:
+            show_refusal(form, e)
+        else:
+            if not request.htmx:
+                messages.success(request, f"You withdrew your dispute on {number}.")
+            return _back_to_invoice(request, portal, number, done="dispute_withdrawn")
+    context = {"portal": portal, **detail_context, "withdraw_form": form}
+    return _invoice_response(request, context, status=422)
+
+
+def _dispute_of(detail_context: dict[str, object], dispute_id: int) -> queries.DisputeView:
+    """A message or a withdrawal names a dispute of this invoice, else 404 (a resolved one
+    is refused by the service, with its reason on the form)."""
+    detail = detail_context["detail"]
+    assert isinstance(detail, queries.InvoiceDetail)
+    for dispute in detail.disputes:
+        if dispute.id == dispute_id:
+            return dispute
+    raise Http404("no such dispute")
 
 
 def _client(request: HtmxHttpRequest):  # noqa: ANN202
