@@ -407,10 +407,17 @@ def clock_at(start: datetime) -> Iterator[None]:
         timezone.now = real
 
 
-def story_moments(after: date, today: date, count: int, rng: random.Random) -> list[datetime]:
-    """`count` increasing moments for a conversation about an invoice issued on `after`:
-    from the next day's afternoon up to the end of `today`'s office hours (or now, if
-    that is earlier), spread out, each a little off the hour."""
+def story_moments(
+    invoice: Invoice, today: date, count: int, rng: random.Random, within_days: int = 0
+) -> list[datetime]:
+    """`count` increasing moments for a conversation about an issued invoice: from the
+    day after its issue, in the afternoon, up to the end of `today`'s office hours (or of
+    the `within_days` after the issue; or now, if that is earlier), spread out, each a
+    little off the hour."""
+    after = invoice.issue_date
+    assert after is not None, "an issued invoice has its issue date"
+    if within_days:
+        today = min(today, after + timedelta(days=within_days))
     start = datetime.combine(after + timedelta(days=1), time(14, 0), UTC)
     end = min(timezone.now(), datetime.combine(today, time(17, 0), UTC))
     if end - start < timedelta(hours=count):  # issued a day ago: the hours before now
@@ -577,7 +584,7 @@ def _story_disputes(operator, clients, today, rng):
     # An open dispute on the newest open invoice, about its labels.
     inv = Invoice.objects.filter(client=acme, status="open").order_by("-number").first()
     if inv is not None:
-        at = story_moments(inv.issue_date, today, 4, rng)
+        at = story_moments(inv, today, 4, rng)
         line = inv.lines.filter(kind="label").first()
         amount = min(line.amount_minor, inv.balance_minor) if line else None
         with clock_at(at[0]):
@@ -617,7 +624,7 @@ def _story_disputes(operator, clients, today, rng):
     inv = Invoice.objects.filter(client=nordkap, status="open").order_by("-number").first()
     if inv is not None:
         line = inv.lines.filter(kind="storage_day").first()
-        with clock_at(story_moments(inv.issue_date, today, 1, rng)[0]):
+        with clock_at(story_moments(inv, today, 1, rng)[0]):
             open_dispute(
                 actor=nap,
                 client=nordkap,
@@ -631,7 +638,7 @@ def _story_disputes(operator, clients, today, rng):
     bap = User.objects.get(email="ap@brightleaf.example")
     inv = Invoice.objects.filter(client=bright, status="open").order_by("number").first()
     if inv is not None:
-        at = story_moments(inv.issue_date, today, 4, rng)
+        at = story_moments(inv, today, 4, rng)
         amount = max(1, min(inv.balance_minor, 2500))
         with clock_at(at[0]):
             d = open_dispute(
@@ -675,7 +682,7 @@ def _story_disputes(operator, clients, today, rng):
     )
     if inv is not None and inv.status in ("open", "paid"):
         # Within the month after the invoice was issued.
-        at = story_moments(inv.issue_date, min(today, inv.issue_date + timedelta(days=20)), 3, rng)
+        at = story_moments(inv, today, 3, rng, within_days=20)
         with clock_at(at[0]):
             d = open_dispute(
                 actor=hap,
