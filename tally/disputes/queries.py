@@ -1,7 +1,9 @@
 """Reads of disputes for the operator side (the console and the operator API).
 
 Client-facing reads live in the portal's own query module, under the client scope; these
-functions see every client and must not be used to answer a client.
+functions see every client and must not be used to answer a client. The console reads a
+dispute's lines and conversation here (`disputed_lines`, `conversation`) and its desk
+asks for the last word through `last_message`.
 
 Each returns plain read models built from explicit columns, never model instances.
 """
@@ -46,6 +48,7 @@ class DisputedLine:
     line_id: int
     description: str
     quantity: int
+    unit_price_micros: int
     amount_minor: int
 
 
@@ -58,6 +61,11 @@ class MessageRow:
     author_side: str
     body: str
     created_at: datetime
+
+    @property
+    def author(self) -> str:
+        """Who wrote it, as an operator reads it: the name, else the email."""
+        return self.author_name or self.author_email
 
 
 @dataclass(frozen=True)
@@ -93,16 +101,21 @@ _SUMMARY_COLUMNS = (
 )
 
 
-def _summaries(qs: QuerySet[Dispute]) -> list[DisputeSummary]:
-    last_side = (
+def last_message(field: str) -> Subquery:
+    """`field` of the last message of the dispute an outer query reads (`pk`), for an
+    annotation: `author_side` says whose turn it is, `created_at` when it was said."""
+    return Subquery(
         DisputeMessage.objects.filter(dispute=OuterRef("pk"))
         .order_by("-created_at", "-id")
-        .values("author_side")[:1]
+        .values(field)[:1]
     )
+
+
+def _summaries(qs: QuerySet[Dispute]) -> list[DisputeSummary]:
     rows = qs.annotate(
         message_count=Count("messages"),
         last_message_at=Max("messages__created_at"),
-        last_message_side=Subquery(last_side),
+        last_message_side=last_message("author_side"),
     ).values_list(*_SUMMARY_COLUMNS)
     return [_summary(row) for row in rows]
 
@@ -171,13 +184,28 @@ def dispute_detail(dispute_id: int) -> DisputeDetail | None:
         )
         .get()
     )
-    lines = [
+    return DisputeDetail(found[0], disputed_lines(dispute_id), conversation(dispute_id), *extra)
+
+
+def disputed_lines(dispute_id: int) -> list[DisputedLine]:
+    """The invoice lines a dispute contests, in the invoice's order."""
+    return [
         DisputedLine(*row)
         for row in DisputeLine.objects.filter(dispute_id=dispute_id)
         .order_by("line__position", "line_id")
-        .values_list("line_id", "line__description", "line__quantity", "line__amount_minor")
+        .values_list(
+            "line_id",
+            "line__description",
+            "line__quantity",
+            "line__unit_price_micros",
+            "line__amount_minor",
+        )
     ]
-    messages = [
+
+
+def conversation(dispute_id: int) -> list[MessageRow]:
+    """A dispute's messages, oldest first."""
+    return [
         MessageRow(*row)
         for row in DisputeMessage.objects.filter(dispute_id=dispute_id)
         .order_by("created_at", "id")
@@ -191,4 +219,3 @@ def dispute_detail(dispute_id: int) -> DisputeDetail | None:
             "created_at",
         )
     ]
-    return DisputeDetail(found[0], lines, messages, *extra)

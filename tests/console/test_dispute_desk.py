@@ -90,6 +90,12 @@ def test_the_dispute_page_shows_invoice_lines_conversation_and_notes_apart(
     assert "Never shown to the client" in notes and "Goodwill up to $1 is fine." in notes
     conversation = html[html.index('id="conversation"') : html.index('id="notes"')]
     assert "Goodwill" not in conversation
+    # Read through the disputes app's queries: the line's unit price, each message's side
+    # and author.
+    assert "0.0450" in html
+    client_says, we_say = conversation.split('<li class="message-')[1:3]
+    assert client_says.startswith('client">') and "ap@acme.example" in client_says
+    assert we_say.startswith('operator">') and "ops@northwind.example" in we_say
     # The credit starts from the amount at stake.
     assert (
         'name="credit_amount" type="number" step="any" min="0" inputmode="decimal" value="0.90"'

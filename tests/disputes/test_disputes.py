@@ -584,8 +584,8 @@ def test_dispute_detail_lists_the_contested_lines(invoice, acme_user):
     dispute = open_on(invoice, acme_user, line_ids=[labels.pk, picks.pk])
     detail = dispute_detail(dispute.pk)
     assert detail is not None
-    assert {(ln.line_id, ln.amount_minor) for ln in detail.lines} == {
-        (picks.pk, 350),
-        (labels.pk, 450),
-    }
+    assert [(ln.line_id, ln.unit_price_micros, ln.amount_minor) for ln in detail.lines] == [
+        (labels.pk, 45_000, 450),  # in the invoice's order (labels, then picks)
+        (picks.pk, 350_000, 350),
+    ]
     assert dispute_detail(dispute.pk + 1000) is None

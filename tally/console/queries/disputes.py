@@ -1,7 +1,10 @@
 """What the console reads. It sees every client: it is not in the client scope, and it
 never reads through the portal's query layer (an import contract keeps them apart).
 
-Each function returns plain read models built from explicit columns.
+Each function returns plain read models built from explicit columns. A dispute's lines,
+its conversation and the conversation's last word are the disputes app's reads
+(`tally.disputes.queries`), which see every client too; the desk and its counts are the
+console's own.
 """
 
 from dataclasses import dataclass
@@ -30,6 +33,13 @@ from tally.disputes.models import (
     DisputeMessage,
     DisputeStatus,
     Resolution,
+)
+from tally.disputes.queries import (
+    DisputedLine,
+    MessageRow,
+    conversation,
+    disputed_lines,
+    last_message,
 )
 from tally.internal_notes.queries import NoteRow, notes_for_dispute
 from tally.invoicing.models import format_credit_note_number, format_invoice_number
@@ -126,23 +136,6 @@ class InvoiceSummary:
 
 
 @dataclass(frozen=True)
-class LineRow:
-    id: int
-    description: str
-    quantity: int
-    unit_price_micros: int
-    amount_minor: int
-
-
-@dataclass(frozen=True)
-class MessageRow:
-    side: str
-    author: str
-    body: str
-    created_at: datetime
-
-
-@dataclass(frozen=True)
 class DisputePage:
     id: int
     client_id: int
@@ -167,7 +160,7 @@ class DisputePage:
     credit_note_number: str | None
     credit_note_amount_minor: int | None
     invoice: InvoiceSummary
-    lines: list[LineRow]
+    lines: list[DisputedLine]
     messages: list[MessageRow]
     notes: list[NoteRow]
 
@@ -191,16 +184,6 @@ def _at_stake(qs: QuerySet[Dispute]) -> Any:  # a QuerySet the type checker cann
         .annotate(s=Sum("line__amount_minor"))
         .values("s")
     )
-    last_side = (
-        DisputeMessage.objects.filter(dispute=OuterRef("pk"))
-        .order_by("-created_at", "-id")
-        .values("author_side")[:1]
-    )
-    last_at = (
-        DisputeMessage.objects.filter(dispute=OuterRef("pk"))
-        .order_by("-created_at", "-id")
-        .values("created_at")[:1]
-    )
     answered = DisputeMessage.objects.filter(
         dispute=OuterRef("pk"), author_side=AuthorSide.OPERATOR
     )
@@ -211,8 +194,8 @@ def _at_stake(qs: QuerySet[Dispute]) -> Any:  # a QuerySet the type checker cann
             F("invoice__total_minor"),
             Value(0),
         ),
-        last_side=Subquery(last_side),
-        last_at=Subquery(last_at),
+        last_side=last_message("author_side"),
+        last_at=last_message("created_at"),
         answered=Exists(answered),
     )
 
@@ -298,14 +281,9 @@ def dispute_desk(
 def desk_counts(open_disputes: QuerySet[Dispute] | None = None) -> tuple[int, int]:
     """Open disputes (all, or those given), and how many of them wait for the 3PL's answer
     (the client spoke last, or nobody has yet): one statement."""
-    last_side = (
-        DisputeMessage.objects.filter(dispute=OuterRef("pk"))
-        .order_by("-created_at", "-id")
-        .values("author_side")[:1]
-    )
     if open_disputes is None:
         open_disputes = Dispute.objects.filter(status=DisputeStatus.OPEN)
-    counts = open_disputes.annotate(last_side=Subquery(last_side)).aggregate(
+    counts = open_disputes.annotate(last_side=last_message("author_side")).aggregate(
         total=Count("id"),
         waiting=Count("id", filter=Q(last_side=AuthorSide.CLIENT) | Q(last_side__isnull=True)),
     )
@@ -379,24 +357,6 @@ def dispute_page(dispute_id: int) -> DisputePage | None:
         credited_minor=found["invoice__credited_minor"],
         balance_minor=found["invoice__balance_minor"],
     )
-    lines = [
-        LineRow(*row)
-        for row in DisputeLine.objects.filter(dispute_id=dispute_id)
-        .order_by("line__position", "line_id")
-        .values_list(
-            "line_id",
-            "line__description",
-            "line__quantity",
-            "line__unit_price_micros",
-            "line__amount_minor",
-        )
-    ]
-    messages = [
-        MessageRow(side=side, author=name or email, body=body, created_at=at)
-        for side, name, email, body, at in DisputeMessage.objects.filter(dispute_id=dispute_id)
-        .order_by("created_at", "id")
-        .values_list("author_side", "author__full_name", "author__email", "body", "created_at")
-    ]
     cn_number = found["credit_note__number"]
     return DisputePage(
         id=found["id"],
@@ -424,7 +384,7 @@ def dispute_page(dispute_id: int) -> DisputePage | None:
         credit_note_number=format_credit_note_number(cn_number) if cn_number else None,
         credit_note_amount_minor=found["credit_note__amount_minor"],
         invoice=invoice,
-        lines=lines,
-        messages=messages,
+        lines=disputed_lines(dispute_id),
+        messages=conversation(dispute_id),
         notes=notes_for_dispute(dispute_id),
     )
