@@ -30,10 +30,16 @@ class InvoiceStatus(models.TextChoices):
 
 
 class DerivedStatus(models.TextChoices):
-    """The status a client sees, most pressing first: the order of a sort by status."""
+    """The status a client sees, most pressing first: the one place that says the order
+    of a sort by status (both sides' tables, their CSVs, the status filter's choices).
 
-    DISPUTED = "disputed", "Disputed"
+    Pressing for the one who owes: overdue is late money to pay now; disputed waits on a
+    conversation and may still be owed; partially paid and open are owed but not late,
+    a remainder before a whole; paid and void ask for nothing.
+    """
+
     OVERDUE = "overdue", "Overdue"
+    DISPUTED = "disputed", "Disputed"
     PARTIALLY_PAID = "partially_paid", "Partially paid"
     OPEN = "open", "Open"
     PAID = "paid", "Paid"
@@ -41,11 +47,19 @@ class DerivedStatus(models.TextChoices):
 
     @property
     def rank(self) -> int:
-        """Its place in a sort by status (0 is the most pressing)."""
+        """How pressing it is, for a sort by status: the most pressing ranks highest, so a
+        descending sort (what the tables' first click on a column asks for, as the newest
+        date and the largest amount first) lists it first."""
         return _RANKS[self]
 
+    @classmethod
+    def ranked(cls, rank: int) -> "DerivedStatus":
+        """The status of a `rank` (`status_rank` as the database worked it out)."""
+        return _BY_RANK[rank]
 
-_RANKS = {status: rank for rank, status in enumerate(DerivedStatus)}
+
+_RANKS = {status: len(DerivedStatus) - 1 - i for i, status in enumerate(DerivedStatus)}
+_BY_RANK = {rank: status for status, rank in _RANKS.items()}
 
 # A client sees the invoices that were issued: never a draft, nor a draft that was voided
 # before it was issued (it has no number). The portal's scope applies the same rule

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from playwright.sync_api import Download, Locator, Page
 
+from tally.invoicing.status import DerivedStatus
 from tally.money import format_money
-from tally.portal.queries import STATUSES
 from tests.browser.scenario import INTERNAL_NOTE, Scenario
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "browser"
@@ -18,7 +18,7 @@ ROW_STATUSES = "table.invoices tbody.invoice > tr:first-child .status"
 SORT_FIELDS = {
     "issue_date": lambda inv, status: inv.issue_date,
     "due_date": lambda inv, status: inv.due_date,
-    "status": lambda inv, status: STATUSES.index(status),
+    "status": lambda inv, status: DerivedStatus(status).rank,
     "amount": lambda inv, status: inv.total_minor,
     "balance": lambda inv, status: inv.balance_minor,
 }

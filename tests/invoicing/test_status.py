@@ -30,9 +30,17 @@ def test_every_status_has_a_rule_and_the_last_rule_takes_the_rest():
     assert RULES[-1].stored is None and RULES[-1].disputed is None and not RULES[-1].any_of
 
 
-def test_the_sort_rank_is_the_order_of_the_statuses_most_pressing_first():
-    assert [s.rank for s in DerivedStatus] == list(range(len(DerivedStatus)))
-    assert DerivedStatus.DISPUTED.rank < DerivedStatus.OVERDUE.rank < DerivedStatus.VOID.rank
+def test_the_statuses_are_declared_most_pressing_first_and_rank_highest_first():
+    assert [s.label for s in DerivedStatus] == [
+        "Overdue",
+        "Disputed",
+        "Partially paid",
+        "Open",
+        "Paid",
+        "Void",
+    ]
+    assert [s.rank for s in DerivedStatus] == list(reversed(range(len(DerivedStatus))))
+    assert [DerivedStatus.ranked(s.rank) for s in DerivedStatus] == list(DerivedStatus)
 
 
 def _expected(every_status):

@@ -222,7 +222,7 @@ def _row(v: dict[str, Any]) -> InvoiceRow:
         client_code=v["client__code"],
         issue_date=v["issue_date"],
         due_date=v["due_date"],
-        status=STATUSES[v["status_rank"]],
+        status=DerivedStatus.ranked(v["status_rank"]).value,
         currency=v["currency"],
         total_minor=v["total_minor"],
         balance_minor=v["balance_minor"],

@@ -98,7 +98,7 @@ def _row(values: dict[str, Any]) -> InvoiceRow:
         number=format_invoice_number(values["number"]),
         issue_date=values["issue_date"],
         due_date=values["due_date"],
-        status=STATUSES[values["status_rank"]],
+        status=DerivedStatus.ranked(values["status_rank"]).value,
         total_minor=values["total_minor"],
         # An aging bucket's list reads what the invoice owed at the end of its day.
         balance_minor=values["owed_minor" if "owed_minor" in values else "balance_minor"],
