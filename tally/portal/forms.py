@@ -43,6 +43,9 @@ def _ranges_in_order(form: forms.Form, data: dict, ranges: list[tuple[str, str]]
     return data
 
 
+# The statuses a stat card on the billing page filters the table by (its data-card).
+CARD_STATUSES = ("outstanding", "overdue", "disputed")
+
 SORT_LABELS = {
     "issue_date": "Issue date",
     "due_date": "Due date",
@@ -181,6 +184,15 @@ class InvoiceFilterForm(forms.Form):
         """How many of the visible filters are set (refused ones too: their errors show)."""
         names = (f.name for f in self.visible_fields() if f.name not in ("sort", "dir"))
         return sum(1 for name in names if str(self.data.get(name) or "").strip())
+
+    @property
+    def active_card(self) -> str | None:
+        """The stat card whose invoices the table lists: its status is the one filter set
+        (sort and order aside), e.g. `?status=overdue&sort=due_date&dir=asc`."""
+        status = self.cleaned_data.get("status") if hasattr(self, "cleaned_data") else None
+        if status not in CARD_STATUSES or self.active_filters != 1 or self.data.get("bucket"):
+            return None
+        return status
 
     @property
     def as_of_date(self) -> date | None:

@@ -4,7 +4,7 @@ import re
 from urllib.parse import urlparse
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -105,6 +105,7 @@ def billing(request: HtmxHttpRequest, portal: Portal) -> HttpResponse:
         "page": page,
         "sort_columns": _sort_columns(request, form),
         "open_row_id": None,
+        "active_card": form.active_card,
     }
     if request.htmx and request.htmx.target == "invoice-table":
         return render(request, "portal/_invoice_table.html", context)
@@ -323,6 +324,11 @@ def _back_to_invoice(
     if on_billing_page:
         context["refresh_row"] = True
         context["cards"] = queries.stat_cards(portal.client_id, portal.today)
+        # The cards are drawn again: the one the table is filtered by stays marked.
+        shown = QueryDict(urlparse(request.htmx.current_url or "").query)
+        form = InvoiceFilterForm(shown or None, currency=portal.client.currency)
+        form.is_valid()
+        context["active_card"] = form.active_card
     return render(request, "portal/_invoice_detail_swap.html", context)
 
 

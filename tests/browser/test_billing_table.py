@@ -242,3 +242,70 @@ def test_a_bad_filter_shows_its_error_on_the_field_with_javascript_too(portal, p
     page.get_by_role("button", name="Apply filters").click()
     page.wait_for_url(re.compile(r"issued_to=2026-11-30"))
     expect(page.locator(".filters .field-error")).to_have_count(0)
+
+
+def _marked(page: Page) -> list[str]:
+    return page.eval_on_selector_all(
+        "#cards a.card[aria-current=true]", "cards => cards.map(c => c.dataset.card)"
+    )
+
+
+def test_the_card_the_table_is_filtered_by_is_marked_as_current(portal, page):
+    page.goto("/")
+    assert _marked(page) == []
+    plain = card(page, "overdue").evaluate("c => getComputedStyle(c).backgroundColor")
+
+    card(page, "overdue").click()
+    page.wait_for_url(re.compile(r"\?status=overdue&sort=due_date&dir=asc$"))
+    assert _marked(page) == ["overdue"]
+    overdue = card(page, "overdue")
+    # Seen as well as announced: a tinted, framed card that says the table lists it.
+    assert overdue.evaluate("c => getComputedStyle(c).backgroundColor") != plain
+    assert overdue.evaluate("c => getComputedStyle(c).boxShadow") != "none"
+    assert (
+        overdue.locator(".card-label").evaluate("l => getComputedStyle(l, '::after').content")
+        == '" · listed below"'
+    )
+    shot(page, portal, "card-current-overdue")
+
+    # A filter changed in place (htmx) moves the mark, or takes it away.
+    page.get_by_label("Status").select_option("disputed")
+    page.wait_for_url(re.compile(r"status=disputed"))
+    expect(card(page, "disputed")).to_have_attribute("aria-current", "true")
+    expect(card(page, "overdue")).not_to_have_attribute("aria-current", "true")
+    page.get_by_label("Status").select_option("paid")
+    page.wait_for_url(re.compile(r"status=paid"))
+    expect(page.locator("#cards a.card[aria-current]")).to_have_count(0)
+    # Narrowed further than the card, the table no longer lists the card's invoices.
+    page.goto(f"/?status=overdue&q={portal.roles.overdue_partial.display_number}")
+    assert _marked(page) == []
+
+
+def test_without_javascript_the_clicked_card_is_marked_as_current(portal, new_context, live_server):
+    from tests.browser.conftest import session_cookie
+
+    context = new_context(java_script_enabled=False)
+    context.add_cookies([session_cookie(portal.user, live_server.url)])
+    page = context.new_page()
+    page.goto("/")
+    card(page, "outstanding").click()
+    page.wait_for_url(re.compile(r"\?status=outstanding&sort=due_date&dir=asc$"))
+    assert _marked(page) == ["outstanding"]
+    card(page, "disputed").click()
+    page.wait_for_url(re.compile(r"\?status=disputed$"))
+    assert _marked(page) == ["disputed"]
+    shot(page, portal, "nojs-card-current-disputed")
+
+
+def test_a_sort_by_status_lists_the_most_pressing_first(portal, page):
+    page.goto("/")
+    sort_link(page, "Status").click()
+    page.wait_for_url(re.compile(r"sort=status&dir=desc$"))
+    shown = page.locator(ROW_STATUSES).all_inner_texts()
+    in_order = list(dict.fromkeys(shown))
+    assert in_order == ["Overdue", "Disputed", "Partially paid", "Open", "Paid"], shown
+    shot(page, portal, "sorted-by-status")
+    page.get_by_role("link", name="Next page").click()
+    page.wait_for_url(re.compile(r"cursor="))
+    # The rest: paid ones, then the void one last.
+    assert page.locator(ROW_STATUSES).all_inner_texts()[-1] == "Void"

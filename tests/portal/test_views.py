@@ -2,6 +2,7 @@
 
 import csv
 import io
+import re
 from dataclasses import dataclass
 from datetime import date
 
@@ -17,6 +18,7 @@ from tally.disputes.models import Dispute, DisputeMessage
 from tally.disputes.services import open_dispute
 from tally.internal_notes.services import add_internal_note
 from tally.invoicing.models import Invoice
+from tally.invoicing.status import DerivedStatus
 from tests.factories import issued_invoice, make_client, make_user, pay, voided_invoice
 
 pytestmark = pytest.mark.django_db
@@ -553,10 +555,13 @@ def test_a_message_sent_with_htmx_swaps_the_row_and_cards_only_on_the_billing_pa
         url,
         {"body": "From the table"},
         HTTP_HX_REQUEST="true",
-        HTTP_HX_CURRENT_URL="http://testserver/?status=open",
+        HTTP_HX_CURRENT_URL="http://testserver/?status=disputed",
     ).content.decode()
     assert f'<span id="status-{ours}" class="status status-disputed" hx-swap-oob="true">' in billing
     assert '<section id="cards"' in billing
+    # Drawn again, the cards keep the mark of the one the table is filtered by.
+    assert 'data-card="disputed" aria-current="true"' in billing
+    assert billing.count("aria-current") == 1
     # The invoice's own page has no table row and no cards: nothing out-of-band to miss.
     own_page = setup.browser.post(
         url,
@@ -566,3 +571,40 @@ def test_a_message_sent_with_htmx_swaps_the_row_and_cards_only_on_the_billing_pa
     ).content.decode()
     assert "From the invoice page" in own_page
     assert "hx-swap-oob" not in own_page
+
+
+PRESSING_FIRST = ["Overdue", "Disputed", "Partially paid", "Open", "Paid", "Void"]
+
+
+def _statuses_in_order(shown: list[str]) -> list[str]:
+    """The statuses a list shows, each once, in the order they come (value or label)."""
+    labels = {s.value: str(s.label) for s in DerivedStatus} | {
+        str(s.label): str(s.label) for s in DerivedStatus
+    }
+    return list(dict.fromkeys(labels[s] for s in shown))
+
+
+def test_a_sort_by_status_lists_the_most_pressing_first_on_screen_and_in_the_csv(
+    acme_browser, every_status
+):
+    page = acme_browser.get("/").content.decode()
+    # The column's first click asks for descending: the most pressing first.
+    assert 'href="?sort=status&amp;dir=desc"' in page
+    html = acme_browser.get("/?sort=status&dir=desc").content.decode()
+    shown = re.findall(r'<span id="status-INV-\d+" class="status status-\w+">([^<]+)</span>', html)
+    assert len(shown) == 9
+    assert _statuses_in_order(shown) == PRESSING_FIRST
+    csv_rows = list(
+        csv.reader(
+            io.StringIO(
+                b"".join(
+                    acme_browser.get("/invoices.csv?sort=status&dir=desc").streaming_content
+                ).decode()
+            )
+        )
+    )
+    status_column = csv_rows[0].index("status")
+    assert _statuses_in_order([r[status_column] for r in csv_rows[1:]]) == PRESSING_FIRST
+    html = acme_browser.get("/?sort=status&dir=asc").content.decode()
+    shown = re.findall(r'<span id="status-INV-\d+" class="status status-\w+">([^<]+)</span>', html)
+    assert _statuses_in_order(shown) == PRESSING_FIRST[::-1]

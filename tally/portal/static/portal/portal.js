@@ -55,9 +55,21 @@ if (!window.tallyPortalListening) {
     // An outerHTML swap replaced the target itself: its successor carries the same id.
     if (swapped && !swapped.isConnected && swapped.id) swapped = document.getElementById(swapped.id);
     if (!swapped) return;
+    if (swapped.id === "invoice-table") markCurrentCard();
     const target = swapped.querySelector('[aria-invalid="true"]') ||
       swapped.querySelector("[data-focus-after-swap]");
     if (target) target.focus();
+  });
+}
+
+// The stat card whose invoices the table lists is marked current; the server marks it on
+// every page it draws, and the table it swaps in says which card it lists (#table-card).
+function markCurrentCard() {
+  const listed = document.getElementById("table-card");
+  if (!listed) return;
+  document.querySelectorAll("#cards a.card[data-card]").forEach((card) => {
+    if (card.dataset.card === listed.dataset.card) card.setAttribute("aria-current", "true");
+    else card.removeAttribute("aria-current");
   });
 }
 
