@@ -603,7 +603,7 @@ def test_a_sort_by_status_lists_the_most_pressing_first_on_screen_and_in_the_csv
             )
         )
     )
-    status_column = csv_rows[0].index("status")
+    status_column = [h.lower() for h in csv_rows[0]].index("status")
     assert _statuses_in_order([r[status_column] for r in csv_rows[1:]]) == PRESSING_FIRST
     html = acme_browser.get("/?sort=status&dir=asc").content.decode()
     shown = re.findall(r'<span id="status-INV-\d+" class="status status-\w+">([^<]+)</span>', html)
