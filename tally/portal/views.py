@@ -326,9 +326,7 @@ def _back_to_invoice(
         context["cards"] = queries.stat_cards(portal.client_id, portal.today)
         # The cards are drawn again: the one the table is filtered by stays marked.
         shown = QueryDict(urlparse(request.htmx.current_url or "").query)
-        form = InvoiceFilterForm(
-            shown or None, currency=portal.client.currency, today=portal.today
-        )
+        form = InvoiceFilterForm(shown or None, currency=portal.client.currency, today=portal.today)
         context["active_card"] = form.active_card if form.is_bound and form.is_valid() else None
     return render(request, "portal/_invoice_detail_swap.html", context)
 
