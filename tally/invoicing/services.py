@@ -267,10 +267,26 @@ class _CountedAhead:
 
 
 # A slice of a block is sized so that one read takes about this long (seconds): progress
-# is told between reads, and the console promises it at least every 2 seconds.
-SLICE_TARGET = 0.25
+# is told between reads, and the console promises it at least every 2 seconds. Each
+# slice is sized from the rate of the one before (`next_slice`), so a read stays near the
+# target as the load on the machine or the density of the events changes.
+SLICE_TARGET = 0.5
 _FIRST_SLICE = timedelta(days=1)
 _SHORTEST_SLICE = timedelta(minutes=10)
+# A slice grows at most this many times over the last: a read of a quiet night or of a
+# few events says little about the next days, and a first guess too large is a long gap.
+_MOST_GROWTH = 4
+
+
+def next_slice(planned: timedelta, read: timedelta, took: float) -> timedelta:
+    """The span of time the next read should cover, after a read of `read` (the `planned`
+    span, or less at the end of a block) that took `took` seconds: the span that reads in
+    `SLICE_TARGET` at that rate, at most `_MOST_GROWTH` times the planned one, and never
+    under `_SHORTEST_SLICE`."""
+    most = planned * _MOST_GROWTH
+    if took <= 0:
+        return most
+    return max(_SHORTEST_SLICE, min(most, read * (SLICE_TARGET / took)))
 
 
 def _count_ahead(
@@ -278,11 +294,12 @@ def _count_ahead(
 ) -> _CountedAhead:
     """Count the period's unbilled events, a slice of time at a time, outside any write.
 
-    A slice starts at a day and doubles while a read takes under `SLICE_TARGET` (a small
-    client is read in a handful of statements), halving when one takes longer than four
-    times that (a huge client's busy days). The watermark is read under the client's
-    lock, as generation reads it; the lock is let go at once, so neither ingestion nor
-    (on SQLite) any other writer waits for the counting."""
+    A slice starts at a day; each next one is sized from the last read's rate
+    (`next_slice`): a small client is read in a handful of statements, a huge client's
+    busy days in slices of about `SLICE_TARGET` each, however loaded the machine is. The
+    watermark is read under the client's lock, as generation reads it; the lock is let
+    go at once, so neither ingestion nor (on SQLite) any other writer waits for the
+    counting."""
     with transaction.atomic():
         Client.objects.select_for_update().get(pk=client.pk)
         with connection.cursor() as cursor:
@@ -309,11 +326,7 @@ def _count_ahead(
                             n0, q0 = totals.get(kind, (0, 0))
                             totals[kind] = (n0 + n, q0 + q)
                             counted += n
-                        took = clock.perf_counter() - began
-                        if took < SLICE_TARGET:
-                            span *= 2
-                        elif took > 4 * SLICE_TARGET:
-                            span = max(span / 2, _SHORTEST_SLICE)
+                        span = next_slice(span, upto - at, clock.perf_counter() - began)
                         at = upto
                         on_progress(counted)
                     ahead.counts[(block, kinds)] = totals

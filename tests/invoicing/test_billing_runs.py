@@ -1,7 +1,8 @@
 """A month's billing run: the service that starts it, the worker's part client by client,
 and the billing core's progress as it counts."""
 
-from datetime import date
+from datetime import date, timedelta
+from types import SimpleNamespace
 
 import pytest
 
@@ -66,6 +67,53 @@ def test_a_huge_client_is_counted_in_slices_each_followed_by_progress(acme, monk
     )
     assert len(told) > 31 * 4  # at least one read per six hours of the month
     assert told[-1] == 80 and 40 in told
+
+
+DAY = timedelta(days=1)
+
+
+def test_the_next_slice_reads_in_the_target_time_at_the_last_reads_rate(monkeypatch):
+    monkeypatch.setattr(services, "SLICE_TARGET", 0.5)
+    # A day read in 1 s (a loaded machine): half a day next; in 0.25 s: two days.
+    assert services.next_slice(DAY, DAY, 1.0) == DAY / 2
+    assert services.next_slice(DAY, DAY, 0.25) == 2 * DAY
+    # Eight times slower at once (the machine got busy): an eighth, not a halving per read.
+    assert services.next_slice(4 * DAY, 4 * DAY, 4.0) == DAY / 2
+    # The rate is the read's, even when the block's end cut it short of the plan.
+    assert services.next_slice(4 * DAY, DAY / 4, 0.125) == DAY
+
+
+def test_a_slice_grows_at_most_four_times_and_never_below_ten_minutes(monkeypatch):
+    monkeypatch.setattr(services, "SLICE_TARGET", 0.5)
+    assert services.next_slice(DAY, DAY, 0.001) == 4 * DAY  # a quiet night: not 500 days
+    assert services.next_slice(DAY, DAY / 24, 0.001) == 4 * DAY  # capped by the plan
+    assert services.next_slice(DAY, DAY, 0.0) == 4 * DAY
+    assert services.next_slice(DAY, DAY, 3600.0) == timedelta(minutes=10)
+
+
+def test_slices_follow_the_reads_rate_as_a_client_is_counted(acme, monkeypatch):
+    # Each read "takes" a second per day of events it covers, from a clock moved by the
+    # reads themselves: after the first day the slices are half a day, every read then
+    # takes the target, and progress is told after each.
+    monkeypatch.setattr(services, "SLICE_TARGET", 0.5)
+    add_events(acme, "pick", 10, day=date(2026, 10, 3))
+    now = [0.0]
+    spans: list[timedelta] = []
+    count = services._count_events
+
+    def timed(cursor, client, block, kinds):
+        spans.append(block.end - block.start)
+        now[0] += (block.end - block.start) / DAY
+        return count(cursor, client, block, kinds)
+
+    monkeypatch.setattr(services, "_count_events", timed)
+    monkeypatch.setattr(services, "clock", SimpleNamespace(perf_counter=lambda: now[0]))
+    told: list[int] = []
+    ahead = services._count_ahead(acme, *OCTOBER, on_progress=told.append)
+    assert spans[0] == DAY and set(spans[1:-1]) == {DAY / 2}
+    assert sum(spans, timedelta()) == 31 * DAY
+    assert len(told) == len(spans) and told[-1] == 10
+    assert sum(n for totals in ahead.counts.values() for n, _ in totals.values()) == 10
 
 
 def test_events_billed_between_counting_and_drafting_are_not_billed_twice(acme):
