@@ -32,8 +32,9 @@ import html
 import json
 import re
 import time
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
+from urllib.parse import quote
 
 import portal_common as common
 from portal_latency import Scenario, markdown, run
@@ -44,7 +45,9 @@ DEPTH = 55  # how many `next` links a deep page is reached by
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
 # The console's list pages (URL name) and the filters each is measured with, as query
-# strings; `{client}` is the largest client, `{as_of}` a day 60 days back, `{today}`.
+# strings; `{client}` is the largest client, `{as_of}` a day 60 days back, `{today}`,
+# `{reference}` an order number the largest client picked 400 days back (a search by
+# event reference: every client's, or one client's).
 LISTS: dict[str, list[str]] = {
     "console:invoices": [
         "status=overdue",
@@ -54,10 +57,13 @@ LISTS: dict[str, list[str]] = {
         "client={client}&aging=over_90&as_of={today}",
         "client={client}&aging=1_30&as_of={as_of}",
         "q=INV-000037",
+        "q={reference}",
+        "client={client}&q={reference}",
     ],
     "console:drafts": ["client={client}"],
     "console:payments": ["client={client}", "client={client}&unapplied=1"],
     "console:billing_runs": [],
+    "console:aging": ["as_of={as_of}", "currency=EUR"],
     "console:reminders": [],
     "console:disputes": [],
 }
@@ -87,6 +93,22 @@ def _follow(client: Any, url: str, times: int) -> tuple[str, int]:
     return url, followed
 
 
+def _a_reference(client_id: int, day: date) -> str:
+    """The reference of a pick of the client on that day (an order number)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT reference FROM operations_event WHERE client_id = %s AND occurred_on = %s "
+            "AND kind = 'pick' ORDER BY reference LIMIT 1",
+            [client_id, day],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise SystemExit(f"no pick of client {client_id} on {day}")
+    return str(row[0])
+
+
 def build_scenarios(manifest: dict[str, Any]) -> list[Scenario]:
     from django.test import Client
     from django.urls import NoReverseMatch, reverse
@@ -104,6 +126,7 @@ def build_scenarios(manifest: dict[str, Any]) -> list[Scenario]:
     def add(name: str, group: str, urls: list[str]) -> None:
         scenarios.append(Scenario(name, group, GOAL_MS, [(u, {}) for u in urls]))
 
+    reference = _a_reference(big, today - timedelta(days=400))
     add("overview", "overview", ["/console/"])
     add(
         "overview, aging as of a past day",
@@ -123,7 +146,11 @@ def build_scenarios(manifest: dict[str, Any]) -> list[Scenario]:
         if followed:
             add(f"{label}, page {followed + 1}", "deep", [deep])
         for query in filters:
-            url = base + "?" + query.format(client=big, as_of=as_of, today=today)
+            url = (
+                base
+                + "?"
+                + query.format(client=big, as_of=as_of, today=today, reference=quote(reference))
+            )
             add(f"{label} ?{query}", "filter", [url])
             deep, followed = _follow(client, url, DEPTH)
             if followed:

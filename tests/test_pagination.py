@@ -70,6 +70,24 @@ def test_pages_walk_every_row_once_in_order_and_back_again(clients, descending, 
     assert back == [[r["id"] for r in p.results] for p in pages[:-1]]
 
 
+@pytest.mark.parametrize("descending", [False, True])
+@pytest.mark.parametrize("limit", [1, 3, 4, 50])
+def test_rows_read_whole_page_as_the_query_does_with_the_same_cursors(clients, descending, limit):
+    qs = annotated(clients)
+    paginator = by_day(descending)
+    rows = list(qs.values("id", "day").order_by("?"))  # any order: the paginator sorts
+    pages = walk(paginator, qs, limit)
+    cursor = None
+    for expected in pages:
+        page = paginator.paginate_rows(rows, paginator.decode(cursor), limit)
+        assert page == expected
+        cursor = page.next
+    # And back from the last page, with the query's own cursors.
+    assert paginator.paginate_rows(rows, paginator.decode(pages[-1].prev), limit) == (
+        paginator.paginate(qs, paginator.decode(pages[-1].prev), limit, ["id", "day"])
+    )
+
+
 def test_a_page_reached_backwards_links_forward_to_the_page_it_came_from(clients):
     qs = annotated(clients)
     paginator = by_day(False)

@@ -9,6 +9,7 @@ app_name = "console"
 
 urlpatterns = [
     path("", overview.home, name="home"),
+    path("aging/", overview.aging, name="aging"),
     path("reminders/", overview.reminders, name="reminders"),
     path("unrated/", overview.unrated, name="unrated"),
     # The dispute desk

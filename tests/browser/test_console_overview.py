@@ -1,5 +1,6 @@
 """The operator's overview in Chromium: the figures against the scenario's ledger worked
-out by hand, the aging by client and its as-of form, and a work queue's link."""
+out by hand, the aging by client and its as-of form, the whole aging on a page of its
+own, and a work queue's link."""
 
 import re
 from datetime import timedelta
@@ -86,6 +87,18 @@ def test_the_overview_shows_the_ledger_and_the_aging_as_of_a_day(portal, new_con
     listed = page.locator("tr[data-invoice]")
     expect(listed).to_have_count(min(over_90.invoice_count, 50))
     console_shot(page, "console-overview-aging-invoices")
+    page.go_back()
+
+    # The whole table, a page of its own, as of the same day: most owed first.
+    page.locator('[data-aging-all="USD"]').click()
+    expect(page).to_have_url(
+        f"{live_server.url}/console/aging/?currency=USD&as_of={earlier.isoformat()}"
+    )
+    expect(page.get_by_role("heading", level=1)).to_have_text("Aging by client in USD")
+    expect(page.get_by_label("As of")).to_have_value(earlier.isoformat())
+    expect_aging(portal.acme.pk, earlier)
+    expect(aging_row(portal.globex.pk)).to_have_count(0)
+    console_shot(page, "console-aging")
     page.go_back()
 
     # A work queue opens its list.

@@ -60,8 +60,12 @@ class AgingRow:
 @dataclass(frozen=True)
 class AgingTable:
     as_of: date
-    rows: list[AgingRow]  # by currency, then most owed first
-    totals: list[AgingRow]  # one per currency
+    rows: list[AgingRow]  # by currency, then most owed first (the first few of each)
+    totals: list[AgingRow]  # one per currency, of every client
+    clients: dict[str, int]  # per currency, how many clients owed in it (rows or not)
+
+    def rows_in(self, currency: str) -> list[AgingRow]:
+        return [r for r in self.rows if r.currency == currency]
 
 
 @dataclass(frozen=True)
@@ -123,49 +127,72 @@ def currency_figures(today: date) -> list[CurrencyFigures]:
     return [CurrencyFigures(currency=c, **figures[c]) for c in sorted(figures)]
 
 
-def aging_by_client(as_of: date) -> AgingTable:
-    """Every client's balance by days past due as it stood at the end of `as_of`: the
-    portal's aging (tally.payments.aging) for all clients at once, summed in the database."""
+# The overview shows the clients owing most in each currency, with a link to the whole
+# table (`queries.aging`): drawing every client's row (465 at 200 clients, ~1,000 money
+# figures) was most of the page's time (bench/RESULTS.md).
+OVERVIEW_AGING_ROWS = 10
+
+
+def aging_rows(as_of: date, client_ids: list[int] | None = None) -> list[AgingRow]:
+    """Each client's balance by days past due in each currency as it stood at the end of
+    `as_of` (every client's, or those of `client_ids`): the portal's aging
+    (tally.payments.aging) for many clients at once; by currency, then most owed first."""
     # Summed here rather than by the database: a GROUP BY over the balances would work
     # out each invoice's payments and credits twice (in the filter and in the sum).
-    owed = (
-        owed_at_end_of(as_of)
-        .annotate(bucket=bucket_expression(as_of))
-        .values_list("client_id", "client__name", "currency", "bucket", "owed_minor")
-    )
+    owed = owed_at_end_of(as_of)
+    if client_ids is not None:
+        owed = owed.filter(client_id__in=client_ids)
     sums: dict[tuple[int, str, str], dict[str, list[int]]] = defaultdict(dict)
-    for client_id, name, currency, bucket, minor in owed:
+    for client_id, name, currency, bucket, minor in owed.annotate(
+        bucket=bucket_expression(as_of)
+    ).values_list("client_id", "client__name", "currency", "bucket", "owed_minor"):
         total = sums[(client_id, name, currency)].setdefault(bucket, [0, 0])
         total[0] += minor
         total[1] += 1
-    cells = {
-        key: {b: AgingCell(b, minor, n) for b, (minor, n) in by_bucket.items()}
-        for key, by_bucket in sums.items()
-    }
     rows = [
-        AgingRow(client_id, name, currency, _in_order(by_bucket))
-        for (client_id, name, currency), by_bucket in cells.items()
+        AgingRow(
+            client_id,
+            name,
+            currency,
+            _in_order({b: AgingCell(b, minor, n) for b, (minor, n) in by_bucket.items()}),
+        )
+        for (client_id, name, currency), by_bucket in sums.items()
     ]
-    rows.sort(key=lambda r: (r.currency, -r.balance_minor, r.client_name))
+    # Equal balances: the later client first, as the aging's pages order them.
+    rows.sort(key=lambda r: (r.currency, -r.balance_minor, -(r.client_id or 0)))
+    return rows
+
+
+def totals_of(currency: str, rows: list[AgingRow]) -> AgingRow:
+    """Every client's row of a currency summed: the table's foot."""
+    return AgingRow(
+        None,
+        "All clients",
+        currency,
+        [
+            AgingCell(
+                key,
+                sum(r.cells[i].balance_minor for r in rows),
+                sum(r.cells[i].invoice_count for r in rows),
+            )
+            for i, (key, *_) in enumerate(AGING_BUCKETS)
+        ],
+    )
+
+
+def aging_by_client(as_of: date, per_currency: int | None = None) -> AgingTable:
+    """Every client's aging at the end of `as_of`, summed per currency, with the rows of
+    the `per_currency` clients owing most in each (None: every client's)."""
+    rows = aging_rows(as_of)
     totals = []
+    clients = {}
+    kept: list[AgingRow] = []
     for currency in sorted({r.currency for r in rows}):
         of_currency = [r for r in rows if r.currency == currency]
-        totals.append(
-            AgingRow(
-                None,
-                "All clients",
-                currency,
-                [
-                    AgingCell(
-                        key,
-                        sum(r.cells[i].balance_minor for r in of_currency),
-                        sum(r.cells[i].invoice_count for r in of_currency),
-                    )
-                    for i, (key, *_) in enumerate(AGING_BUCKETS)
-                ],
-            )
-        )
-    return AgingTable(as_of, rows, totals)
+        clients[currency] = len(of_currency)
+        kept.extend(of_currency if per_currency is None else of_currency[:per_currency])
+        totals.append(totals_of(currency, of_currency))
+    return AgingTable(as_of, kept, totals, clients)
 
 
 def _in_order(by_bucket: dict[str, AgingCell]) -> list[AgingCell]:

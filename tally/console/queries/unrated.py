@@ -8,8 +8,10 @@ statement counts the events in all those spans, each an index range read
 (`event_block_idx`: client, kind, occurred_at)."""
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import cache
 from typing import Any
 
 from django.db import connection
@@ -86,12 +88,12 @@ def _joined(spans: list[Span]) -> list[Span]:
     return out
 
 
-def _instant(value: datetime) -> Any:
-    return (
-        value
-        if connection.vendor == "postgresql"
-        else connection.ops.adapt_datetimefield_value(value)
-    )
+def _instant_adapter() -> Callable[[datetime], Any]:
+    """How an instant is passed to this database: as it is to PostgreSQL, as SQLite's text
+    (Django's adaptation, once per distinct instant: the ends of time recur in every span)."""
+    if connection.vendor == "postgresql":
+        return lambda value: value
+    return cache(connection.ops.adapt_datetimefield_value)
 
 
 def unrated_events() -> list[UnratedRow]:
@@ -101,9 +103,10 @@ def unrated_events() -> list[UnratedRow]:
         return []
     instant = "CAST(%s AS timestamp with time zone)" if connection.vendor == "postgresql" else "%s"
     values = ", ".join([f"(%s, %s, {instant}, {instant})"] * len(spans))
+    instant_of = _instant_adapter()
     params: list[Any] = []
     for client_id, kind, start, end in spans:
-        params += [client_id, kind, _instant(start), _instant(end)]
+        params += [client_id, kind, instant_of(start), instant_of(end)]
     sql = (
         f"WITH span(client_id, kind, starts, ends) AS (VALUES {values}) "  # noqa: S608 (placeholders only)
         "SELECT span.client_id, span.kind, COUNT(*), SUM(e.quantity) "

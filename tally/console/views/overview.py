@@ -16,19 +16,21 @@ from tally.payments.aging import AGING_BUCKETS
 from ..access import Console, operator_console
 from ..forms.overview import AsOfForm
 from ..queries import overview as queries
+from ..queries.aging import aging_page
 from ..queries.reminders import reminders_to_review
 from ..queries.unrated import unrated_events
 
 
 def page_link(name: str) -> Callable[..., str | None]:
     """A link to a console list with its filters in the query string, or None while that
-    list is not part of the console (the figure then shows without a link)."""
+    list is not part of the console (the figure then shows without a link). The list's
+    URL is looked up once: a page of figures asks for hundreds of links."""
+    try:
+        base = reverse(name)
+    except NoReverseMatch:
+        return lambda **params: None
 
-    def link(**params: object) -> str | None:
-        try:
-            base = reverse(name)
-        except NoReverseMatch:
-            return None
+    def link(**params: object) -> str:
         query = {k: str(v) for k, v in params.items() if v is not None}
         return f"{base}?{urlencode(query)}" if query else base
 
@@ -45,13 +47,34 @@ def home(request: HttpRequest, console: Console) -> HttpResponse:
         "nav": "overview",
         "form": form,
         "overview": queries.overview(console.today),
-        "aging": queries.aging_by_client(as_of),
+        "aging": queries.aging_by_client(as_of, queries.OVERVIEW_AGING_ROWS),
+        "per_currency": queries.OVERVIEW_AGING_ROWS,
         "is_today": as_of == console.today,
         "buckets": AGING_BUCKETS,
         "invoices_link": page_link("console:invoices"),
+        "aging_link": page_link("console:aging"),
         "queue_link": lambda name: page_link(name)(),
     }
     return render(request, "console/overview.html", context)
+
+
+@operator_console
+@require_GET
+def aging(request: HttpRequest, console: Console) -> HttpResponse:
+    """Every client's aging in one currency, most owed first, a page at a time."""
+    form = AsOfForm(request.GET if "as_of" in request.GET else None, today=console.today)
+    as_of: date = form.day
+    page = aging_page(as_of, request.GET.get("currency", ""), request.GET.get("cursor"))
+    context = {
+        "console": console,
+        "nav": "overview",
+        "form": form,
+        "page": page,
+        "is_today": as_of == console.today,
+        "buckets": AGING_BUCKETS,
+        "invoices_link": page_link("console:invoices"),
+    }
+    return render(request, "console/aging.html", context)
 
 
 @operator_console
