@@ -107,10 +107,21 @@ def billing(request: HtmxHttpRequest, portal: Portal) -> HttpResponse:
         "open_row_id": None,
         "active_card": form.active_card,
     }
+    open_number = request.GET.get("open")
+    hit = None if open_number else _reference_hit(portal, form, page)
+    if hit is not None:
+        # A search by an event's reference opens the invoice at that event: its line's
+        # events from the page holding it, the event highlighted.
+        row, found = hit
+        context |= _detail_context(portal, row.id)
+        context["open_row_id"] = row.id
+        context["reference_hit"] = found
+        context["hit_events"] = queries.line_events(
+            portal.client_id, found.line_id, at_event=found.event_id
+        )
     if request.htmx and request.htmx.target == "invoice-table":
         return render(request, "portal/_invoice_table.html", context)
     context["cards"] = queries.stat_cards(portal.client_id, portal.today)
-    open_number = request.GET.get("open")
     if open_number:
         try:
             detail = _detail_context(portal, find_invoice(portal, open_number)[0])
@@ -122,6 +133,22 @@ def billing(request: HtmxHttpRequest, portal: Portal) -> HttpResponse:
             context |= detail
             context["open_row_id"] = detail["detail"].row.id  # type: ignore[attr-defined]
     return render(request, "portal/billing.html", context)
+
+
+def _reference_hit(
+    portal: Portal, form: InvoiceFilterForm, page: queries.InvoicePage
+) -> tuple[queries.InvoiceRow, queries.ReferenceHit] | None:
+    """The first invoice of the page (of its first three) with an event whose reference
+    starts with the search term, and that event; None for a search by number."""
+    valid = getattr(form, "cleaned_data", {}) if "q" not in form.errors else {}
+    term = (valid.get("q") or "").strip()
+    if not term or term.upper().startswith("INV-"):
+        return None
+    for row in page.rows[:3]:
+        found = queries.reference_hit(portal.client_id, row.id, term)
+        if found is not None:
+            return row, found
+    return None
 
 
 def _sort_columns(request: HtmxHttpRequest, form: InvoiceFilterForm) -> dict[str, dict[str, str]]:
@@ -181,7 +208,14 @@ def line_events(
 ) -> HttpResponse:
     # One scoped read: the line (of this client, on an issued invoice) and its page of
     # events; the invoice in the URL must be the line's own.
-    page = queries.line_events(portal.client_id, line_id, request.GET.get("cursor"))
+    at_event = request.GET.get("event", "")
+    page = queries.line_events(
+        portal.client_id,
+        line_id,
+        request.GET.get("cursor"),
+        at_event=int(at_event) if at_event.isdigit() and len(at_event) < 19 else None,
+        find=request.GET.get("q", "")[:200],
+    )
     if page.invoice_number != number:
         raise Http404("no such line on this invoice")
     context: dict[str, object] = {"portal": portal, "page": page, "number": number}

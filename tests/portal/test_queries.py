@@ -387,3 +387,42 @@ def test_an_aging_bucket_is_read_in_a_fixed_number_of_statements(ledger):
     with CaptureQueriesContext(connection) as four:
         assert len(queries.invoice_page(acme, TODAY, bucket).rows) == 4
     assert len(four.captured_queries) == len(one.captured_queries)
+
+
+def test_a_reference_hit_names_the_line_and_event_and_never_another_clients(acme, globex):
+    ours = issued_invoice(acme, picks=120, labels=5)
+    theirs = issued_invoice(globex, picks=7)
+    line = ours.lines.get(kind="pick")
+    refs = list(billed_events(line).order_by("occurred_at", "id").values_list("reference", "id"))
+    reference, event_id = refs[79]
+    hit = queries.reference_hit(acme.pk, ours.pk, reference)
+    assert hit == queries.ReferenceHit(line.pk, line.description, event_id, reference)
+    assert queries.reference_hit(acme.pk, ours.pk, "NO-SUCH-REF") is None
+    # Another client's invoice, even with its own references: nothing.
+    their_ref = billed_events(theirs.lines.get(kind="pick")).values_list("reference", flat=True)[0]
+    assert queries.reference_hit(acme.pk, theirs.pk, their_ref) is None
+
+
+def test_a_lines_events_open_at_an_event_and_page_around_it(acme, globex):
+    ours = issued_invoice(acme, picks=120)
+    line = ours.lines.get(kind="pick")
+    ids = list(billed_events(line).order_by("occurred_at", "id").values_list("id", flat=True))
+    refs = list(
+        billed_events(line).order_by("occurred_at", "id").values_list("reference", flat=True)
+    )
+    page = queries.line_events(acme.pk, line.pk, at_event=ids[79])
+    assert [e.id for e in page.rows] == ids[79:]
+    assert page.highlight_id == ids[79] and page.next_cursor is None
+    before = queries.line_events(acme.pk, line.pk, page.prev_cursor)
+    assert [e.id for e in before.rows] == ids[29:79]
+    found = queries.line_events(acme.pk, line.pk, find=refs[10])
+    assert found.highlight_id == ids[10] and [e.id for e in found.rows] == ids[10:60]
+    first = queries.line_events(acme.pk, line.pk, at_event=ids[0])
+    assert first.prev_cursor is None and first.highlight_id == ids[0]
+    # An event of no line of this one (another client's): the first page, nothing marked.
+    theirs = issued_invoice(globex, picks=3)
+    their_event = billed_events(theirs.lines.get(kind="pick")).values_list("id", flat=True)[0]
+    other = queries.line_events(acme.pk, line.pk, at_event=their_event)
+    assert other.highlight_id is None and [e.id for e in other.rows] == ids[:50]
+    nothing = queries.line_events(acme.pk, line.pk, find="NO-SUCH-REF")
+    assert nothing.highlight_id is None and [e.id for e in nothing.rows] == ids[:50]

@@ -35,6 +35,7 @@ from .disputes import DisputeView, MessageRow
 from .events import EventPage, EventRow, all_line_events, line_detail_keys, line_events
 from .invoices import InvoiceFilters, InvoicePage, all_invoice_rows, invoice_page
 from .payments import AppliedTo, PaymentPage, PaymentRow, payment_page
+from .search import ReferenceHit, reference_hit
 from .summary import ClientHeader, StatCards, client_header, stat_cards
 
 __all__ = [
@@ -64,6 +65,7 @@ __all__ = [
     "MessageRow",
     "PaymentPage",
     "PaymentRow",
+    "ReferenceHit",
     "ReminderRow",
     "StatCards",
     "aging",
@@ -75,6 +77,7 @@ __all__ = [
     "invoice_detail",
     "invoice_id_for_number",
     "printed_number",
+    "reference_hit",
     "invoice_page",
     "line_detail_keys",
     "line_events",

@@ -20,7 +20,7 @@ from tally.invoicing.models import (
 )
 from tally.invoicing.queries import events_billed_by
 from tally.operations.models import Event
-from tally.pagination import DateTimeKey, IntKey, KeysetPaginator
+from tally.pagination import Cursor, DateTimeKey, IntKey, KeysetPaginator
 
 from ..scope import client_scope
 from .common import (
@@ -47,6 +47,10 @@ class EventPage:
     rows: list[EventRow]
     next_cursor: str | None
     prev_cursor: str | None
+    # The event asked for (by id, or the first whose reference starts with `find`): the
+    # page starts at it, and it is highlighted. None when none was asked for or found.
+    highlight_id: int | None = None
+    find: str = ""
 
 
 # In time order. `_billed_by` bounds occurred_at by the cursor itself (seek=False).
@@ -57,10 +61,21 @@ _EVENT_COLUMNS = ("id", "occurred_at", "kind", "reference", "quantity", "details
 
 
 def line_events(
-    client_id: int, line_id: int, cursor: str | None = None, limit: int = 50
+    client_id: int,
+    line_id: int,
+    cursor: str | None = None,
+    limit: int = 50,
+    *,
+    at_event: int | None = None,
+    find: str = "",
 ) -> EventPage:
-    """A line's events in time order, keyset-paginated on (occurred_at, id)."""
+    """A line's events in time order, keyset-paginated on (occurred_at, id).
+
+    `at_event` (an event's id) or `find` (the start of a reference): the page starts at
+    that event of the line (the first whose reference starts so), which is highlighted;
+    its position is the keyset's, so the pages before and after page as usual."""
     position = EVENT_PAGES.decode(cursor)
+    find = find.strip()
     with client_scope(client_id, _tables(InvoiceLine, Invoice, BilledRange, Event)):
         # The line and its ranges in one read: a row per range (one, with no range, for an
         # adjustment).
@@ -77,11 +92,33 @@ def line_events(
             for row in found
             if row["ranges__occurred_from"] is not None
         ]
+        highlight, hit = None, None
+        every = events_billed_by(client_id, line["kind"], ranges, None, False)
+        if at_event is not None or find:
+            wanted = every
+            if at_event is not None:
+                wanted = wanted.filter(id=at_event)
+            else:
+                wanted = wanted.filter(reference__gte=find, reference__lt=find + "\U0010ffff")
+            hit = wanted.order_by("occurred_at", "id").values("id", "occurred_at").first()
+            if hit is not None:
+                highlight = hit["id"]
+                # Just before the event in the keyset's order (ids are integers): the page
+                # starts with it.
+                position = Cursor((hit["occurred_at"], hit["id"] - 1), backwards=False)
         at = position.values[0] if position else None
         qs = events_billed_by(
             client_id, line["kind"], ranges, at, bool(position and position.backwards)
         )
         page = EVENT_PAGES.paginate(qs, position, limit, _EVENT_COLUMNS)
+        prev_cursor = page.prev
+        if (
+            hit is not None
+            and not every.filter(
+                EVENT_PAGES.condition(Cursor((hit["occurred_at"], hit["id"]), backwards=True))
+            ).exists()
+        ):
+            prev_cursor = None  # the line's first event: nothing lies before it
     rows = [EventRow(**v) for v in page.results]
     line_row = LineRow(**{k: line[k] for k in _LINE_COLUMNS})
     return EventPage(
@@ -89,7 +126,9 @@ def line_events(
         format_invoice_number(line["invoice__number"] or 0),
         rows,
         page.next,
-        page.prev,
+        prev_cursor,
+        highlight,
+        find,
     )
 
 

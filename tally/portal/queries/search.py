@@ -1,18 +1,27 @@
 """Finding invoices by the reference of an event they bill."""
 
+from dataclasses import dataclass
 from datetime import UTC, timedelta
+from functools import reduce
+from operator import or_
 
 from django.db import connection
 from django.db.models import (
+    Exists,
     Max,
     Min,
+    OuterRef,
+    Q,
 )
 
 from tally.invoicing.models import (
     BilledRange,
+    Invoice,
+    InvoiceLine,
 )
 from tally.operations.models import Event
 
+from ..scope import client_scope
 from .common import _tables
 
 _SEARCH_TABLES = _tables(Event, BilledRange)
@@ -82,3 +91,78 @@ def _invoices_billing_reference(client_id: int, term: str) -> list[int]:
                 )
             found.update(invoice_id for (invoice_id,) in cursor.fetchall())
     return sorted(found)
+
+
+@dataclass(frozen=True)
+class ReferenceHit:
+    """The first event of an invoice whose reference starts with a search term, and the
+    line that bills it: where a search by reference opens the invoice."""
+
+    line_id: int
+    line_description: str
+    event_id: int
+    reference: str
+
+
+def reference_hit(client_id: int, invoice_id: int, term: str) -> ReferenceHit | None:
+    """The invoice's first event (in time) whose reference starts with `term`, or None.
+
+    A seek of the day index (client, day, reference) per day of the invoice's ranges, in
+    order, until one finds an event the ranges bill: a month's invoice costs at most a
+    month of seeks, whatever its number of events."""
+    term = term.strip()
+    if not term:
+        return None
+    with client_scope(client_id, _SEARCH_TABLES | _tables(InvoiceLine, Invoice)):
+        ranges = list(
+            BilledRange.objects.filter(client_id=client_id, invoice_id=invoice_id)
+            .filter(Exists(Invoice.objects.issued().filter(pk=OuterRef("invoice_id"))))
+            .values_list("line_id", "kind", "occurred_from", "occurred_to", "after_id", "upto_id")
+        )
+        if not ranges:
+            return None
+        billed = reduce(
+            or_,
+            (
+                Q(
+                    kind=kind,
+                    occurred_at__gte=start,
+                    occurred_at__lt=end,
+                    id__gt=after,
+                    id__lte=upto,
+                )
+                for _, kind, start, end, after, upto in ranges
+            ),
+        )
+        first = min(r[2] for r in ranges).astimezone(UTC).date()
+        last = max(r[3] for r in ranges).astimezone(UTC).date()
+        upto_term = term + "\U0010ffff"
+        for n in range((last - first).days + 1):
+            found = (
+                Event.objects.filter(
+                    billed,
+                    client_id=client_id,
+                    occurred_on=first + timedelta(days=n),
+                    reference__gte=term,
+                    reference__lt=upto_term,
+                )
+                .order_by("occurred_at", "id")
+                .values("id", "kind", "occurred_at", "reference")
+                .first()
+            )
+            if found is None:
+                continue
+            line_id = next(
+                line
+                for line, kind, start, end, after, upto in ranges
+                if kind == found["kind"]
+                and start <= found["occurred_at"] < end
+                and after < found["id"] <= upto
+            )
+            description = (
+                InvoiceLine.objects.filter(client_id=client_id, pk=line_id)
+                .values_list("description", flat=True)
+                .get()
+            )
+            return ReferenceHit(line_id, description, found["id"], found["reference"])
+    return None

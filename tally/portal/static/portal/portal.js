@@ -56,11 +56,20 @@ if (!window.tallyPortalListening) {
     if (swapped && !swapped.isConnected && swapped.id) swapped = document.getElementById(swapped.id);
     if (!swapped) return;
     if (swapped.id === "invoice-table") markCurrentCard();
+    scrollToMatch(swapped);
     const target = swapped.querySelector('[aria-invalid="true"]') ||
       swapped.querySelector("[data-focus-after-swap]");
     if (target) target.focus();
   });
 }
+
+// An event a search found (highlighted by the server) is scrolled into view, in the page
+// as loaded and in what htmx swaps in.
+function scrollToMatch(root) {
+  const match = root.querySelector("[data-scroll-into-view]");
+  if (match) match.scrollIntoView({ block: "center" });
+}
+scrollToMatch(document);
 
 // The stat card whose invoices the table lists is marked current; the server marks it on
 // every page it draws, and the table it swaps in says which card it lists (#table-card).
