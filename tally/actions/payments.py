@@ -8,10 +8,11 @@ from django.db import transaction
 
 from tally.audit.actors import Actor
 from tally.clients.models import Client
+from tally.errors import DomainError, Problem
 from tally.invoicing import services as invoicing
 from tally.invoicing.models import Invoice
 from tally.payments import services as payments
-from tally.payments.models import Payment, Refund
+from tally.payments.models import ClientNotice, NoticeKind, NoticeStatus, Payment, Refund
 from tally.payments.services import PaymentResult
 from tally.reminders.services import resume_reminders
 
@@ -76,6 +77,45 @@ def apply_unapplied_credit(
     _allocate(actor, payment, allocations)
     payment.refresh_from_db()
     return payment
+
+
+@transaction.atomic
+def apply_credit_on_request(*, actor: Actor, client: Client, notice_id: int) -> ClientNotice:
+    """Do what a client's credit request asks: its unapplied credit, from the oldest
+    payment that has some, onto each invoice it named (`apply_unapplied_credit`, payment
+    by payment); then the request is done. An invoice that no longer owes what was asked
+    is refused as `apply_unapplied_credit` refuses it, and nothing is applied."""
+    notice = payments.lock_waiting_notice(client, notice_id, NoticeKind.CREDIT_REQUEST)
+    wanted = list(notice.invoices.order_by("id").values_list("invoice_id", "amount_minor"))
+    # Every payment with credit locked first, in id order (payments before invoices,
+    # as everywhere money moves), then used oldest first.
+    locked = Payment.objects.select_for_update().filter(client=client, unapplied_minor__gt=0)
+    credit = [
+        (p.pk, p.unapplied_minor)
+        for p in sorted(locked.order_by("pk"), key=lambda p: (p.received_on, p.pk))
+    ]
+    plan: dict[int, list[tuple[int, int]]] = {}
+    for invoice_id, amount in wanted:
+        left = amount or 0
+        for i, (payment_id, unapplied) in enumerate(credit):
+            if not left:
+                break
+            take = min(left, unapplied)
+            if take:
+                plan.setdefault(payment_id, []).append((invoice_id, take))
+                credit[i] = (payment_id, unapplied - take)
+                left -= take
+        if left:
+            raise DomainError(
+                "credit_used",
+                "the credit was not applied",
+                [Problem("the client's unapplied credit no longer covers this request")],
+            )
+    for payment_id in sorted(plan):  # payments locked in one order everywhere
+        apply_unapplied_credit(
+            actor=actor, client=client, payment_id=payment_id, allocations=plan[payment_id]
+        )
+    return payments.close_notice(actor=actor, notice=notice, status=NoticeStatus.DONE)
 
 
 def resume_reminders_once_owing(invoice: Invoice, actor: Actor) -> None:

@@ -46,6 +46,12 @@ class AuditAction(StrEnum):
     # Part of a payment taken back from an invoice: misapplied, or credited after payment.
     PAYMENT_UNALLOCATED = "payment.unallocated"
     PAYMENT_REFUNDED = "payment.refunded"
+    # What a client tells the 3PL about money (payments.ClientNotice): apply my credit to
+    # these invoices; I've paid. The operator acts on it (done) or declines it, saying why.
+    CREDIT_APPLICATION_REQUESTED = "credit_application.requested"
+    PAYMENT_REPORTED = "payment.reported"
+    CLIENT_NOTICE_DONE = "client_notice.done"
+    CLIENT_NOTICE_DECLINED = "client_notice.declined"
     # A paid invoice owes again (a payment taken back from it): open, or overdue, again.
     INVOICE_REOPENED = "invoice.reopened"
     REMINDER_POLICY_CREATED = "reminder_policy.created"

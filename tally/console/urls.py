@@ -3,7 +3,16 @@
 
 from django.urls import path
 
-from .views import billing, disputes, drafts, invoice_emails, invoices, overview, payments
+from .views import (
+    billing,
+    disputes,
+    drafts,
+    invoice_emails,
+    invoices,
+    notices,
+    overview,
+    payments,
+)
 
 app_name = "console"
 
@@ -57,6 +66,11 @@ urlpatterns = [
     path("payments/<int:payment_id>/", payments.payment, name="payment"),
     path("payments/<int:payment_id>/correct/", payments.correct, name="correct_allocation"),
     path("payments/<int:payment_id>/refund/", payments.refund, name="refund"),
+    # What clients told us about money: credit to apply, payments reported
+    path("requests/<int:notice_id>/", notices.notice, name="notice"),
+    path("requests/<int:notice_id>/apply/", notices.apply, name="apply_notice"),
+    path("requests/<int:notice_id>/decline/", notices.decline, name="decline_notice"),
+    path("requests/<slug:kind>/", notices.queue, name="notices"),
     # An issued invoice's emails
     path(
         "invoices/<int:invoice_id>/send-again/",

@@ -10,11 +10,14 @@ invoice row and re-reads its balance, and the database refuses any over-allocati
 """
 
 import hashlib
+import uuid
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Sum
+from django.utils import timezone
 
 from tally.accounts.models import User
 from tally.audit import services as audit
@@ -25,8 +28,18 @@ from tally.clients.models import Client
 from tally.errors import DomainError, NotFound, Problem
 from tally.invoicing.models import Invoice, InvoiceStatus
 from tally.invoicing.services import mark_paid_if_settled, snapshot
+from tally.money import MoneyError, check_currency, format_money
 
-from .models import Allocation, Payment, PaymentMethod, Refund
+from .models import (
+    Allocation,
+    ClientNotice,
+    ClientNoticeInvoice,
+    NoticeKind,
+    NoticeStatus,
+    Payment,
+    PaymentMethod,
+    Refund,
+)
 
 
 @dataclass(frozen=True)
@@ -436,3 +449,283 @@ def refund_credit(
             },
         )
         return refund
+
+
+# ---------------------------------------------------------------------------------------
+# What a client tells the 3PL about money (ClientNotice): written here, once per portal
+# form (its key), acted on in the console (apply the credit: `tally.actions.payments`;
+# record the payment reported; or decline, saying why).
+
+
+@dataclass(frozen=True)
+class NoticeResult:
+    notice: ClientNotice
+    replayed: bool  # the same form sent again: the first notice
+
+
+def _notice_snapshot(n: ClientNotice) -> dict[str, Any]:
+    return {
+        "kind": n.kind,
+        "status": n.status,
+        "currency": n.currency,
+        "amount_minor": n.amount_minor,
+        "paid_on": n.paid_on,
+        "method": n.method,
+        "reference": n.reference,
+        "answer": n.answer,
+        "payment_id": n.payment_id,
+        "invoices": sorted([i, a] for i, a in n.invoices.values_list("invoice_id", "amount_minor")),
+    }
+
+
+def _open_invoices_named(
+    client: Client, invoice_ids: list[int], field: str
+) -> tuple[dict[int, Invoice], list[Problem]]:
+    """The client's invoices named; one that is not the client's is not found (the same
+    words as one that does not exist), one not open cannot be named. Not locked: a notice
+    changes no invoice, and the operator's answer checks them again."""
+    found = {
+        inv.pk: inv
+        for inv in Invoice.objects.filter(client=client, pk__in=invoice_ids, number__isnull=False)
+    }
+    problems = []
+    for row, invoice_id in enumerate(invoice_ids):
+        invoice = found.get(invoice_id)
+        if invoice is None:
+            problems.append(Problem("no such invoice", field=field, row=row))
+        elif invoice.status != InvoiceStatus.OPEN or invoice.balance_minor <= 0:
+            problems.append(
+                Problem(
+                    f"{invoice.display_number} is not open: it owes nothing", field=field, row=row
+                )
+            )
+    if len(set(invoice_ids)) != len(invoice_ids):
+        problems.append(Problem("names an invoice twice", field=field))
+    return found, problems
+
+
+def _create_notice(
+    *,
+    actor: Actor,
+    client: Client,
+    key: uuid.UUID,
+    action: AuditAction,
+    invoices: list[tuple[int, int | None]],
+    **fields: Any,
+) -> NoticeResult:
+    """The notice and its invoices, claimed by the form's key: the same key again returns
+    the first notice (a double submit records one)."""
+    if not isinstance(actor, User):
+        raise TypeError("a client notice is written by the client's user")
+    try:
+        with transaction.atomic():
+            notice = ClientNotice.objects.create(client=client, key=key, created_by=actor, **fields)
+    except IntegrityError:
+        return NoticeResult(ClientNotice.objects.get(client=client, key=key), replayed=True)
+    ClientNoticeInvoice.objects.bulk_create(
+        ClientNoticeInvoice(client=client, notice=notice, invoice_id=i, amount_minor=a)
+        for i, a in invoices
+    )
+    audit.record(actor=actor, action=action, obj=notice, after=_notice_snapshot(notice))
+    return NoticeResult(notice, replayed=False)
+
+
+def available_credit(client: Client) -> int:
+    """The client's unapplied credit not yet asked for in a request still waiting."""
+    credit = Payment.objects.filter(client=client, unapplied_minor__gt=0).aggregate(
+        s=Sum("unapplied_minor")
+    )["s"]
+    asked = ClientNotice.objects.filter(
+        client=client, kind=NoticeKind.CREDIT_REQUEST, status=NoticeStatus.WAITING
+    ).aggregate(s=Sum("amount_minor"))["s"]
+    return (credit or 0) - (asked or 0)
+
+
+@transaction.atomic
+def ask_to_apply_credit(
+    *, actor: Actor, client: Client, lines: list[tuple[int, int]], key: uuid.UUID
+) -> NoticeResult:
+    """The client asks that its unapplied credit pay these open invoices of its own
+    [(invoice_id, amount_minor)]: each amount at most what the invoice owes, all of them
+    at most the credit not yet asked for."""
+    # The client's row first: two requests at once are checked one after the other (and
+    # the second of one form sent twice finds the first).
+    # NO KEY: a notice's insert elsewhere (its foreign key) does not wait on it.
+    Client.objects.select_for_update(no_key=True).filter(pk=client.pk).first()
+    if ClientNotice.objects.filter(client=client, key=key).exists():
+        return NoticeResult(ClientNotice.objects.get(client=client, key=key), replayed=True)
+    lines = [(i, a) for i, a in lines if a]
+    problems = []
+    if not lines:
+        problems.append(Problem("enter an amount for at least one invoice", field="lines"))
+    found, named = _open_invoices_named(client, [i for i, _ in lines], "lines")
+    problems += named
+    for row, (invoice_id, amount) in enumerate(lines):
+        invoice = found.get(invoice_id)
+        if amount < 0:
+            problems.append(Problem("must be positive", field="lines", row=row))
+        elif invoice is not None and invoice.currency != client.currency:
+            problems.append(
+                Problem(
+                    f"{invoice.display_number} is not in {client.currency}", field="lines", row=row
+                )
+            )
+        elif invoice is not None and amount > invoice.balance_minor:
+            problems.append(
+                Problem(
+                    f"{invoice.display_number} owes {format_money(invoice.balance_minor, invoice.currency)}: "
+                    "ask for that much at most",
+                    field="lines",
+                    row=row,
+                )
+            )
+    total = sum(a for _, a in lines)
+    available = available_credit(client)
+    if lines and total > available:
+        problems.append(
+            Problem(
+                f"that is {format_money(total, client.currency)} in all, and "
+                f"{format_money(max(available, 0), client.currency)} of your credit is left to ask for",
+                field="lines",
+            )
+        )
+    if problems:
+        raise DomainError("invalid_credit_request", "the request was not sent", problems)
+    return _create_notice(
+        actor=actor,
+        client=client,
+        key=key,
+        action=AuditAction.CREDIT_APPLICATION_REQUESTED,
+        invoices=list(lines),
+        kind=NoticeKind.CREDIT_REQUEST,
+        currency=client.currency,
+        amount_minor=total,
+    )
+
+
+@transaction.atomic
+def report_payment(
+    *,
+    actor: Actor,
+    client: Client,
+    amount_minor: int,
+    currency: str,
+    paid_on: date,
+    method: str,
+    reference: str,
+    invoice_ids: list[int],
+    key: uuid.UUID,
+    today: date,
+) -> NoticeResult:
+    """The client says it has paid (remittance advice), optionally naming the open
+    invoices of its own the payment is for, in their currency."""
+    if ClientNotice.objects.filter(client=client, key=key).exists():
+        return NoticeResult(ClientNotice.objects.get(client=client, key=key), replayed=True)
+    problems = []
+    if amount_minor <= 0:
+        problems.append(Problem("must be more than zero", field="amount"))
+    try:
+        currency = check_currency(currency)
+    except MoneyError as e:
+        problems.append(Problem(str(e), field="currency"))
+    if paid_on > today:
+        problems.append(Problem("must be today or earlier", field="paid_on"))
+    if method not in PaymentMethod.values:
+        problems.append(Problem("choose how you paid", field="method"))
+    if len(reference) > 200:
+        problems.append(Problem("must be 200 characters at most", field="reference"))
+    found, named = _open_invoices_named(client, invoice_ids, "invoices")
+    problems += named
+    for invoice in found.values():
+        if invoice.currency != currency:
+            problems.append(
+                Problem(
+                    f"{invoice.display_number} is in {invoice.currency}, not {currency}",
+                    field="invoices",
+                )
+            )
+    if problems:
+        raise DomainError("invalid_remittance", "the payment was not reported", problems)
+    return _create_notice(
+        actor=actor,
+        client=client,
+        key=key,
+        action=AuditAction.PAYMENT_REPORTED,
+        invoices=[(i, None) for i in invoice_ids],
+        kind=NoticeKind.REMITTANCE,
+        currency=currency,
+        amount_minor=amount_minor,
+        paid_on=paid_on,
+        method=method,
+        reference=reference.strip(),
+    )
+
+
+def lock_waiting_notice(client: Client, notice_id: int, kind: str | None = None) -> ClientNotice:
+    """The client's notice, locked, still waiting for the 3PL; another client's is
+    NotFound, one already answered is refused."""
+    try:
+        notice = ClientNotice.objects.select_for_update().get(pk=notice_id, client=client)
+    except ClientNotice.DoesNotExist:
+        raise NotFound("request") from None
+    if kind is not None and notice.kind != kind:
+        raise NotFound("request")
+    if notice.status != NoticeStatus.WAITING:
+        raise DomainError(
+            "notice_answered",
+            f"this {notice.get_kind_display().lower()} was answered already "
+            f"({notice.get_status_display().lower()})",
+        )
+    return notice
+
+
+def close_notice(
+    *,
+    actor: Actor,
+    notice: ClientNotice,
+    status: str,
+    answer: str = "",
+    payment: Payment | None = None,
+) -> ClientNotice:
+    """Mark a locked waiting notice done (with the payment recorded from it) or declined."""
+    before = _notice_snapshot(notice)
+    notice.status = status
+    notice.answer = answer
+    notice.payment = payment
+    notice.closed_by = actor if isinstance(actor, User) else None
+    notice.closed_at = timezone.now()
+    notice.save(update_fields=["status", "answer", "payment", "closed_by", "closed_at"])
+    action = (
+        AuditAction.CLIENT_NOTICE_DECLINED
+        if status == NoticeStatus.DECLINED
+        else AuditAction.CLIENT_NOTICE_DONE
+    )
+    audit.record(
+        actor=actor, action=action, obj=notice, before=before, after=_notice_snapshot(notice)
+    )
+    return notice
+
+
+@transaction.atomic
+def decline_notice(*, actor: Actor, client: Client, notice_id: int, reason: str) -> ClientNotice:
+    """Decline what a client asked or reported, with a reason the client reads."""
+    notice = lock_waiting_notice(client, notice_id)
+    reason = reason.strip()
+    if not reason:
+        raise DomainError(
+            "invalid_decline",
+            "the request was not declined",
+            [Problem("tell the client why", field="reason")],
+        )
+    return close_notice(actor=actor, notice=notice, status=NoticeStatus.DECLINED, answer=reason)
+
+
+@transaction.atomic
+def match_remittance(
+    *, actor: Actor, client: Client, notice_id: int, payment: Payment
+) -> ClientNotice:
+    """Remittance advice answered by the payment the operator recorded from it."""
+    notice = lock_waiting_notice(client, notice_id, NoticeKind.REMITTANCE)
+    if payment.client_id != client.pk:
+        raise NotFound("payment")
+    return close_notice(actor=actor, notice=notice, status=NoticeStatus.DONE, payment=payment)

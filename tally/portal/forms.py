@@ -10,7 +10,7 @@ from tally.errors import DomainError
 from tally.money import MAX_AMOUNT_DIGITS, MoneyError, exponent, parse_amount
 from tally.payments.aging import BUCKET_KEYS, future_day_problem
 
-from .queries import AGING_BUCKETS, SORTS, STATUS_LABELS, InvoiceFilters
+from .queries import AGING_BUCKETS, METHOD_LABELS, SORTS, STATUS_LABELS, InvoiceFilters
 
 # The largest amount a filter or a dispute takes (parse_amount refuses larger).
 AMOUNT_LIMIT = Decimal(10) ** MAX_AMOUNT_DIGITS - 1
@@ -310,3 +310,130 @@ def show_refusal(form: forms.Form, error: Exception) -> None:
             form.add_error(field, message if message.endswith(".") else f"{message}.")
     else:
         form.add_error(None, error.message if isinstance(error, DomainError) else str(error))
+
+
+# -- What the client tells the 3PL about money: one flow for both forms. -----------------
+# Each form carries a one-time key drawn when it was drawn; the notice claims it, so a
+# double submit records one (payments.services).
+
+
+class NoticeForm(forms.Form):
+    key = forms.UUIDField(widget=forms.HiddenInput)
+
+    def __init__(self, *args: object, currency: str, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.client_currency = currency
+
+    def _minor(self, field: str, currency: str | None = None) -> int | None:
+        value = self.cleaned_data.get(field)
+        if value is None:
+            return None
+        currency = currency or self.client_currency
+        try:
+            return parse_amount(value, currency)
+        except MoneyError:
+            self.add_error(field, too_many_decimals(currency))
+            return None
+
+    def problem_field(self, field: str | None, row: int | None) -> str | None:
+        """The form's field a service's problem is about."""
+        return field if field in self.fields else None
+
+
+class CreditRequestForm(NoticeForm):
+    """An amount of credit for each open invoice the client wants it applied to."""
+
+    def __init__(self, *args: object, invoices: list, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.open_invoices = invoices
+        for inv in invoices:
+            self.fields[f"amount_{inv.id}"] = forms.DecimalField(
+                required=False,
+                min_value=Decimal(0),
+                max_value=AMOUNT_LIMIT,
+                error_messages=FILTER_AMOUNT_ERRORS,
+                label=f"Apply to {inv.number}",
+                widget=forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"}),
+            )
+
+    def clean(self) -> dict:
+        data = super().clean() or {}
+        lines = []
+        for inv in self.open_invoices:
+            minor = self._minor(f"amount_{inv.id}")
+            if minor:
+                lines.append((inv.id, minor))
+        data["lines"] = lines
+        return data
+
+    def problem_field(self, field: str | None, row: int | None) -> str | None:
+        lines = self.cleaned_data.get("lines") or []
+        if field == "lines" and row is not None and row < len(lines):
+            return f"amount_{lines[row][0]}"
+        return None
+
+
+CURRENCIES = ("USD", "EUR", "GBP", "CAD", "JPY", "AUD", "CHF")
+
+
+class RemittanceForm(NoticeForm):
+    """'I've paid': what, in which currency, when, how, and (optionally) for which of the
+    open invoices."""
+
+    amount = forms.DecimalField(
+        min_value=Decimal("0.01"),
+        max_value=AMOUNT_LIMIT,
+        label="Amount paid",
+        error_messages={**AMOUNT_ERRORS, "required": "Enter the amount you paid."},
+        widget=forms.NumberInput(attrs={"step": "any", "inputmode": "decimal"}),
+    )
+    currency = forms.ChoiceField(label="Currency", choices=[])
+    paid_on = forms.DateField(
+        label="Paid on",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={
+            "required": "Enter the day you paid.",
+            "invalid": "Enter the date as YYYY-MM-DD.",
+        },
+    )
+    method = forms.ChoiceField(
+        label="How you paid",
+        choices=[("", "Choose…"), *METHOD_LABELS.items()],
+        error_messages={"required": "Choose how you paid."},
+    )
+    reference = forms.CharField(
+        required=False,
+        max_length=200,
+        label="Payment reference (optional)",
+        help_text="As on your bank's confirmation: it helps us find the money.",
+    )
+    invoices = forms.TypedMultipleChoiceField(
+        required=False,
+        coerce=int,
+        choices=[],
+        widget=forms.CheckboxSelectMultiple,
+        label="Invoices this pays (optional)",
+    )
+
+    def __init__(self, *args: object, invoices: list, today: date, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.today = today
+        self.fields["currency"].choices = [  # type: ignore[attr-defined]
+            (c, c) for c in dict.fromkeys([self.client_currency, *CURRENCIES])
+        ]
+        self.fields["invoices"].choices = [  # type: ignore[attr-defined]
+            (inv.id, inv.number) for inv in invoices
+        ]
+        self.open_invoices = invoices
+
+    def clean_paid_on(self) -> date:
+        paid_on: date = self.cleaned_data["paid_on"]
+        if paid_on > self.today:
+            raise forms.ValidationError("Enter today or an earlier day: the day you paid.")
+        return paid_on
+
+    def clean(self) -> dict:
+        data = super().clean() or {}
+        if data.get("currency"):
+            data["amount_minor"] = self._minor("amount", data["currency"])
+        return data

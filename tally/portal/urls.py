@@ -33,6 +33,9 @@ urlpatterns = [
         name="line_events_csv",
     ),
     path("payments/", views.payments, name="payments"),
+    path("requests/", views.requests, name="requests"),
+    path("requests/apply-credit/", views.apply_credit, name="apply_credit"),
+    path("requests/paid/", views.report_paid, name="report_paid"),
     path("account/contacts/", contacts.billing_contacts, name="billing_contacts"),
     path("account/contacts/add/", contacts.add_contact, name="add_contact"),
     path(

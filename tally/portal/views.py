@@ -1,6 +1,9 @@
 """The client portal's pages. Thin: read through `queries`, write through the services."""
 
 import re
+import uuid
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlparse
 
 from django.contrib import messages
@@ -8,22 +11,26 @@ from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.middleware import HtmxDetails
 
 from tally.disputes.services import open_dispute, post_dispute_message, withdraw_dispute
-from tally.errors import DomainError, NotFound
+from tally.errors import DomainError, NotFound, Problem
 from tally.money import MoneyError, parse_amount
+from tally.payments.services import ask_to_apply_credit, report_payment
 
 from . import queries
 from .access import Portal, SpelledDifferently, client_portal
 from .forms import (
     AgingDayForm,
+    CreditRequestForm,
     DisputeForm,
     InvoiceFilterForm,
     MessageForm,
+    NoticeForm,
     PaymentFilterForm,
+    RemittanceForm,
     WithdrawForm,
     show_refusal,
     too_many_decimals,
@@ -178,6 +185,7 @@ def _detail_context(portal: Portal, invoice_id: int) -> dict[str, object]:
         "message_form": MessageForm(),
         "withdraw_form": WithdrawForm(),
         "disputable": detail.row.status != "void" and detail.open_dispute is None,
+        "reported": queries.payment_reported(portal.client_id, invoice_id),
         "refresh_row": False,
     }
 
@@ -393,4 +401,116 @@ def payments(request: HtmxHttpRequest, portal: Portal) -> HttpResponse:
             "page": page,
             "filtered": received_from is not None or received_to is not None,
         },
+    )
+
+
+# -- What the client tells the 3PL about money: credit to apply, a payment made. ---------
+# One flow for both: a form with a one-time key, a service that validates and records
+# it once, the list of what was asked and answered.
+
+
+def _send_notice(
+    request: HtmxHttpRequest,
+    portal: Portal,
+    form: NoticeForm,
+    *,
+    template: str,
+    send: Callable[[dict], object],
+    done: str,
+    context: dict[str, object],
+) -> HttpResponse:
+    if request.method == "POST" and form.is_valid():
+        try:
+            send(form.cleaned_data)
+        except DomainError as e:
+            for problem in e.problems or [Problem(e.message)]:
+                message = problem.message[:1].upper() + problem.message[1:]
+                form.add_error(
+                    form.problem_field(problem.field, problem.row),
+                    message if message.endswith(".") else f"{message}.",
+                )
+        else:
+            messages.success(request, done)
+            return redirect("portal:requests")
+    status = 422 if form.is_bound else 200
+    return render(request, template, {"portal": portal, "form": form, **context}, status=status)
+
+
+def _fresh(request: HtmxHttpRequest) -> Any:
+    """The posted data, or None for a fresh form (with a new one-time key)."""
+    return request.POST if request.method == "POST" else None
+
+
+@require_http_methods(["GET", "POST"])
+@client_portal
+def apply_credit(request: HtmxHttpRequest, portal: Portal) -> HttpResponse:
+    choices = queries.notice_choices(portal.client_id)
+    form = CreditRequestForm(
+        _fresh(request),
+        initial={"key": uuid.uuid4()},
+        currency=choices.currency,
+        invoices=choices.invoices,
+    )
+    return _send_notice(
+        request,
+        portal,
+        form,
+        template="portal/request_credit.html",
+        send=lambda data: ask_to_apply_credit(
+            actor=request.user,  # type: ignore[arg-type]  # signed in: client_portal checked
+            client=_client(request),
+            lines=data["lines"],
+            key=data["key"],
+        ),
+        done="Sent. We'll apply your credit and you'll see it here and on the invoices.",
+        context={"choices": choices},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@client_portal
+def report_paid(request: HtmxHttpRequest, portal: Portal) -> HttpResponse:
+    choices = queries.notice_choices(portal.client_id)
+    chosen = [inv.id for inv in choices.invoices if inv.number == request.GET.get("invoice")]
+    form = RemittanceForm(
+        _fresh(request),
+        initial={
+            "key": uuid.uuid4(),
+            "currency": choices.currency,
+            "paid_on": portal.today,
+            "invoices": chosen,
+        },
+        currency=choices.currency,
+        invoices=choices.invoices,
+        today=portal.today,
+    )
+    return _send_notice(
+        request,
+        portal,
+        form,
+        template="portal/request_paid.html",
+        send=lambda data: report_payment(
+            actor=request.user,  # type: ignore[arg-type]  # signed in: client_portal checked
+            client=_client(request),
+            amount_minor=data["amount_minor"],
+            currency=data["currency"],
+            paid_on=data["paid_on"],
+            method=data["method"],
+            reference=data["reference"],
+            invoice_ids=data["invoices"],
+            key=data["key"],
+            today=portal.today,
+        ),
+        done="Thank you: we'll match your payment when it reaches our bank.",
+        context={"choices": choices},
+    )
+
+
+@require_GET
+@client_portal
+def requests(request: HtmxHttpRequest, portal: Portal) -> HttpResponse:
+    page = queries.notice_page(portal.client_id, request.GET.get("cursor"))
+    choices = queries.notice_choices(portal.client_id)
+    return render(
+        request, "portal/requests.html", {"portal": portal, "page": page, "choices": choices}
     )

@@ -1,6 +1,7 @@
 """Who reaches the console: operators and platform owners; a client user finds nothing."""
 
 import re
+import uuid
 from datetime import date
 
 import pytest
@@ -9,6 +10,7 @@ from django.urls import URLPattern, URLResolver, reverse
 
 from tally.accounts.models import Role
 from tally.console import urls as console_urls
+from tally.payments.services import report_payment
 from tests.factories import draft_invoice, make_user, pay
 
 pytestmark = pytest.mark.django_db
@@ -24,7 +26,7 @@ def _patterns(patterns, prefix=""):
 
 
 @pytest.fixture
-def samples(dispute, acme, billing_run) -> dict[str, int]:
+def samples(dispute, acme, acme_user, billing_run) -> dict[str, object]:
     """An object for each kind of id a console URL takes, by the parameter's name."""
     draft = draft_invoice(acme, picks=2, period=(date(2026, 9, 1), date(2026, 9, 30)))
     return {
@@ -33,10 +35,23 @@ def samples(dispute, acme, billing_run) -> dict[str, int]:
         "line_id": draft.lines.values_list("id", flat=True).first(),
         "run_id": billing_run.pk,
         "payment_id": pay(acme, 100, auto_allocate=False).payment.pk,
+        "kind": "remittance",  # a queue of client notices (slug)
+        "notice_id": report_payment(
+            actor=acme_user,
+            client=acme,
+            amount_minor=100,
+            currency="USD",
+            paid_on=date(2026, 11, 20),
+            method="ach",
+            reference="",
+            invoice_ids=[],
+            key=uuid.uuid4(),
+            today=date(2026, 11, 25),
+        ).notice.pk,
     }
 
 
-def console_urls_for(samples: dict[str, int]) -> list[str]:
+def console_urls_for(samples: dict[str, object]) -> list[str]:
     """Every console URL, its parameters filled in: a new page is in this list by itself
     (a new kind of parameter needs its sample in `samples`)."""
     root = reverse("console:home")
@@ -48,7 +63,9 @@ def console_urls_for(samples: dict[str, int]) -> list[str]:
             assert name in samples, f"{route}: add a sample {name} to `samples`"
         filled = re.sub(
             r"<(?:(\w+):)?(\w+)>",
-            lambda m: str(samples[m.group(2)]) if m.group(1) == "int" else "x",
+            lambda m: str(
+                samples[m.group(2)] if m.group(1) == "int" else samples.get(m.group(2), "x")
+            ),
             route,
         )
         urls.append(root + filled)

@@ -79,6 +79,8 @@ class RecordPaymentForm(MoneyForm):
     )
     reference = forms.CharField(required=False, max_length=200, label="Reference")
     payer = forms.CharField(required=False, max_length=200, label="Payer")
+    # The client's remittance advice this payment answers, when started from one.
+    advice = forms.IntegerField(required=False, widget=forms.HiddenInput)
 
     def __init__(
         self,

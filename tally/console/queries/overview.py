@@ -12,10 +12,11 @@ from tally.disputes.models import Dispute, DisputeStatus
 from tally.invoicing.models import Invoice, InvoiceStatus
 from tally.invoicing.status import OUTSTANDING, DerivedStatus
 from tally.payments.aging import AGING_BUCKETS, bucket_expression, owed_at_end_of
-from tally.payments.models import Payment
+from tally.payments.models import NoticeKind, Payment
 from tally.reminders.models import Reminder
 
 from .disputes import waiting_for_us
+from .notices import waiting_counts
 from .reminders import TO_REVIEW
 from .unrated import unrated_totals
 
@@ -75,6 +76,9 @@ class WorkQueues:
     reminders: int  # failed or needing review
     unrated_events: int
     unrated_clients: int
+    # What clients told us about money, waiting for an operator.
+    credit_requests: int = 0
+    remittances: int = 0
 
 
 @dataclass(frozen=True)
@@ -201,7 +205,10 @@ def _in_order(by_bucket: dict[str, AgingCell]) -> list[AgingCell]:
 
 def work_queues() -> WorkQueues:
     unrated = unrated_totals()
+    notices = waiting_counts()
     return WorkQueues(
+        credit_requests=notices[NoticeKind.CREDIT_REQUEST],
+        remittances=notices[NoticeKind.REMITTANCE],
         disputes_waiting=waiting_for_us(),
         drafts=Invoice.objects.filter(status=InvoiceStatus.DRAFT).count(),
         reminders=Reminder.objects.filter(status__in=TO_REVIEW).count(),

@@ -17,7 +17,7 @@ from tally.actions.payments import (
 from tally.clients.models import Client
 from tally.errors import NotFound
 from tally.payments.models import Payment, Refund
-from tally.payments.services import PaymentResult
+from tally.payments.services import PaymentResult, match_remittance
 
 from .submissions import claim
 
@@ -69,11 +69,13 @@ def record_received_payment(
     payer: str,
     allocations: list[tuple[int, int]],
     key: uuid.UUID,
+    advice_id: int | None = None,
 ) -> PaymentResult:
     """Record money received with the allocation the operator settled on; what is not
-    allocated is the client's unapplied credit."""
+    allocated is the client's unapplied credit. Started from a client's remittance advice
+    (`advice_id`), the advice is answered by this payment and leaves the queue."""
     claim(actor, key)
-    return record_payment(
+    result = record_payment(
         actor=actor,
         client=client(client_id),
         amount_minor=amount_minor,
@@ -93,6 +95,11 @@ def record_received_payment(
         allocations=allocations,
         auto_allocate=False,
     )
+    if advice_id is not None:
+        match_remittance(
+            actor=actor, client=client(client_id), notice_id=advice_id, payment=result.payment
+        )
+    return result
 
 
 @transaction.atomic

@@ -54,6 +54,7 @@ def home(request: HttpRequest, console: Console) -> HttpResponse:
         "invoices_link": page_link("console:invoices"),
         "aging_link": page_link("console:aging"),
         "queue_link": lambda name: page_link(name)(),
+        "kind_link": lambda kind: reverse("console:notices", args=[kind]),
     }
     return render(request, "console/overview.html", context)
 

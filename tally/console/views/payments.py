@@ -12,11 +12,12 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from tally.errors import DomainError
 from tally.money import to_decimal
-from tally.payments.models import Payment
+from tally.payments.models import NoticeKind, Payment
 
 from ..access import Console, operator_console
 from ..forms.common import KeyedForm
 from ..forms.payments import CorrectAllocationForm, RecordPaymentForm, RefundForm
+from ..queries import notices as notice_queries
 from ..queries import payments as queries
 from ..services import payments as services
 from ..services.submissions import AlreadySubmitted, new_key
@@ -61,10 +62,13 @@ def payments(request: HttpRequest, console: Console) -> HttpResponse:
 @require_GET
 def credit(request: HttpRequest, console: Console) -> HttpResponse:
     listing = queries.credit_by_client(cursor=request.GET.get("cursor"))
+    asked = notice_queries.waiting_by_client(
+        NoticeKind.CREDIT_REQUEST, [r.client_id for r in listing.rows]
+    )
     return render(
         request,
         "console/credit.html",
-        {"console": console, "nav": "payments", "listing": listing},
+        {"console": console, "nav": "payments", "listing": listing, "asked": asked},
     )
 
 
@@ -238,6 +242,7 @@ def _render_record(
     request: HttpRequest, console: Console, form: RecordPaymentForm, *, partial: bool = False
 ) -> HttpResponse:
     context = {
+        "advice": _waiting_advice(_int(str(form["advice"].value() or ""))),
         "console": console,
         "nav": "payments",
         "form": form,
@@ -263,9 +268,13 @@ def record_payment(request: HttpRequest, console: Console) -> HttpResponse:
             "client": chosen.id if chosen else "",
             "currency": chosen.currency if chosen else "",
         }
+        advice = _waiting_advice(_int(request.GET.get("advice")))
+        if advice is not None:
+            chosen = next((c for c in clients if c.id == advice.client_id), None)
+            initial |= _from_advice(advice)
         if chosen:
             for inv in queries.open_invoices(chosen.id):
-                initial[f"alloc_{inv.id}"] = to_decimal(0, chosen.currency)
+                initial.setdefault(f"alloc_{inv.id}", to_decimal(0, chosen.currency))
         form = _record_form(console, chosen.id if chosen else None, clients, initial=initial)
         return _render_record(request, console, form)
     if "suggest" in request.POST:
@@ -291,6 +300,7 @@ def record_payment(request: HttpRequest, console: Console) -> HttpResponse:
                 payer=data["payer"],
                 allocations=data["allocations"],
                 key=data["key"],
+                advice_id=data.get("advice"),
             )
         except AlreadySubmitted:
             found = _payment_of_form(data)
@@ -302,12 +312,45 @@ def record_payment(request: HttpRequest, console: Console) -> HttpResponse:
         else:
             if result.replayed:
                 messages.info(request, "This payment was recorded already; here it is.")
+            elif data.get("advice"):
+                messages.success(
+                    request, "Payment recorded; the client's remittance advice is answered."
+                )
             else:
                 messages.success(request, "Payment recorded.")
             return redirect("console:payment", result.payment.pk)
     response = _render_record(request, console, form)
     response.status_code = 422
     return response
+
+
+def _waiting_advice(notice_id: int | None) -> notice_queries.NoticeRow | None:
+    """A client's remittance advice still waiting, to start a payment from."""
+    detail = notice_queries.notice_detail(notice_id) if notice_id else None
+    if detail is None or detail.row.kind != "remittance" or detail.row.status != "waiting":
+        return None
+    return detail.row
+
+
+def _from_advice(advice: notice_queries.NoticeRow) -> dict[str, Any]:
+    """The form as the client's remittance advice fills it: what, when, how, and the
+    invoices it names, each paid what it owes, in order, as far as the amount goes."""
+    initial: dict[str, Any] = {
+        "advice": advice.id,
+        "client": advice.client_id,
+        "amount": to_decimal(advice.amount_minor, advice.currency),
+        "currency": advice.currency,
+        "received_on": advice.paid_on,
+        "method": advice.method,
+        "reference": advice.reference,
+        "payer": advice.client_name,
+    }
+    left = advice.amount_minor
+    for inv in advice.invoices:
+        take = min(left, inv.balance_minor) if inv.status == "open" else 0
+        initial[f"alloc_{inv.id}"] = to_decimal(take, advice.currency)
+        left -= take
+    return initial
 
 
 def _payment_of_form(data: dict[str, Any]) -> int | None:

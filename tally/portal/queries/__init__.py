@@ -34,6 +34,16 @@ from .detail import (
 from .disputes import DisputeView, MessageRow
 from .events import EventPage, EventRow, all_line_events, line_detail_keys, line_events
 from .invoices import InvoiceFilters, InvoicePage, all_invoice_rows, invoice_page
+from .notices import (
+    NoticeChoices,
+    NoticePage,
+    NoticeRow,
+    OpenInvoice,
+    ReportedPayment,
+    notice_choices,
+    notice_page,
+    payment_reported,
+)
 from .payments import AppliedTo, PaymentPage, PaymentRow, payment_page
 from .search import ReferenceHit, reference_hit
 from .summary import ClientHeader, StatCards, client_header, stat_cards
@@ -63,6 +73,11 @@ __all__ = [
     "InvoiceRow",
     "LineRow",
     "MessageRow",
+    "NoticeChoices",
+    "NoticePage",
+    "NoticeRow",
+    "OpenInvoice",
+    "ReportedPayment",
     "PaymentPage",
     "PaymentRow",
     "ReferenceHit",
@@ -81,6 +96,9 @@ __all__ = [
     "invoice_page",
     "line_detail_keys",
     "line_events",
+    "notice_choices",
+    "notice_page",
+    "payment_reported",
     "payment_page",
     "stat_cards",
 ]

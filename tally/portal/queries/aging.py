@@ -3,6 +3,8 @@
 from dataclasses import dataclass, field
 from datetime import date
 
+from django.db.models import Sum
+
 from tally.clients.models import Client
 from tally.errors import NotFound
 from tally.invoicing.models import CreditNote, Invoice
@@ -35,6 +37,9 @@ class AgingReport:
     as_of: date
     currency: str
     buckets: list[AgingBucket]
+    # Today's unapplied credit: received, on no invoice (not in the buckets; a day past
+    # has none figured).
+    credit_minor: int = 0
 
     @property
     def total_minor(self) -> int:
@@ -59,7 +64,10 @@ def aging(client_id: int, as_of: date) -> AgingReport:
             buckets[key] = AgingBucket(
                 key, b.label, b.balance_minor + balance, b.invoice_count + 1, b.invoice_ids
             )
-    return AgingReport(as_of, currency, list(buckets.values()))
+        credit = Payment.objects.filter(client_id=client_id, unapplied_minor__gt=0).aggregate(
+            s=Sum("unapplied_minor")
+        )["s"]
+    return AgingReport(as_of, currency, list(buckets.values()), credit or 0)
 
 
 def aging_bucket_range(key: str, as_of: date) -> tuple[date | None, date | None]:
