@@ -16,7 +16,7 @@ Undefined variables are errors, not blanks.
 
 from typing import Any
 
-from django.template.defaultfilters import linebreaksbr
+from django.template.defaultfilters import filesizeformat, linebreaksbr
 from django.templatetags.static import static
 from django.urls import reverse
 from django.utils.text import capfirst
@@ -72,6 +72,7 @@ def environment(**options: Any) -> Environment:
         kind_label=formatting.kind_label,
         invoice_url=formatting.invoice_url,
         capfirst=capfirst,
+        filesize=filesizeformat,
         linebreaksbr=linebreaksbr,
     )
     return env

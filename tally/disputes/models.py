@@ -109,3 +109,34 @@ class DisputeMessage(models.Model):
             models.CheckConstraint(name="dispute_message_not_empty", condition=~Q(body=""))
         ]
         indexes = [models.Index(fields=["dispute", "created_at"], name="dispute_message_idx")]
+
+
+class DisputeAttachment(models.Model):
+    """A file sent with a message: a cancellation list, a photo of a damaged pallet. What
+    it is was read from its bytes, not from its name (`disputes.attachments`)."""
+
+    client = models.ForeignKey("clients.Client", on_delete=models.PROTECT, related_name="+")
+    dispute = models.ForeignKey(Dispute, on_delete=models.CASCADE, related_name="attachments")
+    message = models.ForeignKey(
+        DisputeMessage, on_delete=models.CASCADE, related_name="attachments"
+    )
+    filename = models.CharField(max_length=120)
+    content_type = models.CharField(max_length=40)
+    size_bytes = models.PositiveIntegerField()
+    sha256 = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["message"], name="dispute_attachment_msg")]
+
+
+class DisputeAttachmentContent(models.Model):
+    """An attachment's bytes, in the database rather than under any web root: written in
+    the message's transaction (no file without its row, no row without its file), backed up
+    with everything else, and read only on download, never when listing."""
+
+    attachment = models.OneToOneField(
+        DisputeAttachment, on_delete=models.CASCADE, primary_key=True, related_name="content"
+    )
+    client = models.ForeignKey("clients.Client", on_delete=models.PROTECT, related_name="+")
+    data = models.BinaryField()

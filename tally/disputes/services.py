@@ -21,6 +21,7 @@ Operators' internal notes are a separate app (`tally.internal_notes`); this modu
 imports it, so nothing that starts from a dispute can reach them.
 """
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -37,9 +38,12 @@ from tally.invoicing.models import CreditNote, InvoiceLine, InvoiceStatus
 from tally.invoicing.services import lock_invoice
 from tally.money import format_money
 
+from .attachments import Accepted, Upload, accept
 from .models import (
     AuthorSide,
     Dispute,
+    DisputeAttachment,
+    DisputeAttachmentContent,
     DisputeLine,
     DisputeMessage,
     DisputeStatus,
@@ -108,10 +112,12 @@ def open_dispute(
     reason: str,
     amount_minor: int | None = None,
     line_ids: list[int] | None = None,
+    attachments: Sequence[Upload] = (),
 ) -> Dispute:
     """Contest an issued invoice, optionally only some of its lines and a given amount.
 
-    The reason also becomes the first message of the dispute's conversation.
+    The reason also becomes the first message of the dispute's conversation, with the
+    files sent with it.
     """
     side = _side(actor, client, "invoice")
     # Locking the invoice serialises this with voiding, crediting and a second dispute.
@@ -141,6 +147,8 @@ def open_dispute(
     text_problem = _text_problem(reason, "reason")
     if text_problem:
         problems.append(text_problem)
+    files, file_problems = accept(attachments)
+    problems += file_problems
     if amount_minor is not None:
         limit = invoice.total_minor
         what = "the invoice total"
@@ -193,12 +201,34 @@ def open_dispute(
             "reason": dispute.reason,
             "side": side,
             "message_id": message.pk,
+            "attachments": _attach(message, files),
         },
     )
     if side == AuthorSide.CLIENT:
         # Written in this transaction: a dispute that commits always has its notice.
         jobs.request(jobs.Job.NOTIFY_OPERATORS_OF_DISPUTE, message.pk)
     return dispute
+
+
+def _attach(message: DisputeMessage, files: list[Accepted]) -> list[dict[str, Any]]:
+    """Keep a message's accepted files; what the audit trail records of each."""
+    for file in files:
+        attachment = DisputeAttachment.objects.create(
+            client_id=message.client_id,
+            dispute_id=message.dispute_id,
+            message=message,
+            filename=file.filename,
+            content_type=file.content_type,
+            size_bytes=len(file.data),
+            sha256=file.sha256,
+        )
+        DisputeAttachmentContent.objects.create(
+            attachment=attachment, client_id=message.client_id, data=file.data
+        )
+    return [
+        {"filename": f.filename, "type": f.content_type, "bytes": len(f.data), "sha256": f.sha256}
+        for f in files
+    ]
 
 
 def _open_dispute_exists(invoice_id: int) -> bool:
@@ -214,15 +244,23 @@ def _already_open() -> DomainError:
 
 @transaction.atomic
 def post_dispute_message(
-    *, actor: User, client: Client, dispute_id: int, body: str
+    *,
+    actor: User,
+    client: Client,
+    dispute_id: int,
+    body: str,
+    attachments: Sequence[Upload] = (),
 ) -> DisputeMessage:
-    """Add a client-visible message to an open dispute's conversation."""
+    """Add a client-visible message, and the files sent with it, to an open dispute."""
     side = _side(actor, client, "dispute")
     dispute = _lock_dispute(client, dispute_id)
     _refuse_if_resolved(dispute)
     problem = _text_problem(body, "body")
+    files, problems = accept(attachments)
     if problem:
-        raise DomainError("invalid_message", "the message was not posted", [problem])
+        problems.insert(0, problem)
+    if problems:
+        raise DomainError("invalid_message", "the message was not posted", problems)
     message = DisputeMessage.objects.create(
         client=client, dispute=dispute, author=actor, author_side=side, body=body.strip()
     )
@@ -230,7 +268,12 @@ def post_dispute_message(
         actor=actor,
         action=AuditAction.DISPUTE_MESSAGE_POSTED,
         obj=message,
-        after={"dispute_id": dispute.pk, "side": side, "body": message.body},
+        after={
+            "dispute_id": dispute.pk,
+            "side": side,
+            "body": message.body,
+            "attachments": _attach(message, files),
+        },
     )
     # The other side hears of it by email, from the worker; the task's row is written in
     # this transaction, so a message that commits is always emailed and one rolled back

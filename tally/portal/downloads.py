@@ -10,8 +10,9 @@ import json
 from collections.abc import Iterable, Iterator
 from datetime import datetime, tzinfo
 
-from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.utils import timezone
+from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET
 
 from tally.money import to_decimal
@@ -171,4 +172,18 @@ def invoice_pdf(request: HtmxHttpRequest, portal: Portal, number: str) -> HttpRe
         content_type="application/pdf",
     )
     response["Content-Disposition"] = f'attachment; filename="{detail.row.number}.pdf"'
+    return response
+
+
+@require_GET
+@client_portal
+def dispute_attachment(
+    request: HttpRequest, portal: Portal, number: str, attachment_id: int, filename: str
+) -> HttpResponse:
+    """A file sent with a dispute of the client's own invoice: always downloaded, never
+    shown inline, under the name it was stored with (never the URL's)."""
+    invoice_id = invoice_id_from_number(portal, number)
+    file = queries.attachment_file(portal.client_id, invoice_id, attachment_id)
+    response = HttpResponse(file.data, content_type=file.content_type)
+    response["Content-Disposition"] = content_disposition_header(True, file.filename)
     return response

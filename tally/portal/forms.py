@@ -2,10 +2,13 @@
 
 from datetime import date
 from decimal import ROUND_DOWN, Decimal
+from typing import Any
 
 from django import forms
 from django.forms.renderers import Jinja2
 
+from tally.disputes import attachments
+from tally.disputes.attachments import Upload
 from tally.errors import DomainError
 from tally.money import MAX_AMOUNT_DIGITS, MoneyError, exponent, parse_amount
 from tally.payments.aging import BUCKET_KEYS, future_day_problem
@@ -232,6 +235,31 @@ class AgingDayForm(forms.Form):
         return self.today
 
 
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class AttachmentsField(forms.FileField):
+    """Any number of files under one name; what each is, is decided from its bytes by
+    `disputes.attachments`. Each is read up to one byte past the size limit, no further."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", MultipleFileInput())
+        megabytes = attachments.max_bytes() // (1024 * 1024)
+        super().__init__(
+            required=False,
+            label="Attach files (optional)",
+            help_text=f"PDF, PNG, JPEG or CSV; up to {attachments.MAX_FILES} files "
+            f"of {megabytes} MB each.",
+            **kwargs,
+        )
+
+    def clean(self, data: Any, initial: Any = None) -> list[Upload]:
+        files = data if isinstance(data, list | tuple) else [data] if data else []
+        limit = attachments.max_bytes()
+        return [Upload(f.name or "attachment", f.read(limit + 1)) for f in files]
+
+
 class DisputeForm(forms.Form):
     reason = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3}),
@@ -254,6 +282,7 @@ class DisputeForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
         label="Lines you dispute (optional)",
     )
+    attachments = AttachmentsField()
 
     def __init__(
         self, *args: object, line_choices: list[tuple[int, str]] | None = None, **kwargs: object
@@ -266,6 +295,7 @@ class MessageForm(forms.Form):
     body = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3}), max_length=10_000, label="Your message"
     )
+    attachments = AttachmentsField()
 
 
 class WithdrawForm(forms.Form):

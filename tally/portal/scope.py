@@ -54,6 +54,8 @@ CLIENT_VISIBLE: dict[str, str] = {
     "disputes_dispute": "client_id = {client}",
     "disputes_disputeline": "client_id = {client}",
     "disputes_disputemessage": "client_id = {client}",
+    "disputes_disputeattachment": "client_id = {client}",
+    "disputes_disputeattachmentcontent": "client_id = {client}",
 }
 
 

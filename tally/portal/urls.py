@@ -18,6 +18,11 @@ urlpatterns = [
         name="message",
     ),
     path(
+        "invoices/<invoice_number:number>/attachments/<int:attachment_id>/<str:filename>",
+        downloads.dispute_attachment,
+        name="dispute_attachment",
+    ),
+    path(
         "invoices/<invoice_number:number>/disputes/<int:dispute_id>/withdraw/",
         views.withdraw,
         name="withdraw",

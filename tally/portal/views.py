@@ -236,7 +236,9 @@ def line_events(
 def dispute_invoice(request: HtmxHttpRequest, portal: Portal, number: str) -> HttpResponse:
     invoice_id = invoice_id_from_number(portal, number)
     detail = queries.invoice_detail(portal.client_id, invoice_id, portal.today)
-    form = DisputeForm(request.POST, line_choices=[(ln.id, ln.description) for ln in detail.lines])
+    form = DisputeForm(
+        request.POST, request.FILES, line_choices=[(ln.id, ln.description) for ln in detail.lines]
+    )
     if form.is_valid():
         try:
             amount = form.cleaned_data["amount"]
@@ -250,6 +252,7 @@ def dispute_invoice(request: HtmxHttpRequest, portal: Portal, number: str) -> Ht
                 reason=form.cleaned_data["reason"],
                 amount_minor=amount_minor,
                 line_ids=form.cleaned_data["lines"] or None,
+                attachments=form.cleaned_data["attachments"],
             )
         except MoneyError:  # more decimals than the currency has
             form.add_error("amount", too_many_decimals(portal.client.currency))
@@ -273,7 +276,7 @@ def post_message(
     invoice_id = invoice_id_from_number(portal, number)
     detail_context = _detail_context(portal, invoice_id)
     _dispute_of(detail_context, dispute_id)
-    form = MessageForm(request.POST)
+    form = MessageForm(request.POST, request.FILES)
     if form.is_valid():
         try:
             post_dispute_message(
@@ -281,6 +284,7 @@ def post_message(
                 client=_client(request),
                 dispute_id=dispute_id,
                 body=form.cleaned_data["body"],
+                attachments=form.cleaned_data["attachments"],
             )
         except DomainError as e:
             show_refusal(form, e)

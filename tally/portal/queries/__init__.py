@@ -31,7 +31,7 @@ from .detail import (
     invoice_detail,
     invoice_id_for_number,
 )
-from .disputes import DisputeView, MessageRow
+from .disputes import AttachmentFile, AttachmentRow, DisputeView, MessageRow, attachment_file
 from .events import EventPage, EventRow, all_line_events, line_detail_keys, line_events
 from .invoices import InvoiceFilters, InvoicePage, all_invoice_rows, invoice_page
 from .notices import (
@@ -61,6 +61,8 @@ __all__ = [
     "AgingReport",
     "AllocationRow",
     "AppliedTo",
+    "AttachmentFile",
+    "AttachmentRow",
     "ClientHeader",
     "ContactRow",
     "CreditNoteRow",
@@ -87,6 +89,7 @@ __all__ = [
     "aging_bucket_range",
     "all_invoice_rows",
     "all_line_events",
+    "attachment_file",
     "billing_contacts",
     "client_header",
     "invoice_detail",

@@ -5,7 +5,13 @@ from datetime import date, datetime
 
 from django.db.models import Q
 
-from tally.disputes.models import Dispute, DisputeLine, DisputeMessage, DisputeStatus
+from tally.disputes.models import (
+    Dispute,
+    DisputeAttachment,
+    DisputeLine,
+    DisputeMessage,
+    DisputeStatus,
+)
 from tally.errors import NotFound
 from tally.invoicing.models import (
     CreditNote,
@@ -94,6 +100,7 @@ _DETAIL_TABLES = _tables(
     Reminder,
     DisputeLine,
     DisputeMessage,
+    DisputeAttachment,
 )
 
 
