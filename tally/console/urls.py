@@ -27,6 +27,11 @@ urlpatterns = [
     path("disputes/<int:dispute_id>/take/", disputes.take, name="take"),
     path("disputes/<int:dispute_id>/give-back/", disputes.give_back, name="give_back"),
     path("disputes/<int:dispute_id>/reply/", disputes.reply, name="reply"),
+    path(
+        "disputes/<int:dispute_id>/attachments/<int:attachment_id>/<str:filename>",
+        disputes.attachment,
+        name="dispute_attachment",
+    ),
     path("disputes/<int:dispute_id>/notes/", disputes.note, name="note"),
     path("disputes/<int:dispute_id>/resolve/", disputes.resolve, name="resolve"),
     # Drafts to review

@@ -14,8 +14,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.db.models import QuerySet
 
-from tally.errors import Problem
+from tally.errors import NotFound, Problem
+
+from .models import DisputeAttachment
 
 FIELD = "attachments"
 MAX_FILES = 5
@@ -89,18 +92,18 @@ def accept(uploads: Sequence[Upload]) -> tuple[list[Accepted], list[Problem]]:
     for upload in uploads:
         name = safe_filename(upload.name)
         if not upload.data:
-            problems.append(Problem(f"{name} is empty", field=FIELD))
+            problems.append(Problem(f"“{name}” is empty", field=FIELD))
             continue
         if len(upload.data) > limit:
             problems.append(
-                Problem(f"{name} is larger than {limit // (1024 * 1024)} MB", field=FIELD)
+                Problem(f"“{name}” is larger than {limit // (1024 * 1024)} MB", field=FIELD)
             )
             continue
         found = _sniff(upload.data)
         if found is None:
             problems.append(
                 Problem(
-                    f"{name} is not a PDF, PNG, JPEG or CSV file ({ACCEPTED_EXTENSIONS})",
+                    f"“{name}” is not a PDF, PNG, JPEG or CSV file ({ACCEPTED_EXTENSIONS})",
                     field=FIELD,
                 )
             )
@@ -109,7 +112,7 @@ def accept(uploads: Sequence[Upload]) -> tuple[list[Accepted], list[Problem]]:
         if not name.lower().endswith(extensions):
             problems.append(
                 Problem(
-                    f"{name} does not look like its name says: its content is "
+                    f"“{name}” does not look like its name says: its content is "
                     f"{content_type}, so its name should end {' or '.join(extensions)}",
                     field=FIELD,
                 )
@@ -117,3 +120,48 @@ def accept(uploads: Sequence[Upload]) -> tuple[list[Accepted], list[Problem]]:
             continue
         accepted.append(Accepted(name, content_type, upload.data))
     return accepted, problems
+
+
+# Reading them back: the caller scopes `files` (one client's, one dispute's).
+
+
+@dataclass(frozen=True)
+class AttachmentRow:
+    """A file sent with a message, as both sides list it (the bytes are read on download)."""
+
+    id: int
+    filename: str
+    content_type: str
+    size_bytes: int
+
+
+@dataclass(frozen=True)
+class AttachmentFile:
+    filename: str
+    content_type: str
+    data: bytes
+
+
+def attachments_by_message(files: QuerySet[DisputeAttachment]) -> dict[int, list[AttachmentRow]]:
+    """Each message's files, oldest first, from one query (the caller scopes it)."""
+    by_message: dict[int, list[AttachmentRow]] = {}
+    for message_id, file_id, filename, content_type, size in files.order_by("id").values_list(
+        "message_id", "id", "filename", "content_type", "size_bytes"
+    ):
+        by_message.setdefault(message_id, []).append(
+            AttachmentRow(file_id, filename, content_type, size)
+        )
+    return by_message
+
+
+def read_attachment(files: QuerySet[DisputeAttachment], attachment_id: int) -> AttachmentFile:
+    """One file's bytes, if `files` (scoped by the caller) holds it; NotFound otherwise."""
+    row = (
+        files.filter(pk=attachment_id)
+        .values_list("filename", "content_type", "content__data")
+        .first()
+    )
+    if row is None:
+        raise NotFound("attachment")
+    filename, content_type, data = row
+    return AttachmentFile(filename, content_type, bytes(data))

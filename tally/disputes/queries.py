@@ -15,7 +15,8 @@ from django.db.models import Count, Max, OuterRef, QuerySet, Subquery
 
 from tally.invoicing.models import format_invoice_number
 
-from .models import Dispute, DisputeLine, DisputeMessage, DisputeStatus
+from .attachments import AttachmentFile, AttachmentRow, attachments_by_message, read_attachment
+from .models import Dispute, DisputeAttachment, DisputeLine, DisputeMessage, DisputeStatus
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ class MessageRow:
     author_side: str
     body: str
     created_at: datetime
+    attachments: list[AttachmentRow]
 
     @property
     def author(self) -> str:
@@ -204,9 +206,10 @@ def disputed_lines(dispute_id: int) -> list[DisputedLine]:
 
 
 def conversation(dispute_id: int) -> list[MessageRow]:
-    """A dispute's messages, oldest first."""
+    """A dispute's messages, oldest first, each with its files."""
+    files = attachments_by_message(DisputeAttachment.objects.filter(dispute_id=dispute_id))
     return [
-        MessageRow(*row)
+        MessageRow(*row, attachments=files.get(row[0], []))
         for row in DisputeMessage.objects.filter(dispute_id=dispute_id)
         .order_by("created_at", "id")
         .values_list(
@@ -219,3 +222,8 @@ def conversation(dispute_id: int) -> list[MessageRow]:
             "created_at",
         )
     ]
+
+
+def attachment_file(dispute_id: int, attachment_id: int) -> AttachmentFile:
+    """A file of the dispute, for an operator's download."""
+    return read_attachment(DisputeAttachment.objects.filter(dispute_id=dispute_id), attachment_id)

@@ -2,13 +2,11 @@
 
 from datetime import date
 from decimal import ROUND_DOWN, Decimal
-from typing import Any
 
 from django import forms
 from django.forms.renderers import Jinja2
 
-from tally.disputes import attachments
-from tally.disputes.attachments import Upload
+from tally.disputes.forms import AttachmentsField
 from tally.errors import DomainError
 from tally.money import MAX_AMOUNT_DIGITS, MoneyError, exponent, parse_amount
 from tally.payments.aging import BUCKET_KEYS, future_day_problem
@@ -233,31 +231,6 @@ class AgingDayForm(forms.Form):
         if self.is_bound and self.is_valid():
             return self.cleaned_data.get("as_of") or self.today
         return self.today
-
-
-class MultipleFileInput(forms.ClearableFileInput):
-    allow_multiple_selected = True
-
-
-class AttachmentsField(forms.FileField):
-    """Any number of files under one name; what each is, is decided from its bytes by
-    `disputes.attachments`. Each is read up to one byte past the size limit, no further."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("widget", MultipleFileInput())
-        megabytes = attachments.max_bytes() // (1024 * 1024)
-        super().__init__(
-            required=False,
-            label="Attach files (optional)",
-            help_text=f"PDF, PNG, JPEG or CSV; up to {attachments.MAX_FILES} files "
-            f"of {megabytes} MB each.",
-            **kwargs,
-        )
-
-    def clean(self, data: Any, initial: Any = None) -> list[Upload]:
-        files = data if isinstance(data, list | tuple) else [data] if data else []
-        limit = attachments.max_bytes()
-        return [Upload(f.name or "attachment", f.read(limit + 1)) for f in files]
 
 
 class DisputeForm(forms.Form):

@@ -10,6 +10,8 @@ from django.urls import URLPattern, URLResolver, reverse
 
 from tally.accounts.models import Role
 from tally.console import urls as console_urls
+from tally.disputes.attachments import Upload
+from tally.disputes.services import post_dispute_message
 from tally.payments.services import report_payment
 from tests.factories import draft_invoice, make_user, pay
 
@@ -26,10 +28,18 @@ def _patterns(patterns, prefix=""):
 
 
 @pytest.fixture
-def samples(dispute, acme, acme_user, billing_run) -> dict[str, object]:
+def samples(dispute, acme, acme_user, billing_run, operator) -> dict[str, object]:
     """An object for each kind of id a console URL takes, by the parameter's name."""
     draft = draft_invoice(acme, picks=2, period=(date(2026, 9, 1), date(2026, 9, 30)))
+    reply = post_dispute_message(
+        actor=operator,
+        client=acme,
+        dispute_id=dispute.pk,
+        body="The manifest, attached.",
+        attachments=[Upload("manifest.csv", b"order,shipped\nSO-1,2026-11-03\n")],
+    )
     return {
+        "attachment_id": reply.attachments.get().pk,
         "dispute_id": dispute.pk,
         "invoice_id": draft.pk,
         "line_id": draft.lines.values_list("id", flat=True).first(),

@@ -7,7 +7,7 @@ from tally.disputes.attachments import MAX_FILES, Upload, accept, safe_filename
 PDF = b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 32
-CSV = "order,cancelled at\nSO-1001,2026-11-03 14:05\nSO-1002,2026-11-03 15:40\n".encode()
+CSV = b"order,cancelled at\nSO-1001,2026-11-03 14:05\nSO-1002,2026-11-03 15:40\n"
 
 
 @pytest.mark.parametrize(
@@ -51,7 +51,7 @@ def test_size_and_count_are_limited(settings):
     settings.TALLY_ATTACHMENT_MAX_BYTES = 1024 * 1024
     big = PDF + b"0" * (1024 * 1024)
     _, problems = accept([Upload("big.pdf", big)])
-    assert [p.message for p in problems] == ["big.pdf is larger than 1 MB"]
+    assert [p.message for p in problems] == ["“big.pdf” is larger than 1 MB"]
     _, problems = accept([Upload(f"{i}.pdf", PDF) for i in range(MAX_FILES + 1)])
     assert [p.message for p in problems] == [f"at most {MAX_FILES} files per message"]
 

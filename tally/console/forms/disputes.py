@@ -4,6 +4,7 @@ from decimal import Decimal
 
 from django import forms
 
+from tally.disputes.forms import AttachmentsField
 from tally.disputes.models import Resolution
 from tally.money import MoneyError, exponent, format_money, parse_amount
 
@@ -26,6 +27,7 @@ class ReplyForm(KeyedForm):
         label="Reply to the client",
         error_messages={"required": "Write the reply the client will read."},
     )
+    attachments = AttachmentsField()
 
 
 class NoteForm(KeyedForm):

@@ -41,6 +41,7 @@ from tally.disputes.queries import (
     disputed_lines,
     last_message,
 )
+from tally.disputes.queries import attachment_file as attachment_file  # the download's read
 from tally.internal_notes.queries import NoteRow, notes_for_dispute
 from tally.invoicing.models import format_credit_note_number, format_invoice_number
 from tally.pagination import DateTimeKey, IntKey, KeysetPaginator

@@ -2,12 +2,14 @@
 a resolution."""
 
 import uuid
+from collections.abc import Sequence
 
 from django.db import transaction
 
 from tally.accounts.models import User
 from tally.actions.disputes import resolve_dispute
 from tally.clients.models import Client
+from tally.disputes.attachments import Upload
 from tally.disputes.models import Dispute, DisputeMessage
 from tally.disputes.services import post_dispute_message, release_dispute, take_dispute
 from tally.errors import NotFound
@@ -44,11 +46,22 @@ def give_back(*, actor: User, dispute_id: int, key: uuid.UUID) -> Dispute:
 
 
 @transaction.atomic
-def reply_to_dispute(*, actor: User, dispute_id: int, body: str, key: uuid.UUID) -> DisputeMessage:
-    """Post the operator's client-visible reply in the dispute's conversation."""
+def reply_to_dispute(
+    *,
+    actor: User,
+    dispute_id: int,
+    body: str,
+    key: uuid.UUID,
+    attachments: Sequence[Upload] = (),
+) -> DisputeMessage:
+    """Post the operator's client-visible reply, and its files, in the conversation."""
     claim(actor, key)
     return post_dispute_message(
-        actor=actor, client=_client_of(dispute_id), dispute_id=dispute_id, body=body
+        actor=actor,
+        client=_client_of(dispute_id),
+        dispute_id=dispute_id,
+        body=body,
+        attachments=attachments,
     )
 
 

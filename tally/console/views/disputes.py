@@ -8,6 +8,7 @@ from typing import Any
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_POST
 
 from tally.errors import DomainError
@@ -169,11 +170,15 @@ def reply(request: HttpRequest, console: Console, dispute_id: int) -> HttpRespon
         request,
         console,
         page,
-        form=ReplyForm(request.POST),
+        form=ReplyForm(request.POST, request.FILES),
         name="reply_form",
         anchor="conversation",
         act=lambda data: services.reply_to_dispute(
-            actor=console.user, dispute_id=dispute_id, body=data["body"], key=data["key"]
+            actor=console.user,
+            dispute_id=dispute_id,
+            body=data["body"],
+            key=data["key"],
+            attachments=data["attachments"],
         ),
         message=f"Reply sent to {page.client_name}.",
     )
@@ -250,3 +255,15 @@ def _refused(
 def _sentence_of(error: DomainError) -> str:
     text = error.message[:1].upper() + error.message[1:]
     return text if text.endswith(".") else f"{text}."
+
+
+@operator_console
+@require_GET
+def attachment(
+    request: HttpRequest, console: Console, dispute_id: int, attachment_id: int, filename: str
+) -> HttpResponse:
+    """A file sent in the dispute's conversation: a download under its stored name."""
+    file = queries.attachment_file(dispute_id, attachment_id)
+    response = HttpResponse(file.data, content_type=file.content_type)
+    response["Content-Disposition"] = content_disposition_header(True, file.filename)
+    return response

@@ -3,6 +3,12 @@
 from dataclasses import dataclass
 from datetime import datetime
 
+from tally.disputes.attachments import (
+    AttachmentFile,
+    AttachmentRow,
+    attachments_by_message,
+    read_attachment,
+)
 from tally.disputes.models import (
     Dispute,
     DisputeAttachment,
@@ -11,7 +17,6 @@ from tally.disputes.models import (
     DisputeMessage,
     Resolution,
 )
-from tally.errors import NotFound
 
 from ..scope import client_scope
 from .common import _tables
@@ -22,14 +27,6 @@ RESOLUTION_LABELS: dict[str, str] = {
     Resolution.UPHELD: "Charge confirmed",
     Resolution.WITHDRAWN: "Withdrawn",
 }
-
-
-@dataclass(frozen=True)
-class AttachmentRow:
-    id: int
-    filename: str
-    content_type: str
-    size_bytes: int
 
 
 @dataclass(frozen=True)
@@ -81,14 +78,9 @@ def _disputes(client_id: int, invoice_id: int) -> list[DisputeView]:
         client_id=client_id, dispute_id__in=ids
     ).values_list("dispute_id", "line_id"):
         lines[dispute_id].append(line_id)
-    files: dict[int, list[AttachmentRow]] = {}
-    for message_id, file_id, filename, content_type, size in (
+    files = attachments_by_message(
         DisputeAttachment.objects.filter(client_id=client_id, dispute_id__in=ids)
-        .order_by("id")
-        .values_list("message_id", "id", "filename", "content_type", "size_bytes")
-    ):
-        row = AttachmentRow(file_id, filename, content_type, size)
-        files.setdefault(message_id, []).append(row)
+    )
     messages: dict[int, list[MessageRow]] = {i: [] for i in ids}
     for v in (
         DisputeMessage.objects.filter(client_id=client_id, dispute_id__in=ids)
@@ -101,24 +93,10 @@ def _disputes(client_id: int, invoice_id: int) -> list[DisputeView]:
     return [DisputeView(**d, line_ids=lines[d["id"]], messages=messages[d["id"]]) for d in disputes]
 
 
-@dataclass(frozen=True)
-class AttachmentFile:
-    filename: str
-    content_type: str
-    data: bytes
-
-
 def attachment_file(client_id: int, invoice_id: int, attachment_id: int) -> AttachmentFile:
     """One file of a dispute on the client's invoice, for download; NotFound otherwise."""
     with client_scope(client_id, _tables(Dispute, DisputeAttachment, DisputeAttachmentContent)):
-        row = (
-            DisputeAttachment.objects.filter(
-                client_id=client_id, pk=attachment_id, dispute__invoice_id=invoice_id
-            )
-            .values_list("filename", "content_type", "content__data")
-            .first()
+        files = DisputeAttachment.objects.filter(
+            client_id=client_id, dispute__invoice_id=invoice_id
         )
-    if row is None:
-        raise NotFound("attachment")
-    filename, content_type, data = row
-    return AttachmentFile(filename, content_type, bytes(data))
+        return read_attachment(files, attachment_id)

@@ -8,7 +8,7 @@ from ._client_visible import client_visible
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("portal", "0006_billing_contacts_visible"),
+        ("portal", "0007_client_notices_visible"),
         ("disputes", "0003_attachments"),
     ]
     operations = [
