@@ -89,3 +89,38 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.reference} × {self.quantity}"
+
+
+class DailyActivity(models.Model):
+    """A client's events of one kind on one of its own calendar days (its time zone), as
+    running totals: what the portal's activity page and its estimate of the charges to
+    come read instead of the events.
+
+    Ingestion adds each batch's new events in the batch's own transaction (services,
+    `activity.add`), so the totals hold exactly the committed events; a re-sent event is
+    not new and adds nothing. Events are never changed or deleted once stored (a void
+    frees an invoice's ranges, not its events), so nothing ever subtracts.
+    `activity.differences` recounts them from the events.
+    """
+
+    client = models.ForeignKey(
+        "clients.Client", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    day = models.DateField()
+    kind = models.CharField(max_length=32, choices=EventKind.choices)
+    events = models.BigIntegerField()
+    quantity = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            # Also the index every read uses: a client's span of days.
+            models.UniqueConstraint(
+                fields=["client", "day", "kind"], name="daily_activity_one_per_day_kind"
+            ),
+            models.CheckConstraint(
+                name="daily_activity_positive", condition=Q(events__gt=0, quantity__gt=0)
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.kind}: {self.events} events, {self.quantity}"

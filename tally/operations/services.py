@@ -37,7 +37,8 @@ from tally.clients.models import Client
 from tally.db.sqlite import bigger_cache
 from tally.errors import DomainError, Problem
 
-from . import sqlite_bulk
+from . import activity, sqlite_bulk
+from .activity import HOUR, MINUTE, Tally
 from .rows import COLUMNS, EventRow, Key, RowCheck, staging_table_sql, validate
 
 logger = logging.getLogger(__name__)
@@ -92,12 +93,13 @@ def _stored_differently(unique: dict[Key, EventRow]) -> list[Key]:
     return conflicts
 
 
-def _insert_postgres(rows: list[EventRow]) -> tuple[dict[int, int], Callable[[], list[Key]]]:
+def _insert_postgres(rows: list[EventRow]) -> tuple[Tally, Callable[[], list[Key]]]:
     """COPY the batch into a temporary table, then one `INSERT … SELECT … ON CONFLICT DO
     NOTHING`: the way for a batch holding events already stored (`_copy_postgres` takes
     the rest).
 
-    Returns the new events per client, and how to find the batch's conflicting keys.
+    Returns the new events counted by client, kind and minute, and how to find the
+    batch's conflicting keys.
     """
     columns = ", ".join(COLUMNS)
     with connection.cursor() as cursor:
@@ -112,10 +114,12 @@ def _insert_postgres(rows: list[EventRow]) -> tuple[dict[int, int], Callable[[],
             f"WITH new AS (INSERT INTO operations_event ({columns}) "  # noqa: S608 (constants only)
             # In key order, so that two batches holding the same keys wait, not deadlock.
             f"SELECT {columns} FROM {_STAGE} ORDER BY client_id, source, external_id "
-            "ON CONFLICT (client_id, source, external_id) DO NOTHING RETURNING client_id) "
-            "SELECT client_id, COUNT(*) FROM new GROUP BY client_id"
+            "ON CONFLICT (client_id, source, external_id) DO NOTHING "
+            "RETURNING client_id, kind, occurred_at, quantity) "
+            "SELECT client_id, kind, to_char(occurred_at AT TIME ZONE 'UTC', "
+            "'YYYY-MM-DD HH24:MI'), COUNT(*), SUM(quantity) FROM new GROUP BY 1, 2, 3"
         )
-        created = {cid: int(n) for cid, n in cursor.fetchall()}
+        created: Tally = {(cid, k, t): [int(n), int(q)] for cid, k, t, n, q in cursor.fetchall()}
 
     def conflicts() -> list[Key]:
         with connection.cursor() as cursor:
@@ -131,7 +135,7 @@ def _insert_postgres(rows: list[EventRow]) -> tuple[dict[int, int], Callable[[],
 
 def _insert_sqlite(
     rows: list[EventRow], unique: dict[Key, EventRow]
-) -> tuple[dict[int, int], Callable[[], list[Key]]]:
+) -> tuple[Tally, Callable[[], list[Key]]]:
     """One prepared INSERT for the whole batch. The transaction holds SQLite's write lock,
     so the events with ids above the previous maximum are exactly this batch's."""
     marks = ", ".join(["%s"] * len(COLUMNS))
@@ -145,12 +149,16 @@ def _insert_sqlite(
         )
         inserted = max(cursor.rowcount, 0)
         if inserted == len(rows):
-            return dict(Counter(row.client_id for row in rows)), lambda: []
+            every: Tally = {}
+            for row in rows:
+                activity.count(every, row.client_id, row.kind, row.occurred_at, row.quantity)
+            return every, lambda: []
         cursor.execute(
-            "SELECT client_id, COUNT(*) FROM operations_event WHERE id > %s GROUP BY client_id",
+            f"SELECT client_id, kind, substr(occurred_at, 1, {MINUTE}), COUNT(*), SUM(quantity) "  # noqa: S608 (constants only)
+            "FROM operations_event WHERE id > %s GROUP BY 1, 2, 3",
             [before],
         )
-        created = {cid: int(n) for cid, n in cursor.fetchall()}
+        created: Tally = {(cid, k, t): [int(n), int(q)] for cid, k, t, n, q in cursor.fetchall()}
     return created, lambda: _stored_differently(unique)
 
 
@@ -174,14 +182,22 @@ class _NotAllNew(Exception):
 
 
 def _while_all_valid(
-    checked: Iterator[EventRow], problems: list[Problem], created: Counter[int]
+    checked: Iterator[EventRow], problems: list[Problem], created: Tally
 ) -> Iterator[EventRow]:
-    """The checked rows, counted per client, for a fast path to store as they come; raises
-    _NotAllNew at the first problem (the general path then names them all)."""
+    """The checked rows, counted by client, kind and UTC hour (`activity.count`, inlined:
+    it runs once per event), for a fast path to store as they come; raises _NotAllNew at
+    the first problem (the general path then names them all)."""
+    seen = created.get
     for row in checked:
         if problems:
             raise _NotAllNew(f"row {problems[0].row} has a problem")
-        created[row.client_id] += 1
+        key = (row.client_id, row.kind, row.occurred_at[:HOUR])
+        counted = seen(key)
+        if counted is None:
+            created[key] = [1, row.quantity]
+        else:
+            counted[0] += 1
+            counted[1] += row.quantity
         yield row
     if problems:
         raise _NotAllNew(f"row {problems[0].row} has a problem")
@@ -197,12 +213,12 @@ def _copy_postgres(
     default_client_id: int | None,
     source: str,
     stamp: str,
-) -> dict[int, int] | None:
+) -> Tally | None:
     """The common case on PostgreSQL: COPY each row into the events table as it passes
     its check, so that the server stores the first rows while Python checks the rest.
 
-    Returns the new events per client; or None, having stored nothing, when the batch is
-    not all valid and new (a problem, a key twice in the batch, an event already stored
+    Returns the new events counted (`_while_all_valid`); or None, having stored nothing,
+    when the batch is not all valid and new (a problem, a key twice in the batch, an event already stored
     — the unique key refuses the COPY), for the general path to decide row by row.
     """
     if not rows:
@@ -211,7 +227,7 @@ def _copy_postgres(
         _gave_way(_COPY, len(rows), "its first or last event is stored, or row security is on")
         return None
     problems: list[Problem] = []
-    created: Counter[int] = Counter()
+    created: Tally = {}
     check = RowCheck(clients_by_code, default_client_id, source, stamp=stamp, sqlite=False)
     checked = check.rows(rows, problems)
     try:
@@ -239,7 +255,7 @@ def _copy_postgres(
             raise
         _gave_way(_COPY, len(rows), "a deadlock with a concurrent batch")
         return None
-    return dict(created)
+    return created
 
 
 def _copy_would_fail(
@@ -291,12 +307,12 @@ def _insert_sqlite_while_checking(
     default_client_id: int | None,
     source: str,
     stamp: str,
-) -> dict[int, int] | None:
+) -> Tally | None:
     """The common case on SQLite, for a batch longer than one statement: a writer thread
     INSERTs each chunk of checked rows while this thread checks the next.
 
-    Returns the new events per client; or None, having stored nothing, when the batch is
-    not all valid and new, for the general path to decide row by row.
+    Returns the new events counted (`_while_all_valid`); or None, having stored nothing,
+    when the batch is not all valid and new, for the general path to decide row by row.
     """
     raw = connection.connection
     per_statement = min(
@@ -308,7 +324,7 @@ def _insert_sqlite_while_checking(
         _gave_way(_PIPELINE, len(rows), "its first or last event is stored already")
         return None
     problems: list[Problem] = []
-    created: Counter[int] = Counter()
+    created: Tally = {}
     check = RowCheck(clients_by_code, default_client_id, source, stamp=stamp, sqlite=True)
     checked = check.rows(rows, problems)
     width = per_statement * len(COLUMNS)
@@ -333,7 +349,7 @@ def _insert_sqlite_while_checking(
     except _NotAllNew as e:
         _gave_way(_PIPELINE, len(rows), e)
         return None
-    return dict(created)
+    return created
 
 
 def _named_clients(
@@ -356,14 +372,22 @@ def ingest_events(
 ) -> IngestResult:
     """Store a batch of events. Rows name their client by code unless `client` is given."""
     rows = list(rows)
-    clients_by_code = dict(Client.objects.values_list("code", "id"))
+    clients = Client.objects.values_list("code", "id", "time_zone")
+    clients_by_code = {code: cid for code, cid, _ in clients}
+    zones = {cid: zone for _, cid, zone in clients}
     default_client_id = client.pk if client else None
     now = timezone.now()
     # The ingestion time, as text in the backend's own format (rows are written raw).
     sqlite = connection.vendor == "sqlite"
     stamp = str(connection.ops.adapt_datetimefield_value(now)) if sqlite else now.isoformat()
     with bigger_cache(), sqlite_bulk.checkpoint_later(), transaction.atomic():
-        created_by_client, path = _store(rows, clients_by_code, default_client_id, source, stamp)
+        created_tally, path = _store(rows, clients_by_code, default_client_id, source, stamp)
+        # The running totals, in the events' own transaction (`activity`).
+        new = activity.to_days(created_tally, zones, activity.stamped_events(stamp))
+        activity.add(new)
+        created_by_client: Counter[int] = Counter()
+        for (cid, _kind, _day), (n, _q) in new.items():
+            created_by_client[cid] += n
         for cid, count in sorted(created_by_client.items()):
             audit.record(
                 actor=actor,
@@ -391,9 +415,9 @@ def _store(
     default_client_id: int | None,
     source: str,
     stamp: str,
-) -> tuple[dict[int, int], str]:
-    """Store the batch by the fastest path that takes it; returns the new events per
-    client and the path's name, for the log."""
+) -> tuple[Tally, str]:
+    """Store the batch by the fastest path that takes it; returns the new events counted
+    by client, kind and UTC hour or minute, and the path's name, for the log."""
     if connection.vendor == "postgresql":
         _share_client_locks(_named_clients(rows, clients_by_code, default_client_id))
         created = _copy_postgres(rows, clients_by_code, default_client_id, source, stamp)
@@ -414,7 +438,7 @@ def _store_checked(
     default_client_id: int | None,
     source: str,
     stamp: str,
-) -> dict[int, int]:
+) -> Tally:
     """Check every row, then store the new ones: the general path, which names every
     problem, stores a key repeated in the batch once and skips events already stored."""
     sqlite = connection.vendor == "sqlite"
@@ -440,17 +464,17 @@ def _store_checked(
                 )
             )
     new_rows = list(unique.values()) if len(unique) < len(parsed) else parsed
-    created_by_client: dict[int, int] = {}
+    created: Tally = {}
     if problems:
         conflicts = _stored_differently(unique)
     else:
         if connection.vendor == "postgresql":
             # The batch's clients are share-locked already (ingest_events, before the COPY).
-            created_by_client, find_conflicts = _insert_postgres(new_rows)
+            created, find_conflicts = _insert_postgres(new_rows)
         else:
-            created_by_client, find_conflicts = _insert_sqlite(new_rows, unique)
-        created = sum(created_by_client.values())
-        conflicts = find_conflicts() if created < len(new_rows) else []
+            created, find_conflicts = _insert_sqlite(new_rows, unique)
+        stored = sum(n for n, _q in created.values())
+        conflicts = find_conflicts() if stored < len(new_rows) else []
     if conflicts:
         # A refused key is named at its last row in the batch.
         row_of = {r.key: n for n, r in enumerate(parsed, start=1)}
@@ -464,7 +488,7 @@ def _store_checked(
             )
     if problems:
         raise DomainError("conflicting_events", "no event was stored", problems)
-    return created_by_client
+    return created
 
 
 def ingest_csv(

@@ -1,0 +1,185 @@
+"""The running totals of a client's events per day and kind, kept by ingestion."""
+
+import zoneinfo
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from django.db import connection
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tally.audit.actors import SystemActor
+from tally.errors import DomainError
+from tally.operations import activity
+from tally.operations.models import DailyActivity
+from tally.operations.services import ingest_csv, ingest_events
+from tests.factories import event_rows, make_client
+
+pytestmark = pytest.mark.django_db
+
+
+def _totals(client):
+    return {
+        (row.day, row.kind): (row.events, row.quantity)
+        for row in DailyActivity.objects.filter(client=client)
+    }
+
+
+def _rows(kind, times, quantity=1, prefix="e"):
+    return [
+        {
+            "kind": kind,
+            "occurred_at": t,
+            "quantity": quantity,
+            "reference": f"R-{prefix}-{i}",
+            "external_id": f"{prefix}-{i}",
+        }
+        for i, t in enumerate(times)
+    ]
+
+
+def test_events_are_totalled_on_the_clients_own_calendar_day(acme):
+    ny = make_client("ny", time_zone="America/New_York")
+    # 03:30 UTC on 6 October is still 5 October in New York (UTC-4).
+    ingest_events(
+        actor=SystemActor.TESTS,
+        client=ny,
+        rows=_rows("pick", ["2026-10-06T03:30:00Z", "2026-10-06T12:00:00Z"], quantity=3),
+    )
+    assert _totals(ny) == {
+        (date(2026, 10, 5), "pick"): (1, 3),
+        (date(2026, 10, 6), "pick"): (1, 3),
+    }
+    assert _totals(acme) == {}
+    assert activity.differences() == []
+
+
+@pytest.mark.parametrize(
+    ("zone", "before", "after"),
+    [
+        # India is UTC+5:30: its midnight falls at 18:30 UTC, inside one UTC hour.
+        ("Asia/Kolkata", "2026-10-05T18:29:59Z", "2026-10-05T18:30:00Z"),
+        # Nepal is UTC+5:45.
+        ("Asia/Kathmandu", "2026-10-05T18:14:59Z", "2026-10-05T18:15:00Z"),
+        # New York's clocks go back on 1 November 2026: midnight at 04:00 UTC, then 05:00.
+        ("America/New_York", "2026-11-02T04:59:59Z", "2026-11-02T05:00:00Z"),
+    ],
+)
+def test_an_hour_holding_the_clients_midnight_is_split_event_by_event(zone, before, after):
+    client = make_client(time_zone=zone)
+    ingest_events(
+        actor=SystemActor.TESTS, client=client, rows=_rows("label", [before, after, after])
+    )
+    tz = zoneinfo.ZoneInfo(zone)
+    first = datetime.fromisoformat(before).astimezone(tz).date()
+    assert _totals(client) == {
+        (first, "label"): (1, 1),
+        (first + timedelta(days=1), "label"): (2, 2),
+    }
+    assert activity.differences() == []
+
+
+def test_sending_the_same_file_again_adds_nothing(acme):
+    lines = ["client,kind,occurred_at,quantity,reference,external_id"]
+    lines += [f"acme,pick,2026-10-05T{h:02d}:15:00Z,2,SO-{h},ev-{h}" for h in range(24)]
+    csv_text = "\n".join(lines) + "\n"
+    first = ingest_csv(actor=SystemActor.TESTS, file=csv_text)
+    again = ingest_csv(actor=SystemActor.TESTS, file=csv_text)
+    assert (first.created, again.created, again.duplicates) == (24, 0, 24)
+    assert _totals(acme) == {(date(2026, 10, 5), "pick"): (24, 48)}
+    assert activity.differences() == []
+
+
+def test_a_batch_partly_sent_before_adds_only_its_new_events(acme):
+    rows = event_rows("stop", 30, day=date(2026, 10, 7), quantity=2)
+    ingest_events(actor=SystemActor.TESTS, client=acme, rows=rows[:20])
+    # The general path: ten new events among twenty stored ones, one of them twice.
+    result = ingest_events(actor=SystemActor.TESTS, client=acme, rows=rows + rows[-1:])
+    assert (result.created, result.duplicates) == (10, 21)
+    assert _totals(acme) == {(date(2026, 10, 7), "stop"): (30, 60)}
+    assert activity.differences() == []
+
+
+def test_a_refused_batch_adds_nothing(acme):
+    good = event_rows("pick", 5, day=date(2026, 10, 8))
+    bad = [*good, {**good[0], "external_id": "x", "quantity": -1}]
+    with pytest.raises(DomainError):
+        ingest_events(actor=SystemActor.TESTS, client=acme, rows=bad)
+    assert _totals(acme) == {}
+
+
+def test_the_check_names_a_total_that_differs_from_the_events(acme, globex):
+    ingest_events(actor=SystemActor.TESTS, client=acme, rows=event_rows("pick", 3))
+    ingest_events(actor=SystemActor.TESTS, client=globex, rows=event_rows("label", 2))
+    DailyActivity.objects.filter(client=acme).update(events=4)
+    [diff] = activity.differences()
+    assert (diff.client_id, diff.kind, diff.stored, diff.recounted) == (
+        acme.pk,
+        "pick",
+        (4, 3),
+        (3, 3),
+    )
+    assert activity.differences([globex.pk]) == []
+
+
+def test_rebuild_replaces_the_totals_with_a_recount(acme):
+    ingest_events(actor=SystemActor.TESTS, client=acme, rows=event_rows("pick", 4))
+    kept = _totals(acme)
+    DailyActivity.objects.all().delete()
+    with connection.cursor() as cursor:  # a stray row the events do not back
+        cursor.execute(
+            "INSERT INTO operations_dailyactivity (client_id, day, kind, events, quantity) "
+            "VALUES (%s, %s, 'stop', 9, 9)",
+            [acme.pk, connection.ops.adapt_datefield_value(date(2026, 1, 1))],
+        )
+    assert activity.rebuild() == 1
+    assert _totals(acme) == kept
+
+
+ZONES = ["UTC", "America/New_York", "Asia/Kolkata", "Asia/Kathmandu", "Pacific/Chatham"]
+_START = datetime(2026, 3, 1, tzinfo=UTC)
+_event = st.tuples(
+    st.sampled_from(["pick", "label", "stop", "storage_day"]),
+    # Minutes over two months that hold both DST changes of New York and Chatham.
+    st.integers(min_value=0, max_value=60 * 24 * 61),
+    st.integers(min_value=1, max_value=5),
+)
+
+
+@settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    zone=st.sampled_from(ZONES),
+    events=st.lists(_event, min_size=1, max_size=60),
+    batches=st.lists(st.integers(min_value=1, max_value=60), min_size=1, max_size=4),
+    resend=st.booleans(),
+)
+def test_the_totals_always_equal_a_recount_of_the_events(zone, events, batches, resend):
+    client = make_client(time_zone=zone)
+    rows = [
+        {
+            "kind": kind,
+            "occurred_at": (_START + timedelta(minutes=minute, seconds=7)).isoformat(),
+            "quantity": quantity,
+            "reference": f"R-{i}",
+            "external_id": f"ev-{i}",
+        }
+        for i, (kind, minute, quantity) in enumerate(events)
+    ]
+    at = 0
+    for size in batches:
+        # Each batch overlaps the one before: some events are re-sent.
+        start = max(0, at - size // 2)
+        ingest_events(actor=SystemActor.TESTS, client=client, rows=rows[start : at + size])
+        at += size
+    if resend:
+        ingest_events(actor=SystemActor.TESTS, client=client, rows=rows)
+    assert activity.differences([client.pk]) == []
+    # And by hand, event by event, in the client's zone.
+    sent = rows if resend else rows[:at]
+    expected: dict = {}
+    tz = zoneinfo.ZoneInfo(zone)
+    for row in sent:
+        key = (datetime.fromisoformat(row["occurred_at"]).astimezone(tz).date(), row["kind"])
+        n, q = expected.get(key, (0, 0))
+        expected[key] = (n + 1, q + row["quantity"])
+    assert _totals(client) == expected
