@@ -149,7 +149,7 @@ def generate_draft_invoice(
 
 
 @dataclass(frozen=True)
-class _Block:
+class Block:
     """Events occurring in [start, end) with an id in (after, upto]."""
 
     start: datetime
@@ -159,8 +159,8 @@ class _Block:
 
 
 def _unbilled_blocks(
-    start: datetime, end: datetime, watermark: int, billed: list[_Block]
-) -> list[_Block]:
+    start: datetime, end: datetime, watermark: int, billed: list[Block]
+) -> list[Block]:
     """What of [start, end) × (0, watermark] the billed blocks leave free, as blocks.
 
     Usually nothing touches the period and this is the whole of it. After a void and
@@ -168,7 +168,7 @@ def _unbilled_blocks(
     of a billed block; neighbouring pieces with the same ids are joined again.
     """
     cuts = sorted({start, end, *(t for b in billed for t in (b.start, b.end) if start < t < end)})
-    free: list[_Block] = []
+    free: list[Block] = []
     for lo, hi in zip(cuts, cuts[1:], strict=False):
         taken = sorted((b.after, b.upto) for b in billed if b.start <= lo and b.end >= hi)
         at = 0
@@ -186,9 +186,9 @@ def _unbilled_blocks(
                 None,
             )
             if joined is None:
-                free.append(_Block(lo, hi, after, upto))
+                free.append(Block(lo, hi, after, upto))
             else:
-                free[joined] = _Block(free[joined].start, hi, after, upto)
+                free[joined] = Block(free[joined].start, hi, after, upto)
     return free
 
 
@@ -212,20 +212,20 @@ def _price_periods(
     return [(local_midnight_utc(a, tz), local_midnight_utc(b, tz), p) for a, b, p in periods]
 
 
-def _billed_blocks(client: Client, start: datetime, end: datetime) -> dict[str, list[_Block]]:
+def _billed_blocks(client: Client, start: datetime, end: datetime) -> dict[str, list[Block]]:
     """The client's blocks on live invoices that touch [start, end), by event kind."""
-    blocks: dict[str, list[_Block]] = {}
+    blocks: dict[str, list[Block]] = {}
     for kind, first, last, after, upto in (
         live_ranges(client.pk)
         .filter(occurred_from__lt=end, occurred_to__gt=start)
         .values_list("kind", "occurred_from", "occurred_to", "after_id", "upto_id")
     ):
-        blocks.setdefault(kind, []).append(_Block(first, last, after, upto))
+        blocks.setdefault(kind, []).append(Block(first, last, after, upto))
     return blocks
 
 
-def _count_events(
-    cursor: Any, client: Client, block: _Block, kinds: list[str]
+def count_block_events(
+    cursor: Any, client: Client, block: Block, kinds: list[str]
 ) -> dict[str, tuple[int, int]]:
     """Event count and quantity per kind in one block: an index-only range read."""
     cursor.execute(
@@ -245,15 +245,76 @@ def _count_events(
 
 
 def _reads(
-    start: datetime, end: datetime, watermark: int, billed: dict[str, list[_Block]]
-) -> dict[tuple[_Block, ...], tuple[str, ...]]:
+    start: datetime, end: datetime, watermark: int, billed: dict[str, list[Block]]
+) -> dict[tuple[Block, ...], tuple[str, ...]]:
     """The blocks to count in [start, end): kinds that nothing has billed yet share their
     blocks, so one read serves them all."""
-    reads: dict[tuple[_Block, ...], list[str]] = {}
+    reads: dict[tuple[Block, ...], list[str]] = {}
     for kind in sorted(EventKind.values):
         free = _unbilled_blocks(start, end, watermark, billed.get(kind, []))
         reads.setdefault(tuple(free), []).append(kind)
     return {blocks: tuple(kinds) for blocks, kinds in reads.items()}
+
+
+@dataclass
+class PlannedLine:
+    """A usage line as rating makes it: one kind at one unit price, and the blocks of
+    events it bills."""
+
+    kind: str
+    unit_price_micros: int
+    description: str
+    currency: str
+    quantity: int = 0
+    event_count: int = 0
+    blocks: list[Block] = field(default_factory=list)
+
+    @property
+    def amount_minor(self) -> int:
+        return line_amount(self.quantity, self.unit_price_micros, self.currency)
+
+
+@dataclass(frozen=True)
+class LinePlan:
+    lines: list[PlannedLine]  # in the draft's order
+    unrated: list[UnratedEvents]
+
+
+BlockCounter = Callable[[Block, tuple[str, ...]], dict[str, tuple[int, int]]]
+"""Event count and quantity per kind (of those asked for) in one block."""
+
+
+def plan_lines(
+    client: Client, period_start: date, period_end: date, watermark: int, count: BlockCounter
+) -> LinePlan:
+    """The lines a draft of the period (dates inclusive, the client's days) would bill:
+    the period cut by rate card, each piece's unbilled blocks counted by `count`, a line
+    per kind and unit price, in the order they are met. The one definition of how events
+    become lines: generation writes it (`_generate_draft_invoice`), the portal's estimate
+    of the charges to come shows it, counting from the running totals where it can."""
+    lines: dict[tuple[str, int], PlannedLine] = {}
+    unrated: dict[str, tuple[int, int]] = {}
+    for start, end, prices in _price_periods(client, period_start, period_end + timedelta(days=1)):
+        billed = _billed_blocks(client, start, end)
+        for blocks, read_kinds in _reads(start, end, watermark, billed).items():
+            for block in blocks:
+                for kind, (n, q) in sorted(count(block, read_kinds).items()):
+                    if kind not in prices:
+                        n0, q0 = unrated.get(kind, (0, 0))
+                        unrated[kind] = (n0 + n, q0 + q)
+                        continue
+                    micros = prices[kind]
+                    line = lines.get((kind, micros))
+                    if line is None:
+                        line = lines[(kind, micros)] = PlannedLine(
+                            kind, micros, _describe(kind, micros, client.currency), client.currency
+                        )
+                    line.quantity += q
+                    line.event_count += n
+                    line.blocks.append(block)
+    return LinePlan(
+        list(lines.values()), [UnratedEvents(k, n, q) for k, (n, q) in sorted(unrated.items())]
+    )
 
 
 @dataclass
@@ -263,7 +324,7 @@ class _CountedAhead:
     events never change, so the counts still hold when the draft is written."""
 
     watermark: int
-    counts: dict[tuple[_Block, tuple[str, ...]], dict[str, tuple[int, int]]]
+    counts: dict[tuple[Block, tuple[str, ...]], dict[str, tuple[int, int]]]
 
 
 # A slice of a block is sized so that one read takes about this long (seconds): progress
@@ -319,8 +380,8 @@ def _count_ahead(
                     while at < block.end:
                         upto = min(at + span, block.end)
                         began = clock.perf_counter()
-                        part = _Block(at, upto, block.after, block.upto)
-                        for kind, (n, q) in _count_events(
+                        part = Block(at, upto, block.after, block.upto)
+                        for kind, (n, q) in count_block_events(
                             cursor, client, part, list(kinds)
                         ).items():
                             n0, q0 = totals.get(kind, (0, 0))
@@ -365,62 +426,49 @@ def _generate_draft_invoice(
         currency=client.currency,
         tax_rate_bp=client.tax_rate_bp or 0,
     )
-    lines: dict[tuple[str, int], InvoiceLine] = {}
-    ranges: list[BilledRange] = []
-    unrated: dict[str, tuple[int, int]] = {}
     with connection.cursor() as cursor:
         # Counted ahead: the same watermark, so the same blocks unless another run billed
         # or a void freed events meanwhile; a block not counted ahead is counted here.
         watermark = ahead.watermark if ahead else _watermark(cursor)
-        for start, end, prices in _price_periods(
-            client, period_start, period_end + timedelta(days=1)
-        ):
-            billed = _billed_blocks(client, start, end)
-            for blocks, read_kinds in _reads(start, end, watermark, billed).items():
-                for block in blocks:
-                    counts = ahead.counts.get((block, read_kinds)) if ahead else None
-                    if counts is None:
-                        counts = _count_events(cursor, client, block, list(read_kinds))
-                    for kind, (n, q) in sorted(counts.items()):
-                        if kind not in prices:
-                            n0, q0 = unrated.get(kind, (0, 0))
-                            unrated[kind] = (n0 + n, q0 + q)
-                            continue
-                        micros = prices[kind]
-                        line = lines.get((kind, micros))
-                        if line is None:
-                            line = InvoiceLine.objects.create(
-                                client=client,
-                                invoice=invoice,
-                                kind=kind,
-                                description=_describe(kind, micros, client.currency),
-                                quantity=0,
-                                unit_price_micros=micros,
-                                amount_minor=0,
-                                event_count=0,
-                                position=len(lines) + 1,
-                            )
-                            lines[(kind, micros)] = line
-                        line.quantity += q
-                        line.event_count += n
-                        ranges.append(
-                            BilledRange(
-                                client=client,
-                                invoice=invoice,
-                                line=line,
-                                kind=kind,
-                                occurred_from=block.start,
-                                occurred_to=block.end,
-                                after_id=block.after,
-                                upto_id=block.upto,
-                            )
-                        )
+
+        def count(block: Block, kinds: tuple[str, ...]) -> dict[str, tuple[int, int]]:
+            counts = ahead.counts.get((block, kinds)) if ahead else None
+            if counts is None:
+                counts = count_block_events(cursor, client, block, list(kinds))
+            return counts
+
+        plan = plan_lines(client, period_start, period_end, watermark, count)
+    lines: list[InvoiceLine] = []
+    ranges: list[BilledRange] = []
+    for position, planned in enumerate(plan.lines, start=1):
+        line = InvoiceLine.objects.create(
+            client=client,
+            invoice=invoice,
+            kind=planned.kind,
+            description=planned.description,
+            quantity=planned.quantity,
+            unit_price_micros=planned.unit_price_micros,
+            amount_minor=planned.amount_minor,
+            event_count=planned.event_count,
+            position=position,
+        )
+        lines.append(line)
+        ranges += [
+            BilledRange(
+                client=client,
+                invoice=invoice,
+                line=line,
+                kind=planned.kind,
+                occurred_from=block.start,
+                occurred_to=block.end,
+                after_id=block.after,
+                upto_id=block.upto,
+            )
+            for block in planned.blocks
+        ]
     BilledRange.objects.bulk_create(ranges)
-    for line in lines.values():
-        line.amount_minor = line_amount(line.quantity, line.unit_price_micros, client.currency)
-        line.save(update_fields=["quantity", "event_count", "amount_minor"])
     recompute_totals(invoice)
-    unrated_events = [UnratedEvents(k, n, q) for k, (n, q) in sorted(unrated.items())]
+    unrated_events = plan.unrated
     audit.record(
         actor=actor,
         action=AuditAction.INVOICE_GENERATED,

@@ -11,7 +11,7 @@ from tally.audit.actors import SystemActor
 from tally.invoicing.models import BilledRange
 from tally.invoicing.queries import billed_events
 from tally.invoicing.services import (
-    _Block,
+    Block,
     _unbilled_blocks,
     generate_period_invoices,
 )
@@ -35,7 +35,7 @@ def _hour(n: int) -> datetime:
 @st.composite
 def billed_blocks(draw):
     """Disjoint blocks, as generation would leave them: each new one takes only free space."""
-    blocks: list[_Block] = []
+    blocks: list[Block] = []
     for _ in range(draw(st.integers(0, 5))):
         start = draw(st.integers(0, 9))
         end = draw(st.integers(start + 1, 10))
@@ -44,7 +44,7 @@ def billed_blocks(draw):
     return blocks
 
 
-def _owner(blocks: list[_Block], hour: int, event_id: int) -> list[int]:
+def _owner(blocks: list[Block], hour: int, event_id: int) -> list[int]:
     at = _hour(hour) + timedelta(minutes=30)
     return [
         i for i, b in enumerate(blocks) if b.start <= at < b.end and b.after < event_id <= b.upto
@@ -70,7 +70,7 @@ def test_free_blocks_are_exactly_what_no_billed_block_holds(billed, start, lengt
 
 
 def test_an_untouched_period_is_one_block():
-    assert _unbilled_blocks(_hour(0), _hour(5), 40, []) == [_Block(_hour(0), _hour(5), 0, 40)]
+    assert _unbilled_blocks(_hour(0), _hour(5), 40, []) == [Block(_hour(0), _hour(5), 0, 40)]
 
 
 # -- generation ------------------------------------------------------------------------------
@@ -138,7 +138,7 @@ def test_overlapping_rate_card_rows_still_bill_each_event_once(acme):
     card = RateCard.objects.create(
         client=acme, name="stray", effective_from=date(2026, 10, 10), effective_to=None
     )
-    RatePrice.objects.create(rate_card=card, kind="pick", unit_price_micros=990_000)
+    RatePrice.objects.create(client=acme, rate_card=card, kind="pick", unit_price_micros=990_000)
     add_events(acme, "pick", 3, day=date(2026, 10, 5))
     add_events(acme, "pick", 2, day=date(2026, 10, 20))
     invoice = generate(acme).invoice
