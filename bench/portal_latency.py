@@ -231,6 +231,19 @@ def build_scenarios(manifest: dict[str, Any]) -> list[Scenario]:
         50,
         [(f"/reports/aging/?as_of={lo + timedelta(days=900)}", {})],
     )
+    # The activity page (issue 13): this month by day, twelve months by month, and the
+    # charges accrued so far, read from the running totals; and each line's events.
+    add("activity page (charts + charges so far)", "activity", 50, [("/activity/", {})])
+    slugs = [line.slug for line in queries.activity(big, _today(big)).estimate.lines]
+    if slugs:
+        charges = [f"/activity/charges/{slug}/events/" for slug in slugs]
+        add("charges so far: a line's events, page 1", "activity", 50, [(u, {}) for u in charges])
+        add(
+            "charges so far: a line's events, page 1 (htmx)",
+            "activity",
+            50,
+            [(u, HTMX) for u in charges],
+        )
     return scenarios
 
 

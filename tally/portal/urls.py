@@ -37,6 +37,12 @@ urlpatterns = [
         downloads.line_events_csv,
         name="line_events_csv",
     ),
+    path("activity/", views.activity, name="activity"),
+    path(
+        "activity/charges/<slug:slug>/events/",
+        views.accrued_line_events,
+        name="accrued_line_events",
+    ),
     path("payments/", views.payments, name="payments"),
     path("requests/", views.requests, name="requests"),
     path("requests/apply-credit/", views.apply_credit, name="apply_credit"),

@@ -20,7 +20,7 @@ from tally.errors import DomainError, NotFound, Problem
 from tally.money import MoneyError, parse_amount
 from tally.payments.services import ask_to_apply_credit, report_payment
 
-from . import queries
+from . import charts, queries
 from .access import Portal, SpelledDifferently, client_portal
 from .forms import (
     AgingDayForm,
@@ -518,3 +518,37 @@ def requests(request: HtmxHttpRequest, portal: Portal) -> HttpResponse:
     return render(
         request, "portal/requests.html", {"portal": portal, "page": page, "choices": choices}
     )
+
+
+@require_GET
+@client_portal
+def activity(request: HtmxHttpRequest, portal: Portal) -> HttpResponse:
+    """This month's activity, the last twelve months', and the charges accrued so far."""
+    data = queries.activity(portal.client_id, portal.today)
+    return render(
+        request,
+        "portal/activity.html",
+        {
+            "portal": portal,
+            "activity": data,
+            "charts": charts.activity_charts(data),
+            "kinds": queries.KINDS,
+        },
+    )
+
+
+@require_GET
+@client_portal
+def accrued_line_events(request: HtmxHttpRequest, portal: Portal, slug: str) -> HttpResponse:
+    """The events behind a line of this month's estimate, a page at a time."""
+    page = queries.accrued_line_events(
+        portal.client_id, portal.today, slug, request.GET.get("cursor")
+    )
+    context: dict[str, object] = {
+        "portal": portal,
+        "page": page,
+        "events_url": reverse("portal:accrued_line_events", args=[slug]),
+        "box_id": f"accrued-{slug}",
+    }
+    template = "portal/_accrued_events.html" if request.htmx else "portal/accrued_events.html"
+    return render(request, template, context)

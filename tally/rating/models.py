@@ -30,6 +30,9 @@ class RateCard(models.Model):
 
 
 class RatePrice(models.Model):
+    # The card's client, on the price itself: client-visible tables carry their client
+    # (the portal's estimate of the charges to come prices them in the client's scope).
+    client = models.ForeignKey("clients.Client", on_delete=models.PROTECT, related_name="+")
     rate_card = models.ForeignKey(RateCard, on_delete=models.CASCADE, related_name="prices")
     kind = models.CharField(max_length=32)
     # Micro units of the client's currency (0.0450 = 45_000): sub-cent prices are exact.

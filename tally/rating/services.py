@@ -77,7 +77,8 @@ def create_rate_card(
         client=client, name=name, effective_from=effective_from, effective_to=effective_to
     )
     RatePrice.objects.bulk_create(
-        RatePrice(rate_card=card, kind=k, unit_price_micros=v) for k, v in micros.items()
+        RatePrice(client=client, rate_card=card, kind=k, unit_price_micros=v)
+        for k, v in micros.items()
     )
     audit.record(
         actor=actor,

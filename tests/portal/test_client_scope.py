@@ -37,7 +37,7 @@ def raw(sql):
         "audit_auditevent",
         "django_session",
         "reminders_reminderattempt",
-        "rating_rateprice",
+        "invoicing_billingrun",
     ],
 )
 def test_tables_outside_the_allow_list_cannot_be_read_in_scope(two_clients_billed, table):
@@ -57,6 +57,8 @@ def test_a_query_without_where_returns_only_the_scoped_clients_rows(two_clients_
     with client_scope(acme.pk):
         assert {r[0] for r in raw("SELECT client_id FROM invoicing_invoice")} == {acme.pk}
         assert {r[0] for r in raw("SELECT client_id FROM operations_event")} == {acme.pk}
+        for table in ("operations_dailyactivity", "rating_ratecard", "rating_rateprice"):
+            assert {r[0] for r in raw(f"SELECT client_id FROM {table}")} == {acme.pk}
         assert raw("SELECT id FROM clients_client") == [(acme.pk,)]
         # Drafts are invisible even to the client that owns them.
         assert {r[0] for r in raw("SELECT status FROM invoicing_invoice")} == {"open"}

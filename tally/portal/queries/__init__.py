@@ -9,6 +9,16 @@ One module per resource, each with its read models; this package re-exports what
 client-facing code uses, so a new page adds a module and a line here.
 """
 
+from .activity import (
+    KINDS,
+    AccruedEventPage,
+    Activity,
+    Counts,
+    Estimate,
+    EstimateLine,
+    accrued_line_events,
+    activity,
+)
 from .aging import AGING_BUCKETS, AgingBucket, AgingReport, aging, aging_bucket_range
 from .common import (
     FILTER_STATUSES,
@@ -49,6 +59,14 @@ from .search import ReferenceHit, reference_hit
 from .summary import ClientHeader, StatCards, client_header, stat_cards
 
 __all__ = [
+    "AccruedEventPage",
+    "Activity",
+    "Counts",
+    "Estimate",
+    "EstimateLine",
+    "KINDS",
+    "accrued_line_events",
+    "activity",
     "AGING_BUCKETS",
     "FILTER_STATUSES",
     "KIND_LABELS",
