@@ -99,14 +99,14 @@ def test_slices_follow_the_reads_rate_as_a_client_is_counted(acme, monkeypatch):
     add_events(acme, "pick", 10, day=date(2026, 10, 3))
     now = [0.0]
     spans: list[timedelta] = []
-    count = services._count_events
+    count = services.count_block_events
 
     def timed(cursor, client, block, kinds):
         spans.append(block.end - block.start)
         now[0] += (block.end - block.start) / DAY
         return count(cursor, client, block, kinds)
 
-    monkeypatch.setattr(services, "_count_events", timed)
+    monkeypatch.setattr(services, "count_block_events", timed)
     monkeypatch.setattr(services, "clock", SimpleNamespace(perf_counter=lambda: now[0]))
     told: list[int] = []
     ahead = services._count_ahead(acme, *OCTOBER, on_progress=told.append)
