@@ -1,0 +1,97 @@
+"""At phone width (390 px) money is never cut or broken: every amount on the billing page,
+in an invoice's drilldown and among a line's events is on one line, and either on screen
+or inside a table region that scrolls sideways, is focusable and has a name."""
+
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import session_cookie
+from tests.browser.helpers import shot
+from tests.browser.test_drilldown import line_references
+
+PHONE = {"width": 390, "height": 844}
+
+# Each element whose own text is an amount ($1,234.56) or a count in a numeric cell, with
+# where it is: on screen, or in which labelled scroll region, and whether it is one line.
+_MONEY = r"""
+() => {
+  const amount = /^[−-]?\$[0-9,]+(\.[0-9]+)?$/;
+  const found = [];
+  for (const el of document.querySelectorAll("main *")) {
+    if (el.closest(".visually-hidden, [hidden]") || el.offsetParent === null) continue;
+    const own = Array.from(el.childNodes).filter(n => n.nodeType === 3).map(n => n.textContent).join("").trim();
+    const numeric = el.matches("td.num") && own !== "";
+    if (!amount.test(own) && !numeric) continue;
+    // The text itself, not its cell (a cell is as tall as its row).
+    const range = document.createRange();
+    range.selectNodeContents(el);
+    const box = range.getBoundingClientRect();
+    const line = parseFloat(getComputedStyle(el).fontSize) * 1.6;
+    const scroller = el.closest(".table-wrap");
+    found.push({
+      text: own,
+      oneLine: box.height <= line,
+      onScreen: box.left >= -0.5 && box.right <= window.innerWidth + 0.5,
+      region: scroller ? {
+        label: scroller.getAttribute("aria-label") || "",
+        role: scroller.getAttribute("role") || "",
+        focusable: scroller.tabIndex === 0,
+        scrolls: getComputedStyle(scroller).overflowX === "auto",
+        inside: box.left >= scroller.getBoundingClientRect().left - 0.5,
+      } : null,
+    });
+  }
+  return found;
+}
+"""
+
+
+def assert_money_whole(page: Page, where: str) -> int:
+    found = page.evaluate(_MONEY)
+    assert found, f"{where}: no amount found"
+    for item in found:
+        assert item["oneLine"], f"{where}: {item['text']} wraps"
+        if item["onScreen"]:
+            continue
+        region = item["region"]
+        assert region, f"{where}: {item['text']} is off-screen outside a scroll region"
+        assert region["role"] == "region" and region["label"], f"{where}: unnamed region"
+        assert region["focusable"] and region["scrolls"], f"{where}: region not scrollable"
+        assert region["inside"], f"{where}: {item['text']} cut at the region's start"
+    return len(found)
+
+
+def test_at_phone_width_no_amount_is_cut_or_broken(portal, new_context, live_server):
+    context = new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    context.add_cookies([session_cookie(portal.user, live_server.url)])
+    page = context.new_page()
+    page.goto("/")
+    cards = page.locator("#cards .card-value")
+    expect(cards).to_have_count(4)
+    for i in range(4):
+        box = cards.nth(i).bounding_box()
+        assert box and box["x"] + box["width"] <= PHONE["width"] - 8
+    counted = assert_money_whole(page, "billing")
+    shot(page, portal, "phone-money-billing")
+
+    big = portal.roles.big.display_number
+    page.locator(f"#invoice-{big} button.expand").click()
+    detail = page.locator(f"#detail-{big}")
+    expect(detail).to_be_visible()
+    expect(detail.locator(".scroll-hint").first).to_be_visible()
+    counted += assert_money_whole(page, "drilldown")
+    line_id, references = line_references(portal.roles.big, "pick")
+    detail.locator(f'a.expand[aria-controls="events-{line_id}"]').click()
+    events = page.locator(f"#line-events-{line_id}")
+    expect(events.locator("table.events tbody tr")).to_have_count(50)
+    link = events.get_by_role("link", name="Download all as CSV")
+    box = link.bounding_box()
+    assert box and box["x"] + box["width"] <= PHONE["width"], "the CSV link is cut"
+    counted += assert_money_whole(page, "line events")
+    shot(page, portal, "phone-money-line-events")
+
+    page.goto(f"/invoices/{portal.roles.disputed.display_number}/")
+    counted += assert_money_whole(page, "invoice page")
+    shot(page, portal, "phone-money-invoice")
+    page.goto(f"/invoices/{big}/lines/{line_id}/events/")
+    counted += assert_money_whole(page, "events page")
+    assert counted > 100
