@@ -8,7 +8,7 @@ from ._client_visible import client_visible
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("portal", "0007_client_notices_visible"),
+        ("portal", "0008_dispute_attachments_visible"),
         ("operations", "0009_daily_activity"),
         ("rating", "0002_rateprice_client"),
     ]
