@@ -14,7 +14,6 @@ from tally.disputes.models import Dispute, DisputeStatus
 from tally.errors import DomainError, Problem
 from tally.invoicing import services as invoicing
 from tally.invoicing.models import CreditNote, Invoice, InvoiceLine, InvoiceStatus, LineKind
-from tally.money import format_money
 from tally.payments.services import (
     apply_credit_to_issued_invoice,
     lock_payments_on,
@@ -107,7 +106,13 @@ def void_invoice(*, actor: Actor, client: Client, invoice_id: int, reason: str) 
 
 @transaction.atomic
 def create_credit_note(
-    *, actor: Actor, client: Client, invoice_id: int, amount_minor: int, reason: str
+    *,
+    actor: Actor,
+    client: Client,
+    invoice_id: int,
+    amount_minor: int,
+    reason: str,
+    lines: list[tuple[int, int]] | None = None,
 ) -> CreditNote:
     """Reduce what an invoice owes, with a reason the client will read; a credit that
     pays the invoice stops its reminders.
@@ -131,7 +136,12 @@ def create_credit_note(
         if reason.strip():
             release_for_credit(actor=actor, invoice=invoice, amount_minor=amount_minor)
     note = invoicing.create_credit_note(
-        actor=actor, client=client, invoice_id=invoice_id, amount_minor=amount_minor, reason=reason
+        actor=actor,
+        client=client,
+        invoice_id=invoice_id,
+        amount_minor=amount_minor,
+        reason=reason,
+        lines=lines or (),
     )
     stop_reminders_once_paid(note.invoice, actor)
     return note
@@ -185,8 +195,9 @@ def void_and_regenerate(*, actor: Actor, client: Client, invoice_id: int, reason
 def credit_invoice_lines(
     *, actor: Actor, client: Client, invoice_id: int, lines: list[tuple[int, int]], reason: str
 ) -> CreditNote:
-    """A credit note for chosen lines, each for its whole amount or part of it. The client
-    reads the reason followed by what each line was credited."""
+    """A credit note for chosen lines, each for its whole amount or part of it, recorded
+    line by line (`CreditNoteLine`): the client reads the reason and, beside it, what
+    each line was credited."""
     lock_payments_on(invoice_id)  # before the invoice, as `create_credit_note` locks them
     invoice = invoicing.lock_invoice(client, invoice_id)
     on_invoice = {
@@ -212,14 +223,11 @@ def credit_invoice_lines(
         problems.append(Problem("a line is named twice", field="lines"))
     if problems:
         raise DomainError("invalid_credit_note", "the credit note was not created", problems)
-    parts = "; ".join(
-        f"{on_invoice[line_id].description}: {format_money(amount, invoice.currency)}"
-        for line_id, amount in lines
-    )
     return create_credit_note(
         actor=actor,
         client=client,
         invoice_id=invoice_id,
         amount_minor=sum(amount for _, amount in lines),
-        reason=f"{reason.strip()} ({parts})" if reason.strip() else "",
+        reason=reason,
+        lines=lines,
     )

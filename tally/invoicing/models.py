@@ -224,6 +224,24 @@ class CreditNote(models.Model):
         return format_credit_note_number(self.number)
 
 
+class CreditNoteLine(models.Model):
+    """What a credit note by chosen lines credits on one line: the record beside the
+    reason the client reads. A credit note by amount (or a dispute's) has none."""
+
+    client = models.ForeignKey("clients.Client", on_delete=models.PROTECT, related_name="+")
+    credit_note = models.ForeignKey(CreditNote, on_delete=models.PROTECT, related_name="lines")
+    line = models.ForeignKey(InvoiceLine, on_delete=models.PROTECT, related_name="credits")
+    amount_minor = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["credit_note", "line"], name="credit_note_line_once"),
+            models.CheckConstraint(
+                name="credit_note_line_positive", condition=Q(amount_minor__gt=0)
+            ),
+        ]
+
+
 class NumberSequence(models.Model):
     """Gapless counters (invoices, credit notes): the next number is taken under a row lock."""
 

@@ -1,5 +1,7 @@
-"""Reads of the invoicing side: what a line bills."""
+"""Reads of the invoicing side: what a line bills, what a credit note credits."""
 
+from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime
 from functools import reduce
 from operator import or_
@@ -9,7 +11,7 @@ from django.db.models import Q, QuerySet
 
 from tally.operations.models import Event
 
-from .models import BilledRange, InvoiceLine, InvoiceStatus
+from .models import BilledRange, CreditNoteLine, InvoiceLine, InvoiceStatus
 
 
 def billed_events(line: InvoiceLine) -> QuerySet[Event]:
@@ -61,3 +63,26 @@ def events_billed_by(
             ),
         )
     return Event.objects.filter(bounds, within, client_id=client_id, kind=kind)
+
+
+@dataclass(frozen=True)
+class CreditedLine:
+    """What a credit note credits on one line of its invoice."""
+
+    description: str
+    amount_minor: int
+
+
+def credited_lines(client_id: int, note_ids: list[int]) -> dict[int, list[CreditedLine]]:
+    """The lines each credit note credits, in the invoice's order (none for a credit by
+    amount). The portal calls it inside its client scope, the console for any client."""
+    credited: dict[int, list[CreditedLine]] = defaultdict(list)
+    if not note_ids:
+        return credited
+    for note_id, description, amount in (
+        CreditNoteLine.objects.filter(client_id=client_id, credit_note_id__in=note_ids)
+        .order_by("line__position", "line_id")
+        .values_list("credit_note_id", "line__description", "amount_minor")
+    ):
+        credited[note_id].append(CreditedLine(description, amount))
+    return credited

@@ -11,7 +11,7 @@ no event row is written when it is billed or when its invoice is voided.
 
 import time as clock
 import zoneinfo
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -39,6 +39,7 @@ from .models import (
     BillingRunClient,
     BillingRunStatus,
     CreditNote,
+    CreditNoteLine,
     Invoice,
     InvoiceLine,
     InvoiceStatus,
@@ -619,9 +620,17 @@ def mark_paid_if_settled(invoice: Invoice, actor: Actor) -> bool:
 
 @transaction.atomic
 def create_credit_note(
-    *, actor: Actor, client: Client, invoice_id: int, amount_minor: int, reason: str
+    *,
+    actor: Actor,
+    client: Client,
+    invoice_id: int,
+    amount_minor: int,
+    reason: str,
+    lines: Sequence[tuple[int, int]] = (),
 ) -> CreditNote:
-    """Reduce what an open invoice owes, with a reason the client will read.
+    """Reduce what an open invoice owes, with a reason the client will read; `lines`
+    (line id, amount), when the credit is of chosen lines, are recorded with it
+    (`CreditNoteLine`) and must add up to `amount_minor`.
 
     Marks the invoice paid if the credit settles it; `tally.actions.invoices` wraps this
     to stop its reminders too, and is what callers use. A paid invoice can be credited
@@ -634,6 +643,17 @@ def create_credit_note(
         problems.append(Problem("is required", field="reason"))
     if amount_minor <= 0:
         problems.append(Problem("must be positive", field="amount"))
+    if lines:
+        on_invoice = dict(
+            InvoiceLine.objects.filter(invoice=invoice).values_list("id", "amount_minor")
+        )
+        for line_id, line_amount in lines:
+            if not 0 < line_amount <= on_invoice.get(line_id, 0):
+                problems.append(Problem("is not creditable this much", field=f"line_{line_id}"))
+        if len({line_id for line_id, _ in lines}) != len(lines):
+            problems.append(Problem("a line is named twice", field="lines"))
+        if sum(line_amount for _, line_amount in lines) != amount_minor:
+            problems.append(Problem("the lines do not add up to the amount", field="amount"))
     if problems:
         raise DomainError("invalid_credit_note", "the credit note was not created", problems)
     if invoice.status not in (InvoiceStatus.OPEN, InvoiceStatus.PAID):
@@ -653,14 +673,20 @@ def create_credit_note(
         reason=reason.strip(),
         created_by=actor if isinstance(actor, User) else None,
     )
+    CreditNoteLine.objects.bulk_create(
+        CreditNoteLine(client=client, credit_note=note, line_id=line_id, amount_minor=amount)
+        for line_id, amount in lines
+    )
     invoice.credited_minor += amount_minor
     invoice.save(update_fields=["credited_minor"])
-    audit.record(
-        actor=actor,
-        action=AuditAction.CREDIT_NOTE_CREATED,
-        obj=note,
-        after={"invoice_id": invoice.pk, "amount_minor": amount_minor, "reason": reason},
-    )
+    after: dict[str, Any] = {
+        "invoice_id": invoice.pk,
+        "amount_minor": amount_minor,
+        "reason": reason,
+    }
+    if lines:
+        after["lines"] = [{"line_id": i, "amount_minor": a} for i, a in lines]
+    audit.record(actor=actor, action=AuditAction.CREDIT_NOTE_CREATED, obj=note, after=after)
     audit.record(
         actor=actor,
         action=AuditAction.INVOICE_CREDITED,

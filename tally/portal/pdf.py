@@ -13,7 +13,7 @@ so the PDF can show nothing the client could not already see in the portal.
 """
 
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from decimal import Decimal
 from functools import cache
@@ -32,7 +32,7 @@ from tally.invoicing.instructions import payment_instructions
 from tally.money import format_money, price_to_decimal, to_decimal
 
 from .formatting import method_label
-from .queries import STATUS_LABELS, ClientHeader, InvoiceDetail
+from .queries import STATUS_LABELS, ClientHeader, CreditedLine, InvoiceDetail
 
 FONTS = Path(__file__).resolve().parent / "fonts"
 FONT = "DejaVu"
@@ -210,6 +210,13 @@ class _InvoicePDF(FPDF):
         self.ln(1)
 
 
+def _with_lines(reason: str, lines: Sequence[CreditedLine], money: Callable[[int], str]) -> str:
+    """A credit note's reason, followed by what it credits on each line, if chosen lines."""
+    if not lines:
+        return reason
+    return f"{reason} ({'; '.join(f'{line.description}: {money(line.amount_minor)}' for line in lines)})"
+
+
 def _table(
     pdf: _InvoicePDF,
     headings: Sequence[str],
@@ -288,7 +295,7 @@ def render_invoice_pdf(client: ClientHeader, detail: InvoiceDetail, locale: str 
                 [
                     n.number,
                     fmt.date(n.created_at.astimezone(zone).date()),
-                    n.reason,
+                    _with_lines(n.reason, n.lines, fmt.money),
                     fmt.money(n.amount_minor),
                 ]
                 for n in detail.credit_notes

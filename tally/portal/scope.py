@@ -44,6 +44,7 @@ CLIENT_VISIBLE: dict[str, str] = {
     "invoicing_invoiceline": "client_id = {client}",
     "invoicing_billedrange": "client_id = {client}",
     "invoicing_creditnote": "client_id = {client}",
+    "invoicing_creditnoteline": "client_id = {client}",
     "operations_event": "client_id = {client}",
     "operations_dailyactivity": "client_id = {client}",
     "rating_ratecard": "client_id = {client}",

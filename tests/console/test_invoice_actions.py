@@ -1,16 +1,20 @@
 """An invoice's page in the console, and its actions: void, void and regenerate, credit."""
 
+import json
+import re
 import uuid
 from datetime import date
 
 import pytest
 from django.urls import reverse
 
+from tally.actions.invoices import create_credit_note
 from tally.audit.actors import SystemActor
-from tally.audit.models import AuditEvent
+from tally.audit.models import AuditAction, AuditEvent
 from tally.console.queries.invoice_detail import invoice_view
 from tally.console.queries.line_events import line_events
-from tally.invoicing.models import CreditNote, Invoice, InvoiceStatus
+from tally.errors import DomainError
+from tally.invoicing.models import CreditNote, CreditNoteLine, Invoice, InvoiceStatus
 from tally.invoicing.services import add_adjustment
 from tally.portal.queries import invoice_detail
 from tests.factories import (
@@ -242,9 +246,40 @@ def test_credit_by_chosen_lines_whole_or_in_part(ops, invoice):
     )
     note = CreditNote.objects.get(invoice=invoice)
     assert note.amount_minor == 100 + 90
-    assert note.reason == (
-        f"Cancelled orders ({picks.description}: $1.00; {labels.description}: $0.90)"
+    assert note.reason == "Cancelled orders"
+    # Which lines, and how much of each, recorded as data, audited and shown.
+    assert sorted(note.lines.values_list("line_id", "amount_minor", "client_id")) == sorted(
+        [(picks.pk, 100, invoice.client_id), (labels.pk, 90, invoice.client_id)]
     )
+    created = AuditEvent.objects.get(action=AuditAction.CREDIT_NOTE_CREATED)
+    assert {
+        (x["line_id"], x["amount_minor"]) for x in json.loads(created.data)["after"]["lines"]
+    } == {
+        (picks.pk, 100),
+        (labels.pk, 90),
+    }
+    html = ops.get(reverse("console:invoice", args=[invoice.pk])).content.decode()
+    credited = html[html.index(f'aria-label="Lines credited by {note.display_number}"') :]
+    credited = credited[: credited.index("</ul>")]
+    assert re.findall(r"<li>([^<]*)</li>", credited) == [
+        f"{labels.description}: $0.90",  # in the invoice's order
+        f"{picks.description}: $1.00",
+    ]
+
+
+def test_a_credit_of_lines_that_do_not_add_up_is_refused_and_writes_nothing(invoice):
+    picks = invoice.lines.get(kind="pick")
+    with pytest.raises(DomainError) as refused:
+        create_credit_note(
+            actor=SystemActor.TESTS,
+            client=invoice.client,
+            invoice_id=invoice.pk,
+            amount_minor=200,
+            reason="Cancelled orders",
+            lines=[(picks.pk, 100)],
+        )
+    assert [p.field for p in refused.value.problems] == ["amount"]
+    assert not CreditNote.objects.exists() and not CreditNoteLine.objects.exists()
 
 
 @pytest.mark.parametrize(

@@ -23,6 +23,7 @@ from tally.invoicing.models import (
     format_credit_note_number,
     format_invoice_number,
 )
+from tally.invoicing.queries import CreditedLine, credited_lines
 from tally.invoicing.status import STATUS_COLUMNS, DerivedStatus, derived_status
 from tally.payments.models import Allocation
 from tally.reminders.models import Reminder
@@ -69,6 +70,7 @@ class CreditNoteRow:
     reason: str
     created_at: datetime
     created_by: str
+    lines: list[CreditedLine]  # a credit note of chosen lines; else none
 
 
 @dataclass(frozen=True)
@@ -260,6 +262,21 @@ def invoice_view(invoice_id: int, today: date) -> InvoiceView:
             "amount_minor",
         )
     ]
+    notes = list(
+        CreditNote.objects.filter(invoice_id=invoice_id)
+        .order_by("created_at", "id")
+        .values(
+            "id",
+            "client_id",
+            "number",
+            "amount_minor",
+            "reason",
+            "created_at",
+            "created_by__full_name",
+            "created_by__email",
+        )
+    )
+    credited = credited_lines(notes[0]["client_id"], [c["id"] for c in notes]) if notes else {}
     credit_notes = [
         CreditNoteRow(
             id=c["id"],
@@ -268,18 +285,9 @@ def invoice_view(invoice_id: int, today: date) -> InvoiceView:
             reason=c["reason"],
             created_at=c["created_at"],
             created_by=c["created_by__full_name"] or c["created_by__email"] or "",
+            lines=credited.get(c["id"], []),
         )
-        for c in CreditNote.objects.filter(invoice_id=invoice_id)
-        .order_by("created_at", "id")
-        .values(
-            "id",
-            "number",
-            "amount_minor",
-            "reason",
-            "created_at",
-            "created_by__full_name",
-            "created_by__email",
-        )
+        for c in notes
     ]
     paused = bool(open_ids)
     reminders = [

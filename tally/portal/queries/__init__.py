@@ -35,6 +35,7 @@ from .common import (
 from .contacts import ContactRow, billing_contacts
 from .detail import (
     AllocationRow,
+    CreditedLine,
     CreditNoteRow,
     InvoiceDetail,
     ReminderRow,
@@ -83,6 +84,7 @@ __all__ = [
     "AttachmentRow",
     "ClientHeader",
     "ContactRow",
+    "CreditedLine",
     "CreditNoteRow",
     "DisputeView",
     "EventPage",

@@ -15,12 +15,14 @@ from tally.disputes.models import (
 from tally.errors import NotFound
 from tally.invoicing.models import (
     CreditNote,
+    CreditNoteLine,
     Invoice,
     InvoiceLine,
     InvoiceStatus,
     format_credit_note_number,
     format_invoice_number,
 )
+from tally.invoicing.queries import CreditedLine, credited_lines
 from tally.invoicing.status import derived_status
 from tally.payments.models import Allocation, Payment
 from tally.reminders.models import Reminder
@@ -53,6 +55,7 @@ class CreditNoteRow:
     amount_minor: int
     reason: str
     created_at: datetime
+    lines: tuple[CreditedLine, ...] = ()  # a credit note of chosen lines; else none
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,7 @@ _DETAIL_TABLES = _tables(
     Allocation,
     Payment,
     CreditNote,
+    CreditNoteLine,
     Reminder,
     DisputeLine,
     DisputeMessage,
@@ -172,20 +176,23 @@ def invoice_detail(client_id: int, invoice_id: int, today: date) -> InvoiceDetai
                 else ()
             )
         ]
+        notes = list(
+            CreditNote.objects.filter(client_id=client_id, invoice_id=invoice_id)
+            .order_by("created_at", "id")
+            .values("id", "number", "amount_minor", "reason", "created_at")
+            if values["credited_minor"]  # likewise the sum of its credit notes
+            else ()
+        )
+        credited = credited_lines(client_id, [v["id"] for v in notes])
         credit_notes = [
             CreditNoteRow(
                 number=format_credit_note_number(v["number"]),
                 amount_minor=v["amount_minor"],
                 reason=v["reason"],
                 created_at=v["created_at"],
+                lines=tuple(credited[v["id"]]),
             )
-            for v in (
-                CreditNote.objects.filter(client_id=client_id, invoice_id=invoice_id)
-                .order_by("created_at", "id")
-                .values("number", "amount_minor", "reason", "created_at")
-                if values["credited_minor"]  # likewise the sum of its credit notes
-                else ()
-            )
+            for v in notes
         ]
         disputes = _disputes(client_id, invoice_id)
         paused = any(d.status == DisputeStatus.OPEN for d in disputes)
