@@ -332,7 +332,7 @@ class _CountedAhead:
 # is told between reads, and the console promises it at least every 2 seconds. Each
 # slice is sized from the rate of the one before (`next_slice`), so a read stays near the
 # target as the load on the machine or the density of the events changes.
-SLICE_TARGET = 0.5
+SLICE_TARGET = 0.25
 _FIRST_SLICE = timedelta(days=1)
 _SHORTEST_SLICE = timedelta(minutes=10)
 # A slice grows at most this many times over the last: a read of a quiet night or of a
