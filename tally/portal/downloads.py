@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime, tzinfo
 
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import render
 from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET
@@ -21,7 +22,7 @@ from . import queries
 from .access import Portal, client_portal
 from .formatting import kind_label
 from .forms import AgingDayForm
-from .views import HtmxHttpRequest, invoice_id_from_number, table_filters
+from .views import HtmxHttpRequest, invoice_id_from_number, statement_state, table_filters
 
 
 class _Echo:
@@ -186,4 +187,26 @@ def dispute_attachment(
     file = queries.attachment_file(portal.client_id, invoice_id, attachment_id)
     response = HttpResponse(file.data, content_type=file.content_type)
     response["Content-Disposition"] = content_disposition_header(True, file.filename)
+    return response
+
+
+@require_GET
+@client_portal
+def statement_pdf(request: HtmxHttpRequest, portal: Portal) -> HttpResponse:
+    """The statement of the range the page shows, as a PDF; a bad range is the page with
+    its errors."""
+    form, result = statement_state(request, portal)
+    if result is None:
+        return render(
+            request, "portal/statement.html", {"portal": portal, "form": form, "statement": None},
+            status=422,
+        )  # fmt: skip
+    from .statement_pdf import render_statement_pdf
+
+    response = HttpResponse(
+        render_statement_pdf(portal.client, result, locale=portal.locale),
+        content_type="application/pdf",
+    )
+    name = f"statement-{portal.client.code}-{result.start}-{result.end}.pdf"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response

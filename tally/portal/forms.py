@@ -11,7 +11,9 @@ from tally.errors import DomainError
 from tally.money import MAX_AMOUNT_DIGITS, MoneyError, exponent, parse_amount
 from tally.payments.aging import BUCKET_KEYS, future_day_problem
 
+from .formatting import day
 from .queries import AGING_BUCKETS, METHOD_LABELS, SORTS, STATUS_LABELS, InvoiceFilters
+from .queries import MAX_DAYS as MAX_STATEMENT_DAYS
 
 # The largest amount a filter or a dispute takes (parse_amount refuses larger).
 AMOUNT_LIMIT = Decimal(10) ** MAX_AMOUNT_DIGITS - 1
@@ -439,4 +441,45 @@ class RemittanceForm(NoticeForm):
         data = super().clean() or {}
         if data.get("currency"):
             data["amount_minor"] = self._minor("amount", data["currency"])
+        return data
+
+
+class StatementForm(forms.Form):
+    """The statement's range of days: both ends, in order, within a year, none to come."""
+
+    default_renderer = _JINJA2_WIDGETS
+
+    start = forms.DateField(label="From", widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(label="To", widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args: object, today: date, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.today = today
+        for field in self.fields.values():
+            field.error_messages["required"] = "Enter a date."
+            field.error_messages["invalid"] = "Enter the date as YYYY-MM-DD."
+
+    @staticmethod
+    def default_range(today: date) -> tuple[date, date]:
+        """The start of the month two months back, to today: this quarter's story."""
+        month = today.month - 2
+        year = today.year + (month - 1) // 12
+        return date(year, (month - 1) % 12 + 1, 1), today
+
+    def clean(self) -> dict:
+        data = _ranges_in_order(self, super().clean() or {}, [("start", "end")])
+        start, end = data.get("start"), data.get("end")
+        if end is not None and end > self.today and "end" not in self.errors:
+            self.add_error("end", f"“To” must not be after today, {day(self.today)}.")
+        if (
+            start is not None
+            and end is not None
+            and not self.errors
+            and (end - start).days >= MAX_STATEMENT_DAYS
+        ):
+            self.add_error(
+                "end",
+                f"A statement covers at most {MAX_STATEMENT_DAYS} days: "
+                "choose a later “From” or an earlier “To”.",
+            )
         return data

@@ -53,5 +53,7 @@ urlpatterns = [
         "account/contacts/<int:contact_id>/remove/", contacts.remove_contact, name="remove_contact"
     ),
     path("reports/aging/", views.aging, name="aging"),
+    path("reports/statement/", views.statement, name="statement"),
+    path("reports/statement.pdf", downloads.statement_pdf, name="statement_pdf"),
     path("reports/aging.csv", downloads.aging_csv, name="aging_csv"),
 ]

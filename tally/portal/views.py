@@ -31,6 +31,7 @@ from .forms import (
     NoticeForm,
     PaymentFilterForm,
     RemittanceForm,
+    StatementForm,
     WithdrawForm,
     show_refusal,
     too_many_decimals,
@@ -552,3 +553,33 @@ def accrued_line_events(request: HtmxHttpRequest, portal: Portal, slug: str) -> 
     }
     template = "portal/_accrued_events.html" if request.htmx else "portal/accrued_events.html"
     return render(request, template, context)
+
+
+def statement_state(
+    request: HtmxHttpRequest, portal: Portal
+) -> tuple[StatementForm, queries.Statement | None]:
+    """The statement form as the query string fills it (the range of the last three
+    months until one is chosen), and the statement of a valid range."""
+    if not request.GET:
+        start, end = StatementForm.default_range(portal.today)
+        form = StatementForm({"start": start, "end": end}, today=portal.today)
+    else:
+        form = StatementForm(request.GET, today=portal.today)
+    if not form.is_valid():
+        return form, None
+    start, end = form.cleaned_data["start"], form.cleaned_data["end"]
+    return form, queries.statement(portal.client_id, start, end)
+
+
+@require_GET
+@client_portal
+def statement(request: HtmxHttpRequest, portal: Portal) -> HttpResponse:
+    """The statement of account for a range of days: opening balance, every movement with
+    the balance after it, closing balance, per currency."""
+    form, result = statement_state(request, portal)
+    return render(
+        request,
+        "portal/statement.html",
+        {"portal": portal, "form": form, "statement": result},
+        status=200 if result is not None else 422,
+    )

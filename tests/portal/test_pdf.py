@@ -1,15 +1,10 @@
 import dataclasses
-import io
-import shutil
-import subprocess
 from datetime import date
-from pathlib import Path
 
 import pytest
 from django.conf import settings
 from django.test import Client as WebClient
 from django.urls import reverse
-from pypdf import PdfReader
 
 from tally.accounts.models import Role
 from tally.actions.invoices import create_credit_note, issue_invoice
@@ -29,43 +24,16 @@ from tests.factories import (
     pay,
     voided_invoice,
 )
+from tests.pdfs import pdf_text, save_artifact, squash
 
 pytestmark = pytest.mark.django_db
 TODAY = date(2026, 11, 20)
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-
-
-def pdf_text(pdf: bytes) -> tuple[int, list[str], str]:
-    """Page count, each page's text, and all the text with whitespace made single spaces."""
-    assert pdf.startswith(b"%PDF-")
-    reader = PdfReader(io.BytesIO(pdf))
-    pages = [page.extract_text() for page in reader.pages]
-    return len(reader.pages), pages, squash("\n".join(pages))
-
-
-def squash(text: str) -> str:
-    return " ".join(text.replace("\xa0", " ").replace("\u202f", " ").split())
 
 
 def render(client, invoice, locale: str = "en_US") -> bytes:
     header = queries.client_header(client.pk)
     detail = queries.invoice_detail(client.pk, invoice.pk, TODAY)
     return render_invoice_pdf(header, detail, locale)
-
-
-def save_artifact(name: str, pdf: bytes) -> None:
-    """Keep the PDF (and a PNG of each page when poppler is installed) for a person to look at."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / name
-    path.write_bytes(pdf)
-    for old in ARTIFACTS.glob(f"{path.stem}-[0-9]*.png"):
-        old.unlink()
-    if shutil.which("pdftoppm"):
-        subprocess.run(  # noqa: S603 (fixed arguments)
-            ["pdftoppm", "-png", "-r", "80", str(path), str(path.with_suffix(""))],  # noqa: S607
-            check=False,
-            timeout=60,
-        )
 
 
 @pytest.fixture

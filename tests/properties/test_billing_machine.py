@@ -27,6 +27,7 @@ from tally.money import line_amount, tax_amount
 from tally.operations.models import Event
 from tally.operations.services import ingest_events
 from tally.payments.models import Allocation, Payment, Refund
+from tally.portal.queries import statement
 from tally.reminders.models import Reminder, ReminderStatus
 from tests.factories import assert_lines_total_their_events, make_client, make_user
 
@@ -389,6 +390,28 @@ class BillingMachine(RuleBasedStateMachine):
         for d in Dispute.objects.all():
             assert (d.resolution == "credited") == (d.credit_note_id is not None)
             assert (d.status == DisputeStatus.OPEN) == (d.resolution == "")
+
+    @invariant()
+    def the_statement_adds_up_and_closes_at_what_is_owed(self):
+        """Opening balance plus every movement is the closing balance, which is what the
+        invoices still owe less the unapplied credit; a range's opening is the closing of
+        the day before it."""
+        if not hasattr(self, "client"):
+            return
+        whole = statement(self.client.pk, date(2026, 11, 1), date(2026, 12, 31))
+        (section,) = whole.currencies
+        assert section.opening_minor == 0
+        running = [e.balance_minor for e in section.entries]
+        amounts = [e.amount_minor for e in section.entries]
+        assert running == [sum(amounts[: i + 1]) for i in range(len(amounts))]
+        # What the billing page calls outstanding: the open invoices' balances (a draft's
+        # is its total, owed by nobody yet).
+        owed = sum(i.balance_minor for i in self._invoices(InvoiceStatus.OPEN))
+        assert section.closing_minor == owed - self._unapplied()
+        first = statement(self.client.pk, date(2026, 11, 1), date(2026, 12, 4))
+        rest = statement(self.client.pk, date(2026, 12, 5), date(2026, 12, 31))
+        assert first.currencies[0].closing_minor == rest.currencies[0].opening_minor
+        assert rest.currencies[0].closing_minor == section.closing_minor
 
     @invariant()
     def invoice_numbers_are_gapless_and_never_reused(self):

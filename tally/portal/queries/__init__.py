@@ -57,9 +57,23 @@ from .notices import (
 )
 from .payments import AppliedTo, PaymentPage, PaymentRow, payment_page
 from .search import ReferenceHit, reference_hit
+from .statement import (
+    ENTRY_LABELS,
+    MAX_DAYS,
+    CurrencyStatement,
+    Statement,
+    StatementEntry,
+    statement,
+)
 from .summary import ClientHeader, StatCards, client_header, stat_cards
 
 __all__ = [
+    "ENTRY_LABELS",
+    "MAX_DAYS",
+    "CurrencyStatement",
+    "Statement",
+    "StatementEntry",
+    "statement",
     "AccruedEventPage",
     "Activity",
     "Counts",
