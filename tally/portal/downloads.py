@@ -17,11 +17,11 @@ from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET
 
 from tally.money import to_decimal
+from tally.payments.forms import AgingDayForm
 
 from . import queries
 from .access import Portal, client_portal
 from .formatting import kind_label
-from .forms import AgingDayForm
 from .views import HtmxHttpRequest, invoice_id_from_number, statement_state, table_filters
 
 

@@ -9,7 +9,8 @@ from django.forms.renderers import Jinja2
 from tally.disputes.forms import AttachmentsField
 from tally.errors import DomainError
 from tally.money import MAX_AMOUNT_DIGITS, MoneyError, exponent, parse_amount
-from tally.payments.aging import BUCKET_KEYS, future_day_problem
+from tally.payments.aging import BUCKET_KEYS
+from tally.payments.forms import not_a_day_to_come
 
 from .formatting import day
 from .queries import AGING_BUCKETS, METHOD_LABELS, SORTS, STATUS_LABELS, InvoiceFilters
@@ -122,7 +123,7 @@ class InvoiceFilterForm(forms.Form):
         self.today = today
 
     def clean_as_of(self) -> date | None:
-        return _not_a_day_to_come(self.cleaned_data.get("as_of"), self.today)
+        return not_a_day_to_come(self.cleaned_data.get("as_of"), self.today)
 
     def clean(self) -> dict:
         return _ranges_in_order(
@@ -200,39 +201,6 @@ class InvoiceFilterForm(forms.Form):
     @property
     def as_of_date(self) -> date | None:
         return self.cleaned_data.get("as_of") if hasattr(self, "cleaned_data") else None
-
-
-def _not_a_day_to_come(as_of: date | None, today: date) -> date | None:
-    problem = future_day_problem(as_of, today) if as_of is not None else None
-    if problem:
-        raise forms.ValidationError(problem)
-    return as_of
-
-
-class AgingDayForm(forms.Form):
-    """The aging report's day (a GET form): today when empty; a day to come is refused
-    (payments.aging's rule, as in the console)."""
-
-    as_of = forms.DateField(
-        required=False,
-        label="As of",
-        widget=forms.DateInput(attrs={"type": "date"}),
-        error_messages={"invalid": "Enter the date as YYYY-MM-DD."},
-    )
-
-    def __init__(self, data: object, *, today: date) -> None:
-        super().__init__(data)  # type: ignore[arg-type]
-        self.today = today
-
-    def clean_as_of(self) -> date | None:
-        return _not_a_day_to_come(self.cleaned_data.get("as_of"), self.today)
-
-    @property
-    def day(self) -> date:
-        """The day asked for when it is valid, else today."""
-        if self.is_bound and self.is_valid():
-            return self.cleaned_data.get("as_of") or self.today
-        return self.today
 
 
 class DisputeForm(forms.Form):

@@ -18,12 +18,12 @@ from django_htmx.middleware import HtmxDetails
 from tally.disputes.services import open_dispute, post_dispute_message, withdraw_dispute
 from tally.errors import DomainError, NotFound, Problem
 from tally.money import MoneyError, parse_amount
+from tally.payments.forms import AgingDayForm
 from tally.payments.services import ask_to_apply_credit, report_payment
 
 from . import charts, queries
 from .access import Portal, SpelledDifferently, client_portal
 from .forms import (
-    AgingDayForm,
     CreditRequestForm,
     DisputeForm,
     InvoiceFilterForm,
