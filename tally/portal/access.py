@@ -74,6 +74,18 @@ class InvoiceNumberConverter:
         return value
 
 
+class CreditNoteNumberConverter:
+    """A credit note number in a URL: `CN-` and ASCII digits, nothing else."""
+
+    regex = "CN-[0-9]{1,18}"
+
+    def to_python(self, value: str) -> int:
+        return int(value[3:])
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
 def client_portal(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
     """Only client users; the client comes from their account. Anything not theirs is a 404."""
 

@@ -210,3 +210,30 @@ def statement_pdf(request: HtmxHttpRequest, portal: Portal) -> HttpResponse:
     name = f"statement-{portal.client.code}-{result.start}-{result.end}.pdf"
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
+
+
+@require_GET
+@client_portal
+def credit_note_pdf(request: HttpRequest, portal: Portal, number: int) -> HttpResponse:
+    """A credit note of the client's, as a PDF named by its stored number."""
+    from .documents_pdf import render_credit_note_pdf
+
+    note = queries.credit_note_document(portal.client_id, number)
+    return _pdf(render_credit_note_pdf(portal.client, note, locale=portal.locale), note.number)
+
+
+@require_GET
+@client_portal
+def receipt_pdf(request: HttpRequest, portal: Portal, payment_id: int) -> HttpResponse:
+    """The receipt of a payment of the client's, named by its day and its id."""
+    from .documents_pdf import render_receipt_pdf
+
+    receipt = queries.payment_receipt(portal.client_id, payment_id)
+    name = f"receipt-{receipt.received_on.isoformat()}-{receipt.id}"
+    return _pdf(render_receipt_pdf(portal.client, receipt, locale=portal.locale), name)
+
+
+def _pdf(content: bytes, name: str) -> HttpResponse:
+    response = HttpResponse(content, content_type="application/pdf")
+    response["Content-Disposition"] = content_disposition_header(True, f"{name}.pdf")
+    return response

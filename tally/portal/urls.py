@@ -1,9 +1,10 @@
 from django.urls import path, register_converter
 
 from . import contacts, downloads, views
-from .access import InvoiceNumberConverter
+from .access import CreditNoteNumberConverter, InvoiceNumberConverter
 
 register_converter(InvoiceNumberConverter, "invoice_number")
+register_converter(CreditNoteNumberConverter, "credit_note_number")
 
 app_name = "portal"
 
@@ -44,6 +45,12 @@ urlpatterns = [
         name="accrued_line_events",
     ),
     path("payments/", views.payments, name="payments"),
+    path("payments/<int:payment_id>/receipt.pdf", downloads.receipt_pdf, name="receipt_pdf"),
+    path(
+        "credit-notes/<credit_note_number:number>/credit-note.pdf",
+        downloads.credit_note_pdf,
+        name="credit_note_pdf",
+    ),
     path("requests/", views.requests, name="requests"),
     path("requests/apply-credit/", views.apply_credit, name="apply_credit"),
     path("requests/paid/", views.report_paid, name="report_paid"),

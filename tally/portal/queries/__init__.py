@@ -33,6 +33,7 @@ from .common import (
     printed_number,
 )
 from .contacts import ContactRow, billing_contacts
+from .credit_notes import CreditNoteDocument, credit_note_document
 from .detail import (
     AllocationRow,
     CreditedLine,
@@ -55,7 +56,15 @@ from .notices import (
     notice_page,
     payment_reported,
 )
-from .payments import AppliedTo, PaymentPage, PaymentRow, payment_page
+from .payments import (
+    AppliedTo,
+    PaymentPage,
+    PaymentReceipt,
+    PaymentRow,
+    RefundedRow,
+    payment_page,
+    payment_receipt,
+)
 from .search import ReferenceHit, reference_hit
 from .statement import (
     ENTRY_LABELS,
@@ -99,6 +108,7 @@ __all__ = [
     "ClientHeader",
     "ContactRow",
     "CreditedLine",
+    "CreditNoteDocument",
     "CreditNoteRow",
     "DisputeView",
     "EventPage",
@@ -115,6 +125,8 @@ __all__ = [
     "OpenInvoice",
     "ReportedPayment",
     "PaymentPage",
+    "PaymentReceipt",
+    "RefundedRow",
     "PaymentRow",
     "ReferenceHit",
     "ReminderRow",
@@ -136,6 +148,8 @@ __all__ = [
     "notice_choices",
     "notice_page",
     "payment_reported",
+    "credit_note_document",
     "payment_page",
+    "payment_receipt",
     "stat_cards",
 ]

@@ -10,6 +10,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 
 from tally.clients.models import Client
+from tally.errors import NotFound
 from tally.invoicing.models import (
     Invoice,
     format_invoice_number,
@@ -134,3 +135,51 @@ def payment_page(
         next_cursor=page.next,
         prev_cursor=page.prev,
     )
+
+
+@dataclass(frozen=True)
+class PaymentReceipt:
+    """One payment as its receipt prints it: what was received, how, and where it went."""
+
+    id: int
+    received_on: date
+    method: str
+    reference: str
+    payer: str
+    currency: str
+    amount_minor: int
+    unapplied_minor: int  # credit on the account still, from this payment
+    applied_to: list[AppliedTo]  # the invoices it paid, by number
+    refunds: list[RefundedRow]  # its credit paid back
+
+    @property
+    def method_label(self) -> str:
+        return METHOD_LABELS.get(self.method, self.method)
+
+
+def payment_receipt(client_id: int, payment_id: int) -> PaymentReceipt:
+    """The client's payment `payment_id`; another client's is `NotFound`."""
+    with client_scope(client_id, _tables(Payment, Allocation, Invoice, Refund)):
+        values = (
+            Payment.objects.filter(client_id=client_id, pk=payment_id)
+            .values(*_PAYMENT_COLUMNS, "currency")
+            .first()
+        )
+        if values is None:
+            raise NotFound("payment")
+        applied = [
+            AppliedTo(format_invoice_number(number), amount)
+            for number, amount in Allocation.objects.filter(
+                client_id=client_id, payment_id=payment_id
+            )
+            .order_by("invoice__number")
+            .values_list("invoice__number", "amount_minor")
+            if number is not None
+        ]
+        refunds = [
+            RefundedRow(*row)
+            for row in Refund.objects.filter(client_id=client_id, payment_id=payment_id)
+            .order_by("refunded_on", "id")
+            .values_list("refunded_on", "method", "reference", "amount_minor")
+        ]
+    return PaymentReceipt(**values, applied_to=applied, refunds=refunds)
