@@ -168,12 +168,8 @@ def invoice_pdf(request: HtmxHttpRequest, portal: Portal, number: str) -> HttpRe
     from .pdf import render_invoice_pdf
 
     detail = queries.invoice_detail(portal.client_id, invoice_id, portal.today)
-    response = HttpResponse(
-        render_invoice_pdf(portal.client, detail, locale=portal.locale),
-        content_type="application/pdf",
-    )
-    response["Content-Disposition"] = f'attachment; filename="{detail.row.number}.pdf"'
-    return response
+    pdf = render_invoice_pdf(portal.client, detail, locale=portal.locale)
+    return _download(pdf, "application/pdf", f"{detail.row.number}.pdf")
 
 
 @require_GET
@@ -185,9 +181,7 @@ def dispute_attachment(
     shown inline, under the name it was stored with (never the URL's)."""
     invoice_id = invoice_id_from_number(portal, number)
     file = queries.attachment_file(portal.client_id, invoice_id, attachment_id)
-    response = HttpResponse(file.data, content_type=file.content_type)
-    response["Content-Disposition"] = content_disposition_header(True, file.filename)
-    return response
+    return _download(file.data, file.content_type, file.filename)
 
 
 @require_GET
@@ -203,13 +197,9 @@ def statement_pdf(request: HtmxHttpRequest, portal: Portal) -> HttpResponse:
         )  # fmt: skip
     from .statement_pdf import render_statement_pdf
 
-    response = HttpResponse(
-        render_statement_pdf(portal.client, result, locale=portal.locale),
-        content_type="application/pdf",
-    )
+    pdf = render_statement_pdf(portal.client, result, locale=portal.locale)
     name = f"statement-{portal.client.code}-{result.start}-{result.end}.pdf"
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
-    return response
+    return _download(pdf, "application/pdf", name)
 
 
 @require_GET
@@ -219,7 +209,8 @@ def credit_note_pdf(request: HttpRequest, portal: Portal, number: int) -> HttpRe
     from .documents_pdf import render_credit_note_pdf
 
     note = queries.credit_note_document(portal.client_id, number)
-    return _pdf(render_credit_note_pdf(portal.client, note, locale=portal.locale), note.number)
+    pdf = render_credit_note_pdf(portal.client, note, locale=portal.locale)
+    return _download(pdf, "application/pdf", f"{note.number}.pdf")
 
 
 @require_GET
@@ -229,11 +220,13 @@ def receipt_pdf(request: HttpRequest, portal: Portal, payment_id: int) -> HttpRe
     from .documents_pdf import render_receipt_pdf
 
     receipt = queries.payment_receipt(portal.client_id, payment_id)
-    name = f"receipt-{receipt.received_on.isoformat()}-{receipt.id}"
-    return _pdf(render_receipt_pdf(portal.client, receipt, locale=portal.locale), name)
+    pdf = render_receipt_pdf(portal.client, receipt, locale=portal.locale)
+    return _download(pdf, "application/pdf", f"receipt-{receipt.received_on}-{receipt.id}.pdf")
 
 
-def _pdf(content: bytes, name: str) -> HttpResponse:
-    response = HttpResponse(content, content_type="application/pdf")
-    response["Content-Disposition"] = content_disposition_header(True, f"{name}.pdf")
+def _download(content: bytes, content_type: str, filename: str) -> HttpResponse:
+    """A file to save, never shown inline, under `filename` (from stored data, never the
+    URL; quoted by Django, so no name can break the header)."""
+    response = HttpResponse(content, content_type=content_type)
+    response["Content-Disposition"] = content_disposition_header(True, filename)
     return response
