@@ -150,14 +150,20 @@ def create_credit_note(
 @transaction.atomic
 def void_and_regenerate(*, actor: Actor, client: Client, invoice_id: int, reason: str) -> Invoice:
     """Void an issued invoice and generate the draft that replaces it: the same period,
-    billing the events the void one freed (and any of the period that arrived since),
-    with its adjustment lines carried over. Each names the other."""
+    billing exactly the events the void one billed (`invoicing.generate_replacement_draft`),
+    priced by the rate cards as they stand now — the point of a correction is usually a
+    rate fixed since — with its adjustment lines carried over. Each names the other.
+
+    Events of the period that arrived after the void invoice was generated are not put
+    on the replacement: they stay unbilled, for the period's next run, as they would
+    have without the correction. Events with no price today stay unbilled too (the audit
+    trail's `invoice.generated` row counts them)."""
     invoice = invoicing.lock_invoice(client, invoice_id)
     if invoice.number is None:
         raise DomainError("invoice_not_issued", "only an issued invoice is regenerated")
     void = void_invoice(actor=actor, client=client, invoice_id=invoice_id, reason=reason)
-    draft = invoicing.generate_draft_invoice(
-        actor=actor, client=client, period_start=void.period_start, period_end=void.period_end
+    draft = invoicing.generate_replacement_draft(
+        actor=actor, client=client, void_id=void.pk
     ).invoice
     for line in void.lines.filter(line_type=LineKind.ADJUSTMENT).order_by("position", "id"):
         invoicing.add_adjustment(
@@ -171,7 +177,7 @@ def void_and_regenerate(*, actor: Actor, client: Client, invoice_id: int, reason
     if not draft.lines.exists():
         raise DomainError(
             "nothing_to_regenerate",
-            "nothing of the period has a price today: the replacement would be empty",
+            "nothing the invoice billed has a price today: the replacement would be empty",
         )
     draft.replaces = void
     draft.save(update_fields=["replaces"])

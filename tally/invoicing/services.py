@@ -11,7 +11,7 @@ no event row is written when it is billed or when its invoice is voided.
 
 import time as clock
 import zoneinfo
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -293,11 +293,55 @@ def plan_lines(
     per kind and unit price, in the order they are met. The one definition of how events
     become lines: generation writes it (`_generate_draft_invoice`), the portal's estimate
     of the charges to come shows it, counting from the running totals where it can."""
+    pieces = (
+        (prices, _reads(start, end, watermark, _billed_blocks(client, start, end)))
+        for start, end, prices in _price_periods(
+            client, period_start, period_end + timedelta(days=1)
+        )
+    )
+    return _price_blocks(client, pieces, count)
+
+
+def plan_rebilling(
+    client: Client,
+    period_start: date,
+    period_end: date,
+    blocks: dict[str, list[Block]],
+    count: BlockCounter,
+) -> LinePlan:
+    """The lines that bill exactly `blocks` (by event kind: what a void invoice billed)
+    again, priced by the rate cards as they stand now: each block is cut where a card
+    starts or ends, as `plan_lines` cuts the period, and lines are made the same way."""
+
+    def pieces() -> Iterator[tuple[dict[str, int], dict[tuple[Block, ...], tuple[str, ...]]]]:
+        for start, end, prices in _price_periods(
+            client, period_start, period_end + timedelta(days=1)
+        ):
+            reads: dict[tuple[Block, ...], list[str]] = {}
+            for kind in sorted(blocks):
+                inside = tuple(
+                    Block(max(b.start, start), min(b.end, end), b.after, b.upto)
+                    for b in blocks[kind]
+                    if b.start < end and b.end > start
+                )
+                if inside:
+                    reads.setdefault(inside, []).append(kind)
+            yield prices, {cut: tuple(kinds) for cut, kinds in reads.items()}
+
+    return _price_blocks(client, pieces(), count)
+
+
+def _price_blocks(
+    client: Client,
+    pieces: Iterable[tuple[dict[str, int], dict[tuple[Block, ...], tuple[str, ...]]]],
+    count: BlockCounter,
+) -> LinePlan:
+    """Lines from blocks to count, each piece of the period with its prices: a line per
+    kind and unit price, in the order they are met; a kind without a price is unrated."""
     lines: dict[tuple[str, int], PlannedLine] = {}
     unrated: dict[str, tuple[int, int]] = {}
-    for start, end, prices in _price_periods(client, period_start, period_end + timedelta(days=1)):
-        billed = _billed_blocks(client, start, end)
-        for blocks, read_kinds in _reads(start, end, watermark, billed).items():
+    for prices, reads in pieces:
+        for blocks, read_kinds in reads.items():
             for block in blocks:
                 for kind, (n, q) in sorted(count(block, read_kinds).items()):
                     if kind not in prices:
@@ -439,6 +483,27 @@ def _generate_draft_invoice(
             return counts
 
         plan = plan_lines(client, period_start, period_end, watermark, count)
+    lines = _write_lines(invoice, plan)
+    unrated_events = plan.unrated
+    audit.record(
+        actor=actor,
+        action=AuditAction.INVOICE_GENERATED,
+        obj=invoice,
+        after={
+            "period_start": period_start,
+            "period_end": period_end,
+            "lines": len(lines),
+            "total_minor": invoice.total_minor,
+            "watermark": watermark,
+            "unrated": [u.__dict__ for u in unrated_events],
+        },
+    )
+    return GenerationResult(invoice, unrated_events)
+
+
+def _write_lines(invoice: Invoice, plan: LinePlan) -> list[InvoiceLine]:
+    """A plan's lines on a new draft, each with the ranges it bills, and the totals."""
+    client = invoice.client
     lines: list[InvoiceLine] = []
     ranges: list[BilledRange] = []
     for position, planned in enumerate(plan.lines, start=1):
@@ -469,21 +534,70 @@ def _generate_draft_invoice(
         ]
     BilledRange.objects.bulk_create(ranges)
     recompute_totals(invoice)
-    unrated_events = plan.unrated
+    return lines
+
+
+@transaction.atomic
+def generate_replacement_draft(*, actor: Actor, client: Client, void_id: int) -> GenerationResult:
+    """The draft that corrects a void invoice: the same period, billing exactly the
+    events the void one billed (its ranges, which voiding freed), priced by the rate
+    cards as they stand now — a correction is usually of a rate, so a card fixed since
+    the invoice was issued prices the replacement. Events of the period that arrived
+    after the void invoice was generated are not on it: they stay unbilled, for the
+    period's next run, as they would have been had nothing been voided. Its events that
+    have no price today are reported unrated and stay unbilled too. Adjustment lines are
+    the caller's (`tally.actions.invoices.void_and_regenerate` carries them over)."""
+    void = lock_invoice(client, void_id)
+    if void.status != InvoiceStatus.VOID:
+        raise DomainError("invoice_not_void", f"invoice is {void.status}: void it first")
+    client = Client.objects.select_for_update().get(pk=client.pk)
+    blocks: dict[str, list[Block]] = {}
+    for kind, first, last, after, upto in BilledRange.objects.filter(
+        client=client, invoice=void
+    ).values_list("kind", "occurred_from", "occurred_to", "after_id", "upto_id"):
+        blocks.setdefault(kind, []).append(Block(first, last, after, upto))
+    for kind, mine in blocks.items():
+        held = [
+            other
+            for block in mine
+            for other in _billed_blocks(client, block.start, block.end).get(kind, [])
+            if other.after < block.upto and block.after < other.upto
+        ]
+        if held:
+            raise DomainError(
+                "events_billed_since",
+                f"some {kind} events {void.display_number} billed are on another invoice "
+                "since it was voided",
+            )
+    invoice = Invoice.objects.create(
+        client=client,
+        period_start=void.period_start,
+        period_end=void.period_end,
+        currency=client.currency,
+        tax_rate_bp=client.tax_rate_bp or 0,
+    )
+    with connection.cursor() as cursor:
+
+        def count(block: Block, kinds: tuple[str, ...]) -> dict[str, tuple[int, int]]:
+            return count_block_events(cursor, client, block, list(kinds))
+
+        plan = plan_rebilling(client, void.period_start, void.period_end, blocks, count)
+    lines = _write_lines(invoice, plan)
     audit.record(
         actor=actor,
         action=AuditAction.INVOICE_GENERATED,
         obj=invoice,
         after={
-            "period_start": period_start,
-            "period_end": period_end,
+            "period_start": void.period_start,
+            "period_end": void.period_end,
             "lines": len(lines),
             "total_minor": invoice.total_minor,
-            "watermark": watermark,
-            "unrated": [u.__dict__ for u in unrated_events],
+            "rebills_id": void.pk,
+            "events": sum(line.event_count for line in lines),
+            "unrated": [u.__dict__ for u in plan.unrated],
         },
     )
-    return GenerationResult(invoice, unrated_events)
+    return GenerationResult(invoice, plan.unrated)
 
 
 @transaction.atomic

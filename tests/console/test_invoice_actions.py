@@ -17,7 +17,9 @@ from tally.errors import DomainError
 from tally.invoicing.models import CreditNote, CreditNoteLine, Invoice, InvoiceStatus
 from tally.invoicing.services import add_adjustment
 from tally.portal.queries import invoice_detail
+from tally.rating.services import create_rate_card
 from tests.factories import (
+    add_events,
     assert_lines_total_their_events,
     billing_lines,
     draft_invoice,
@@ -159,6 +161,38 @@ def test_void_and_regenerate_bills_the_same_events_on_a_draft_that_names_it(ops,
     assert ("invoice.replaced", str(invoice.pk)) in actions
     assert ("invoice.regenerated", str(draft.pk)) in actions
     assert ("invoice.voided", str(invoice.pk)) in actions
+
+
+def test_regenerating_from_the_page_leaves_a_late_event_and_says_what_it_billed(ops, acme):
+    invoice = issued_invoice(acme, picks=10, labels=20)
+    add_events(acme, "pick", 1, day=date(2026, 10, 3))  # arrived after the invoice
+    response = ops.post(
+        reverse("console:void_invoice", args=[invoice.pk]),
+        {"key": _key(), "reason": "Wrong labels", "then": "regenerate"},
+        follow=True,
+    )
+    draft = Invoice.objects.get(replaces=invoice)
+    html = response.content.decode()
+    assert f"Replacement draft #{draft.pk} bills the same 30 events, at today’s rates." in html
+    assert list(draft.lines.values_list("event_count", flat=True)) == [20, 10]
+    assert sum(1 for lines in billing_lines().values() if not lines) == 1
+
+
+def test_regenerating_says_which_events_have_no_price_today(ops, acme):
+    invoice = issued_invoice(acme, picks=10, labels=20)
+    create_rate_card(
+        actor=SystemActor.TESTS, client=acme, effective_from=date(2026, 10, 1), prices={"pick": "1"}
+    )
+    response = ops.post(
+        reverse("console:void_invoice", args=[invoice.pk]),
+        {"key": _key(), "reason": "No label fee", "then": "regenerate"},
+        follow=True,
+    )
+    draft = Invoice.objects.get(replaces=invoice)
+    assert (
+        f"Replacement draft #{draft.pk} bills 10 events of the 30 {invoice.display_number} "
+        "billed, at today’s rates; the other 20 have no price today and stay unbilled."
+    ) in response.content.decode()
 
 
 def test_regenerating_carries_the_adjustment_lines_over(acme, operator):

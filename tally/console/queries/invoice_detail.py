@@ -9,7 +9,7 @@ from functools import reduce
 from operator import or_
 from typing import Any
 
-from django.db.models import Q
+from django.db.models import Q, Sum
 
 from tally.accounts.models import User
 from tally.audit.models import AuditEvent
@@ -395,3 +395,9 @@ def audit_history(
 
 
 # -- the events behind a line -------------------------------------------------------------
+
+
+def events_billed(invoice_id: int) -> int:
+    """How many events an invoice's lines bill."""
+    got = InvoiceLine.objects.filter(invoice_id=invoice_id).aggregate(n=Sum("event_count"))
+    return int(got["n"] or 0)

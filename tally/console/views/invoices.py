@@ -164,7 +164,7 @@ def void(request: HttpRequest, console: Console, invoice_id: int) -> HttpRespons
     def done() -> HttpResponse:
         draft = made.get("draft")
         if draft is not None:
-            messages.info(request, f"Replacement draft #{draft.pk} bills the same events.")
+            messages.info(request, _rebilled(draft.pk, view))
         return _back(view, "top")
 
     return submit(
@@ -176,6 +176,19 @@ def void(request: HttpRequest, console: Console, invoice_id: int) -> HttpRespons
         message=f"{view.number} is void."
         + (" Its replacement is a draft to review and issue." if regenerate else ""),
         refused=partial(_void_refused, view=view, console=console),
+    )
+
+
+def _rebilled(draft_id: int, view: detail.InvoiceView) -> str:
+    """What the replacement bills, against what the void invoice billed."""
+    billed = sum(line.event_count for line in view.lines)
+    again = detail.events_billed(draft_id)
+    events = f"{again:,} event{'' if again == 1 else 's'}"
+    if again == billed:
+        return f"Replacement draft #{draft_id} bills the same {events}, at today’s rates."
+    return (
+        f"Replacement draft #{draft_id} bills {events} of the {billed:,} {view.number} billed, "
+        f"at today’s rates; the other {billed - again:,} have no price today and stay unbilled."
     )
 
 
@@ -213,8 +226,8 @@ def _void_refused(
     elif error.code == "nothing_to_regenerate":
         form.add_error(
             None,
-            "Nothing of the period has a price today, so the replacement would be empty. "
-            "Nothing was voided.",
+            "Nothing this invoice billed has a price today, so the replacement would be "
+            "empty. Nothing was voided.",
         )
     else:
         add_domain_errors(form, error)
