@@ -1,5 +1,6 @@
 """The console's invoices list: every client's issued invoices, filtered, searched, paged."""
 
+import re
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -13,11 +14,12 @@ from tally.console.queries.invoices import (
 )
 from tally.payments.aging import AGING_BUCKETS
 from tally.portal.queries import aging
-from tests.factories import draft_invoice, issued_invoice, make_client
+from tests.factories import draft_invoice, issued_invoice, make_client, pay
 
 pytestmark = pytest.mark.django_db
 
 TODAY = date(2026, 12, 20)
+NOV_25 = date(2026, 11, 25)  # the tests' clock: the console's today
 
 
 def _numbers(page) -> set[str]:
@@ -178,3 +180,66 @@ def test_outstanding_is_every_invoice_still_owed(every_status):
     assert every_status.open.display_number in _numbers(page)
     assert every_status.paid.display_number not in _numbers(page)
     assert every_status.disputed_paid.display_number not in _numbers(page)
+
+
+# -- the list opened from an aging figure: balances as they stood on its day ----------------
+OCT_1 = date(2026, 10, 1)  # issued then, due 31 Oct: 1–30 days past due in November
+NOV_19, NOV_20 = date(2026, 11, 19), date(2026, 11, 20)
+
+
+@pytest.fixture
+def paid_since(acme):
+    """Acme's $35.00 invoice of 1 Oct, $20.00 of it paid on 20 Nov; and a $3.50 one."""
+    invoice = issued_invoice(acme, picks=100, issue_date=OCT_1)
+    issued_invoice(acme, picks=10, issue_date=OCT_1, day=date(2026, 10, 20))
+    pay(acme, 2000, invoice=invoice, received_on=NOV_20)
+    return invoice
+
+
+def test_an_aging_figures_list_shows_each_balance_and_the_total_on_its_day(acme, paid_since):
+    then = invoice_page(NOV_25, InvoiceFilters(client_id=acme.pk, aging="1_30", as_of=NOV_19))
+    now = invoice_page(NOV_25, InvoiceFilters(client_id=acme.pk, aging="1_30", as_of=NOV_25))
+    everything = invoice_page(NOV_25, InvoiceFilters(client_id=acme.pk))
+    balances = lambda page: {r.id: r.balance_minor for r in page.rows}  # noqa: E731
+    assert balances(then)[paid_since.pk] == 3500 and then.balances == {"USD": 3850}
+    assert balances(now)[paid_since.pk] == 1500 and now.balances == {"USD": 1850}
+    assert balances(everything)[paid_since.pk] == 1500 and everything.balances == {"USD": 1850}
+    assert (then.balance_on, now.balance_on, everything.balance_on) == (NOV_19, NOV_25, None)
+    # The aging report's figure and its list agree.
+    [cell] = [b for b in aging(acme.pk, NOV_19).buckets if b.key == "1_30"]
+    assert cell.balance_minor == then.balances["USD"]
+
+
+def test_an_aging_figures_list_sorts_and_pages_by_the_balance_on_its_day(acme, paid_since):
+    filters = InvoiceFilters(client_id=acme.pk, aging="1_30", as_of=NOV_19)
+    first = invoice_page(NOV_25, filters, sort="balance", descending=False, limit=1)
+    second = invoice_page(NOV_25, filters, "balance", False, first.next_cursor, limit=1)
+    assert [r.balance_minor for r in first.rows + second.rows] == [350, 3500]
+    assert second.next_cursor is None
+
+
+def _balances_shown(html: str) -> list[str]:
+    return re.findall(r'<td class="num">([^<]+)</td>\s*</tr>', html)
+
+
+def test_the_list_from_an_aging_cell_labels_the_balance_with_its_day(ops, acme, paid_since):
+    url = f"/console/invoices/?client={acme.pk}&aging=1_30&as_of=2026-11-19&sort=balance"
+    html = ops.get(url).content.decode()
+    assert "Balance on Nov 19, 2026" in html
+    assert _balances_shown(html) == ["$35.00", "$3.50"]
+    assert "owed at the end of Nov 19, 2026 $38.50" in html
+    assert "each with the balance it had at the end of that day" in html
+    # Without the day: today's, still labelled with its day; without the figure: "Balance".
+    html = ops.get(f"/console/invoices/?client={acme.pk}&aging=1_30&sort=balance").content.decode()
+    assert "Balance on Nov 25, 2026" in html and _balances_shown(html) == ["$15.00", "$3.50"]
+    html = ops.get(f"/console/invoices/?client={acme.pk}&sort=balance").content.decode()
+    assert "Balance on" not in html and _balances_shown(html) == ["$15.00", "$3.50"]
+    assert "unpaid $18.50" in html
+
+
+def test_an_aging_figure_of_a_day_to_come_is_refused_and_lists_nothing(ops, acme, paid_since):
+    html = ops.get(f"/console/invoices/?client={acme.pk}&aging=1_30&as_of=2026-12-01").content
+    html = html.decode()
+    assert "the aging of a day to come is not known yet" in html
+    assert 'id="aging-as-of-error" role="alert"' in html
+    assert "0 invoices" in html and "data-invoice=" not in html

@@ -8,6 +8,7 @@ from django import forms
 from django.forms.renderers import Jinja2
 
 from tally.money import MoneyError, exponent, format_money, parse_amount
+from tally.payments.forms import not_a_day_to_come
 
 from ..queries.invoices import SORTS, STATUS_LABELS, InvoiceFilters
 from .common import AMOUNT_LIMIT, MAX_TEXT, KeyedForm
@@ -84,11 +85,16 @@ class InvoiceFilterForm(forms.Form):
         *args: object,
         clients: list[tuple[int, str]],
         currencies: list[str],
+        today: date,
         **kwargs: object,
     ) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.today = today
         self.fields["client"].choices = [("", "Every client"), *clients]  # type: ignore[attr-defined]
         self.fields["currency"].choices = [("", "Any"), *((c, c) for c in currencies)]  # type: ignore[attr-defined]
+
+    def clean_as_of(self) -> date | None:
+        return not_a_day_to_come(self.cleaned_data.get("as_of"), self.today)
 
     def clean(self) -> dict:
         data = super().clean() or {}
@@ -123,6 +129,8 @@ class InvoiceFilterForm(forms.Form):
             aging=ok.get("aging") or "",
             as_of=ok.get("as_of"),
             search=ok.get("q") or "",
+            # An aging figure of a day that cannot be asked for lists nothing, not today's.
+            nothing=bool(ok.get("aging")) and "as_of" in self.errors,
         )
 
     @property

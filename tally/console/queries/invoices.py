@@ -46,6 +46,7 @@ class InvoiceFilters:
     aging: str = ""  # an aging bucket's key, as of `as_of`
     as_of: date | None = None
     search: str = ""
+    nothing: bool = False  # a filter that matches no invoice (an aging of a day to come)
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ class InvoiceRow:
     status: str
     currency: str
     total_minor: int
-    balance_minor: int
+    balance_minor: int  # what it owes today, or on the page's `balance_on` day
 
     @property
     def status_label(self) -> str:
@@ -77,6 +78,9 @@ class InvoicePage:
     matching: int
     # What the matching invoices still owe, per currency (never summed across them).
     balances: dict[str, int]
+    # From an aging figure: the day whose end each balance (and each total) stands at,
+    # what the invoice owed then; None: the balances are today's.
+    balance_on: date | None = None
 
 
 # The order of each sort, then the id. Across clients no index leads with these columns;
@@ -107,6 +111,16 @@ _COLUMNS = (
     "total_minor",
     "balance_minor",
 )
+# An aging figure's invoices: the balance shown, sorted by and summed is what each owed
+# at the end of the figure's day (`owed_minor`, payments/aging.py), as the portal's list
+# from its aging report shows it.
+_BUCKET_SORT_KEYS = _SORT_KEYS | {"balance": IntKey("owed_minor", seek=False)}
+_BUCKET_PAGES = {
+    (sort, descending): KeysetPaginator("console.aging_bucket", [key, IntKey("id")], descending)
+    for sort, key in _BUCKET_SORT_KEYS.items()
+    for descending in (True, False)
+}
+_BUCKET_COLUMNS = (*(c for c in _COLUMNS if c != "balance_minor"), "owed_minor")
 
 
 def _minor_bound(value: Decimal, currency: str, rounding: str) -> int:
@@ -148,6 +162,8 @@ def _filtered(f: InvoiceFilters, today: date) -> InvoiceQuerySet:
             .annotate(aging_bucket=bucket_expression(as_of))
             .filter(aging_bucket=f.aging)
         )
+    if f.nothing:
+        qs = qs.none()
     if f.client_id is not None:
         qs = qs.filter(client_id=f.client_id)
     if f.currency:
@@ -195,13 +211,17 @@ def invoice_page(
     """One page of every client's invoices: one query for the rows at any depth, and one
     for how many match and what they owe per currency."""
     sort = sort if sort in SORTS else "issue_date"
-    pages = _PAGES[sort, descending]
+    by_bucket = filters.aging in BUCKET_KEYS
+    pages = (_BUCKET_PAGES if by_bucket else _PAGES)[sort, descending]
+    balance = "owed_minor" if by_bucket else "balance_minor"
     qs = _filtered(filters, today)
-    page = pages.paginate(qs, pages.decode(cursor), limit, _COLUMNS)
+    page = pages.paginate(
+        qs, pages.decode(cursor), limit, _BUCKET_COLUMNS if by_bucket else _COLUMNS
+    )
     totals = (
         qs.order_by()
         .values("currency")
-        .annotate(n=Count("id"), owed=Sum("balance_minor"))
+        .annotate(n=Count("id"), owed=Sum(balance))
         .values_list("currency", "n", "owed")
     )
     balances = {}
@@ -210,7 +230,8 @@ def invoice_page(
         matching += n
         balances[currency] = owed or 0
     rows = [_row(v) for v in page.results]
-    return InvoicePage(rows, page.next, page.prev, sort, descending, matching, balances)
+    balance_on = (filters.as_of or today) if by_bucket else None
+    return InvoicePage(rows, page.next, page.prev, sort, descending, matching, balances, balance_on)
 
 
 def _row(v: dict[str, Any]) -> InvoiceRow:
@@ -225,7 +246,7 @@ def _row(v: dict[str, Any]) -> InvoiceRow:
         status=DerivedStatus.ranked(v["status_rank"]).value,
         currency=v["currency"],
         total_minor=v["total_minor"],
-        balance_minor=v["balance_minor"],
+        balance_minor=v["owed_minor"] if "owed_minor" in v else v["balance_minor"],
     )
 
 

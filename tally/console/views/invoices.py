@@ -49,6 +49,7 @@ def invoices(request: HttpRequest, console: Console) -> HttpResponse:
         request.GET or None,
         clients=queries.client_choices(),
         currencies=queries.currency_choices(),
+        today=console.today,
     )
     if form.is_bound:
         form.is_valid()
