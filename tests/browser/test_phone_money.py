@@ -1,11 +1,12 @@
 """At phone width (390 px) money is never cut or broken: every amount on the billing page,
 in an invoice's drilldown and among a line's events is on one line, and either on screen
-or inside a table region that scrolls sideways, is focusable and has a name."""
+or inside a table region that scrolls sideways, is focusable and has a name. An invoice's
+line items stack instead of scrolling: every line's amount and every total is on screen."""
 
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import session_cookie
-from tests.browser.helpers import shot
+from tests.browser.helpers import ARTIFACTS, shot
 from tests.browser.test_drilldown import line_references
 
 PHONE = {"width": 390, "height": 844}
@@ -60,6 +61,47 @@ def assert_money_whole(page: Page, where: str) -> int:
     return len(found)
 
 
+# Each line item, stacked: its description's box and its amount's, and where the amount's
+# text ends against the screen and against its cell (a cell narrower than its text cuts it).
+_LINES = r"""
+(table) => Array.from(table.querySelectorAll(":scope > tbody.line > tr:first-child")).map(row => {
+  const text = (el) => {
+    const range = document.createRange();
+    range.selectNodeContents(el);
+    return range.getBoundingClientRect();
+  };
+  const description = row.querySelector(".line-description").getBoundingClientRect();
+  const cell = row.querySelector(".line-amount");
+  const amount = text(cell);
+  const box = cell.getBoundingClientRect();
+  return {
+    text: cell.textContent.trim(),
+    descriptionBottom: description.bottom,
+    amountTop: amount.top,
+    inView: amount.left >= 0 && amount.right <= window.innerWidth,
+    inCell: amount.left >= box.left - 0.5 && amount.right <= box.right + 0.5,
+  };
+})
+"""
+
+
+def assert_lines_in_view(page: Page, scope: str) -> int:
+    """Every line amount and total of the line items in `scope` is whole and on screen,
+    with no sideways scrolling: the description sits above the amount."""
+    table = page.locator(f"{scope} table.lines")
+    expect(table).to_be_visible()
+    lines = table.evaluate(_LINES)
+    assert lines, f"{scope}: no line items"
+    for line in lines:
+        assert line["inView"] and line["inCell"], f"{scope}: the line amount {line['text']} is cut"
+        assert line["amountTop"] >= line["descriptionBottom"] - 0.5, "not stacked"
+    totals = table.locator("tfoot td")
+    for i in range(totals.count()):
+        box = totals.nth(i).bounding_box()
+        assert box and 0 <= box["x"] and box["x"] + box["width"] <= PHONE["width"], "a total is cut"
+    return len(lines)
+
+
 def test_at_phone_width_no_amount_is_cut_or_broken(portal, new_context, live_server):
     context = new_context(viewport=PHONE, is_mobile=True, has_touch=True)
     context.add_cookies([session_cookie(portal.user, live_server.url)])
@@ -77,8 +119,9 @@ def test_at_phone_width_no_amount_is_cut_or_broken(portal, new_context, live_ser
     page.locator(f"#invoice-{big} button.expand").click()
     detail = page.locator(f"#detail-{big}")
     expect(detail).to_be_visible()
-    expect(detail.locator(".scroll-hint").first).to_be_visible()
     counted += assert_money_whole(page, "drilldown")
+    assert assert_lines_in_view(page, f"#detail-{big}") == portal.roles.big.lines.count()
+    detail.screenshot(path=str(ARTIFACTS / "phone-money-drilldown.png"), caret="initial")
     line_id, references = line_references(portal.roles.big, "pick")
     detail.locator(f'a.expand[aria-controls="events-{line_id}"]').click()
     events = page.locator(f"#line-events-{line_id}")
@@ -91,6 +134,7 @@ def test_at_phone_width_no_amount_is_cut_or_broken(portal, new_context, live_ser
 
     page.goto(f"/invoices/{portal.roles.disputed.display_number}/")
     counted += assert_money_whole(page, "invoice page")
+    assert_lines_in_view(page, "main")
     shot(page, portal, "phone-money-invoice")
     page.goto(f"/invoices/{big}/lines/{line_id}/events/")
     counted += assert_money_whole(page, "events page")
