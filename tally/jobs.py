@@ -25,6 +25,8 @@ class Job(StrEnum):
     EMAIL_DISPUTE_REPLY = "email_dispute_reply"
     # A client's new dispute or message, emailed to the operators.
     NOTIFY_OPERATORS_OF_DISPUTE = "notify_operators_of_dispute"
+    # A client's withdrawal of its dispute, emailed to the operators.
+    NOTIFY_OPERATORS_OF_WITHDRAWAL = "notify_operators_of_withdrawal"
     SEND_INVOICE_EMAIL = "send_invoice_email"  # an issued invoice to its billing contacts
 
 

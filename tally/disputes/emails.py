@@ -1,8 +1,9 @@
 """The emails a dispute's conversation sends: an operator's reply to the client's billing
-contacts, a client's dispute or message to the operators. Each is one task of the worker
-(`tally.jobs`), requested in the transaction that posts the message, keyed by the message:
-`DisputeMessage.emailed_at` is set once the mail server has it, so a second try of the
-same task sends nothing. A send that fails raises, and the worker tries again; a worker
+contacts, a client's dispute, message or withdrawal to the operators. Each is one task of
+the worker (`tally.jobs`), requested in the transaction that posts the message (or
+withdraws the dispute), keyed by the message (or the dispute):
+`DisputeMessage.emailed_at` (`Dispute.withdrawal_emailed_at`) is set once the mail server
+has it, so a second try of the same task sends nothing. A send that fails raises, and the worker tries again; a worker
 that dies between the mail server's answer and the commit sends it once more on the next
 try (a duplicate notification beats a missing one). Internal notes are not messages: no
 task ever reaches them.
@@ -31,7 +32,7 @@ from tally.audit.models import AuditAction
 from tally.clients.queries import billing_emails
 from tally.money import format_money
 
-from .models import AuthorSide, DisputeMessage
+from .models import AuthorSide, Dispute, DisputeMessage, Resolution
 
 log = logging.getLogger(__name__)
 SMTP_TIMEOUT = 30  # seconds: a hung mail server must not hold the worker forever
@@ -108,6 +109,13 @@ def _compose(name: str, message: DisputeMessage, recipients: list[str]) -> Email
     )
 
 
+def _mail(email: EmailMessage) -> None:
+    """Hand an email to the mail server; raises if it does not take it."""
+    connection = get_connection(fail_silently=False, timeout=SMTP_TIMEOUT)
+    if connection.send_messages([email]) != 1:
+        raise RuntimeError("the mail backend accepted no message")
+
+
 def _send(
     message_id: int,
     *,
@@ -128,9 +136,7 @@ def _send(
             return []  # gone, sent already, or not this email's kind of message
         to = recipients(message)
         if to:
-            connection = get_connection(fail_silently=False, timeout=SMTP_TIMEOUT)
-            if connection.send_messages([compose(message, to)]) != 1:
-                raise RuntimeError("the mail backend accepted no message")
+            _mail(compose(message, to))
         else:
             log.warning("dispute message %s: nobody to email", message_id)
         message.emailed_at = timezone.now()
@@ -166,3 +172,67 @@ def notify_operators(message_id: int, *, actor: Actor = SystemActor.WORKER) -> l
         action=AuditAction.DISPUTE_OPERATORS_NOTIFIED,
         actor=actor,
     )
+
+
+def compose_withdrawal_notice(dispute: Dispute, recipients: list[str]) -> EmailMessage:
+    """A client's withdrawal of its dispute, to the operators, with the links to the
+    dispute (closed) and to the desk."""
+    invoice = dispute.invoice
+    client = dispute.client
+    locale = client.locale or "en_US"
+    who = dispute.resolved_by
+    context = {
+        "client_name": client.name,
+        "number": invoice.display_number,
+        "author": (who.full_name or who.email) if who else client.name,
+        "summary": dispute.resolution_summary,
+        "opened": format_date(dispute.opened_at.date(), format="medium", locale=locale),
+        "at_stake": (
+            format_money(dispute.amount_minor, invoice.currency, locale)
+            if dispute.amount_minor
+            else None
+        ),
+        "console_url": console_link(dispute.pk),
+        "desk_url": settings.TALLY_BASE_URL + reverse("console:disputes"),
+    }
+    subject = render_to_string("disputes/operator_withdrawn_subject.txt", context)
+    return EmailMessage(
+        subject="".join(subject.splitlines()).strip(),
+        body=render_to_string("disputes/operator_withdrawn_email.txt", context).rstrip() + "\n",
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=recipients,
+        headers={"X-Tally-Invoice": invoice.display_number, "X-Tally-Dispute": str(dispute.pk)},
+    )
+
+
+def notify_withdrawal(dispute_id: int, *, actor: Actor = SystemActor.WORKER) -> list[str]:
+    """Tell the operators that the client withdrew its dispute: its owner, else every
+    operator (`operator_recipients`), as its messages are told; whom it went to. Once:
+    a dispute already told of, or not withdrawn, sends nothing."""
+    with transaction.atomic():
+        dispute = (
+            Dispute.objects.select_for_update(of=("self",))
+            .select_related("invoice", "client", "owner", "resolved_by")
+            .filter(pk=dispute_id)
+            .first()
+        )
+        if (
+            dispute is None
+            or dispute.withdrawal_emailed_at is not None
+            or dispute.resolution != Resolution.WITHDRAWN
+        ):
+            return []
+        to = operator_recipients(dispute.owner)
+        if to:
+            _mail(compose_withdrawal_notice(dispute, to))
+        else:
+            log.warning("dispute %s withdrawn: nobody to email", dispute_id)
+        dispute.withdrawal_emailed_at = timezone.now()
+        dispute.save(update_fields=["withdrawal_emailed_at"])
+        audit.record(
+            actor=actor,
+            action=AuditAction.DISPUTE_OPERATORS_NOTIFIED,
+            obj=dispute,
+            after={"withdrawn": True, "recipients": to},
+        )
+        return to

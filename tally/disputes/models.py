@@ -49,6 +49,9 @@ class Dispute(models.Model):
     previous_owner = models.ForeignKey(
         "accounts.User", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    # When the operators were emailed that the client withdrew it (as `emailed_at` is for
+    # a message): set once, so a second try of the task sends nothing.
+    withdrawal_emailed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

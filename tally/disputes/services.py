@@ -358,8 +358,12 @@ def close_resolved(
 
 @transaction.atomic
 def withdraw_dispute(*, actor: User, client: Client, dispute_id: int, summary: str = "") -> Dispute:
-    """The client takes its dispute back (an operator may record this on its behalf)."""
-    _side(actor, client, "dispute")
+    """The client takes its dispute back (an operator may record this on its behalf).
+
+    When the client does, the operators hear of it as they hear of its messages: its
+    owner, or every operator while nobody owns it, by email from the worker, requested
+    in this transaction (`emails.notify_withdrawal`)."""
+    side = _side(actor, client, "dispute")
     dispute = _lock_dispute(client, dispute_id)
     _refuse_if_resolved(dispute)
     text = summary.strip() or WITHDRAWN_BY_CLIENT
@@ -378,6 +382,8 @@ def withdraw_dispute(*, actor: User, client: Client, dispute_id: int, summary: s
         before=before,
         after=_snapshot(dispute),
     )
+    if side == AuthorSide.CLIENT:
+        jobs.request(jobs.Job.NOTIFY_OPERATORS_OF_WITHDRAWAL, dispute.pk)
     return dispute
 
 

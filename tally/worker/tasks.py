@@ -91,6 +91,13 @@ def notify_operators_of_dispute(message_id: int) -> dict[str, list[str]]:
 
 
 @task()
+def notify_operators_of_withdrawal(dispute_id: int) -> dict[str, list[str]]:
+    """A client's withdrawal of its dispute, to its owner or else every operator. Twice
+    is harmless, as `email_dispute_reply`."""
+    return {"recipients": dispute_emails.notify_withdrawal(dispute_id)}
+
+
+@task()
 def purge_login_throttle() -> int:
     """Daily: forget sign-in counters idle for a day. Twice deletes nothing more."""
     return throttle.purge()

@@ -1,6 +1,6 @@
 """A dispute's conversation by email: an operator's reply goes to the client's billing
-contacts with a link to the dispute in the portal; a client's dispute or message goes to
-the operators. Through the worker, requested in the message's transaction, retried,
+contacts with a link to the dispute in the portal; a client's dispute, message or
+withdrawal goes to the operators. Through the worker, requested in the message's transaction, retried,
 recorded, never twice, never an internal note."""
 
 import uuid
@@ -9,17 +9,25 @@ import pytest
 from django.core.mail.backends.base import BaseEmailBackend
 from django.db import transaction
 from django.test import Client as WebClient
+from django.urls import reverse
 from django.utils import timezone
 from django_tasks import TaskResultStatus
 from django_tasks_db.models import DBTaskResult
 
 from tally.accounts.models import Role
+from tally.actions.disputes import resolve_dispute
 from tally.audit.models import AuditAction, AuditEvent
 from tally.clients.models import BillingContact
+from tally.console.queries import disputes as desk_queries
 from tally.console.services import disputes as console
 from tally.disputes import emails
 from tally.disputes.models import DisputeMessage
-from tally.disputes.services import open_dispute, post_dispute_message, take_dispute
+from tally.disputes.services import (
+    open_dispute,
+    post_dispute_message,
+    take_dispute,
+    withdraw_dispute,
+)
 from tally.worker import tasks
 from tests.clock import ManualClock
 from tests.factories import issued_invoice, make_client, make_user
@@ -216,3 +224,100 @@ def test_a_reply_email_is_written_in_the_clients_locale(mailoutbox, settings):
     emails.email_reply(message.pk)
     [email] = [m for m in mailoutbox if "Wir prüfen das." in m.body]
     assert "(12,50\xa0€ disputed)" in email.body
+
+
+# -- a client's withdrawal ------------------------------------------------------------------
+def _withdraw_in_the_portal(user, invoice, dispute, why: str):
+    web = WebClient()
+    web.force_login(user)
+    url = reverse("portal:withdraw", args=[invoice.display_number, dispute.pk])
+    assert web.post(url, {"why": why}).status_code == 302
+
+
+def test_a_withdrawal_in_the_portal_emails_every_operator_and_leaves_the_desk(
+    tx_db, story, mailoutbox
+):
+    acme, invoice, user, operator, dispute = story
+    other = make_user(Role.OPERATOR, email="bob@northwind.example")
+    run_worker()  # the notice of the dispute's opening goes out first
+    mailoutbox.clear()
+    today = timezone.now().date()
+    assert [row.id for row in desk_queries.dispute_desk(today).rows] == [dispute.pk]
+
+    _withdraw_in_the_portal(user, invoice, dispute, "Found the cancelled orders, sorry.")
+    [task] = queued(tasks.notify_operators_of_withdrawal)
+    assert task.args_kwargs["args"] == [dispute.pk]
+    run_worker()
+
+    [email] = mailoutbox
+    number = invoice.display_number
+    assert sorted(email.to) == sorted([operator.email, other.email])
+    assert email.subject == f"Acme Inc. withdrew its dispute on invoice {number}"
+    assert "ap@acme.example of Acme Inc. withdrew the dispute on invoice" in email.body
+    assert "for $0.90:\n\nFound the cancelled orders, sorry.\n" in email.body
+    assert f"\n  https://billing.northwind.example/console/disputes/{dispute.pk}/\n" in email.body
+    assert "\n  https://billing.northwind.example/console/disputes/\n" in email.body
+    [task] = queued(tasks.notify_operators_of_withdrawal)
+    assert task.status == TaskResultStatus.SUCCESSFUL
+    notified = AuditEvent.objects.filter(action=AuditAction.DISPUTE_OPERATORS_NOTIFIED)
+    assert notified.filter(object_id=str(dispute.pk), data__contains="withdrawn").count() == 1
+    # The desk: closed, off the queue and out of its counts.
+    assert desk_queries.dispute_desk(today).rows == []
+    assert desk_queries.desk_counts() == (0, 0)
+    page = _operator_web(operator).get(reverse("console:disputes")).content.decode()
+    assert f'href="/console/disputes/{dispute.pk}/"' not in page
+    # The link in the email opens the dispute, closed, with the client's words.
+    page = _operator_web(operator).get(f"/console/disputes/{dispute.pk}/").content.decode()
+    assert "Found the cancelled orders, sorry." in page and "Withdrawn" in page
+    # Once: a second try of the task sends nothing.
+    assert emails.notify_withdrawal(dispute.pk) == []
+    assert len(mailoutbox) == 1
+
+
+def _operator_web(operator) -> WebClient:
+    web = WebClient()
+    web.force_login(operator)
+    return web
+
+
+@pytest.mark.django_db
+def test_a_withdrawal_of_an_owned_dispute_notifies_its_owner_only(story, mailoutbox):
+    acme, invoice, user, operator, dispute = story
+    make_user(Role.OPERATOR, email="bob@northwind.example")
+    take_dispute(actor=operator, client=acme, dispute_id=dispute.pk, from_owner_id=None)
+    withdraw_dispute(actor=user, client=acme, dispute_id=dispute.pk)
+    assert emails.notify_withdrawal(dispute.pk) == ["ops@northwind.example"]
+    [email] = mailoutbox
+    assert "\n\nWithdrawn by the client.\n" in email.body
+    dispute.refresh_from_db()
+    assert dispute.withdrawal_emailed_at is not None
+
+
+@pytest.mark.django_db
+def test_an_operator_withdrawing_for_the_client_notifies_nobody(story):
+    acme, _, _, operator, dispute = story
+    withdraw_dispute(actor=operator, client=acme, dispute_id=dispute.pk, summary="By phone.")
+    assert queued(tasks.notify_operators_of_withdrawal) == []
+
+
+@pytest.mark.django_db
+def test_a_dispute_still_open_or_resolved_otherwise_is_not_told_as_withdrawn(story, mailoutbox):
+    acme, _, _, operator, dispute = story
+    assert emails.notify_withdrawal(dispute.pk) == []
+    resolve_dispute(
+        actor=operator, client=acme, dispute_id=dispute.pk, resolution="upheld", summary="No."
+    )
+    assert emails.notify_withdrawal(dispute.pk) == [] and mailoutbox == []
+
+
+@pytest.mark.django_db
+def test_a_mail_server_error_leaves_the_withdrawal_to_tell_again(story, mailoutbox, settings):
+    acme, _, user, _, dispute = story
+    withdraw_dispute(actor=user, client=acme, dispute_id=dispute.pk)
+    settings.EMAIL_BACKEND = f"{__name__}.RefusingBackend"
+    with pytest.raises(ConnectionRefusedError):
+        emails.notify_withdrawal(dispute.pk)
+    dispute.refresh_from_db()
+    assert dispute.withdrawal_emailed_at is None
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    assert emails.notify_withdrawal(dispute.pk) == ["ops@northwind.example"]
