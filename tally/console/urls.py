@@ -75,6 +75,7 @@ urlpatterns = [
     path("requests/<int:notice_id>/", notices.notice, name="notice"),
     path("requests/<int:notice_id>/apply/", notices.apply, name="apply_notice"),
     path("requests/<int:notice_id>/decline/", notices.decline, name="decline_notice"),
+    path("requests/<int:notice_id>/match/", notices.match, name="match_notice"),
     path("requests/<slug:kind>/", notices.queue, name="notices"),
     # An issued invoice's emails
     path(

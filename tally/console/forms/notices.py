@@ -16,3 +16,22 @@ class DeclineForm(KeyedForm):
         widget=forms.Textarea(attrs={"rows": 2}),
         error_messages={"required": "Tell the client why."},
     )
+
+
+class MatchAdviceForm(KeyedForm):
+    """Close remittance advice as matched to a payment of the client recorded already."""
+
+    payment = forms.TypedChoiceField(
+        coerce=int,
+        label="The payment it reported, recorded already",
+        error_messages={
+            "required": "Choose the payment this advice reported.",
+            "invalid_choice": "Choose one of this client's payments.",
+        },
+    )
+
+    def __init__(self, *args: object, payments: list[tuple[int, str]], **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        field = self.fields["payment"]
+        assert isinstance(field, forms.TypedChoiceField)
+        field.choices = [("", "Choose a payment…"), *payments]

@@ -11,6 +11,9 @@ from tally.payments.models import PaymentMethod
 
 from .common import AMOUNT_LIMIT, KeyedForm
 
+# The answer "this payment answers none of the client's waiting remittance advice".
+NONE = "none"
+
 AMOUNT_ERRORS = {
     "invalid": "Enter the amount as a number, like 120.50.",
     "max_value": "That amount is larger than any payment.",
@@ -57,6 +60,15 @@ class MoneyForm(KeyedForm):
         return format_money(minor, self.currency_code, self.locale)
 
 
+class _AdviceAnswers(forms.MultipleChoiceField):
+    """Ids of remittance advice, or NONE. Not checked against what waits now: a form sent
+    twice finds its advice answered by its own first submission (and answers as that
+    did); advice answered meanwhile by someone else is refused by the service."""
+
+    def valid_value(self, value: Any) -> bool:
+        return value == NONE or (str(value).isdigit() and len(str(value)) < 19)
+
+
 class RecordPaymentForm(MoneyForm):
     client = forms.TypedChoiceField(
         coerce=int, label="Client", error_messages={"required": "Choose the client who paid."}
@@ -81,6 +93,8 @@ class RecordPaymentForm(MoneyForm):
     payer = forms.CharField(required=False, max_length=200, label="Payer")
     # The client's remittance advice this payment answers, when started from one.
     advice = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    # The client's waiting remittance advice this payment answers, ticked; or NONE.
+    answers = _AdviceAnswers(required=False, label="Remittance advice this payment answers")
 
     def __init__(
         self,
@@ -88,6 +102,7 @@ class RecordPaymentForm(MoneyForm):
         clients: list[tuple[int, str]],
         client_currency: str | None,
         invoices: list[Any],  # queries.payments.OpenInvoice, the chosen client's
+        waiting_advice: list[Any] | None = None,  # queries.notices.NoticeRow, the client's
         locale: str = "en_US",
         **kwargs: Any,
     ) -> None:
@@ -99,6 +114,7 @@ class RecordPaymentForm(MoneyForm):
         self.currency_code = client_currency or "USD"
         self.locale = locale
         self.invoices = invoices
+        self.waiting_advice = waiting_advice or []
         for inv in invoices:
             self.fields[f"alloc_{inv.id}"] = _amount_field(
                 f"Amount for {inv.number}", required=False, minimum="0"
@@ -130,6 +146,7 @@ class RecordPaymentForm(MoneyForm):
                 )
             allocations.append((inv.id, minor))
         data["allocations"] = allocations
+        data["advice_ids"] = self._answered(data)
         placed = sum(a for _, a in allocations)
         if amount is not None and placed > amount:
             self.add_error(
@@ -138,6 +155,31 @@ class RecordPaymentForm(MoneyForm):
                 f"{self.money(amount)} received.",
             )
         return data
+
+    def _answered(self, data: dict) -> list[int]:
+        """The remittance advice this payment answers. While the client has advice
+        waiting, the operator says which this payment answers, or that it answers none:
+        advice is never left open unseen once its payment is in."""
+        ticked = data.get("answers") or []
+        chosen = sorted({int(a) for a in ticked if a != NONE})
+        if NONE in ticked and chosen:
+            self.add_error(
+                "answers", "Tick the advice this payment answers, or “None of these”, not both."
+            )
+        if data.get("advice"):
+            chosen = sorted({*chosen, data["advice"]})
+        elif self.waiting_advice and not chosen and NONE not in ticked:
+            count = len(self.waiting_advice)
+            self.add_error(
+                "answers",
+                "This client has reported "
+                + ("a payment" if count == 1 else f"{count} payments")
+                + " not yet recorded (remittance advice, below): tick the one this payment "
+                "answers, or “None of these” to leave "
+                + ("it" if count == 1 else "them")
+                + " waiting.",
+            )
+        return chosen
 
 
 class CorrectAllocationForm(MoneyForm):

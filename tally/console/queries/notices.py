@@ -191,3 +191,49 @@ def notice_detail(notice_id: int) -> NoticeDetail | None:
         .values_list("occurred_at", "actor_label", "action")
     )
     return NoticeDetail(row, credit or 0, history)
+
+
+def waiting_advice(client_id: int) -> list[NoticeRow]:
+    """The client's remittance advice still waiting, oldest first: what a payment being
+    recorded for it may answer. A client has a handful at most; all of them."""
+    values = list(
+        ClientNotice.objects.filter(
+            client_id=client_id, kind=NoticeKind.REMITTANCE, status=NoticeStatus.WAITING
+        )
+        .order_by("created_at", "id")
+        .values(*_COLUMNS)
+    )
+    return _rows(values) if values else []
+
+
+@dataclass(frozen=True)
+class MatchablePayment:
+    """A payment recorded already that remittance advice may be closed as matched to."""
+
+    id: int
+    received_on: date
+    amount_minor: int
+    currency: str
+    method: str
+    reference: str
+
+    @property
+    def method_label(self) -> str:
+        return METHODS.get(self.method, self.method)
+
+
+# How many of the client's payments the advice's page offers to match, newest first.
+MATCHABLE_PAYMENTS = 50
+
+
+def matchable_payments(client_id: int) -> list[MatchablePayment]:
+    """The client's payments recorded already, newest first: the one a waiting remittance
+    advice reported, when the operator recorded it without starting from the advice."""
+    return [
+        MatchablePayment(*row)
+        for row in Payment.objects.filter(client_id=client_id)
+        .order_by("-received_on", "-id")
+        .values_list("id", "received_on", "amount_minor", "currency", "method", "reference")[
+            :MATCHABLE_PAYMENTS
+        ]
+    ]

@@ -1,6 +1,7 @@
 """Answering what a client told the 3PL about money, once per submitted form: apply the
 credit it asked to have applied, or decline (the client reads why). Remittance advice is
-answered by recording its payment (services.payments.record_received_payment)."""
+answered by recording its payment (services.payments.record_received_payment), or, when
+the payment is recorded already, by closing it as matched to that payment."""
 
 import uuid
 
@@ -10,8 +11,8 @@ from tally.accounts.models import User
 from tally.actions.payments import apply_credit_on_request
 from tally.clients.models import Client
 from tally.errors import NotFound
-from tally.payments.models import ClientNotice
-from tally.payments.services import decline_notice
+from tally.payments.models import ClientNotice, Payment
+from tally.payments.services import decline_notice, match_remittance
 
 from .submissions import claim
 
@@ -39,3 +40,17 @@ def decline(*, actor: User, notice_id: int, reason: str, key: uuid.UUID) -> Clie
     return decline_notice(
         actor=actor, client=client_of_notice(notice_id), notice_id=notice_id, reason=reason
     )
+
+
+@transaction.atomic
+def match_to_payment(
+    *, actor: User, notice_id: int, payment_id: int, key: uuid.UUID
+) -> ClientNotice:
+    """Close remittance advice as matched to a payment of its client recorded already (it
+    was recorded without starting from the advice): done, naming the payment."""
+    claim(actor, key)
+    owner = client_of_notice(notice_id)
+    payment = Payment.objects.filter(pk=payment_id, client=owner).first()
+    if payment is None:
+        raise NotFound("payment")
+    return match_remittance(actor=actor, client=owner, notice_id=notice_id, payment=payment)

@@ -3,6 +3,7 @@ unapplied credit; each once per submitted form."""
 
 import hashlib
 import uuid
+from collections.abc import Sequence
 from datetime import date
 
 from django.db import transaction
@@ -69,11 +70,13 @@ def record_received_payment(
     payer: str,
     allocations: list[tuple[int, int]],
     key: uuid.UUID,
-    advice_id: int | None = None,
+    advice_ids: Sequence[int] = (),
 ) -> PaymentResult:
     """Record money received with the allocation the operator settled on; what is not
-    allocated is the client's unapplied credit. Started from a client's remittance advice
-    (`advice_id`), the advice is answered by this payment and leaves the queue."""
+    allocated is the client's unapplied credit. The client's remittance advice the
+    operator says it answers (`advice_ids`: the advice it was started from, those ticked)
+    is closed as matched to it and leaves the queue; the client sees it done. A payment
+    recorded again (the same reference: two operators, two tabs) answers them too."""
     claim(actor, key)
     result = record_payment(
         actor=actor,
@@ -95,10 +98,9 @@ def record_received_payment(
         allocations=allocations,
         auto_allocate=False,
     )
-    if advice_id is not None:
-        match_remittance(
-            actor=actor, client=client(client_id), notice_id=advice_id, payment=result.payment
-        )
+    owner = client(client_id)
+    for advice_id in sorted(set(advice_ids)):  # locked in one order everywhere
+        match_remittance(actor=actor, client=owner, notice_id=advice_id, payment=result.payment)
     return result
 
 

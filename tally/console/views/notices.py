@@ -9,9 +9,11 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from tally.payments.models import NoticeKind
+
 from ..access import Console, operator_console
 from ..forms.common import KeyedForm
-from ..forms.notices import ApplyCreditForm, DeclineForm
+from ..forms.notices import ApplyCreditForm, DeclineForm, MatchAdviceForm
 from ..queries import notices as queries
 from ..services import notices as services
 from ..services.submissions import new_key
@@ -52,15 +54,29 @@ def _detail(notice_id: int) -> queries.NoticeDetail:
     return detail
 
 
+def _match_form(payments: list[queries.MatchablePayment], **kw: Any) -> MatchAdviceForm:
+    return MatchAdviceForm(payments=[(p.id, f"#{p.id}") for p in payments], **kw)
+
+
 def _render(
     request: HttpRequest, console: Console, notice_id: int, **forms: KeyedForm
 ) -> HttpResponse:
     detail = _detail(notice_id)
+    remittance = detail.row.kind == NoticeKind.REMITTANCE
+    payments = queries.matchable_payments(detail.row.client_id) if remittance else []
     fresh: dict[str, Any] = {
         "apply_form": ApplyCreditForm(initial={"key": new_key()}),
         "decline_form": DeclineForm(initial={"key": new_key()}),
+        "match_form": _match_form(payments, initial={"key": new_key()}),
     }
-    context = {"console": console, "nav": "payments", "detail": detail, **fresh, **forms}
+    context = {
+        "console": console,
+        "nav": "payments",
+        "detail": detail,
+        "payments": payments,
+        **fresh,
+        **forms,
+    }
     return render(request, "console/notice.html", context)
 
 
@@ -104,4 +120,21 @@ def decline(request: HttpRequest, console: Console, notice_id: int) -> HttpRespo
         done=lambda: _back_to_queue(notice_id),
         again=lambda f: _render(request, console, notice_id, decline_form=f),
         message=f"Declined. {detail.row.client_name} reads your reason in the portal.",
+    )
+
+
+@operator_console
+@require_POST
+def match(request: HttpRequest, console: Console, notice_id: int) -> HttpResponse:
+    detail = _detail(notice_id)
+    payments = queries.matchable_payments(detail.row.client_id)
+    return submit(
+        request,
+        form=_match_form(payments, data=request.POST),
+        act=lambda data: services.match_to_payment(
+            actor=console.user, notice_id=notice_id, payment_id=data["payment"], key=data["key"]
+        ),
+        done=lambda: _back_to_queue(notice_id),
+        again=lambda f: _render(request, console, notice_id, match_form=f),
+        message=f"Closed as matched to the payment. {detail.row.client_name} sees it done.",
     )

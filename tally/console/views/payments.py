@@ -207,6 +207,7 @@ def _record_form(
         clients=[(c.id, f"{c.name} ({c.code}, {c.currency})") for c in clients],
         client_currency=chosen.currency if chosen else None,
         invoices=queries.open_invoices(chosen.id) if chosen else [],
+        waiting_advice=notice_queries.waiting_advice(chosen.id) if chosen else [],
         locale=console.locale,
         **kw,
     )
@@ -220,6 +221,7 @@ def _suggested(
     client_id = _int(post.get("client"))
     chosen = next((c for c in clients if c.id == client_id), None)
     initial = {name: post.get(name, "") for name in RecordPaymentForm.base_fields}
+    initial["answers"] = post.getlist("answers")
     initial["key"] = post.get("key") or new_key()
     if chosen is None:
         return _record_form(console, None, clients, initial=initial)
@@ -300,7 +302,7 @@ def record_payment(request: HttpRequest, console: Console) -> HttpResponse:
                 payer=data["payer"],
                 allocations=data["allocations"],
                 key=data["key"],
-                advice_id=data.get("advice"),
+                advice_ids=data["advice_ids"],
             )
         except AlreadySubmitted:
             found = _payment_of_form(data)
@@ -312,9 +314,14 @@ def record_payment(request: HttpRequest, console: Console) -> HttpResponse:
         else:
             if result.replayed:
                 messages.info(request, "This payment was recorded already; here it is.")
-            elif data.get("advice"):
+            elif data["advice_ids"]:
+                answered = len(data["advice_ids"])
                 messages.success(
-                    request, "Payment recorded; the client's remittance advice is answered."
+                    request,
+                    "Payment recorded; the client's remittance advice is answered."
+                    if answered == 1
+                    else f"Payment recorded; {answered} of the client's remittance advice "
+                    "are answered.",
                 )
             else:
                 messages.success(request, "Payment recorded.")
@@ -337,6 +344,7 @@ def _from_advice(advice: notice_queries.NoticeRow) -> dict[str, Any]:
     invoices it names, each paid what it owes, in order, as far as the amount goes."""
     initial: dict[str, Any] = {
         "advice": advice.id,
+        "answers": [str(advice.id)],
         "client": advice.client_id,
         "amount": to_decimal(advice.amount_minor, advice.currency),
         "currency": advice.currency,
@@ -379,6 +387,12 @@ def _refused_record(form: RecordPaymentForm, error: DomainError, data: dict[str,
             f"A payment from this client of this amount, received that day with this reference, "
             f"is recorded already{where}, with other details. If this is another payment, add "
             "to its reference to tell the two apart.",
+        )
+    elif error.code == "notice_answered":
+        form.add_error(
+            "answers",
+            "Remittance advice ticked here was answered meanwhile (by another operator?). "
+            "Nothing was recorded: reload the form to see what still waits.",
         )
     elif error.code == "invalid_allocation":
         form.add_error(

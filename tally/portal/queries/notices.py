@@ -46,6 +46,10 @@ class NoticeRow:
     created_at: datetime
     closed_at: datetime | None
     invoices: list[NamedInvoice]
+    # Remittance advice done: the payment the 3PL recorded for it (amount, day received).
+    payment_amount_minor: int | None = None
+    payment_currency: str | None = None
+    payment_received_on: date | None = None
 
     @property
     def kind_label(self) -> str:
@@ -83,14 +87,20 @@ _COLUMNS = (
     "created_at",
     "closed_at",
 )
+_PAGE_COLUMNS = (
+    *_COLUMNS,
+    "payment__amount_minor",
+    "payment__currency",
+    "payment__received_on",
+)
 
 
 def notice_page(client_id: int, cursor: str | None = None, limit: int = PAGE_SIZE) -> NoticePage:
     """The client's credit requests and remittance advice, newest first, with the
     invoices each names: two statements a page."""
-    with client_scope(client_id, _NOTICE_TABLES):
+    with client_scope(client_id, _NOTICE_TABLES | _tables(Payment)):
         qs = ClientNotice.objects.filter(client_id=client_id)
-        page = _PAGES.paginate(qs, _PAGES.decode(cursor), limit, _COLUMNS)
+        page = _PAGES.paginate(qs, _PAGES.decode(cursor), limit, _PAGE_COLUMNS)
         ids = [v["id"] for v in page.results]
         named: dict[int, list[NamedInvoice]] = {}
         for notice_id, number, amount in (
@@ -102,7 +112,16 @@ def notice_page(client_id: int, cursor: str | None = None, limit: int = PAGE_SIZ
                 named.setdefault(notice_id, []).append(
                     NamedInvoice(format_invoice_number(number), amount)
                 )
-    rows = [NoticeRow(**v, invoices=named.get(v["id"], [])) for v in page.results]
+    rows = [
+        NoticeRow(
+            **{c: v[c] for c in _COLUMNS},
+            invoices=named.get(v["id"], []),
+            payment_amount_minor=v["payment__amount_minor"],
+            payment_currency=v["payment__currency"],
+            payment_received_on=v["payment__received_on"],
+        )
+        for v in page.results
+    ]
     return NoticePage(rows, page.next, page.prev)
 
 
