@@ -207,6 +207,8 @@ def test_a_payment_ticked_as_answering_advice_closes_it_for_the_client_to_see(
     assert done.actor_id == operator.pk and done.object_id == str(advice.pk)
     page = ops.get(response["Location"]).content.decode()
     assert "Payment recorded; the client's remittance advice is answered." in unescape(page)
+    answers = page.split('id="answers-advice">')[1].split("</dd>")[0]
+    assert f'href="{reverse("console:notice", args=[advice.pk])}"' in answers
     queue = ops.get(reverse("console:notices", args=["remittance"])).content.decode()
     assert "Nothing waiting." in queue
     # The client: the invoice no longer says "payment reported"; its request says how.

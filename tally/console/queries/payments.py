@@ -4,7 +4,7 @@ client's unapplied credit."""
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from django.db.models import Count, OuterRef, Q, Subquery, Sum
@@ -14,7 +14,7 @@ from tally.audit.models import AuditAction, AuditEvent
 from tally.clients.models import Client
 from tally.invoicing.models import Invoice, InvoiceStatus, format_invoice_number
 from tally.pagination import DateKey, IntKey, KeysetPaginator
-from tally.payments.models import Allocation, Payment, PaymentMethod, Refund
+from tally.payments.models import Allocation, ClientNotice, Payment, PaymentMethod, Refund
 
 PAGE_SIZE = 50
 METHODS = dict(PaymentMethod.choices)
@@ -175,6 +175,8 @@ class PaymentDetail:
     refunds: list[RefundRow]
     open_invoices: list[OpenInvoice]  # where its credit could go
     history: list[HistoryRow]
+    # The client's remittance advice it answers: (notice id, when the client sent it).
+    answers: list[tuple[int, datetime]] = field(default_factory=list)
 
     @property
     def method_label(self) -> str:
@@ -323,6 +325,11 @@ def payment_detail(payment_id: int) -> PaymentDetail | None:
         refunds=refunds,
         open_invoices=open_invoices(found["client_id"]),
         history=_history(payment_id, [int(i) for i in touched]),
+        answers=list(
+            ClientNotice.objects.filter(payment_id=payment_id)
+            .order_by("created_at", "id")
+            .values_list("id", "created_at")
+        ),
     )
 
 
