@@ -183,3 +183,105 @@ def test_the_totals_always_equal_a_recount_of_the_events(zone, events, batches, 
         n, q = expected.get(key, (0, 0))
         expected[key] = (n + 1, q + row["quantity"])
     assert _totals(client) == expected
+
+
+# Zones whose days are hard to cut: half- and quarter-hour offsets, DST, a DST change of
+# half an hour (Lord Howe), changes at local midnight (Havana, Beirut), and Santiago,
+# whose clocks go back from 24:00 to 23:00: its day runs backwards for an hour.
+HARD_ZONES = [
+    "UTC",
+    "America/New_York",
+    "Asia/Kolkata",
+    "Asia/Kathmandu",
+    "Pacific/Chatham",
+    "Australia/Lord_Howe",
+    "America/Havana",
+    "Asia/Beirut",
+    "America/Santiago",
+]
+
+
+def _edges(zone):
+    """Instants in 2026 where the zone's day is easy to get wrong: each change of offset
+    and the local midnights around it, a microsecond and a second either side."""
+    tz = zoneinfo.ZoneInfo(zone)
+    changes, at = [], datetime(2026, 1, 1, tzinfo=UTC)
+    while at.year == 2026:  # hour by hour, then minute by minute where it changed
+        later = at + timedelta(hours=1)
+        if at.astimezone(tz).utcoffset() != later.astimezone(tz).utcoffset():
+            changes += [
+                m
+                for m in (at + timedelta(minutes=k) for k in range(60))
+                if m.astimezone(tz).utcoffset()
+                != (m + timedelta(minutes=1)).astimezone(tz).utcoffset()
+            ]
+        at = later
+    moments = []
+    for change in changes or [datetime(2026, 6, 15, tzinfo=UTC)]:
+        moments.append(change + timedelta(minutes=1))
+        local = change.astimezone(tz).date()
+        for day in (local - timedelta(days=1), local, local + timedelta(days=1)):
+            moments.append(datetime.combine(day, datetime.min.time(), tz).astimezone(UTC))
+    return [
+        m + delta
+        for m in moments
+        for delta in (
+            -timedelta(seconds=1),
+            -timedelta(microseconds=1),
+            timedelta(0),
+            timedelta(microseconds=1),
+            timedelta(seconds=1),
+        )
+    ]
+
+
+def test_the_rebuild_equals_a_count_by_hand_in_every_zone(acme):
+    clients, expected = {}, {}
+    kinds = ["pick", "label", "storage_day"]
+    for zone in HARD_ZONES:
+        client = clients[zone] = make_client(f"z-{zone.lower().replace('/', '-')}", time_zone=zone)
+        tz = zoneinfo.ZoneInfo(zone)
+        rows = []
+        for i, at in enumerate(sorted(set(_edges(zone)))):
+            kind, quantity = kinds[i % 3], 1 + i % 4
+            rows.append(
+                {
+                    "kind": kind,
+                    "occurred_at": at.isoformat(),
+                    "quantity": quantity,
+                    "reference": f"R-{i}",
+                    "external_id": f"ev-{i}",
+                }
+            )
+            key = (client.pk, kind, at.astimezone(tz).date())
+            n, q = expected.get(key, (0, 0))
+            expected[key] = (n + 1, q + quantity)
+        ingest_events(actor=SystemActor.TESTS, client=client, rows=rows)
+    kept = activity.stored()
+    assert kept == expected  # ingestion's totals, as the hand count has them
+    DailyActivity.objects.all().delete()
+    assert activity.rebuild() == len(expected)
+    assert activity.stored() == expected
+    # One client's alone: the others' rows stay.
+    ny = clients["America/New_York"].pk
+    DailyActivity.objects.filter(client_id=ny).update(events=99)
+    assert activity.rebuild([ny]) == len([k for k in expected if k[0] == ny])
+    assert activity.stored() == expected
+    assert activity.differences() == []
+
+
+def test_the_zones_offsets_change_where_the_time_zone_database_says():
+    found = activity.offsets(
+        "America/Santiago",
+        datetime(2026, 1, 1, tzinfo=UTC),
+        datetime(2026, 12, 31, tzinfo=UTC),
+    )
+    tz = zoneinfo.ZoneInfo("America/Santiago")
+    assert len(found) == 3  # back an hour in April, forward in September
+    for start, seconds in found:
+        at = start or datetime(2026, 1, 1, tzinfo=UTC)
+        assert at.astimezone(tz).utcoffset() == timedelta(seconds=seconds)
+        if start is not None:
+            assert (start - timedelta(seconds=1)).astimezone(tz).utcoffset() != timedelta(
+                seconds=seconds
+            )

@@ -1,6 +1,6 @@
 """Running totals of each client's events per day and kind, backfilled from the events
-already stored: one grouped read per client, one upsert per 500 days (set-based; the
-events are read through their (client, kind, occurred_at) index)."""
+already stored by `activity.rebuild`: one INSERT … SELECT … GROUP BY per client and kind
+(set-based; the events are read through their (client, kind, occurred_at) index)."""
 
 import django.db.models.deletion
 from django.db import migrations, models
