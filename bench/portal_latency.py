@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
+from urllib.parse import quote
 
 import portal_common as common
 
@@ -201,6 +202,21 @@ def build_scenarios(manifest: dict[str, Any]) -> list[Scenario]:
             30,
             [(f"{events_url}?cursor={after}", HTMX)],
         )
+    # Searched by reference (the box above the line's events): an order number of its
+    # last day, and one it does not bill (every day of the line is sought).
+    near_end = ordered.values_list("reference", flat=True)[total - 100]
+    add(
+        "events of the 1M line, searched by a reference near its end (htmx)",
+        "events",
+        30,
+        [(f"{events_url}?q={quote(near_end)}", HTMX)],
+    )
+    add(
+        "events of the 1M line, searched by a reference it does not bill (htmx)",
+        "events",
+        30,
+        [(f"{events_url}?q=NO-SUCH-REF", HTMX)],
+    )
     at, eid = ordered.values_list("occurred_at", "id")[total // 2]
     before = EVENT_PAGES.encode({"occurred_at": at, "id": eid}, backwards=True)
     add(

@@ -19,6 +19,7 @@ from tally.operations.services import ingest_events
 from tally.portal import queries
 from tally.portal.queries import InvoiceFilters
 from tests.factories import (
+    add_events,
     draft_invoice,
     event_rows,
     issued_invoice,
@@ -426,3 +427,30 @@ def test_a_lines_events_open_at_an_event_and_page_around_it(acme, globex):
     assert other.highlight_id is None and [e.id for e in other.rows] == ids[:50]
     nothing = queries.line_events(acme.pk, line.pk, find="NO-SUCH-REF")
     assert nothing.highlight_id is None and [e.id for e in nothing.rows] == ids[:50]
+
+
+def test_a_search_in_a_lines_events_finds_the_first_reference_starting_so_on_any_day(acme, globex):
+    # The line's picks on three days of the month; a label, earlier, with the references
+    # of the last day's picks (another line's); another client's picks with the first's.
+    for n, day in enumerate((date(2026, 10, 3), date(2026, 10, 12), date(2026, 10, 28))):
+        add_events(acme, "pick", 5, day=day, prefix=f"SO-{n}")
+    add_events(acme, "label", 3, day=date(2026, 10, 2), prefix="SO-2", source="carrier")
+    add_events(globex, "pick", 5, day=date(2026, 10, 1), prefix="SO-0")
+    line = issued_invoice(acme, picks=0).lines.get(kind="pick")
+    issued_invoice(globex, picks=0)
+    # Arrived after the run: in the line's days, but not billed by it.
+    add_events(acme, "pick", 2, day=date(2026, 10, 28), prefix="SO-7")
+    ids = list(billed_events(line).order_by("occurred_at", "id").values_list("id", flat=True))
+    assert len(ids) == 15
+
+    def found(term):
+        return queries.line_events(acme.pk, line.pk, find=term).highlight_id
+
+    assert found("REF-SO-2") == ids[10]  # the last day's first, not the label before it
+    assert found("REF-SO-1-3") == ids[8]  # a whole reference
+    assert found("REF-SO-") == ids[0]  # a prefix of many: the first in time
+    assert found("REF-SO-0-4") == ids[4]  # not the other client's, a day earlier
+    assert found("REF-SO-7") is None  # not billed by this line
+    assert found("SO-1-3") is None  # the start of a reference, not any part of it
+    page = queries.line_events(acme.pk, line.pk, find="REF-SO-1")
+    assert [e.id for e in page.rows] == ids[5:] and page.find == "REF-SO-1"
