@@ -19,7 +19,7 @@ from operator import and_, gt, lt, or_
 from typing import Any
 
 from django.db import models
-from django.db.models import Case, Exists, IntegerField, OuterRef, Q, Value, When
+from django.db.models import Case, IntegerField, Q, Value, When
 
 
 class InvoiceStatus(models.TextChoices):
@@ -176,13 +176,18 @@ class InvoiceQuerySet(models.QuerySet):
             self._open_dispute(), today
         )
 
-    def _open_dispute(self) -> Exists:
+    def _open_dispute(self) -> Q:
+        """The invoice has an open dispute, as `id IN (…)` rather than a correlated EXISTS:
+        negated, PostgreSQL without statistics turned NOT EXISTS into an anti join that
+        read every open dispute once per invoice (0.5 s for the benchmark's 4,787 paid
+        invoices of one client); NOT IN is a hashed subplan, whatever the estimates."""
         # The disputes app sits above invoicing: reach it through the invoice's reverse
         # relation rather than an import.
         dispute = self.model._meta.get_field("disputes").related_model
-        return Exists(
-            dispute._default_manager.filter(invoice=OuterRef("pk"), status=OPEN_DISPUTE)  # type: ignore[union-attr]
+        invoices_disputed = dispute._default_manager.filter(status=OPEN_DISPUTE).values(  # type: ignore[union-attr]
+            "invoice_id"
         )
+        return Q(pk__in=invoices_disputed)
 
 
 # -- from the rules to conditions a database can index ----------------------------------
@@ -193,13 +198,13 @@ class _Condition:
     # (holds, comparisons): at least one comparison holds (holds=True) or none does.
     clauses: tuple[tuple[bool, tuple[tuple[str, str, Any], ...]], ...] = ()
 
-    def to_q(self, open_dispute: Exists, today: date) -> Q:
+    def to_q(self, open_dispute: Q, today: date) -> Q:
         parts: list[Q] = []
         if self.stored is not None:
             stored = sorted(self.stored)
             parts.append(Q(status=stored[0]) if len(stored) == 1 else Q(status__in=stored))
         if self.disputed is not None:
-            parts.append(Q(open_dispute) if self.disputed else ~Q(open_dispute))
+            parts.append(open_dispute if self.disputed else ~open_dispute)
         for holds, any_of in self.clauses:
             if any_of:
                 q = reduce(or_, (_compare(c, op, v, today) for c, op, v in any_of))
