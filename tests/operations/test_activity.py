@@ -285,3 +285,28 @@ def test_the_zones_offsets_change_where_the_time_zone_database_says():
             assert (start - timedelta(seconds=1)).astimezone(tz).utcoffset() != timedelta(
                 seconds=seconds
             )
+
+
+def test_a_day_the_clocks_went_back_over_is_counted_in_both_its_spans():
+    # Casey went from UTC+11 to UTC+8 at 02:00 on 5 March 2010: 5 March, then 4 March
+    # again for an hour, then 5 March again.
+    casey = make_client("casey", time_zone="Antarctica/Casey")
+    times = ["2010-03-04T14:30:00Z", "2010-03-04T15:30:00Z", "2010-03-04T16:30:00Z"]
+    ingest_events(actor=SystemActor.TESTS, client=casey, rows=_rows("stop", times, quantity=2))
+    DailyActivity.objects.all().delete()
+    assert activity.rebuild() == 2
+    assert _totals(casey) == {
+        (date(2010, 3, 4), "stop"): (1, 2),
+        (date(2010, 3, 5), "stop"): (2, 4),
+    }
+    days = activity.local_days(
+        "Antarctica/Casey",
+        datetime(2010, 3, 4, 14, tzinfo=UTC),
+        datetime(2010, 3, 4, 17, tzinfo=UTC),
+    )
+    march = [date(2010, 3, d) for d in (4, 5, 4, 5, 6)]  # from the day before to the day after
+    assert [day for day, _, _ in days] == march
+    assert days[2][1:] == (
+        datetime(2010, 3, 4, 15, tzinfo=UTC),
+        datetime(2010, 3, 4, 16, tzinfo=UTC),
+    )
