@@ -44,9 +44,9 @@ class Event(models.Model):
     )
     kind = models.CharField(max_length=32, choices=EventKind.choices)
     occurred_at = models.DateTimeField()
-    # The UTC day, kept by the database: the reference index's first key after the
-    # client. A column, not an index on the expression: PostgreSQL does not use an
-    # expression (timezone() is not leakproof) ahead of the portal's row security.
+    # The UTC day, kept by the database: the reference index's first key. A column, not
+    # an index on the expression: PostgreSQL does not use an expression (timezone() is
+    # not leakproof) ahead of the portal's row security.
     occurred_on = models.GeneratedField(
         expression=UTCDay("occurred_at"), output_field=models.DateField(), db_persist=True
     )
@@ -80,10 +80,13 @@ class Event(models.Model):
             # event arrives, rather than rating paying for it in the month-end run. By
             # day first: tracking numbers and addresses are random, and under (client,
             # reference) alone each new event dirtied a page of its own anywhere in the
-            # index (bench/RESULTS.md, 2026-11-30). Within a day a batch's entries share
-            # pages; a search seeks each day of the client's billed span (portal.queries).
+            # index (bench/RESULTS.md, 2026-11-30); within a day a batch's entries share
+            # pages. The client last: one seek a day finds a reference in every client's
+            # events (the console) as in one client's (the portal, the client checked in
+            # the index's entries), so one index serves both (invoicing.reference_search).
             models.Index(
-                fields=["client", "occurred_on", "reference"], name="event_day_reference_idx"
+                fields=["occurred_on", "reference", "client"],
+                name="event_day_reference_client_idx",
             ),
         ]
 

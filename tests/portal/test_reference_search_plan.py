@@ -1,12 +1,14 @@
-"""The reference search seeks the day index once per day on SQLite in every state the
-planner's statistics reach in production: never analyzed (nothing runs ANALYZE), analyzed,
-after `PRAGMA optimize`, and with the statistics of the benchmark's 2.5M-event database.
-Joined to a table of days, SQLite with statistics first built a Bloom filter over every
-event of the client (1 s at 5.8M events); with an IN list it read them all through the
-block index on this test's data (and took 10 s on the benchmark's joined the other way)."""
+"""The portal's reference search, inside the client scope, seeks the reference index
+(day, reference, client) once per day in every state of the planner's statistics
+(tests/planner.py), and so does the search for the event a hit opens at.
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+The scope puts the client beside the day and the reference (SQLite's views; PostgreSQL's
+row security, a condition on the client): the plan must still seek by day, not read the
+client's events through the block index, which leads with the client. Joined to a table
+of days, SQLite with statistics first built a Bloom filter over every event of the client
+(1 s at 5.8M events); with an IN list it read them all through the block index on this
+test's data (and took 10 s on the benchmark's joined the other way)."""
+
 from datetime import date
 
 import pytest
@@ -15,102 +17,107 @@ from django.test.utils import CaptureQueriesContext
 
 from tally.audit.actors import SystemActor
 from tally.operations.services import ingest_events
+from tally.portal.queries import reference_hit
 from tally.portal.queries.search import _invoices_billing_reference
-from tally.portal.scope import _sqlite_authorizer, client_scope
+from tally.portal.scope import client_scope
+from tests import planner
 from tests.factories import event_rows, issued_invoice, make_client
 
-pytestmark = pytest.mark.sqlite_only
 
-# sqlite_stat1 of `bench/portal_dataset.py --scale 0.2 --clients 40` after its ANALYZE.
-BENCHMARK_STATISTICS = [
-    ("invoicing_billedrange", "billed_range_client_idx", "34308 858 234 2"),
-    ("invoicing_billedrange", "invoicing_billedrange_client_id_047173f6", "34308 858"),
-    ("invoicing_billedrange", "invoicing_billedrange_invoice_id_c3dd2b33", "34308 4"),
-    ("invoicing_billedrange", "invoicing_billedrange_line_id_7986da7b", "34308 1"),
-    ("operations_event", "event_block_idx", "2481265 62032 16880 2 1 1"),
-    ("operations_event", "event_day_reference_idx", "2481265 62032 41 3"),
-    ("operations_event", "sqlite_autoindex_operations_event_1", "2481265 62032 62032 1"),
-]
-
-
-def _has_statistics() -> bool:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'")
-        if not cursor.fetchone()[0]:
-            return False
-        cursor.execute("SELECT count(*) FROM sqlite_stat1")
-        return bool(cursor.fetchone()[0])
-
-
-def _set_statistics(state: str) -> None:
-    with connection.cursor() as cursor:
-        if state == "analyzed":
-            cursor.execute("ANALYZE")
-        elif state == "optimized":
-            cursor.execute("PRAGMA analysis_limit = 400")
-            cursor.execute("PRAGMA optimize")
-        elif state == "benchmark":
-            cursor.execute("ANALYZE")
-            cursor.execute(
-                "DELETE FROM sqlite_stat1 WHERE tbl IN ('operations_event', 'invoicing_billedrange')"
+def _data():
+    """A month of the client's picks billed by one invoice, and another client's month."""
+    acme, other = make_client("planner"), make_client("other")
+    for client, per_day in ((acme, 50), (other, 10)):
+        for day in range(1, 29):
+            ingest_events(
+                actor=SystemActor.TESTS,
+                client=client,
+                rows=event_rows(
+                    "pick", per_day, day=date(2026, 3, day), prefix=f"{client.code}-{day}"
+                ),
             )
-            cursor.executemany("INSERT INTO sqlite_stat1 VALUES (%s, %s, %s)", BENCHMARK_STATISTICS)
-            cursor.execute("ANALYZE sqlite_schema")  # reload the statistics just written
+    invoices = [
+        issued_invoice(
+            client,
+            picks=0,
+            period=(date(2026, 3, 1), date(2026, 3, 31)),
+            issue_date=date(2026, 4, 1),
+        )
+        for client in (acme, other)
+    ]
+    return acme, invoices[0]
 
 
-@contextmanager
-def _unscoped() -> Iterator[None]:
-    connection.connection.set_authorizer(None)
-    try:
-        yield
-    finally:
-        connection.connection.set_authorizer(_sqlite_authorizer)
+def _plans(state: str, acme, invoice) -> tuple[list[str], list[str]]:
+    """The plans of the search's statement and of the hit's first day, in the scope."""
+    assert not planner.has_statistics()
+    with client_scope(acme.pk):
+        assert _invoices_billing_reference(acme.pk, "REF-planner") == [invoice.pk]  # optimize's cue
+        with planner.unscoped():
+            planner.set_statistics(state)
+        with CaptureQueriesContext(connection) as captured:
+            assert _invoices_billing_reference(acme.pk, "REF-") == [invoice.pk]
+        [search] = [q["sql"] for q in captured.captured_queries if "reference >=" in q["sql"]]
+        search_plan = planner.plan(search)
+    with CaptureQueriesContext(connection) as captured:
+        hit = reference_hit(acme.pk, invoice.pk, "REF-planner-3-")
+    assert hit is not None and hit.reference == "REF-planner-3-0"
+    days = [q["sql"] for q in captured.captured_queries if "occurred_on" in q["sql"]]
+    assert len(days) == 3  # March 1 and 2 have none that starts so, March 3 has
+    with client_scope(acme.pk):
+        return search_plan, planner.plan(days[0])
 
 
 @pytest.fixture
 def forget_statistics(tx_db):
-    """Statistics are written outside any test transaction: dropped at the end."""
     yield
-    with connection.cursor() as cursor:
-        for table in ("sqlite_stat1", "sqlite_stat4"):
-            cursor.execute(f"DROP TABLE IF EXISTS {table}")  # noqa: S608 (constants)
-    connection.close()  # the next connection reads a schema without them
+    planner.forget_sqlite_statistics()
 
 
-@pytest.mark.parametrize("state", ["never analyzed", "analyzed", "optimized", "benchmark"])
-def test_the_reference_search_seeks_the_day_index_whatever_the_statistics(state, forget_statistics):
-    acme = make_client("planner")
-    for day in range(1, 29):
-        ingest_events(
-            actor=SystemActor.TESTS,
-            client=acme,
-            rows=event_rows("pick", 50, day=date(2026, 3, day)),
-        )
-    invoice = issued_invoice(
-        acme, picks=0, period=(date(2026, 3, 1), date(2026, 3, 31)), issue_date=date(2026, 4, 1)
+@pytest.mark.sqlite_only
+@pytest.mark.parametrize("state", planner.SQLITE_STATES)
+def test_sqlite_seeks_the_reference_index_once_a_day_whatever_the_statistics(
+    state, forget_statistics
+):
+    acme, invoice = _data()
+    search, hit = _plans(state, acme, invoice)
+    day_seek = (
+        "USING INDEX event_day_reference_client_idx (occurred_on=? AND reference>? AND reference<?)"
     )
-    assert not _has_statistics()
-    with client_scope(acme.pk):
-        assert _invoices_billing_reference(acme.pk, "REF-pick") == [invoice.pk]  # optimize's cue
-        with _unscoped():  # ANALYZE and EXPLAIN read tables the scope refuses
-            _set_statistics(state)
-            assert _has_statistics() == (state != "never analyzed"), state
-        with CaptureQueriesContext(connection) as captured:
-            assert _invoices_billing_reference(acme.pk, "REF-pick") == [invoice.pk]
-        search = next(q["sql"] for q in captured.captured_queries if "occurred_on" in q["sql"])
-        with _unscoped(), connection.cursor() as cursor:
-            cursor.execute("EXPLAIN QUERY PLAN " + search)
-            plan = [row[3] for row in cursor.fetchall()]
-    events = [step for step in plan if "operations_event" in step]
-    ranges = [step for step in plan if "invoicing_billedrange" in step]
-    day_seek = "USING INDEX event_day_reference_idx (client_id=? AND occurred_on=? AND reference>?"
-    assert len(events) == 32 and all(day_seek in step for step in events), plan  # a month
+    events = [step for step in search if "operations_event" in step]
+    assert len(events) == 32 and all(day_seek in step for step in events), search  # a month
+    ranges = [step for step in search if "invoicing_billedrange" in step]
     by_kind_and_time = (
         "SEARCH main.invoicing_billedrange USING INDEX billed_range_client_idx "
         "(client_id=? AND kind=? AND occurred_from<?)"
     )
     if state in ("never analyzed", "benchmark"):
-        assert ranges == [by_kind_and_time], plan
+        assert ranges == [by_kind_and_time], search
     else:  # statistics of this test's two ranges: any seek by client will do
-        assert len(ranges) == 1 and ranges[0].startswith("SEARCH") and "client_id=?" in ranges[0]
-    assert not any("BLOOM" in step for step in plan), plan
+        seeks = [step for step in ranges if not step.startswith("BLOOM FILTER")]
+        assert len(seeks) == 1 and seeks[0].startswith("SEARCH") and "client_id=?" in seeks[0]
+        # SQLite filters by a Bloom filter of the client's ranges when it expects more
+        # events than there are ranges in the table (here 2): it reads the client's
+        # ranges once, which is cheap. Never one of the events.
+    assert not any("BLOOM FILTER ON main.operations_event" in step for step in search), search
+    assert not any("AUTOMATIC" in step for step in search), search
+    assert hit[0] == f"SEARCH main.operations_event {day_seek}", hit
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db
+@pytest.mark.parametrize("state", planner.POSTGRES_STATES)
+def test_postgresql_seeks_the_reference_index_once_a_day_under_row_security(state):
+    acme, invoice = _data()
+    search, hit = _plans(state, acme, invoice)
+    text = "\n".join(search)
+    assert "->  Function Scan on unnest d" in text, text
+    events = [line for line in search if "on operations_event" in line]
+    assert len(events) == 1 and "Scan using event_day_reference_client_idx" in events[0], text
+    assert "Index Cond: ((occurred_on = d.day) AND ((reference)::text >= " in text, text
+    # The row security's condition on the client, checked in the index's entries.
+    assert "(client_id = (NULLIF(current_setting('tally.client_id'" in text, text
+    assert "Hash Join" not in text and "Merge Join" not in text, text
+    text = "\n".join(hit)
+    assert "Scan using event_day_reference_client_idx on operations_event" in text, text
+    assert "event_block_idx" not in text, text

@@ -2,8 +2,8 @@
 amount, search), plus client, currency and an aging bucket, sorted and paged by keyset.
 
 Set-based: a page is one query whatever its depth, the status and client name come in
-it, and a search by event reference finds its invoices in one statement before the page
-(`_invoices_billing_reference`)."""
+it, and a search by event reference finds its invoices before the page, one seek of the
+reference index per day for every client at once (`invoicing.queries`)."""
 
 import re
 from dataclasses import dataclass
@@ -13,11 +13,11 @@ from functools import reduce
 from operator import or_
 from typing import Any
 
-from django.db import connection
 from django.db.models import Count, Q, Sum
 
 from tally.clients.models import Client
 from tally.invoicing.models import Invoice, format_invoice_number
+from tally.invoicing.queries import invoices_billing_reference
 from tally.invoicing.status import OUTSTANDING, DerivedStatus, InvoiceQuerySet
 from tally.money import exponent
 from tally.pagination import DateKey, IntKey, KeysetPaginator
@@ -195,7 +195,7 @@ def _filtered(f: InvoiceFilters, today: date) -> InvoiceQuerySet:
             # over every client's days is the costly part, bench/RESULTS.md).
             qs = qs.filter(by_number)
         else:
-            by_reference = Q(pk__in=_invoices_billing_reference(term, f.client_id))
+            by_reference = Q(pk__in=invoices_billing_reference(term, f.client_id))
             qs = qs.filter(by_number | by_reference)
     return qs.with_status(today)
 
@@ -257,54 +257,3 @@ def client_choices() -> list[tuple[int, str]]:
 
 def currency_choices() -> list[str]:
     return sorted(set(Client.objects.values_list("currency", flat=True)))
-
-
-# -- search by an event's reference -------------------------------------------------------
-# The reference index is (client, occurred_on, reference): a search seeks it once per
-# client and UTC day of that client's billed span. The (client, day) pairs are made in
-# the statement itself, from each client's billed ranges, and drive the join: SQLite
-# keeps the order of a CROSS JOIN, so it seeks the index from them rather than reading
-# a client's events through another index (it has no statistics: nothing runs ANALYZE).
-_BILLED_BY = (
-    "JOIN invoicing_billedrange r ON r.client_id = e.client_id AND r.kind = e.kind "
-    "AND r.occurred_from <= e.occurred_at AND r.occurred_to > e.occurred_at "
-    "AND r.after_id < e.id AND r.upto_id >= e.id "
-    "WHERE e.reference >= %s AND e.reference < %s"
-)
-_SQLITE_DAYS = (
-    "WITH RECURSIVE span(client_id, day, last) AS ("
-    " SELECT client_id, date(MIN(occurred_from)), date(MAX(occurred_to))"
-    " FROM invoicing_billedrange {where} GROUP BY client_id"
-    " UNION ALL SELECT client_id, date(day, '+1 day'), last FROM span WHERE day < last) "
-)
-_POSTGRES_DAYS = (
-    "WITH spans AS ("
-    " SELECT client_id, (MIN(occurred_from) AT TIME ZONE 'UTC')::date AS first,"
-    " (MAX(occurred_to) AT TIME ZONE 'UTC')::date AS last"
-    " FROM invoicing_billedrange {where} GROUP BY client_id),"
-    " span AS (SELECT client_id, generate_series(first, last, interval '1 day')::date AS day"
-    " FROM spans) "
-)
-
-
-def reference_search_sql(term: str, client_id: int | None) -> tuple[str, list[Any]]:
-    """The statement that finds the invoices billing an event whose reference starts
-    with `term` (in one client's events, or every client's), and its parameters."""
-    where = "WHERE client_id = %s" if client_id is not None else ""
-    days = _SQLITE_DAYS if connection.vendor == "sqlite" else _POSTGRES_DAYS
-    sql = (
-        days.format(where=where)  # noqa: S608 (constants and placeholders only)
-        + "SELECT DISTINCT r.invoice_id FROM span CROSS JOIN operations_event e "
-        + _BILLED_BY
-        + " AND e.client_id = span.client_id AND e.occurred_on = span.day"
-    )
-    # Up to the term followed by the last code point (U+FFFF would miss an emoji after it).
-    params: list[Any] = [client_id] if client_id is not None else []
-    return sql, [*params, term, term + "\U0010ffff"]
-
-
-def _invoices_billing_reference(term: str, client_id: int | None) -> list[int]:
-    sql, params = reference_search_sql(term, client_id)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return sorted(invoice_id for (invoice_id,) in cursor.fetchall())

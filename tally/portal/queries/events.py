@@ -130,12 +130,11 @@ def line_events(
     )
 
 
-# The candidates come from the reference index alone, by (client, UTC day, reference)
-# — or by (day, reference, client): the same conditions seek either — and are
-# materialized before the line's kind and ranges filter them, so that no planner, with
-# or without statistics, walks the line's events through the block index (which leads
-# with (client, kind, occurred_at) and would give the order for free) testing each
-# reference.
+# The candidates come from the reference index alone, by (UTC day, reference, client),
+# and are materialized before the line's kind and ranges filter them, so that no
+# planner, with or without statistics, walks the line's events through the block index
+# (which leads with (client, kind, occurred_at) and would give the order for free)
+# testing each reference.
 _FIRST_WITH_REFERENCE = (
     "WITH found AS MATERIALIZED (SELECT id, kind, occurred_at FROM operations_event "
     "WHERE client_id = %s AND occurred_on = %s AND reference >= %s AND reference < %s) "
