@@ -4,7 +4,8 @@ Northwind Logistics bills seven clients for six months of picks, labels, deliver
 and pallet storage. The story is replayed day by day up to today, so reminders go out
 when they were due, payments arrive by several methods, one invoice is disputed and
 still open, another dispute ended in a credit note, and one invoice was voided and
-re-billed. Dates are relative to today, so the demo is current whenever it is built.
+re-billed. Two clients have told the 3PL about money in the portal: one asks that its
+unapplied credit pay two invoices, another reports a payment not yet at the bank. Dates are relative to today, so the demo is current whenever it is built.
 """
 
 import calendar
@@ -12,6 +13,7 @@ import itertools
 import logging
 import random
 import smtplib
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -35,6 +37,7 @@ from tally.invoicing.models import Invoice
 from tally.invoicing.services import add_adjustment, generate_draft_invoice
 from tally.operations.services import ingest_events
 from tally.payments.models import Payment
+from tally.payments.services import ask_to_apply_credit, available_credit, report_payment
 from tally.rating.services import create_rate_card
 from tally.reminders.services import send_due_reminders
 
@@ -380,8 +383,17 @@ def build(today: date | None = None, months: int = 6, seed: int = 7) -> list[tup
     _story_disputes(operator, clients, today, rng)
     _story_draft_with_adjustment(operator, clients["harbor-pet"])
     _story_paid_twice(operator, clients["maple-finch"], today)
-    _story_misapplied_payment(
+    misapplied = _story_misapplied_payment(
         operator, [clients[code] for code in ("harbor-pet", "brightleaf", "maple-finch")], today
+    )
+    _story_credit_request(clients["maple-finch"], today)
+    _story_remittance_advice(
+        [
+            c
+            for code in ("brightleaf", "acme-outdoor", "nordkap")
+            if (c := clients[code]) != misapplied
+        ],
+        today,
     )
     return logins
 
@@ -503,20 +515,16 @@ class _Bouncing(BaseEmailBackend):
         return self.real.send_messages(email_messages)
 
 
-def _story_misapplied_payment(operator, candidates, today):
+def _story_misapplied_payment(operator, candidates, today) -> Client | None:
     """A client's AP paid its oldest open invoice, naming it in the reference, and the
     bank import put the money on its newest: a misapplied payment for the operator to move.
-    The first of `candidates` that owes on two invoices."""
+    The first of `candidates` that owes on two invoices; returns that client."""
     for client in candidates:
-        owed = list(
-            Invoice.objects.filter(
-                client=client, status="open", balance_minor__gt=0, disputes__isnull=True
-            ).order_by("number")
-        )
+        owed = _open_undisputed(client)
         if len(owed) >= 2:
             break
     else:
-        return
+        return None
     meant, wrong = owed[0], owed[-1]
     amount = min(meant.balance_minor, wrong.balance_minor)
     record_payment(
@@ -531,6 +539,7 @@ def _story_misapplied_payment(operator, candidates, today):
         payer=f"{client.name} AP",
         allocations=[(wrong.pk, amount)],
     )
+    return client
 
 
 def _plan_payment(plan, rng, spec, client, invoice, today):
@@ -767,3 +776,76 @@ def _story_paid_twice(operator, client, today):
         payer=last.payer,
         auto_allocate=False,
     )
+
+
+def _open_undisputed(client: Client) -> list[Invoice]:
+    return list(
+        Invoice.objects.filter(
+            client=client, status="open", balance_minor__gt=0, disputes__isnull=True
+        ).order_by("number")
+    )
+
+
+def _demo_key(story: str, client: Client) -> uuid.UUID:
+    """The one-time key of a form the demo's client sends: the same on every build."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"tally-demo/{story}/{client.code}")
+
+
+def _story_credit_request(client: Client, today: date) -> None:
+    """The client's AP asks, from the portal, that its unapplied credit (the payment it
+    sent twice) pay its two oldest open invoices, split between them: a request waiting
+    in the console, holding that credit meanwhile."""
+    credit = available_credit(client)
+    owed = _open_undisputed(client)[:2]
+    if credit <= 0 or len(owed) < 2:
+        return
+    first = min(owed[0].balance_minor, credit // 2 // 100 * 100 or credit)
+    lines = [(owed[0].pk, first), (owed[1].pk, min(owed[1].balance_minor, credit - first))]
+    with clock_at(datetime.combine(today - timedelta(days=1), time(15, 40), UTC)):
+        ask_to_apply_credit(
+            actor=User.objects.get(email=f"ap@{client.code}.example"),
+            client=client,
+            lines=[line for line in lines if line[1] > 0],
+            key=_demo_key("credit-request", client),
+        )
+
+
+def _uncontested(client: Client) -> tuple[Invoice, int] | None:
+    """The client's oldest open invoice on which it owes more than an open dispute
+    contests, and that much."""
+    for invoice in Invoice.objects.filter(
+        client=client, status="open", balance_minor__gt=0
+    ).order_by("number"):
+        contested = [d.amount_minor for d in invoice.disputes.filter(status="open")]
+        if None in contested:
+            continue  # the whole invoice is contested
+        amount = invoice.balance_minor - sum(a for a in contested if a is not None)
+        if amount > 0:
+            return invoice, amount
+    return None
+
+
+def _story_remittance_advice(candidates: list[Client], today: date) -> None:
+    """The first of `candidates` that owes more than it disputes on an open invoice pays
+    that much and says so in the portal ("I've paid"): the money is not at the bank yet,
+    the invoice says "payment reported", and the advice waits in the console to be
+    matched. A client with a dispute open pays the part it does not contest."""
+    found = next((f for c in candidates if (f := _uncontested(c)) is not None), None)
+    if found is None:
+        return
+    invoice, amount = found
+    client = invoice.client
+    method = next(spec for spec in CLIENTS if spec.code == client.code).methods[-1]
+    with clock_at(datetime.combine(today, time(9, 15), UTC)):
+        report_payment(
+            actor=User.objects.get(email=f"ap@{client.code}.example"),
+            client=client,
+            amount_minor=amount,
+            currency=invoice.currency,
+            paid_on=today - timedelta(days=1),
+            method=method,
+            reference=f"{method.upper()} {invoice.display_number}",
+            invoice_ids=[invoice.pk],
+            key=_demo_key("remittance", client),
+            today=today,
+        )

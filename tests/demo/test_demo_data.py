@@ -215,3 +215,44 @@ def test_the_demos_dispute_conversations_take_their_time_and_attach_nothing(demo
         *InternalNote.objects.values_list("body", flat=True),
     ]
     assert texts and not [t for t in texts if "attach" in t.lower()]
+
+
+def test_clients_have_told_the_3pl_about_money_and_the_console_counts_it(demo):
+    """The notice queues were empty in the demo: an operator saw no credit request and no
+    remittance advice, and no client saw "payment reported"."""
+    from tally.console.queries.overview import work_queues
+    from tally.payments.models import ClientNotice, NoticeKind, NoticeStatus
+
+    waiting = ClientNotice.objects.filter(status=NoticeStatus.WAITING).select_related("client")
+    [request] = waiting.filter(kind=NoticeKind.CREDIT_REQUEST)
+    [advice] = waiting.filter(kind=NoticeKind.REMITTANCE)
+    assert request.client.code == "maple-finch" and request.amount_minor > 0
+    asked = list(request.invoices.order_by("invoice__number"))
+    assert len(asked) == 2, "apply my credit to these two invoices"
+    assert sum(a.amount_minor for a in asked) == request.amount_minor
+    for a in asked:
+        assert a.invoice.status == "open" and 0 < a.amount_minor <= a.invoice.balance_minor
+    [named] = advice.invoices.all()
+    contested = sum(d.amount_minor for d in named.invoice.disputes.filter(status="open"))
+    assert advice.client != request.client
+    assert advice.amount_minor == named.invoice.balance_minor - contested > 0
+    assert advice.paid_on < TODAY and advice.reference and advice.method
+    # Written as the clients' own users, on the days they would have sent them.
+    assert request.created_by.client == request.client
+    assert advice.created_by.client == advice.client
+    assert request.created_at.date() == date(2026, 11, 24)
+    assert advice.created_at.date() == TODAY
+
+    queues = work_queues()
+    assert (queues.credit_requests, queues.remittances) == (1, 1)
+    ops = HttpClient()
+    ops.force_login(User.objects.get(email="ops@northwind.example"))
+    overview = ops.get("/console/").content.decode()
+    for figure in ("credit_requests", "remittances"):
+        card = overview[overview.index(f'data-figure="{figure}"') :]
+        assert '<span class="card-value">1</span>' in card[: card.index("</a>")], figure
+    client = HttpClient()
+    client.force_login(User.objects.get(role=Role.CLIENT_USER, client=advice.client))
+    invoice = client.get(f"/invoices/{named.invoice.display_number}/").content.decode()
+    assert f'id="reported-{named.invoice.display_number}"' in invoice
+    assert "Payment reported on" in invoice
