@@ -1,10 +1,14 @@
-"""What every page shares: security headers and the page context (`operator_name`)."""
+"""What every page shares: security headers, the page context (`operator_name`), the
+viewer's locale and files to download."""
 
 from collections.abc import Callable
+from typing import TypeVar
 
 from babel import Locale, UnknownLocaleError
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
+from django.utils.http import content_disposition_header
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -50,3 +54,18 @@ def viewer_locale(request: HttpRequest) -> str:
     except (UnknownLocaleError, ValueError):
         found = None
     return str(found) if found else "en_US"
+
+
+R = TypeVar("R", bound=HttpResponseBase)
+
+
+def save_as(response: R, filename: str) -> R:
+    """`response` as a file to save, never shown inline, under `filename` (from stored
+    data, never the URL; quoted by Django, so no name can break the header)."""
+    response["Content-Disposition"] = content_disposition_header(True, filename)
+    return response
+
+
+def download(content: bytes, content_type: str, filename: str) -> HttpResponse:
+    """`content` as a file to save under `filename` (`save_as`)."""
+    return save_as(HttpResponse(content, content_type=content_type), filename)

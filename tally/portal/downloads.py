@@ -13,11 +13,11 @@ from datetime import datetime, tzinfo
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
-from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET
 
 from tally.money import to_decimal
 from tally.payments.forms import AgingDayForm
+from tally.web import download, save_as
 
 from . import queries
 from .access import Portal, client_portal
@@ -51,9 +51,7 @@ def _stream_csv(
         for row in rows:
             yield writer.writerow([_cell(value) for value in row])
 
-    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+    return save_as(StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8"), filename)
 
 
 @require_GET
@@ -133,9 +131,9 @@ def detail_cell(value: object) -> object:
 def aging_csv(request: HtmxHttpRequest, portal: Portal) -> HttpResponse:
     as_of = AgingDayForm(request.GET if "as_of" in request.GET else None, today=portal.today).day
     report = queries.aging(portal.client_id, as_of)
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = (
-        f'attachment; filename="aging-{portal.client.code}-{as_of}.csv"'
+    response = save_as(
+        HttpResponse(content_type="text/csv; charset=utf-8"),
+        f"aging-{portal.client.code}-{as_of}.csv",
     )
     writer = csv.writer(response)
     writer.writerow(["As of", "Days past due", "Invoices", "Balance", "Currency"])
@@ -169,7 +167,7 @@ def invoice_pdf(request: HtmxHttpRequest, portal: Portal, number: str) -> HttpRe
 
     detail = queries.invoice_detail(portal.client_id, invoice_id, portal.today)
     pdf = render_invoice_pdf(portal.client, detail, locale=portal.locale)
-    return _download(pdf, "application/pdf", f"{detail.row.number}.pdf")
+    return download(pdf, "application/pdf", f"{detail.row.number}.pdf")
 
 
 @require_GET
@@ -181,7 +179,7 @@ def dispute_attachment(
     shown inline, under the name it was stored with (never the URL's)."""
     invoice_id = invoice_id_from_number(portal, number)
     file = queries.attachment_file(portal.client_id, invoice_id, attachment_id)
-    return _download(file.data, file.content_type, file.filename)
+    return download(file.data, file.content_type, file.filename)
 
 
 @require_GET
@@ -199,7 +197,7 @@ def statement_pdf(request: HtmxHttpRequest, portal: Portal) -> HttpResponse:
 
     pdf = render_statement_pdf(portal.client, result, locale=portal.locale)
     name = f"statement-{portal.client.code}-{result.start}-{result.end}.pdf"
-    return _download(pdf, "application/pdf", name)
+    return download(pdf, "application/pdf", name)
 
 
 @require_GET
@@ -210,7 +208,7 @@ def credit_note_pdf(request: HttpRequest, portal: Portal, number: int) -> HttpRe
 
     note = queries.credit_note_document(portal.client_id, number)
     pdf = render_credit_note_pdf(portal.client, note, locale=portal.locale)
-    return _download(pdf, "application/pdf", f"{note.number}.pdf")
+    return download(pdf, "application/pdf", f"{note.number}.pdf")
 
 
 @require_GET
@@ -221,12 +219,4 @@ def receipt_pdf(request: HttpRequest, portal: Portal, payment_id: int) -> HttpRe
 
     receipt = queries.payment_receipt(portal.client_id, payment_id)
     pdf = render_receipt_pdf(portal.client, receipt, locale=portal.locale)
-    return _download(pdf, "application/pdf", f"receipt-{receipt.received_on}-{receipt.id}.pdf")
-
-
-def _download(content: bytes, content_type: str, filename: str) -> HttpResponse:
-    """A file to save, never shown inline, under `filename` (from stored data, never the
-    URL; quoted by Django, so no name can break the header)."""
-    response = HttpResponse(content, content_type=content_type)
-    response["Content-Disposition"] = content_disposition_header(True, filename)
-    return response
+    return download(pdf, "application/pdf", f"receipt-{receipt.received_on}-{receipt.id}.pdf")

@@ -129,3 +129,14 @@ def event_pages(queries: CaptureQueriesContext) -> list[str]:
         and '"operations_event"' in q["sql"]
         and "LIMIT" in q["sql"]
     ]
+
+
+def test_each_csv_is_a_file_to_save_under_its_own_name(acme):
+    browser = signed_in(acme)
+    for url, stem in (
+        (reverse("portal:invoices_csv"), "invoices"),
+        (reverse("portal:aging_csv"), "aging"),
+    ):
+        disposition = browser.get(url)["Content-Disposition"]
+        assert disposition.startswith(f'attachment; filename="{stem}-acme-'), disposition
+        assert disposition.endswith('.csv"'), disposition

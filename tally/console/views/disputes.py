@@ -8,11 +8,11 @@ from typing import Any
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_POST
 
 from tally.errors import DomainError
 from tally.money import format_money, to_decimal
+from tally.web import download
 
 from ..access import Console, operator_console
 from ..forms.common import KeyedForm
@@ -264,6 +264,4 @@ def attachment(
 ) -> HttpResponse:
     """A file sent in the dispute's conversation: a download under its stored name."""
     file = queries.attachment_file(dispute_id, attachment_id)
-    response = HttpResponse(file.data, content_type=file.content_type)
-    response["Content-Disposition"] = content_disposition_header(True, file.filename)
-    return response
+    return download(file.data, file.content_type, file.filename)
