@@ -47,7 +47,8 @@ def build_scenarios(manifest: dict[str, Any]) -> list[Scenario]:
     """The URLs of each scenario, found in the data set (as the database owner)."""
     from django.db.models import Max, Min
 
-    from tally.invoicing.models import Invoice, InvoiceLine, format_invoice_number
+    from tally.invoicing.models import Invoice, InvoiceLine
+    from tally.invoicing.naming import format_invoice_number
     from tally.invoicing.queries import billed_events
     from tally.portal import queries
     from tally.portal.queries.events import EVENT_PAGES

@@ -25,6 +25,7 @@ from jinja2 import Environment, StrictUndefined, pass_context
 from jinja2.runtime import Context
 
 from tally.invoicing.instructions import payment_instructions
+from tally.invoicing.naming import draft_name
 from tally.portal import formatting
 
 
@@ -71,6 +72,7 @@ def environment(**options: Any) -> Environment:
         method_label=formatting.method_label,
         kind_label=formatting.kind_label,
         invoice_url=formatting.invoice_url,
+        draft_name=draft_name,
         capfirst=capfirst,
         filesize=filesizeformat,
         linebreaksbr=linebreaksbr,

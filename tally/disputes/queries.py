@@ -13,7 +13,7 @@ from datetime import datetime
 
 from django.db.models import Count, Max, OuterRef, QuerySet, Subquery
 
-from tally.invoicing.models import format_invoice_number
+from tally.invoicing.naming import format_invoice_number
 
 from .attachments import AttachmentFile, AttachmentRow, attachments_by_message, read_attachment
 from .models import Dispute, DisputeAttachment, DisputeLine, DisputeMessage, DisputeStatus

@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models import Case, F, Q, Value, When
 
 # InvoiceStatus is defined beside the client-visible status and imported from here too.
+from .naming import format_credit_note_number, invoice_name
 from .status import InvoiceQuerySet, InvoiceStatus
 
 
@@ -101,15 +102,7 @@ class Invoice(models.Model):
 
     @property
     def display_number(self) -> str:
-        return format_invoice_number(self.number) if self.number else f"draft #{self.pk}"
-
-
-def format_invoice_number(number: int) -> str:
-    return f"INV-{number:06d}"
-
-
-def format_credit_note_number(number: int) -> str:
-    return f"CN-{number:06d}"
+        return invoice_name(self.number, self.pk)
 
 
 class LineKind(models.TextChoices):

@@ -14,7 +14,7 @@ from django.utils import timezone
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tally.invoicing.models import format_invoice_number
+from tally.invoicing.naming import format_invoice_number
 from tally.portal.formatting import day, invoice_url, iso_moment, long_day, moment, month_day
 
 ZONES = ["America/Chicago", "Europe/Berlin", "Asia/Tokyo", "Australia/Adelaide", "UTC"]

@@ -5,8 +5,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from django.utils.text import capfirst
+
 from tally.clients.models import Client
-from tally.invoicing.models import BillingRun, BillingRunClient, format_invoice_number
+from tally.invoicing.models import BillingRun, BillingRunClient
+from tally.invoicing.naming import draft_name, format_invoice_number
 from tally.pagination import DateTimeKey, IntKey, KeysetPaginator
 
 RUNS_LIMIT = 20
@@ -71,8 +74,11 @@ class RunResult:
 
     @property
     def label(self) -> str:
-        """The draft as the console names it: its number once issued, else its id."""
-        return self.invoice_number or f"Draft #{self.draft_ref}"
+        """The draft as the console names it: its number once issued, else its id (none
+        when the client had nothing to bill)."""
+        if self.invoice_number or self.draft_ref is None:
+            return self.invoice_number or ""
+        return capfirst(draft_name(self.draft_ref))
 
 
 @dataclass(frozen=True)

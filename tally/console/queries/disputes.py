@@ -43,7 +43,7 @@ from tally.disputes.queries import (
 )
 from tally.disputes.queries import attachment_file as attachment_file  # the download's read
 from tally.internal_notes.queries import NoteRow, notes_for_dispute
-from tally.invoicing.models import format_credit_note_number, format_invoice_number
+from tally.invoicing.naming import format_credit_note_number, invoice_name
 from tally.pagination import DateTimeKey, IntKey, KeysetPaginator
 
 # How many open disputes a page of the desk lists, oldest first.
@@ -205,10 +205,6 @@ def _turn(last_side: str | None) -> str:
     return Turn.CLIENT if last_side == AuthorSide.OPERATOR else Turn.OPERATOR
 
 
-def _number(number: int | None, invoice_id: int) -> str:
-    return format_invoice_number(number) if number else f"draft #{invoice_id}"
-
-
 DESK_PAGES = KeysetPaginator("console.disputes", [DateTimeKey("opened_at"), IntKey("id")])
 _DESK_COLUMNS = (
     "id",
@@ -256,7 +252,7 @@ def dispute_desk(
             id=row["id"],
             client_name=row["client__name"],
             client_code=row["client__code"],
-            invoice_number=_number(row["invoice__number"], row["invoice_id"]),
+            invoice_number=invoice_name(row["invoice__number"], row["invoice_id"]),
             currency=row["invoice__currency"],
             at_stake_minor=row["at_stake"],
             opened_at=row["opened_at"],
@@ -344,7 +340,7 @@ def dispute_page(dispute_id: int) -> DisputePage | None:
         return None
     invoice = InvoiceSummary(
         id=found["invoice_id"],
-        number=_number(found["invoice__number"], found["invoice_id"]),
+        number=invoice_name(found["invoice__number"], found["invoice_id"]),
         status=found["invoice__status"],
         currency=found["invoice__currency"],
         period_start=found["invoice__period_start"],

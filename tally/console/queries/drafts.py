@@ -19,8 +19,8 @@ from tally.invoicing.models import (
     InvoiceLine,
     InvoiceStatus,
     LineKind,
-    format_invoice_number,
 )
+from tally.invoicing.naming import format_invoice_number
 from tally.operations.models import EventKind
 from tally.pagination import DateTimeKey, IntKey, KeysetPaginator
 from tally.rating.models import RatePrice

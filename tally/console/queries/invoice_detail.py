@@ -20,9 +20,8 @@ from tally.invoicing.models import (
     Invoice,
     InvoiceLine,
     InvoiceStatus,
-    format_credit_note_number,
-    format_invoice_number,
 )
+from tally.invoicing.naming import format_credit_note_number, invoice_name
 from tally.invoicing.queries import CreditedLine, credited_lines
 from tally.invoicing.status import STATUS_COLUMNS, DerivedStatus, derived_status
 from tally.payments.models import Allocation
@@ -164,15 +163,11 @@ class InvoiceView:
         return self.stored_status == InvoiceStatus.OPEN and self.balance_minor > 0
 
 
-def _number(number: int | None, invoice_id: int) -> str:
-    return format_invoice_number(number) if number else f"draft #{invoice_id}"
-
-
 def _related(invoice_id: int | None) -> Related | None:
     if invoice_id is None:
         return None
     number, status = Invoice.objects.filter(pk=invoice_id).values_list("number", "status").get()
-    return Related(invoice_id, _number(number, invoice_id), status)
+    return Related(invoice_id, invoice_name(number, invoice_id), status)
 
 
 _HEADER = (
@@ -311,7 +306,7 @@ def invoice_view(invoice_id: int, today: date) -> InvoiceView:
     )
     return InvoiceView(
         id=v["id"],
-        number=_number(v["number"], v["id"]),
+        number=invoice_name(v["number"], v["id"]),
         issued=issued,
         client_id=v["client_id"],
         client_name=v["client__name"],

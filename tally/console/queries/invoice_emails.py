@@ -11,8 +11,8 @@ from tally.invoicing.models import (
     InvoiceEmailReason,
     InvoiceEmailStatus,
     InvoiceStatus,
-    format_invoice_number,
 )
+from tally.invoicing.naming import format_invoice_number
 
 
 @dataclass(frozen=True)

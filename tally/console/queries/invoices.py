@@ -16,7 +16,8 @@ from typing import Any
 from django.db.models import Count, Q, Sum
 
 from tally.clients.models import Client
-from tally.invoicing.models import Invoice, format_invoice_number
+from tally.invoicing.models import Invoice
+from tally.invoicing.naming import format_invoice_number
 from tally.invoicing.queries import invoices_billing_reference
 from tally.invoicing.status import OUTSTANDING, DerivedStatus, InvoiceQuerySet
 from tally.money import exponent

@@ -11,7 +11,8 @@ from datetime import datetime
 from typing import Any
 
 from tally.errors import NotFound
-from tally.invoicing.models import InvoiceLine, format_invoice_number
+from tally.invoicing.models import InvoiceLine
+from tally.invoicing.naming import invoice_name
 from tally.invoicing.queries import events_billed_by
 from tally.pagination import DateTimeKey, IntKey, KeysetPaginator
 
@@ -82,11 +83,7 @@ def line_events(
     page = EVENT_PAGES.paginate(qs, position, limit, _EVENT)
     return LineEvents(
         invoice_id=invoice_id,
-        invoice_number=(
-            format_invoice_number(first["invoice__number"])
-            if first["invoice__number"]
-            else f"draft #{invoice_id}"
-        ),
+        invoice_number=invoice_name(first["invoice__number"], invoice_id),
         client_name=first["invoice__client__name"],
         line=EventLine(**{k: first[k] for k in _LINE}),
         rows=[EventRow(**e) for e in page.results],

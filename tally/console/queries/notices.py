@@ -8,7 +8,7 @@ from datetime import date, datetime
 from django.db.models import Count, Sum
 
 from tally.audit.models import AuditEvent
-from tally.invoicing.models import format_invoice_number
+from tally.invoicing.naming import format_invoice_number
 from tally.pagination import DateTimeKey, IntKey, KeysetPaginator
 from tally.payments.models import (
     ClientNotice,

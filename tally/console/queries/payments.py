@@ -12,7 +12,8 @@ from django.db.models.functions import Coalesce
 
 from tally.audit.models import AuditAction, AuditEvent
 from tally.clients.models import Client
-from tally.invoicing.models import Invoice, InvoiceStatus, format_invoice_number
+from tally.invoicing.models import Invoice, InvoiceStatus
+from tally.invoicing.naming import format_invoice_number
 from tally.pagination import DateKey, IntKey, KeysetPaginator
 from tally.payments.models import Allocation, ClientNotice, Payment, PaymentMethod, Refund
 

@@ -4,7 +4,7 @@ and were set aside rather than sent twice (tally.reminders.services)."""
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from tally.invoicing.models import format_invoice_number
+from tally.invoicing.naming import format_invoice_number
 from tally.pagination import DateKey, IntKey, KeysetPaginator
 from tally.reminders.models import Reminder, ReminderAttempt, ReminderStatus
 

@@ -9,11 +9,13 @@ from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.text import capfirst
 from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.middleware import HtmxDetails
 
 from tally.errors import DomainError
+from tally.invoicing.naming import draft_name
 from tally.money import format_money
 
 from ..access import Console, operator_console
@@ -235,8 +237,8 @@ def _refusal_of(invoice_id: int, error: DomainError) -> str:
     """Why one draft of several was not issued, naming it."""
     page = queries.draft_page(invoice_id)
     if page is None:
-        return f"Draft #{invoice_id} no longer exists."
-    name = f"Draft #{page.id} of {page.client_name}"
+        return f"{capfirst(draft_name(invoice_id))} no longer exists."
+    name = f"{capfirst(draft_name(page.id))} of {page.client_name}"
     return f"{name} was not issued: {_why(error, page)}"
 
 

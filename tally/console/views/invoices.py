@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.decorators.vary import vary_on_headers
 
 from tally.errors import DomainError
+from tally.invoicing.naming import draft_name
 from tally.money import format_money
 
 from ..access import Console, operator_console
@@ -186,9 +187,9 @@ def _rebilled(draft_id: int, view: detail.InvoiceView) -> str:
     again = detail.events_billed(draft_id)
     events = f"{again:,} event{'' if again == 1 else 's'}"
     if again == billed:
-        return f"Replacement draft #{draft_id} bills the same {events}, at today’s rates."
+        return f"Replacement {draft_name(draft_id)} bills the same {events}, at today’s rates."
     return (
-        f"Replacement draft #{draft_id} bills {events} of the {billed:,} {view.number} billed, "
+        f"Replacement {draft_name(draft_id)} bills {events} of the {billed:,} {view.number} billed, "
         f"at today’s rates; the other {billed - again:,} have no price today and stay unbilled."
     )
 

@@ -7,7 +7,8 @@ from typing import Any
 
 from tally.clients.models import Client
 from tally.disputes.models import Dispute
-from tally.invoicing.models import Invoice, format_invoice_number
+from tally.invoicing.models import Invoice
+from tally.invoicing.naming import format_invoice_number
 from tally.invoicing.status import DerivedStatus, InvoiceQuerySet
 from tally.operations.models import EventKind
 from tally.payments.models import PaymentMethod

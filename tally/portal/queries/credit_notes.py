@@ -10,9 +10,8 @@ from tally.invoicing.models import (
     CreditNoteLine,
     Invoice,
     InvoiceLine,
-    format_credit_note_number,
-    format_invoice_number,
 )
+from tally.invoicing.naming import format_credit_note_number, format_invoice_number
 from tally.invoicing.queries import CreditedLine, credited_lines
 
 from ..scope import client_scope

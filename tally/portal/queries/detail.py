@@ -19,9 +19,8 @@ from tally.invoicing.models import (
     Invoice,
     InvoiceLine,
     InvoiceStatus,
-    format_credit_note_number,
-    format_invoice_number,
 )
+from tally.invoicing.naming import format_credit_note_number, format_invoice_number
 from tally.invoicing.queries import CreditedLine, credited_lines
 from tally.invoicing.status import derived_status
 from tally.payments.models import Allocation, Payment

@@ -16,8 +16,8 @@ from tally.invoicing.models import (
     BilledRange,
     Invoice,
     InvoiceLine,
-    format_invoice_number,
 )
+from tally.invoicing.naming import format_invoice_number
 from tally.invoicing.queries import events_billed_by
 from tally.operations.models import Event
 from tally.pagination import Cursor, DateTimeKey, IntKey, KeysetPaginator

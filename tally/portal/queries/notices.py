@@ -7,7 +7,8 @@ from datetime import date, datetime
 from django.db.models import Exists, OuterRef, Sum
 
 from tally.clients.models import Client
-from tally.invoicing.models import Invoice, InvoiceStatus, format_invoice_number
+from tally.invoicing.models import Invoice, InvoiceStatus
+from tally.invoicing.naming import format_invoice_number
 from tally.pagination import DateTimeKey, IntKey, KeysetPaginator
 from tally.payments.models import (
     Allocation,

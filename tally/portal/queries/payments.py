@@ -13,8 +13,8 @@ from tally.clients.models import Client
 from tally.errors import NotFound
 from tally.invoicing.models import (
     Invoice,
-    format_invoice_number,
 )
+from tally.invoicing.naming import format_invoice_number
 from tally.pagination import DateKey, IntKey, KeysetPaginator
 from tally.payments.models import Allocation, Payment, Refund
 

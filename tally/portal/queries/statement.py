@@ -34,9 +34,8 @@ from tally.invoicing.models import (
     CreditNote,
     Invoice,
     InvoiceStatus,
-    format_credit_note_number,
-    format_invoice_number,
 )
+from tally.invoicing.naming import format_credit_note_number, format_invoice_number
 from tally.payments.models import Payment, Refund
 
 from ..scope import client_scope
