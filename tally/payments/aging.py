@@ -6,7 +6,18 @@ payments received by then.
 
 from datetime import date, timedelta
 
-from django.db.models import Case, CharField, F, OuterRef, Q, Subquery, Sum, Value, When
+from django.db.models import (
+    BigIntegerField,
+    Case,
+    CharField,
+    F,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce
 
 from tally.invoicing.models import CreditNote, Invoice, InvoiceStatus
@@ -98,12 +109,12 @@ def owed_at_end_of(as_of: date, client_id: int | None = None) -> InvoiceQuerySet
         .values("s")
     )
     per_client = {"client_id": client_id} if client_id is not None else {}
-    # Only an invoice with a balance today, or voided, paid or credited after `as_of`,
-    # can have had a balance at the end of `as_of`: the others need no sums.
-    candidates = (
-        # A balance is owed on an open invoice only (stated so that the status index serves).
-        Q(status=InvoiceStatus.OPEN, balance_minor__gt=0)
-        | Q(status=InvoiceStatus.VOID, voided_at__date__gt=as_of)  # owed nothing now
+    # What happened to an invoice after `as_of`: voided, paid or credited since. Without
+    # any of it, what it owed then is what it owes now (its stored balance), so only
+    # these invoices need their sums worked out: none for today's aging, the invoices
+    # settled since for a past day's.
+    changed_since = (
+        Q(status=InvoiceStatus.VOID, voided_at__date__gt=as_of)  # owed nothing now
         | Q(
             pk__in=Allocation.objects.filter(**per_client, payment__received_on__gt=as_of).values(
                 "invoice_id"
@@ -115,16 +126,24 @@ def owed_at_end_of(as_of: date, client_id: int | None = None) -> InvoiceQuerySet
             )
         )
     )
+    # Only an invoice with a balance today, or changed since, can have had a balance at
+    # the end of `as_of`. A balance is owed on an open invoice only (stated so that the
+    # status index serves).
+    candidates = Q(status=InvoiceStatus.OPEN, balance_minor__gt=0) | changed_since
+    owed_then = Case(
+        When(
+            changed_since,
+            then=F("total_minor") - Coalesce(Subquery(paid), 0) - Coalesce(Subquery(credited), 0),
+        ),
+        default=F("balance_minor"),
+        output_field=BigIntegerField(),
+    )
     invoices: InvoiceQuerySet = Invoice.objects.filter(**per_client)
     return (
         invoices.filter(issue_date__lte=as_of)
         .filter(candidates)
         .issued()
         .exclude(status=InvoiceStatus.VOID, voided_at__date__lte=as_of)
-        .annotate(
-            owed_minor=F("total_minor")
-            - Coalesce(Subquery(paid), 0)
-            - Coalesce(Subquery(credited), 0)
-        )
+        .annotate(owed_minor=owed_then)
         .filter(owed_minor__gt=0)
     )
