@@ -211,6 +211,9 @@ class CreditNote(models.Model):
             models.CheckConstraint(name="credit_note_positive", condition=Q(amount_minor__gt=0)),
             models.CheckConstraint(name="credit_note_has_reason", condition=~Q(reason="")),
         ]
+        # A client's scope says the client with every read (as for allocations, see
+        # payments.Allocation): the invoice's credit notes by both at once.
+        indexes = [models.Index(fields=["client", "invoice"], name="credit_note_client_inv_idx")]
 
     @property
     def display_number(self) -> str:
