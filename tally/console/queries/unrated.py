@@ -8,7 +8,6 @@ statement counts the events in all those spans, each an index range read
 (`event_block_idx`: client, kind, occurred_at)."""
 
 from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import cache
@@ -88,12 +87,26 @@ def _joined(spans: list[Span]) -> list[Span]:
     return out
 
 
-def _instant_adapter() -> Callable[[datetime], Any]:
-    """How an instant is passed to this database: as it is to PostgreSQL, as SQLite's text
-    (Django's adaptation, once per distinct instant: the ends of time recur in every span)."""
+def _spans_source(spans: list[Span]) -> tuple[str, list[Any]]:
+    """The spans as a table the statement reads: four arrays on PostgreSQL (800 spans as
+    3,200 parameters: 40 ms for the count, 5 of them running it; now 24), rows of values on SQLite,
+    each instant adapted once (the ends of time recur in every span)."""
     if connection.vendor == "postgresql":
-        return lambda value: value
-    return cache(connection.ops.adapt_datetimefield_value)
+        # Instants as ISO text, each formatted once, cast by the server: psycopg's own
+        # adaptation of 1,600 datetimes cost more than the statement.
+        iso = cache(datetime.isoformat)
+        client_ids, kinds, starts, ends = (list(column) for column in zip(*spans, strict=True))
+        return (
+            "SELECT * FROM unnest(%s::bigint[], %s::text[], "
+            "%s::text[]::timestamptz[], %s::text[]::timestamptz[])",
+            [client_ids, kinds, [iso(t) for t in starts], [iso(t) for t in ends]],
+        )
+    instant_of = cache(connection.ops.adapt_datetimefield_value)
+    params: list[Any] = []
+    for client_id, kind, start, end in spans:
+        params += [client_id, kind, instant_of(start), instant_of(end)]
+    values = ", ".join(["(%s, %s, %s, %s)"] * len(spans))
+    return f"VALUES {values}", params  # noqa: S608 (placeholders only)
 
 
 def unrated_events() -> list[UnratedRow]:
@@ -101,14 +114,9 @@ def unrated_events() -> list[UnratedRow]:
     spans = unpriced_spans()
     if not spans:
         return []
-    instant = "CAST(%s AS timestamp with time zone)" if connection.vendor == "postgresql" else "%s"
-    values = ", ".join([f"(%s, %s, {instant}, {instant})"] * len(spans))
-    instant_of = _instant_adapter()
-    params: list[Any] = []
-    for client_id, kind, start, end in spans:
-        params += [client_id, kind, instant_of(start), instant_of(end)]
+    source, params = _spans_source(spans)
     sql = (
-        f"WITH span(client_id, kind, starts, ends) AS (VALUES {values}) "  # noqa: S608 (placeholders only)
+        f"WITH span(client_id, kind, starts, ends) AS ({source}) "  # noqa: S608 (placeholders only)
         "SELECT span.client_id, span.kind, COUNT(*), SUM(e.quantity) "
         "FROM span JOIN operations_event e ON e.client_id = span.client_id "
         "AND e.kind = span.kind AND e.occurred_at >= span.starts AND e.occurred_at < span.ends "
