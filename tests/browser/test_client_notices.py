@@ -134,3 +134,52 @@ def test_remittance_advice_at_phone_width_is_recorded_from_the_console(
 
     client.goto(f"/invoices/{number}/")
     expect(client.locator(".payment-reported")).to_have_count(0)
+
+
+def test_advice_is_answered_by_a_payment_recorded_from_the_payments_form(
+    books, new_context, live_server
+):
+    """The operator records the payment the ordinary way: the form asks which waiting
+    advice it answers, and the client then sees it matched and no longer reported."""
+    client = signed_in(new_context, live_server, books.client_user)
+    number = books.november.display_number
+    client.goto(f"/invoices/{number}/")
+    client.get_by_role("link", name="I've paid this").click()
+    client.get_by_label("Amount paid").fill("10.50")
+    client.get_by_label("How you paid").select_option("ach")
+    client.get_by_label("Payment reference (optional)").fill("ACH-7731")
+    client.get_by_role("button", name="Send remittance advice").click()
+    client.goto(f"/invoices/{number}/")
+    expect(client.locator(".payment-reported")).to_contain_text("Payment reported on")
+
+    ops = signed_in(new_context, live_server, books.operator)
+    ops.goto("/console/payments/new/")
+    ops.get_by_label("Client").select_option(str(books.acme.pk))
+    expect(ops.get_by_label("Currency")).to_have_value("USD")
+    ops.get_by_label("Amount received").fill("10.50")
+    ops.get_by_label("Reference", exact=False).first.fill("ACH-7731")
+    ops.get_by_label("Payer").click()  # the reference's change event
+    # Oldest first: all of October's $7.00, then $3.50 on November's.
+    expect(ops.get_by_label(f"Allocate to {books.october.display_number}")).to_have_value("7.00")
+    answers = ops.locator("#pay-answers")
+    expect(answers).to_contain_text("This client reported a payment not yet recorded.")
+    expect(answers).to_contain_text("reference ACH-7731")
+    ops.get_by_role("button", name="Record payment").click()
+    # Unanswered, the form asks, next to the list.
+    expect(ops.locator("#pay-answers-error")).to_contain_text("tick the one this payment answers")
+    console_shot(ops, "console-record-asks-for-advice")
+    notice = ClientNotice.objects.get()
+    ops.locator(f'label[data-advice="{notice.pk}"] input').check()
+    ops.get_by_role("button", name="Record payment").click()
+    expect(ops.locator("body")).to_contain_text("remittance advice is answered")
+    notice.refresh_from_db()
+    payment = Payment.objects.get(reference="ACH-7731")
+    assert notice.status == "done" and notice.payment_id == payment.pk
+
+    client.goto(f"/invoices/{number}/")
+    expect(client.locator(".payment-reported")).to_have_count(0)
+    client.goto("/requests/")
+    expect(client.locator("table.notices tbody tr").first).to_contain_text(
+        "Matched to your payment of $10.50 received"
+    )
+    shot(client, "notice-remittance-matched")

@@ -63,6 +63,9 @@ def test_list_to_invoice_to_void_and_regenerate_and_the_portal_links_the_replace
     console.get_by_role("button", name="Void and regenerate").click()
     expect(console.get_by_role("status")).to_contain_text(f"{number} is void.")
     replacement = Invoice.objects.get(replaces=invoice)
+    expect(console.get_by_role("status")).to_contain_text(
+        f"Replacement draft #{replacement.pk} bills the same"
+    )
     note = console.locator("#void-note")
     expect(note).to_contain_text("Replaced by")
     expect(note.get_by_role("link", name=f"draft #{replacement.pk}")).to_be_visible()

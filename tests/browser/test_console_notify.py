@@ -82,3 +82,24 @@ def test_the_client_writes_the_operators_hear_the_operator_replies_the_client_re
     expect(conversation).to_have_count(4)
     expect(conversation.last).to_contain_text(REPLY)
     shot(page, portal, "portal-dispute-reply-from-email")
+    mailoutbox.clear()
+
+    # The client withdraws the dispute from the same page: the operators are told, with
+    # the links, and the desk no longer lists it.
+    view = page.locator(f"#dispute-{dispute.pk}")
+    view.get_by_text("Withdraw this dispute").click()
+    view.get_by_label("Why (optional").fill("Thank you, the credit settles it.")
+    view.get_by_role("button", name="Withdraw dispute").click()
+    expect(view.get_by_role("status")).to_contain_text("You withdrew this dispute.")
+    run_worker()
+    [withdrawn] = mailoutbox
+    assert withdrawn.to == [portal.operator.email]
+    assert withdrawn.subject == f"Acme Inc. withdrew its dispute on invoice {number}"
+    assert "Thank you, the credit settles it." in withdrawn.body
+    assert f"\n  {console_link}\n" in withdrawn.body
+    assert f"\n  {live_server.url}/console/disputes/\n" in withdrawn.body
+    console.goto("/console/disputes/")
+    expect(console.locator(f'tr[data-dispute="{dispute.pk}"]')).to_have_count(0)
+    console.goto(console_link)
+    expect(console.locator("main")).to_contain_text("Thank you, the credit settles it.")
+    console_shot(console, "console-dispute-withdrawn-from-email")

@@ -8,6 +8,8 @@ from datetime import timedelta
 from playwright.sync_api import expect
 
 from tally.invoicing.models import Invoice
+from tally.money import format_money
+from tally.portal.formatting import day
 from tally.portal.queries import aging
 from tests.browser.conftest import session_cookie
 from tests.browser.helpers import usd
@@ -86,6 +88,13 @@ def test_the_overview_shows_the_ledger_and_the_aging_as_of_a_day(portal, new_con
     expect(page).to_have_url(re.compile(r"/console/invoices/\?client=\d+&aging=over_90&as_of="))
     listed = page.locator("tr[data-invoice]")
     expect(listed).to_have_count(min(over_90.invoice_count, 50))
+    # Each balance as it stood that day, and the total the figure showed.
+    expect(page.locator("table.console-invoices thead")).to_contain_text(
+        f"Balance on {day(earlier)}"
+    )
+    expect(page.locator("#invoices-summary")).to_contain_text(
+        f"owed at the end of {day(earlier)} {format_money(over_90.balance_minor, 'USD')}"
+    )
     console_shot(page, "console-overview-aging-invoices")
     page.go_back()
 
