@@ -109,7 +109,10 @@ def _a_reference(client_id: int, day: date) -> str:
     return str(row[0])
 
 
-def build_scenarios(manifest: dict[str, Any]) -> list[Scenario]:
+def build_scenarios(manifest: dict[str, Any], only: str = "") -> list[Scenario]:
+    """Every scenario, or those whose name matches `only` (a list's `next` links are then
+    followed only for the lists and filters it matches: a deep page's name begins with
+    theirs)."""
     from django.test import Client
     from django.urls import NoReverseMatch, reverse
     from django.utils import timezone
@@ -125,6 +128,9 @@ def build_scenarios(manifest: dict[str, Any]) -> list[Scenario]:
 
     def add(name: str, group: str, urls: list[str]) -> None:
         scenarios.append(Scenario(name, group, GOAL_MS, [(u, {}) for u in urls]))
+
+    def wanted(name: str) -> bool:
+        return not only or re.search(only, name) is not None
 
     reference = _a_reference(big, today - timedelta(days=400))
     add("overview", "overview", ["/console/"])
@@ -142,9 +148,10 @@ def build_scenarios(manifest: dict[str, Any]) -> list[Scenario]:
             continue
         label = name.split(":", 1)[1].replace("_", " ")
         add(f"{label}, first page", "list", [base])
-        deep, followed = _follow(client, base, DEPTH)
-        if followed:
-            add(f"{label}, page {followed + 1}", "deep", [deep])
+        if wanted(label):
+            deep, followed = _follow(client, base, DEPTH)
+            if followed:
+                add(f"{label}, page {followed + 1}", "deep", [deep])
         for query in filters:
             url = (
                 base
@@ -152,6 +159,8 @@ def build_scenarios(manifest: dict[str, Any]) -> list[Scenario]:
                 + query.format(client=big, as_of=as_of, today=today, reference=quote(reference))
             )
             add(f"{label} ?{query}", "filter", [url])
+            if not wanted(f"{label} ?{query}"):
+                continue
             deep, followed = _follow(client, url, DEPTH)
             if followed:
                 add(f"{label} ?{query}, page {followed + 1}", "deep", [deep])
@@ -236,7 +245,7 @@ def main() -> None:
     stats = statistics()
     print(f"planner statistics: {stats} {analysed}".rstrip())
     t = time.perf_counter()
-    scenarios = build_scenarios(manifest)
+    scenarios = build_scenarios(manifest, args.only)
     if args.only:
         scenarios = [s for s in scenarios if re.search(args.only, s.name)]
     print(f"{len(scenarios)} scenarios ({time.perf_counter() - t:.1f} s to find their URLs)")
