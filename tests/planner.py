@@ -111,3 +111,19 @@ def plan(sql: str) -> list[str]:
         finally:
             if scoped:
                 connection.connection.set_authorizer(_sqlite_authorizer)
+
+
+def reads_events_only_through(plan: list[str], index: str) -> bool:
+    """Whether a PostgreSQL plan reads the events table once, through `index`: an index
+    scan, or a bitmap heap scan of that index's entries (which the planner picks when it
+    expects a few dozen rows a day; both seek the index, neither reads the table whole)."""
+    events = [i for i, line in enumerate(plan) if "on operations_event" in line]
+    if len(events) != 1:
+        return False
+    line = plan[events[0]]
+    if f"Scan using {index} on operations_event" in line:
+        return True
+    below = plan[events[0] + 1 : events[0] + 4]
+    return "Bitmap Heap Scan on operations_event" in line and any(
+        f"Bitmap Index Scan on {index}" in step for step in below
+    )
