@@ -65,6 +65,7 @@ def environment(**options: Any) -> Environment:
         long_day=formatting.long_day,
         month_day=formatting.month_day,
         moment=formatting.moment,
+        time_of_day=formatting.time_of_day,
         iso_moment=formatting.iso_moment,
         count=formatting.count,
         pluralize=formatting.pluralize,

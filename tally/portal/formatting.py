@@ -113,6 +113,13 @@ def moment(value: datetime | None) -> str:
     return f"{_date_text(local)} {local:%H:%M}"
 
 
+def time_of_day(value: datetime | None) -> str:
+    """An instant's time of day in the client's time zone, as "14:05": a table cell that
+    may wrap prints `|day` and `|time_of_day` apart, so that only the gap between them
+    breaks (portal/_line_events.html)."""
+    return f"{timezone.localtime(value):%H:%M}" if value is not None else ""
+
+
 def iso_moment(value: datetime | None) -> str:
     """An instant in the client's time zone, ISO 8601 (for <time datetime>)."""
     return timezone.localtime(value).isoformat() if value is not None else ""

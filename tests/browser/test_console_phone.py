@@ -1,7 +1,9 @@
 """The operator's console at phone width (390 px): on every main page the page itself
 never scrolls sideways, and every amount is on one line and whole — on screen, or inside
 a named, focusable table region that scrolls sideways and says so (the portal's pattern,
-tests/browser/test_phone_money.py)."""
+tests/browser/test_phone_money.py). No date in a table breaks in the middle; an invoice's
+and a draft's line items stack as the portal's do. A region says it scrolls exactly when
+its table is wider than it: at desktop width, where the tables fit, none does."""
 
 import uuid
 from dataclasses import dataclass
@@ -18,7 +20,14 @@ from tally.payments.models import ClientNotice, NoticeKind
 from tally.payments.services import ask_to_apply_credit, report_payment
 from tests.browser import scenario as scenario_module
 from tests.browser.conftest import session_cookie
+from tests.browser.helpers import ARTIFACTS
 from tests.browser.test_console_disputes import console_shot
+from tests.browser.test_phone_money import (
+    DESKTOP,
+    assert_lines_in_view,
+    broken_dates,
+    regions_hinted_when_wider,
+)
 from tests.factories import draft_invoice, pay
 
 PHONE = {"width": 390, "height": 844}
@@ -123,7 +132,8 @@ _MONEY = r"""
         focusable: clipper.tabIndex === 0,
         scrolls: ["auto", "scroll"].includes(getComputedStyle(clipper).overflowX),
         wider: clipper.scrollWidth > clipper.clientWidth,
-        hinted: !!(hint && hint.matches(".scroll-hint") && hint.offsetParent !== null),
+        hinted: !!(hint && hint.matches(".scroll-hint") && hint.getBoundingClientRect().height > 0
+          && hint.checkVisibility({visibilityProperty: true})),
         // Reachable: not cut at the region's start, nor past the end of what it scrolls.
         inside: box.left >= edge.left - 0.5
           && box.right <= edge.left + clipper.scrollWidth - clipper.scrollLeft + 0.5,
@@ -190,6 +200,12 @@ def phone_problems(page: Page, where: str) -> tuple[list[str], int]:
             problems.append(f"{where}: {text} is in a region the keyboard cannot scroll")
         elif not region["hinted"]:
             problems.append(f"{where}: {text} is in a region that does not say it scrolls")
+    for date in broken_dates(page)[0]:
+        problems.append(f"{where}: the date {date} breaks")
+    try:
+        regions_hinted_when_wider(page, where, some=False)
+    except AssertionError as error:
+        problems.append(str(error).splitlines()[0])
     return problems, len(found)
 
 
@@ -251,9 +267,50 @@ def test_at_phone_width_every_console_page_fits_and_no_amount_is_cut(
         for i in range(cells.count()):
             box = cells.nth(i).bounding_box()
             assert box and box["x"] + box["width"] <= PHONE["width"], f"{url}: row {i} is cut"
+    # An invoice's and a draft's line items stack: every amount on screen, no scrolling.
+    lines = 'section[aria-labelledby="lines-heading"]'
+    page.goto(f"/console/drafts/{books.draft_id}/")
+    assert assert_lines_in_view(page, lines) == 3  # picks, labels, the surcharge
+    page.locator(lines).screenshot(path=str(ARTIFACTS / "console-phone-draft-lines.png"))
+    page.goto(f"/console/invoices/{books.portal.roles.big.pk}/")
+    assert assert_lines_in_view(page, lines) == books.portal.roles.big.lines.count()
+    # A line's events load below it and scroll in a region of their own, which says so.
+    page.locator(f"{lines} tbody.line").first.locator(".line-more a").click()
+    events = page.locator(f"{lines} table.events tbody tr")
+    expect(events.first).to_be_visible()
+    found, _ = phone_problems(page, "invoice with events")
+    assert not found, "\n".join(found)
+    assert any(r["wider"] for r in regions_hinted_when_wider(page, "invoice with events"))
+    console_shot(page, "console-phone-invoice-events")
+    page.locator(lines).screenshot(path=str(ARTIFACTS / "console-phone-invoice-lines.png"))
+
     # The large amounts are among those checked, where they appear.
     for name in ("draft", "payment", "payments", "credit"):
         page.goto(dict(console_pages(books))[name])
         expect(page.locator("main")).to_contain_text(big)
     assert counted["overview"] and counted["invoices"] and counted["draft"], counted
     assert sum(counted.values()) > 150, counted
+
+
+def test_at_desktop_width_no_console_table_says_it_scrolls(books, new_context, live_server):
+    context = new_context(viewport=DESKTOP)
+    context.add_cookies([session_cookie(books.portal.operator, live_server.url)])
+    page = context.new_page()
+    fitting, wider = 0, []
+    for name, url in console_pages(books):
+        page.goto(url)
+        expect(page.locator("h1")).to_be_visible()
+        regions = regions_hinted_when_wider(page, url, some=False)
+        broken, _ = broken_dates(page)
+        assert not broken, f"{url}: dates broken across lines: {broken}"
+        console_shot(page, f"console-desktop-{name}")
+        fitting += sum(not region["wider"] for region in regions)
+        wider += [f"{url}: {region['label']}" for region in regions if region["wider"]]
+    # Only the draft, whose $123,456,789.01 adjustment and its long description need more
+    # than the page's main column, scrolls (and says so).
+    assert fitting >= 14 and wider == [f"/console/drafts/{books.draft_id}/: Lines of this draft"], (
+        fitting,
+        wider,
+    )
+    page.goto(f"/console/invoices/{books.portal.roles.disputed.pk}/")
+    console_shot(page, "console-desktop-invoice")

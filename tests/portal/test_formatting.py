@@ -1,6 +1,6 @@
 """The portal's plain formatting filters print exactly what Django's general ones would.
 
-`day`, `long_day`, `month_day`, `moment` and `iso_moment` replace `|date` in the pages
+`day`, `long_day`, `month_day`, `moment`, `time_of_day` and `iso_moment` replace `|date` in the pages
 (Jinja2 templates, filters registered in `tally.jinja`), `invoice_url` replaces
 `{% url %}` per row: the same text, for any date, instant and client time zone.
 """
@@ -15,7 +15,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tally.invoicing.naming import format_invoice_number
-from tally.portal.formatting import day, invoice_url, iso_moment, long_day, moment, month_day
+from tally.portal.formatting import (
+    day,
+    invoice_url,
+    iso_moment,
+    long_day,
+    moment,
+    month_day,
+    time_of_day,
+)
 
 ZONES = ["America/Chicago", "Europe/Berlin", "Asia/Tokyo", "Australia/Adelaide", "UTC"]
 instants = st.datetimes(
@@ -62,8 +70,15 @@ def test_moment_is_the_date_filter_in_the_clients_time_zone(value, zone):
         assert moment(value) == render("{{ v|moment }}", value)
 
 
+@given(value=instants, zone=st.sampled_from(ZONES))
+def test_time_of_day_is_the_date_filter_in_the_clients_time_zone(value, zone):
+    with timezone.override(zoneinfo.ZoneInfo(zone)):
+        assert render("{{ v|time_of_day }}", value) == render('{{ v|date:"H:i" }}', value)
+        assert moment(value) == f"{day(value)} {time_of_day(value)}"
+
+
 def test_empty_values_print_nothing():
-    assert day(None) == moment(None) == iso_moment(None) == ""
+    assert day(None) == moment(None) == time_of_day(None) == iso_moment(None) == ""
 
 
 @given(number=st.integers(min_value=1, max_value=999_999_999))
