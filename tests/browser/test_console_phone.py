@@ -27,6 +27,7 @@ from tests.browser.test_phone_money import (
     assert_lines_in_view,
     broken_dates,
     regions_hinted_when_wider,
+    settle,
 )
 from tests.factories import draft_invoice, pay
 
@@ -173,6 +174,7 @@ _OVERFLOW = r"""
 def phone_problems(page: Page, where: str) -> tuple[list[str], int]:
     """What is wrong with the page at phone width, and how many amounts it checked."""
     problems = []
+    settle(page)
     # The phone's width, not window.innerWidth: a mobile browser widens its layout viewport
     # to a page wider than the screen (and zooms out to show it).
     inner = PHONE["width"]

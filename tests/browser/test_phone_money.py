@@ -84,9 +84,17 @@ _REGIONS = r"""
 """
 
 
+def settle(page: Page) -> None:
+    """Let two frames pass: a scroll timeline's state, which shows a hint, is taken once a
+    frame, so a hint follows a change of layout (a load, an htmx swap, a resize) a frame
+    later."""
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+
+
 def regions_hinted_when_wider(page: Page, where: str, *, some: bool = True) -> list[dict]:
     """Every table region is named and focusable, and shows its hint if, and only if, its
     table is wider than it (and, unless `some` is false, the page has one)."""
+    settle(page)
     regions = page.evaluate(_REGIONS)
     assert regions or not some, f"{where}: no table region"
     for region in regions:
