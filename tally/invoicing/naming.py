@@ -2,9 +2,23 @@
 (`Invoice.display_number`), the queries that read bare numbers, and the console's pages
 (the `draft_name` filter) and messages."""
 
+import re
+
+# An invoice number as a person types it into a search: its prefix, then its digits.
+_SPELLED_NUMBER = re.compile(r"INV-?0*([0-9]{1,18})", re.IGNORECASE)
+
 
 def format_invoice_number(number: int) -> str:
     return f"INV-{number:06d}"
+
+
+def spelled_invoice_number(term: str) -> int | None:
+    """The number `term` spells as an invoice number, prefix and all ("INV-000123",
+    "inv-123", "INV123"), or None. A search spelled so looks for that invoice only, not for
+    events whose reference starts so: seeking every day of a client's events for it cost
+    more than the rest of the page (bench/RESULTS.md)."""
+    spelled = _SPELLED_NUMBER.fullmatch(term.strip())
+    return int(spelled.group(1)) if spelled else None
 
 
 def format_credit_note_number(number: int) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 from django.db import connection
 from django.db.models import Max, Min, Q, QuerySet
 
-from tally.operations.models import Event
+from tally.operations.models import Event, EventKind
 
 from .models import BilledRange, CreditNoteLine, InvoiceLine, InvoiceStatus
 
@@ -92,8 +92,8 @@ def credited_lines(client_id: int, note_ids: list[int]) -> dict[int, list[Credit
 # -- the invoices that bill an event by its reference -------------------------------------
 # The reference index is (occurred_on, reference, client) (operations.models): a search
 # seeks it once per UTC day, for every client at once or for one, then finds the ranges
-# that bill the few events found. The portal runs it in its client scope; the console
-# for every client or one.
+# that bill the few events found, all in one statement. The portal runs it in its client
+# scope; the console for every client or one.
 
 # An event `e` lies in a range `r`: its client, kind, span of time and span of ids.
 _BILLED_BY = (
@@ -101,18 +101,23 @@ _BILLED_BY = (
     "AND r.occurred_from <= e.occurred_at AND r.occurred_to > e.occurred_at "
     "AND r.after_id < e.id AND r.upto_id >= e.id"
 )
-# SQLite: one SELECT per day, 100 to a compound statement (it allows 500, but compiling
-# one grows faster than its terms: 1,821 days took 23 ms in chunks of 500, 9 ms in chunks
-# of 100). Each SELECT has one table and an equality on the index's first column, so it
-# seeks the index whatever the statistics, and the CROSS JOIN keeps their union outermost.
-# Joined to a table of days, SQLite with statistics first built a Bloom filter over every
-# event of a client (1 s at 5.8M events); with an IN list it could prefer reading them all
-# through the block index. (INDEXED BY cannot name an index through the portal scope's
-# views.)
-_SQLITE_DAYS_PER_STATEMENT = 100
-_SQLITE_ONE_DAY = (
-    "SELECT id, kind, occurred_at, client_id FROM operations_event "
-    "WHERE occurred_on = %s AND reference >= %s AND reference < %s"
+# SQLite: the days come from a recursive CTE, which the CROSS JOIN keeps outermost, so
+# each day is one seek of the reference index by its day and the term: the only index
+# with an equality on its first column and a range on its second. The CTE's LIMIT, the
+# number of days as a literal, is the planner's estimate of its rows: without it SQLite
+# guessed a million days and, with statistics of a smaller table, built a Bloom filter
+# over every event first (1 s at 5.8M events), as it did joined to a table of days. Each
+# invoice's first match (in time, then id) is the row of its group's MIN: SQLite takes
+# the bare columns from that row. (INDEXED BY cannot name an index through the portal
+# scope's views.)
+_SQLITE_SEARCH = (
+    "WITH RECURSIVE days(day) AS (SELECT %s UNION ALL "  # noqa: S608 (constants)
+    "SELECT date(day, '+1 day') FROM days WHERE day < %s LIMIT {days:d}) "
+    "SELECT r.invoice_id, r.line_id, e.id, e.reference, r.client_id, "
+    "MIN(e.occurred_at || printf(' %%020d', e.id)) "
+    "FROM days CROSS JOIN operations_event e CROSS JOIN invoicing_billedrange r "
+    "WHERE e.occurred_on = days.day AND e.reference >= %s AND e.reference < %s "
+    f"AND {_BILLED_BY} GROUP BY r.invoice_id"
 )
 # PostgreSQL: every day in one statement, each day's seek a LATERAL subquery that OFFSET 0
 # keeps from being merged into the join (nor can a condition outside be pushed into it), so
@@ -123,68 +128,101 @@ _SQLITE_ONE_DAY = (
 # every range. The ranges of each event found are looked up the same way, through their
 # (client, kind, occurred_from) index.
 _POSTGRES_SEARCH = (
-    "SELECT DISTINCT r.invoice_id FROM unnest(%s::date[]) AS d(day) "  # noqa: S608 (constants)
-    "CROSS JOIN LATERAL (SELECT id, kind, occurred_at, client_id FROM operations_event "
-    "WHERE occurred_on = d.day AND reference >= %s AND reference < %s OFFSET 0) e "
-    "CROSS JOIN LATERAL (SELECT r.invoice_id FROM invoicing_billedrange r "
+    "SELECT DISTINCT ON (r.invoice_id) r.invoice_id, r.line_id, e.id, e.reference "  # noqa: S608 (constants)
+    "FROM unnest(%s::date[]) AS d(day) "
+    "CROSS JOIN LATERAL (SELECT id, kind, occurred_at, client_id, reference "
+    "FROM operations_event WHERE occurred_on = d.day AND reference >= %s AND reference < %s "
+    "OFFSET 0) e "
+    "CROSS JOIN LATERAL (SELECT r.invoice_id, r.line_id FROM invoicing_billedrange r "
     f"WHERE {_BILLED_BY} OFFSET 0) r"
+)
+# One client's first and last event of each kind: two seeks of the block index a kind.
+# ORDER BY and LIMIT, not MIN and MAX: under the portal's row security PostgreSQL reads
+# every entry of the client and kind for a MIN.
+_CLIENT_SPAN = ", ".join(
+    "(SELECT occurred_at FROM operations_event WHERE client_id = %s AND kind = %s "  # noqa: S608
+    f"ORDER BY occurred_at {order} LIMIT 1)"
+    for _kind in EventKind.values
+    for order in ("ASC", "DESC")
 )
 
 
-def reference_search_days(client_id: int | None) -> list[date]:
-    """The UTC days a search by reference seeks: those of the client's billed span, or,
-    for every client, those from the first event's to the last's: the reference index's
-    two ends, one seek each, where the billed span across clients would read every range
-    (two statements: asked for both ends in one, SQLite reads the whole index)."""
+def _utc_day(value: Any) -> date:
+    """A timestamp read by a raw statement as a UTC day: SQLite's UTC text, PostgreSQL's
+    datetime."""
+    if isinstance(value, str):
+        return date.fromisoformat(value[:10])
+    return value.astimezone(UTC).date()
+
+
+def reference_search_span(client_id: int | None) -> tuple[date, date] | None:
+    """The first and last UTC days a search by reference seeks: those of the client's
+    events (every event it has billed lies between them), or, for every client, the
+    reference index's two ends (two statements: asked for both ends in one, SQLite reads
+    the whole index). Seeks of an index's ends either way, never a read of a client's
+    ranges or events."""
     if client_id is not None:
-        span = BilledRange.objects.filter(client_id=client_id).aggregate(
-            first=Min("occurred_from"), last=Max("occurred_to")
-        )
-        if span["first"] is None:
-            return []
-        first = span["first"].astimezone(UTC).date()
-        last = span["last"].astimezone(UTC).date()
-    else:
-        start = Event.objects.aggregate(day=Min("occurred_on"))["day"]
-        if start is None:
-            return []
-        first, last = start, Event.objects.aggregate(day=Max("occurred_on"))["day"]
-    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT {_CLIENT_SPAN}",  # noqa: S608 (constants)
+                [p for kind in EventKind.values for _end in (1, 2) for p in (client_id, kind)],
+            )
+            ends = [_utc_day(value) for value in cursor.fetchone() if value is not None]
+        return (min(ends), max(ends)) if ends else None
+    first = Event.objects.aggregate(day=Min("occurred_on"))["day"]
+    if first is None:
+        return None
+    return first, Event.objects.aggregate(day=Max("occurred_on"))["day"]
 
 
-def invoices_billing_reference(term: str, client_id: int | None) -> list[int]:
-    """The invoices (of any status: the caller filters) with a range that bills an event
-    whose reference starts with `term`: one client's, or every client's.
+@dataclass(frozen=True)
+class ReferenceMatch:
+    """An invoice's first event (in time) whose reference starts with a search term, and
+    the line whose range bills it."""
+
+    invoice_id: int
+    line_id: int
+    event_id: int
+    reference: str
+
+
+def reference_matches(term: str, client_id: int | None) -> dict[int, ReferenceMatch]:
+    """Each invoice (of any status: the caller filters) with a range that bills an event
+    whose reference starts with `term`, one client's or every client's, and its first such
+    event: one statement after the span's.
 
     The client is applied after the days' seek, never beside it: the events are found by
     day and reference alone, which only the reference index answers. (SQLite: the client
     is checked here, in Python; in the statement, SQLite with statistics built a Bloom
-    filter of the client's ranges for each statement.)"""
-    days = reference_search_days(client_id)
+    filter of the client's ranges.)"""
+    span = reference_search_span(client_id)
+    if span is None:
+        return {}
+    first, last = span
     # Up to the term followed by the last code point (U+FFFF would miss an emoji after it).
     upto = term + "\U0010ffff"
-    found: set[int] = set()
     with connection.cursor() as cursor:
         if connection.vendor == "sqlite":
-            for start in range(0, len(days), _SQLITE_DAYS_PER_STATEMENT):
-                some = days[start : start + _SQLITE_DAYS_PER_STATEMENT]
-                cursor.execute(
-                    "SELECT DISTINCT r.invoice_id, r.client_id FROM ("  # noqa: S608 (constants only)
-                    + " UNION ALL ".join([_SQLITE_ONE_DAY] * len(some))
-                    + f") e CROSS JOIN invoicing_billedrange r ON {_BILLED_BY}",
-                    [p for d in some for p in (d.isoformat(), term, upto)],
-                )
-                found.update(
-                    invoice_id
-                    for invoice_id, owner in cursor.fetchall()
-                    if client_id is None or owner == client_id
-                )
-        elif days:
-            sql = _POSTGRES_SEARCH
-            params: list[Any] = [days, term, upto]
-            if client_id is not None:
-                sql += " WHERE e.client_id = %s"
-                params.append(client_id)
-            cursor.execute(sql, params)
-            found.update(invoice_id for (invoice_id,) in cursor.fetchall())
-    return sorted(found)
+            cursor.execute(
+                _SQLITE_SEARCH.format(days=(last - first).days + 1),
+                [first.isoformat(), last.isoformat(), term, upto],
+            )
+            return {
+                invoice_id: ReferenceMatch(invoice_id, line_id, event_id, reference)
+                for invoice_id, line_id, event_id, reference, owner, _ in cursor.fetchall()
+                if client_id is None or owner == client_id
+            }
+        sql = _POSTGRES_SEARCH
+        days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+        params: list[Any] = [days, term, upto]
+        if client_id is not None:
+            sql += " WHERE e.client_id = %s"
+            params.append(client_id)
+        cursor.execute(sql + " ORDER BY r.invoice_id, e.occurred_at, e.id", params)
+        return {row[0]: ReferenceMatch(*row) for row in cursor.fetchall()}
+
+
+def invoices_billing_reference(term: str, client_id: int | None) -> list[int]:
+    """The invoices (of any status: the caller filters) with a range that bills an event
+    whose reference starts with `term`: one client's, or every client's."""
+    return sorted(reference_matches(term, client_id))

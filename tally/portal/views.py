@@ -116,13 +116,12 @@ def billing(request: HtmxHttpRequest, portal: Portal) -> HttpResponse:
         "active_card": form.active_card,
     }
     open_number = request.GET.get("open")
-    hit = None if open_number else _reference_hit(portal, form, page)
-    if hit is not None:
+    found = None if open_number else page.reference_hit
+    if found is not None:
         # A search by an event's reference opens the invoice at that event: its line's
         # events from the page holding it, the event highlighted.
-        row, found = hit
-        context |= _detail_context(portal, row.id)
-        context["open_row_id"] = row.id
+        context |= _detail_context(portal, found.invoice_id)
+        context["open_row_id"] = found.invoice_id
         context["reference_hit"] = found
         context["hit_events"] = queries.line_events(
             portal.client_id, found.line_id, at_event=found.event_id
@@ -141,22 +140,6 @@ def billing(request: HtmxHttpRequest, portal: Portal) -> HttpResponse:
             context |= detail
             context["open_row_id"] = detail["detail"].row.id  # type: ignore[attr-defined]
     return render(request, "portal/billing.html", context)
-
-
-def _reference_hit(
-    portal: Portal, form: InvoiceFilterForm, page: queries.InvoicePage
-) -> tuple[queries.InvoiceRow, queries.ReferenceHit] | None:
-    """The first invoice of the page (of its first three) with an event whose reference
-    starts with the search term, and that event; None for a search by number."""
-    valid = getattr(form, "cleaned_data", {}) if "q" not in form.errors else {}
-    term = (valid.get("q") or "").strip()
-    if not term or term.upper().startswith("INV-"):
-        return None
-    for row in page.rows[:3]:
-        found = queries.reference_hit(portal.client_id, row.id, term)
-        if found is not None:
-            return row, found
-    return None
 
 
 def _sort_columns(request: HtmxHttpRequest, form: InvoiceFilterForm) -> dict[str, dict[str, str]]:

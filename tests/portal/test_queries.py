@@ -396,12 +396,22 @@ def test_a_reference_hit_names_the_line_and_event_and_never_another_clients(acme
     line = ours.lines.get(kind="pick")
     refs = list(billed_events(line).order_by("occurred_at", "id").values_list("reference", "id"))
     reference, event_id = refs[79]
-    hit = queries.reference_hit(acme.pk, ours.pk, reference)
-    assert hit == queries.ReferenceHit(line.pk, line.description, event_id, reference)
-    assert queries.reference_hit(acme.pk, ours.pk, "NO-SUCH-REF") is None
+
+    def hit(term: str) -> queries.ReferenceHit | None:
+        return queries.invoice_page(acme.pk, TODAY, InvoiceFilters(search=term)).reference_hit
+
+    assert hit(reference) == queries.ReferenceHit(
+        ours.pk, line.pk, line.description, event_id, reference
+    )
+    # A prefix opens the invoice at its first match in time.
+    assert hit(reference[:-1]).event_id == min(i for r, i in refs if r.startswith(reference[:-1]))
+    assert hit("NO-SUCH-REF") is None
     # Another client's invoice, even with its own references: nothing.
     their_ref = billed_events(theirs.lines.get(kind="pick")).values_list("reference", flat=True)[0]
-    assert queries.reference_hit(acme.pk, theirs.pk, their_ref) is None
+    assert hit(their_ref) is None
+    # An invoice number finds its invoice, with no event to open it at.
+    number = queries.invoice_page(acme.pk, TODAY, InvoiceFilters(search=ours.display_number))
+    assert [r.id for r in number.rows] == [ours.pk] and number.reference_hit is None
 
 
 def test_a_lines_events_open_at_an_event_and_page_around_it(acme, globex):

@@ -65,7 +65,7 @@ from .payments import (
     payment_page,
     payment_receipt,
 )
-from .search import ReferenceHit, reference_hit
+from .search import ReferenceHit
 from .statement import (
     ENTRY_LABELS,
     MAX_DAYS,
@@ -141,7 +141,6 @@ __all__ = [
     "invoice_detail",
     "invoice_id_for_number",
     "printed_number",
-    "reference_hit",
     "invoice_page",
     "line_detail_keys",
     "line_events",

@@ -9,6 +9,8 @@ from operator import or_
 from django.db.models import Count, Q, Sum
 
 from tally.invoicing.models import CreditNote
+from tally.invoicing.naming import spelled_invoice_number
+from tally.invoicing.queries import ReferenceMatch
 from tally.invoicing.status import OUTSTANDING, InvoiceQuerySet
 from tally.pagination import DateKey, IntKey, KeysetPaginator
 from tally.payments.aging import BUCKET_KEYS, bucket_expression, owed_at_end_of
@@ -26,7 +28,7 @@ from .common import (
     _row,
     _tables,
 )
-from .search import _SEARCH_TABLES, _invoices_billing_reference
+from .search import _SEARCH_TABLES, ReferenceHit, _reference_hit, _reference_matches
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,9 @@ class InvoicePage:
     # (the stat cards say it for the whole account).
     matching: int | None = None
     matching_balance_minor: int | None = None
+    # A search by an event's reference: the first invoice of the page it found by one,
+    # at its first such event (the page opens it there).
+    reference_hit: ReferenceHit | None = None
 
 
 def _base(client_id: int, f: InvoiceFilters, today: date) -> InvoiceQuerySet:
@@ -75,7 +80,10 @@ def _base(client_id: int, f: InvoiceFilters, today: date) -> InvoiceQuerySet:
 
 def _apply_filters(
     qs: InvoiceQuerySet, client_id: int, f: InvoiceFilters, today: date
-) -> InvoiceQuerySet:
+) -> tuple[InvoiceQuerySet, dict[int, ReferenceMatch]]:
+    """The filtered invoices, and those a search found by an event's reference, each
+    with its first such event."""
+    matches: dict[int, ReferenceMatch] = {}
     if f.statuses:
         wanted = [
             OUTSTANDING if s == "outstanding" else qs.status_condition(s, today)
@@ -98,14 +106,18 @@ def _apply_filters(
     if f.nothing:
         qs = qs.none()
     term = f.search.strip()
-    if term:
+    spelled = spelled_invoice_number(term)
+    if spelled is not None:
+        # An invoice number, prefix and all: that invoice, not events' references.
+        qs = qs.filter(number=spelled)
+    elif term:
         digits = term.upper().removeprefix("INV-").lstrip("0")
         by_number = Q(number=int(digits)) if digits.isdigit() and len(digits) < 18 else Q(pk__in=[])
         # A reference of the invoice's events: order number, tracking number, address,
         # location. From the few events with that reference to the ranges that bill them.
-        by_reference = Q(pk__in=_invoices_billing_reference(client_id, term))
-        qs = qs.filter(by_number | by_reference)
-    return qs
+        matches = _reference_matches(client_id, term)
+        qs = qs.filter(by_number | Q(pk__in=list(matches)))
+    return qs, matches
 
 
 # The order of each sort: its column, then the id. The status is computed: no index to
@@ -151,18 +163,27 @@ def invoice_page(
     tables = _INVOICE_TABLE | (_SEARCH_TABLES if filters.search.strip() else frozenset())
     tables |= _AGING_TABLES if by_bucket else frozenset()
     with client_scope(client_id, tables):
-        qs = _apply_filters(_base(client_id, filters, today), client_id, filters, today)
+        qs, matches = _apply_filters(_base(client_id, filters, today), client_id, filters, today)
         summary = None
         if filters != InvoiceFilters():
             summary = qs.aggregate(n=Count("id"), balance=Sum(balance))
         page = pages.paginate(
             qs, pages.decode(cursor), limit, _BUCKET_COLUMNS if by_bucket else _ROW_COLUMNS
         )
-    rows = [_row(v) for v in page.results]
+        rows = [_row(v) for v in page.results]
+        found = next((matches[r.id] for r in rows if r.id in matches), None)
+        hit = _reference_hit(client_id, found) if found else None
     if summary is None:
         return InvoicePage(rows, page.next, page.prev, sort, descending)
     return InvoicePage(
-        rows, page.next, page.prev, sort, descending, summary["n"], summary["balance"] or 0
+        rows,
+        page.next,
+        page.prev,
+        sort,
+        descending,
+        summary["n"],
+        summary["balance"] or 0,
+        hit,
     )
 
 
