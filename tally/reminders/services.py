@@ -24,7 +24,7 @@ from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.core.mail.backends.base import BaseEmailBackend
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -376,10 +376,9 @@ class _Days:
         return {cid: self.for_zone(self._zones[cid]) for cid in client_ids}
 
 
-def _open_dispute() -> Exists:
-    return Exists(
-        Dispute.objects.filter(invoice_id=OuterRef("invoice_id"), status=DisputeStatus.OPEN)
-    )
+def _open_dispute() -> Q:
+    """The reminder's invoice has an open dispute: the invoices' one condition."""
+    return Invoice.objects.open_dispute_condition("invoice_id")
 
 
 def _step(r: Reminder) -> dict[str, Any]:
