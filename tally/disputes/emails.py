@@ -16,11 +16,13 @@ operator at all.
 
 import logging
 from collections.abc import Callable
+from typing import TypeVar
 
 from babel.dates import format_date
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 from django.db import transaction
+from django.db.models import QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -36,6 +38,8 @@ from .models import AuthorSide, Dispute, DisputeMessage, Resolution
 
 log = logging.getLogger(__name__)
 SMTP_TIMEOUT = 30  # seconds: a hung mail server must not hold the worker forever
+# What an email is about, and is sent once for: a message, or a dispute's withdrawal.
+_Row = TypeVar("_Row", DisputeMessage, Dispute)
 
 
 def portal_link(number: str, dispute_id: int) -> str:
@@ -116,7 +120,41 @@ def _mail(email: EmailMessage) -> None:
         raise RuntimeError("the mail backend accepted no message")
 
 
-def _send(
+def _send_once(
+    row: QuerySet[_Row],
+    *,
+    sent_at: str,
+    wanted: Callable[[_Row], bool],
+    recipients: Callable[[_Row], list[str]],
+    compose: Callable[[_Row, list[str]], EmailMessage],
+    dispute: Callable[[_Row], Dispute],
+    action: AuditAction,
+    after: dict[str, object],
+    about: str,
+    actor: Actor,
+) -> list[str]:
+    """Send the email about `row` (a query for one message or dispute) once: locked, and
+    nothing if it is gone, its `sent_at` is set already or it is not `wanted` (not this
+    email's kind). Otherwise mailed to its recipients (nobody: logged), `sent_at` set and
+    the dispute's audit trail told whom, in one transaction; whom it went to."""
+    with transaction.atomic():
+        found = row.select_for_update(of=("self",)).first()
+        if found is None or getattr(found, sent_at) is not None or not wanted(found):
+            return []
+        to = recipients(found)
+        if to:
+            _mail(compose(found, to))
+        else:
+            log.warning("%s: nobody to email", about)
+        setattr(found, sent_at, timezone.now())
+        found.save(update_fields=[sent_at])
+        audit.record(
+            actor=actor, action=action, obj=dispute(found), after={**after, "recipients": to}
+        )
+        return to
+
+
+def _send_message(
     message_id: int,
     *,
     side: str,
@@ -125,34 +163,26 @@ def _send(
     action: AuditAction,
     actor: Actor,
 ) -> list[str]:
-    with transaction.atomic():
-        message = (
-            DisputeMessage.objects.select_for_update(of=("self",))
-            .select_related("dispute__invoice", "dispute__client", "dispute__owner", "author")
-            .filter(pk=message_id)
-            .first()
-        )
-        if message is None or message.emailed_at is not None or message.author_side != side:
-            return []  # gone, sent already, or not this email's kind of message
-        to = recipients(message)
-        if to:
-            _mail(compose(message, to))
-        else:
-            log.warning("dispute message %s: nobody to email", message_id)
-        message.emailed_at = timezone.now()
-        message.save(update_fields=["emailed_at"])
-        audit.record(
-            actor=actor,
-            action=action,
-            obj=message.dispute,
-            after={"message_id": message.pk, "recipients": to},
-        )
-        return to
+    """A message's email, once: only a message of `side` has one."""
+    return _send_once(
+        DisputeMessage.objects.select_related(
+            "dispute__invoice", "dispute__client", "dispute__owner", "author"
+        ).filter(pk=message_id),
+        sent_at="emailed_at",
+        wanted=lambda m: m.author_side == side,
+        recipients=recipients,
+        compose=compose,
+        dispute=lambda m: m.dispute,
+        action=action,
+        after={"message_id": message_id},
+        about=f"dispute message {message_id}",
+        actor=actor,
+    )
 
 
 def email_reply(message_id: int, *, actor: Actor = SystemActor.WORKER) -> list[str]:
     """Email an operator's reply to the client's billing contacts; whom it went to."""
-    return _send(
+    return _send_message(
         message_id,
         side=AuthorSide.OPERATOR,
         recipients=lambda m: billing_emails(m.dispute.client),
@@ -164,7 +194,7 @@ def email_reply(message_id: int, *, actor: Actor = SystemActor.WORKER) -> list[s
 
 def notify_operators(message_id: int, *, actor: Actor = SystemActor.WORKER) -> list[str]:
     """Tell the operators of a client's new dispute or message; whom it went to."""
-    return _send(
+    return _send_message(
         message_id,
         side=AuthorSide.CLIENT,
         recipients=lambda m: operator_recipients(m.dispute.owner),
@@ -209,30 +239,17 @@ def notify_withdrawal(dispute_id: int, *, actor: Actor = SystemActor.WORKER) -> 
     """Tell the operators that the client withdrew its dispute: its owner, else every
     operator (`operator_recipients`), as its messages are told; whom it went to. Once:
     a dispute already told of, or not withdrawn, sends nothing."""
-    with transaction.atomic():
-        dispute = (
-            Dispute.objects.select_for_update(of=("self",))
-            .select_related("invoice", "client", "owner", "resolved_by")
-            .filter(pk=dispute_id)
-            .first()
-        )
-        if (
-            dispute is None
-            or dispute.withdrawal_emailed_at is not None
-            or dispute.resolution != Resolution.WITHDRAWN
-        ):
-            return []
-        to = operator_recipients(dispute.owner)
-        if to:
-            _mail(compose_withdrawal_notice(dispute, to))
-        else:
-            log.warning("dispute %s withdrawn: nobody to email", dispute_id)
-        dispute.withdrawal_emailed_at = timezone.now()
-        dispute.save(update_fields=["withdrawal_emailed_at"])
-        audit.record(
-            actor=actor,
-            action=AuditAction.DISPUTE_OPERATORS_NOTIFIED,
-            obj=dispute,
-            after={"withdrawn": True, "recipients": to},
-        )
-        return to
+    return _send_once(
+        Dispute.objects.select_related("invoice", "client", "owner", "resolved_by").filter(
+            pk=dispute_id
+        ),
+        sent_at="withdrawal_emailed_at",
+        wanted=lambda d: d.resolution == Resolution.WITHDRAWN,
+        recipients=lambda d: operator_recipients(d.owner),
+        compose=compose_withdrawal_notice,
+        dispute=lambda d: d,
+        action=AuditAction.DISPUTE_OPERATORS_NOTIFIED,
+        after={"withdrawn": True},
+        about=f"dispute {dispute_id} withdrawn",
+        actor=actor,
+    )

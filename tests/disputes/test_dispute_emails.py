@@ -3,6 +3,7 @@ contacts with a link to the dispute in the portal; a client's dispute, message o
 withdrawal goes to the operators. Through the worker, requested in the message's transaction, retried,
 recorded, never twice, never an internal note."""
 
+import json
 import uuid
 
 import pytest
@@ -321,3 +322,35 @@ def test_a_mail_server_error_leaves_the_withdrawal_to_tell_again(story, mailoutb
     assert dispute.withdrawal_emailed_at is None
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     assert emails.notify_withdrawal(dispute.pk) == ["ops@northwind.example"]
+
+
+@pytest.mark.django_db
+def test_with_nobody_to_tell_a_message_and_a_withdrawal_are_logged_and_done_once(
+    story, mailoutbox, caplog
+):
+    acme, _, user, operator, dispute = story
+    operator.is_active = False
+    operator.save()  # and no platform owner: nobody at the 3PL to tell
+    first = DisputeMessage.objects.get(dispute=dispute)
+    withdraw_dispute(actor=user, client=acme, dispute_id=dispute.pk)
+
+    with caplog.at_level("WARNING", logger="tally.disputes.emails"):
+        assert emails.notify_operators(first.pk) == []
+        assert emails.notify_withdrawal(dispute.pk) == []
+
+    assert [r.getMessage() for r in caplog.records] == [
+        f"dispute message {first.pk}: nobody to email",
+        f"dispute {dispute.pk} withdrawn: nobody to email",
+    ]
+    first.refresh_from_db()
+    dispute.refresh_from_db()
+    assert first.emailed_at is not None and dispute.withdrawal_emailed_at is not None
+    notified = AuditEvent.objects.filter(action=AuditAction.DISPUTE_OPERATORS_NOTIFIED)
+    assert [(e.object_id, json.loads(e.data)["after"]) for e in notified.order_by("id")] == [
+        (str(dispute.pk), {"message_id": first.pk, "recipients": []}),
+        (str(dispute.pk), {"withdrawn": True, "recipients": []}),
+    ]
+    # Done, though nobody was told: a second try logs nothing more.
+    caplog.clear()
+    assert emails.notify_operators(first.pk) == [] and emails.notify_withdrawal(dispute.pk) == []
+    assert caplog.records == [] and mailoutbox == []
