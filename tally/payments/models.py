@@ -13,6 +13,16 @@ class PaymentMethod(models.TextChoices):
     OTHER = "other", "Other"
 
 
+# How each method reads: the console's pages and the portal's, its PDFs and CSVs.
+METHOD_LABELS: dict[str, str] = {method.value: str(method.label) for method in PaymentMethod}
+
+
+def method_label(method: str) -> str:
+    """ "wire" → "Wire transfer". Every write checks a method against `PaymentMethod`; what
+    is none of them (a credit request names no method: "") reads as it is."""
+    return METHOD_LABELS.get(method, method)
+
+
 class Payment(models.Model):
     client = models.ForeignKey("clients.Client", on_delete=models.PROTECT, related_name="+")
     amount_minor = models.BigIntegerField()

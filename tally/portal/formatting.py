@@ -12,7 +12,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tally.money import format_money, price_to_decimal
-from tally.portal.queries import KIND_LABELS, METHOD_LABELS
+from tally.portal import queries
+from tally.portal.queries import KIND_LABELS
 
 
 def money(minor: int | None, currency: str, locale: str) -> str:
@@ -96,8 +97,8 @@ def days_late(due: date, today: date) -> str:
 
 
 def method_label(method: str) -> str:
-    """wire → Wire transfer, as the PDF says it."""
-    return METHOD_LABELS.get(method) or method.replace("_", " ").capitalize()
+    """wire → Wire transfer, as the PDF says it (`payments.models.method_label`)."""
+    return queries.method_label(method)
 
 
 def count(value: int) -> str:

@@ -16,7 +16,7 @@ from tally.payments.models import (
     NoticeKind,
     NoticeStatus,
     Payment,
-    PaymentMethod,
+    method_label,
 )
 
 PAGE_SIZE = 50
@@ -25,7 +25,6 @@ KIND_TITLES = {
     NoticeKind.CREDIT_REQUEST: "Credit to apply",
     NoticeKind.REMITTANCE: "Payments reported",
 }
-METHODS = dict(PaymentMethod.choices)
 
 
 @dataclass(frozen=True)
@@ -58,7 +57,7 @@ class NoticeRow:
 
     @property
     def method_label(self) -> str:
-        return METHODS.get(self.method, self.method)
+        return method_label(self.method)
 
     @property
     def status_label(self) -> str:
@@ -219,7 +218,7 @@ class MatchablePayment:
 
     @property
     def method_label(self) -> str:
-        return METHODS.get(self.method, self.method)
+        return method_label(self.method)
 
 
 # How many of the client's payments the advice's page offers to match, newest first.

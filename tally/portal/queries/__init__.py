@@ -9,6 +9,9 @@ One module per resource, each with its read models; this package re-exports what
 client-facing code uses, so a new page adds a module and a line here.
 """
 
+# How a payment method reads, the payments app's one map: the pages' words, as the console's.
+from tally.payments.models import METHOD_LABELS, method_label
+
 from .activity import (
     KINDS,
     AccruedEventPage,
@@ -23,7 +26,6 @@ from .aging import AGING_BUCKETS, AgingBucket, AgingReport, aging, aging_bucket_
 from .common import (
     FILTER_STATUSES,
     KIND_LABELS,
-    METHOD_LABELS,
     PAGE_SIZE,
     SORTS,
     STATUS_LABELS,
@@ -95,6 +97,7 @@ __all__ = [
     "FILTER_STATUSES",
     "KIND_LABELS",
     "METHOD_LABELS",
+    "method_label",
     "PAGE_SIZE",
     "SORTS",
     "STATUSES",

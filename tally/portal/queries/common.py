@@ -11,7 +11,6 @@ from tally.invoicing.models import Invoice
 from tally.invoicing.naming import format_invoice_number
 from tally.invoicing.status import DerivedStatus, InvoiceQuerySet
 from tally.operations.models import EventKind
-from tally.payments.models import PaymentMethod
 
 
 def _tables(*models: type) -> frozenset[str]:
@@ -27,7 +26,6 @@ STATUSES = tuple(s.value for s in DerivedStatus)
 FILTER_STATUSES = (*STATUSES, "outstanding")
 STATUS_LABELS = {s.value: str(s.label) for s in DerivedStatus}
 KIND_LABELS = {kind.value: str(kind.label) for kind in EventKind}
-METHOD_LABELS = {method.value: str(method.label) for method in PaymentMethod}
 SORTS = ("issue_date", "due_date", "status", "amount", "balance")
 PAGE_SIZE = 25
 

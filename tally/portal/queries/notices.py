@@ -17,10 +17,11 @@ from tally.payments.models import (
     NoticeKind,
     NoticeStatus,
     Payment,
+    method_label,
 )
 
 from ..scope import client_scope
-from .common import _INVOICE_TABLE, METHOD_LABELS, PAGE_SIZE, _currency, _tables
+from .common import _INVOICE_TABLE, PAGE_SIZE, _currency, _tables
 
 KIND_LABELS = dict(NoticeKind.choices)
 NOTICE_STATUS_LABELS = dict(NoticeStatus.choices)
@@ -62,7 +63,7 @@ class NoticeRow:
 
     @property
     def method_label(self) -> str:
-        return METHOD_LABELS.get(self.method, self.method)
+        return method_label(self.method)
 
 
 @dataclass(frozen=True)
@@ -181,7 +182,7 @@ class ReportedPayment:
 
     @property
     def method_label(self) -> str:
-        return METHOD_LABELS.get(self.method, self.method)
+        return method_label(self.method)
 
 
 def payment_reported(client_id: int, invoice_id: int) -> ReportedPayment | None:

@@ -16,11 +16,10 @@ from tally.invoicing.models import (
 )
 from tally.invoicing.naming import format_invoice_number
 from tally.pagination import DateKey, IntKey, KeysetPaginator
-from tally.payments.models import Allocation, Payment, Refund
+from tally.payments.models import Allocation, Payment, Refund, method_label
 
 from ..scope import client_scope
 from .common import (
-    METHOD_LABELS,
     PAGE_SIZE,
     _currency,
     _tables,
@@ -42,7 +41,7 @@ class RefundedRow:
 
     @property
     def method_label(self) -> str:
-        return METHOD_LABELS.get(self.method, self.method)
+        return method_label(self.method)
 
 
 @dataclass(frozen=True)
@@ -59,7 +58,7 @@ class PaymentRow:
 
     @property
     def method_label(self) -> str:
-        return METHOD_LABELS.get(self.method, self.method)
+        return method_label(self.method)
 
 
 @dataclass(frozen=True)
@@ -154,7 +153,7 @@ class PaymentReceipt:
 
     @property
     def method_label(self) -> str:
-        return METHOD_LABELS.get(self.method, self.method)
+        return method_label(self.method)
 
 
 def payment_receipt(client_id: int, payment_id: int) -> PaymentReceipt:

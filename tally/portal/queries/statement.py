@@ -36,10 +36,10 @@ from tally.invoicing.models import (
     InvoiceStatus,
 )
 from tally.invoicing.naming import format_credit_note_number, format_invoice_number
-from tally.payments.models import Payment, Refund
+from tally.payments.models import Payment, Refund, method_label
 
 from ..scope import client_scope
-from .common import METHOD_LABELS, _tables
+from .common import _tables
 
 MAX_DAYS = 366
 
@@ -251,11 +251,11 @@ def _movements(
     for currency, day, method, reference, amount, pk in Payment.objects.filter(
         client_id=client_id, received_on__gte=start, received_on__lte=end
     ).values_list("currency", "received_on", "method", "reference", "amount_minor", "id"):
-        add(currency, day, PAYMENT, pk, document=reference, detail=METHOD_LABELS.get(method, method),
+        add(currency, day, PAYMENT, pk, document=reference, detail=method_label(method),
             amount_minor=-amount, payment_id=pk)  # fmt: skip
     for currency, day, method, reference, amount, pk in Refund.objects.filter(
         client_id=client_id, refunded_on__gte=start, refunded_on__lte=end
     ).values_list("currency", "refunded_on", "method", "reference", "amount_minor", "id"):
-        add(currency, day, REFUND, pk, document=reference, detail=METHOD_LABELS.get(method, method),
+        add(currency, day, REFUND, pk, document=reference, detail=method_label(method),
             amount_minor=amount)  # fmt: skip
     return rows
